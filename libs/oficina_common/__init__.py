@@ -1,0 +1,1 @@
+"""Infrastructure shared by the three Oficina services. Never domain models."""

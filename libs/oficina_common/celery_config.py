@@ -1,0 +1,38 @@
+"""Celery settings every service shares: at-least-once delivery, JSON only, its own queue."""
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+# Redis redelivers an unacknowledged task after this many seconds; every retry countdown and
+# every task's run time must stay well below it, or a slow task would run twice at once.
+VISIBILITY_TIMEOUT = 3600
+MAX_RETRY_COUNTDOWN = 300
+
+
+def celery_settings(queue: str, broker_url: str, *, eager: bool = False) -> dict[str, Any]:
+    return {
+        "broker_url": broker_url,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": queue,
+        "task_queues": (Queue(queue),),
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_connection_retry_on_startup": True,
+        "task_always_eager": eager,
+        "task_eager_propagates": eager,
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
+
+
+def backoff(retries: int, base: float = 2.0) -> int:
+    """Exponential retry countdown, capped below the broker's visibility timeout."""
+    return int(min(base ** (retries + 1), MAX_RETRY_COUNTDOWN))

@@ -1,0 +1,114 @@
+"""One correlation id (the saga id once there is one) through requests, messages and logs."""
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+HEADER = "X-Correlation-ID"
+# Not "correlation_id": Celery already uses that name for the task id.
+TASK_HEADER = "oficina_correlation_id"
+_META_KEY = "HTTP_X_CORRELATION_ID"
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+
+
+def get_correlation_id() -> str:
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str) -> contextvars.Token:
+    return _correlation_id.set(value)
+
+
+@contextmanager
+def bind_correlation_id(value: str | None) -> Iterator[str]:
+    token = _correlation_id.set(value or str(uuid.uuid4()))
+    try:
+        yield _correlation_id.get()
+    finally:
+        _correlation_id.reset(token)
+
+
+def outgoing_headers() -> dict[str, str]:
+    """Headers for an outgoing HTTP call (e.g. to Mercado Pago) carrying the correlation id."""
+    value = get_correlation_id()
+    return {HEADER: value} if value != "-" else {}
+
+
+class CorrelationIdMiddleware:
+    """Takes ``X-Correlation-ID`` from the request (or makes one) and echoes it in the response."""
+
+    def __init__(self, get_response: Callable):
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        incoming = request.META.get(_META_KEY, "")
+        value = incoming if _VALID.match(incoming) else str(uuid.uuid4())
+        with bind_correlation_id(value):
+            request.correlation_id = value
+            response = self.get_response(request)
+        response[HEADER] = value
+        return response
+
+
+class CorrelationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = get_correlation_id()
+        return True
+
+
+def logging_config(service: str, level: str = "INFO", json: bool = True) -> dict[str, Any]:
+    """A ``LOGGING`` dict: one line per record, JSON in production, with the correlation id."""
+    fmt = "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s"
+    formatter: dict[str, Any] = {"format": fmt}
+    if json:
+        formatter = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": fmt,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "static_fields": {"service": service},
+        }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation": {"()": "oficina_common.correlation.CorrelationIdFilter"}},
+        "formatters": {"default": formatter},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["correlation"]},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            "botocore": {"level": "WARNING"},
+            "urllib3": {"level": "WARNING"},
+        },
+    }
+
+
+def install_celery_correlation(app: Any) -> None:
+    """Carry the correlation id in task headers and bind it while a task runs."""
+    from celery import signals
+
+    @signals.before_task_publish.connect(weak=False)
+    def _add_header(headers: dict | None = None, **_: Any) -> None:
+        if headers is not None and not headers.get(TASK_HEADER):
+            value = get_correlation_id()
+            if value != "-":
+                headers[TASK_HEADER] = value
+
+    @signals.task_prerun.connect(weak=False)
+    def _bind(task: Any = None, **_: Any) -> None:
+        value = getattr(task.request, TASK_HEADER, None) if task else None
+        task.request._correlation_token = set_correlation_id(value or str(uuid.uuid4())) if task else None
+
+    @signals.task_postrun.connect(weak=False)
+    def _unbind(task: Any = None, **_: Any) -> None:
+        token = getattr(task.request, "_correlation_token", None) if task else None
+        if token is not None:
+            _correlation_id.reset(token)

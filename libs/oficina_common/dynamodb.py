@@ -1,0 +1,251 @@
+"""DynamoDB helpers for the repository layers of Billing and Execution.
+
+Design rules (see STYLE.md): reads are GetItem or Query (never Scan); every state change is one
+conditional single-item write; no TransactWriteItems (neither emulator can carry it).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import ConcurrencyConflict, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: tuple[str, str]
+    range_key: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table of the design: logical name, keys as (attribute, S|N), GSIs, TTL attribute."""
+
+    name: str
+    hash_key: tuple[str, str]
+    range_key: tuple[str, str] | None = None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+    ttl_attribute: str | None = None
+
+    def physical_name(self, prefix: str) -> str:
+        return f"{prefix}{self.name}"
+
+    def create_kwargs(self, prefix: str) -> dict[str, Any]:
+        attributes: dict[str, str] = {}
+
+        def key_schema(hash_key: tuple[str, str], range_key: tuple[str, str] | None) -> list[dict]:
+            schema = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
+            attributes[hash_key[0]] = hash_key[1]
+            if range_key:
+                schema.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
+                attributes[range_key[0]] = range_key[1]
+            return schema
+
+        kwargs: dict[str, Any] = {
+            "TableName": self.physical_name(prefix),
+            "KeySchema": key_schema(self.hash_key, self.range_key),
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": key_schema(index.hash_key, index.range_key),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ]
+        kwargs["AttributeDefinitions"] = [
+            {"AttributeName": name, "AttributeType": kind} for name, kind in sorted(attributes.items())
+        ]
+        return kwargs
+
+
+@dataclass(frozen=True)
+class DynamoSettings:
+    endpoint_url: str | None
+    region: str
+    table_prefix: str
+
+
+def _boto_config() -> Config:
+    return Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10,
+                  max_pool_connections=50)
+
+
+@lru_cache(maxsize=8)
+def _resource(endpoint_url: str | None, region: str) -> Any:
+    session = boto3.session.Session()
+    extra: dict[str, Any] = {}
+    if endpoint_url:
+        # Emulators accept any credentials; real AWS takes them from the usual chain.
+        extra = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return session.resource("dynamodb", endpoint_url=endpoint_url or None, region_name=region,
+                            config=_boto_config(), **extra)
+
+
+def resource(settings: DynamoSettings) -> Any:
+    return _resource(settings.endpoint_url or None, settings.region)
+
+
+def reset_resources() -> None:
+    """Forget cached clients (tests that switch endpoints, e.g. into ``mock_aws``)."""
+    _resource.cache_clear()
+
+
+def ensure_tables(settings: DynamoSettings, specs: tuple[TableSpec, ...], *, wait: bool = True) -> list[str]:
+    """Create the tables that are missing (idempotent) and enable TTL where the endpoint can."""
+    db = resource(settings)
+    client = db.meta.client
+    existing: set[str] = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page.get("TableNames", []))
+    created = []
+    for spec in specs:
+        name = spec.physical_name(settings.table_prefix)
+        if name not in existing:
+            try:
+                client.create_table(**spec.create_kwargs(settings.table_prefix))
+                created.append(name)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceInUseException":
+                    raise
+        if wait:
+            client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+        if spec.ttl_attribute:
+            _enable_ttl(client, name, spec.ttl_attribute)
+    return created
+
+
+def _enable_ttl(client: Any, table_name: str, attribute: str) -> None:
+    try:
+        current = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
+            return
+        client.update_time_to_live(TableName=table_name,
+                                   TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
+    except (ClientError, AttributeError) as exc:
+        # dynalite has no TTL API; expired items are filtered on read anyway (see is_expired).
+        logger.info("TTL not enabled on %s (%s); expired items are ignored on read", table_name, exc)
+
+
+def is_conditional_failure(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def conditional_write(action: Callable[[], T], *, conflict: str,
+                      error: type[Exception] = ConcurrencyConflict) -> T:
+    """Run a conditional write; a failed condition becomes a domain error with a message."""
+    try:
+        return action()
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            raise error(conflict) from exc
+        raise
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def epoch_seconds(moment: datetime | None = None) -> int:
+    return int((moment or datetime.now(UTC)).timestamp())
+
+
+def is_expired(item: dict[str, Any] | None, ttl_attribute: str = "ttl", *, now: float | None = None) -> bool:
+    """DynamoDB deletes expired items late (and the emulators maybe never): treat them as gone."""
+    if not item or ttl_attribute not in item or item[ttl_attribute] in (None, ""):
+        return False
+    return int(item[ttl_attribute]) <= int(now if now is not None else time.time())
+
+
+def to_python(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: integers to int, the rest to str (money is cents)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {k: to_python(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_python(v) for v in value]
+    if isinstance(value, set):
+        return sorted(to_python(v) for v in value)
+    return value
+
+
+def encode_page_token(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    raw = json.dumps(to_python(last_key), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+def query_page(table: Any, *, limit: int = 50, page_token: str | None = None,
+               ttl_attribute: str | None = None, **query: Any) -> Page:
+    """One page of a Query (on the table or a GSI), expired items left out."""
+    kwargs = dict(query, Limit=max(1, min(limit, 200)))
+    start = decode_page_token(page_token)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    response = table.query(**kwargs)
+    items = [to_python(i) for i in response.get("Items", [])
+             if not (ttl_attribute and is_expired(i, ttl_attribute))]
+    return Page(items=items, next_token=encode_page_token(response.get("LastEvaluatedKey")))
+
+
+def query_all(table: Any, *, ttl_attribute: str | None = None, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query, following LastEvaluatedKey."""
+    kwargs = dict(query)
+    while True:
+        response = table.query(**kwargs)
+        for item in response.get("Items", []):
+            if not (ttl_attribute and is_expired(item, ttl_attribute)):
+                yield to_python(item)
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
+_deserializer = TypeDeserializer()
+
+
+def deserialize(image: dict[str, Any]) -> dict[str, Any]:
+    """A low-level (client API) item to plain Python."""
+    return to_python({k: _deserializer.deserialize(v) for k, v in image.items()})

@@ -1,0 +1,116 @@
+"""One family of application errors, rendered by one DRF exception handler.
+
+Every error a user can trigger becomes ``{"message", "code", "extra"}`` with a 4xx status;
+anything else is logged and answered with a generic 500 body (no traceback leaks).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "application_error"
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.extra = extra or {}
+
+
+class ValidationFailed(ApplicationError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+
+class AuthenticationRequired(ApplicationError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "not_authenticated"
+
+
+class PermissionDenied(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class InvalidTransition(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "invalid_transition"
+
+
+class ConcurrencyConflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "concurrency_conflict"
+
+
+class AlreadyExists(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "already_exists"
+
+
+class UpstreamUnavailable(ApplicationError):
+    """An outside system (Mercado Pago, the broker) failed; the caller may retry."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "upstream_unavailable"
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        inner = _first_message(value)
+        return inner if key == "non_field_errors" else f"{key}: {inner}"
+    return str(detail)
+
+
+def _body(message: str, code: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"message": message, "code": code, "extra": extra or {}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every error the same shape, the right status."""
+    if isinstance(exc, ApplicationError):
+        return Response(_body(exc.message, exc.code, exc.extra), status=exc.status_code)
+    if isinstance(exc, Http404):
+        return Response(_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response(_body("You do not have permission to perform this action.", "permission_denied"),
+                        status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return Response(_body(_first_message(detail), "invalid", {"fields": detail}),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return Response(_body(_first_message(exc.detail), "invalid", {"fields": exc.detail}),
+                        status=exc.status_code)
+    if isinstance(exc, drf_exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(_body(_first_message(exc.detail), code), status=exc.status_code, headers=headers)
+    logger.exception("unhandled error", extra={"view": str(context.get("view"))})
+    return Response(_body("Internal error; it has been logged.", "internal_error"),
+                    status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -1,0 +1,105 @@
+"""Putting envelopes on the broker and taking them off, once.
+
+Publishing is ``send_task`` by name onto the destination service's own queue, so no service
+imports another's code. Consuming goes through an :class:`Inbox` so a redelivered message
+(at-least-once delivery) changes nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from celery import Celery
+
+from .correlation import TASK_HEADER, bind_correlation_id
+from .messages import Envelope, InvalidMessage, handler_task_name
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(self, envelope: Envelope) -> None: ...
+
+
+class CeleryPublisher:
+    def __init__(self, app: Celery):
+        self.app = app
+
+    def publish(self, envelope: Envelope) -> None:
+        data = envelope.to_dict()
+        self.app.send_task(
+            handler_task_name(envelope.queue),
+            args=[data],
+            queue=envelope.queue,
+            headers={TASK_HEADER: envelope.saga_id},
+        )
+        logger.info("published %s", envelope.type,
+                    extra={"message_id": envelope.message_id, "message_type": envelope.type})
+
+
+class RecordingPublisher:
+    """A fake publisher for unit tests: keeps what was published."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    def publish(self, envelope: Envelope) -> None:
+        self.published.append(envelope)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.published]
+
+
+class Inbox(Protocol):
+    def seen(self, message_id: str) -> bool: ...
+
+    def mark(self, message_id: str, message_type: str) -> bool:
+        """Record the message; False when it was already recorded (someone else won)."""
+        ...
+
+
+class MemoryInbox:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def seen(self, message_id: str) -> bool:
+        return message_id in self.ids
+
+    def mark(self, message_id: str, message_type: str) -> bool:
+        if message_id in self.ids:
+            return False
+        self.ids.add(message_id)
+        return True
+
+
+Handler = Callable[[Envelope], Any]
+
+
+class Dispatcher:
+    """Maps message types to handlers; unknown or malformed messages are logged and dropped."""
+
+    def __init__(self, handlers: dict[str, Handler]):
+        self.handlers = handlers
+
+    @property
+    def types(self) -> Iterable[str]:
+        return self.handlers.keys()
+
+    def dispatch(self, data: Any, inbox: Inbox) -> str:
+        try:
+            envelope = Envelope.from_dict(data)
+        except (InvalidMessage, TypeError) as exc:
+            logger.error("dropped malformed message: %s", exc)
+            return "malformed"
+        with bind_correlation_id(envelope.saga_id):
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                logger.warning("no handler for %s; dropped", envelope.type)
+                return "unhandled"
+            if inbox.seen(envelope.message_id):
+                logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
+                return "duplicate"
+            handler(envelope)
+            inbox.mark(envelope.message_id, envelope.type)
+            return "handled"

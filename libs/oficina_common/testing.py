@@ -1,0 +1,66 @@
+"""Test helpers: real DynamoDB endpoints over HTTP (moto's server, dynalite) on free ports."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DYNALITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "dynalite"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on {host}:{port} within {timeout}s")
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's DynamoDB over real HTTP, in this process, on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def dynalite_available() -> bool:
+    return DYNALITE_BIN.exists() and shutil.which("node") is not None
+
+
+@contextmanager
+def dynalite_server() -> Iterator[str]:
+    """dynalite (npm) in a subprocess with its data in a temporary folder."""
+    if not dynalite_available():
+        raise RuntimeError("dynalite is not installed: run ./manage_all.sh install")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="dynalite-") as data:
+        process = subprocess.Popen([str(DYNALITE_BIN), "--port", str(port), "--path", data],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# One entry point for Oficina: install, run, test, demo, and manage.py for any service.
+#   ./manage_all.sh up                 run the whole system (Ctrl-C stops everything it started)
+#   ./manage_all.sh test [suite…]      install what is missing and run every test suite
+#   ./manage_all.sh demo               walk one order through the saga against a running system
+#   ./manage_all.sh install            only install (virtualenv, Python and npm packages)
+#   ./manage_all.sh <os|billing|execution|all> <manage.py args…>
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+DATA_DIR="${OFICINA_DATA_DIR:-$ROOT/.data}"
+SERVICES=(os billing execution)
+
+# Every address and secret can be overridden from the environment; these are development defaults.
+export POSTGRES_HOST="${POSTGRES_HOST:-127.0.0.1}"
+export POSTGRES_PORT="${POSTGRES_PORT:-5432}"
+export POSTGRES_USER="${POSTGRES_USER:-postgres}"
+export DATABASE_URL="${DATABASE_URL:-postgres://$POSTGRES_USER@$POSTGRES_HOST:$POSTGRES_PORT/oficina_os}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+export CELERY_BROKER_URL="${CELERY_BROKER_URL:-$REDIS_URL}"
+export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+export DYNAMODB_ENDPOINT_URL="${DYNAMODB_ENDPOINT_URL-http://127.0.0.1:$DYNAMODB_PORT}"
+export DYNAMODB_TABLE_PREFIX="${DYNAMODB_TABLE_PREFIX:-oficina_}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export OS_PORT="${OS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002}" EXECUTION_PORT="${EXECUTION_PORT:-8003}"
+export SANDBOX_PORT="${SANDBOX_PORT:-8004}"
+export OS_SERVICE_URL="${OS_SERVICE_URL:-http://127.0.0.1:$OS_PORT}"
+export BILLING_SERVICE_URL="${BILLING_SERVICE_URL:-http://127.0.0.1:$BILLING_PORT}"
+export EXECUTION_SERVICE_URL="${EXECUTION_SERVICE_URL:-http://127.0.0.1:$EXECUTION_PORT}"
+export MERCADOPAGO_BASE_URL="${MERCADOPAGO_BASE_URL:-http://127.0.0.1:$SANDBOX_PORT}"
+export MERCADOPAGO_ACCESS_TOKEN="${MERCADOPAGO_ACCESS_TOKEN:-TEST-sandbox-access-token}"
+export MERCADOPAGO_WEBHOOK_SECRET="${MERCADOPAGO_WEBHOOK_SECRET:-dev-webhook-secret}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-$BILLING_SERVICE_URL}"
+export ADMIN_USERNAME="${ADMIN_USERNAME:-admin}"
+export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin}"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
+
+service_dir() {
+  case "$1" in
+    os) echo "$ROOT/os_project" ;;
+    billing) echo "$ROOT/billing_project" ;;
+    execution) echo "$ROOT/execution_project" ;;
+    *) die "unknown service '$1' (os, billing, execution)" ;;
+  esac
+}
+
+# --- installation ---------------------------------------------------------------------------
+install_python() {
+  command -v python3 >/dev/null || die "python3 (3.11+) is needed: apt-get install python3 python3-venv"
+  if [ ! -x "$PY" ]; then
+    say "creating the virtualenv in .venv"
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.install-stamp" want
+  want="$(cat "$ROOT"/requirements-dev.txt "$ROOT"/*/requirements.txt "$ROOT"/libs/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing Python packages"
+    "$PY" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" 2>&1 \
+      | grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' || true
+    "$PY" -c "import django, rest_framework, celery, boto3, oficina_common" \
+      || die "Python packages did not install"
+    echo "$want" > "$stamp"
+  fi
+}
+
+install_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing Node.js (for the DynamoDB emulator, dynalite)"
+      apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    else
+      die "Node.js and npm are needed for dynalite: install them (e.g. sudo apt-get install nodejs npm)"
+    fi
+  fi
+  if [ ! -x "$ROOT/node_modules/.bin/dynalite" ]; then
+    say "installing dynalite (npm)"
+    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+install_all() { install_python; install_node; }
+
+# --- the local services this machine provides -----------------------------------------------
+ensure_postgres() {
+  if pg_isready -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" 2>/dev/null; then return; fi
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" && return; sleep 0.5; done
+  fi
+  die "PostgreSQL is not answering on $POSTGRES_HOST:$POSTGRES_PORT: install it (apt-get install postgresql) or set DATABASE_URL"
+}
+
+ensure_redis() {
+  if "$PY" - <<EOF 2>/dev/null
+import redis, sys
+sys.exit(0 if redis.Redis.from_url("$CELERY_BROKER_URL", socket_timeout=2).ping() else 1)
+EOF
+  then return; fi
+  if command -v redis-server >/dev/null; then
+    say "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/oficina.log || true
+    sleep 1
+    return
+  fi
+  die "Redis is not answering at $CELERY_BROKER_URL: install it (apt-get install redis-server) or set CELERY_BROKER_URL"
+}
+
+create_database() {
+  local name="${DATABASE_URL##*/}"
+  name="${name%%\?*}"
+  if ! psql -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
+    say "creating database $name"
+    psql -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -qc "CREATE DATABASE \"$name\""
+  fi
+}
+
+manage() {
+  local service="$1"; shift
+  (cd "$(service_dir "$service")" && "$PY" manage.py "$@")
+}
+
+# --- test -----------------------------------------------------------------------------------
+# Each suite runs in its own pytest process (each project has its own `config` package).
+SUITES=(libs os_project billing_project execution_project mercadopago_sandbox tests)
+
+run_suite() {
+  local suite="$1"; shift
+  [ -f "$ROOT/$suite/pytest.ini" ] || { say "suite $suite has no pytest.ini yet; skipped"; return 0; }
+  say "testing $suite"
+  local rc=0
+  (cd "$ROOT/$suite" && "$PY" -m pytest "$@") || rc=$?
+  if [ "$rc" = 5 ]; then
+    die "suite $suite collected no tests: that proves nothing"
+  elif [ "$rc" != 0 ]; then
+    die "suite $suite failed (exit $rc)"
+  fi
+}
+
+cmd_test() {
+  install_all
+  ensure_postgres
+  ensure_redis
+  local suites=("$@")
+  [ ${#suites[@]} -gt 0 ] || suites=("${SUITES[@]}")
+  say "ruff"
+  "$VENV/bin/ruff" check "$ROOT" || die "ruff found problems"
+  for suite in "${suites[@]}"; do run_suite "$suite"; done
+  say "all suites passed: ${suites[*]}"
+}
+
+# --- up ---------------------------------------------------------------------------------------
+PIDS=()
+LOG_DIR="$DATA_DIR/logs"
+
+start_bg() {
+  local name="$1"; shift
+  "$@" >"$LOG_DIR/$name.log" 2>&1 &
+  PIDS+=($!)
+  echo "$!" >"$LOG_DIR/$name.pid"
+}
+
+stop_all() {
+  trap - INT TERM EXIT
+  say "stopping everything ./manage_all.sh up started"
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 2
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+wait_http() {
+  local name="$1" url="$2"
+  for _ in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    sleep 0.5
+  done
+  die "$name did not answer at $url; see $LOG_DIR/$name.log"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cmd_up() {
+  install_all
+  ensure_postgres
+  ensure_redis
+  mkdir -p "$LOG_DIR" "$DATA_DIR/dynalite"
+  for port in "$OS_PORT" "$BILLING_PORT" "$EXECUTION_PORT" "$SANDBOX_PORT"; do
+    port_free "$port" || die "port $port is taken (another ./manage_all.sh up?); stop it or set *_PORT"
+  done
+  trap stop_all INT TERM EXIT
+
+  if [ -n "$DYNAMODB_ENDPOINT_URL" ] && [ "$DYNAMODB_ENDPOINT_URL" = "http://127.0.0.1:$DYNAMODB_PORT" ]; then
+    port_free "$DYNAMODB_PORT" || die "port $DYNAMODB_PORT is taken; stop it or set DYNAMODB_PORT"
+    say "starting dynalite on $DYNAMODB_PORT (data in $DATA_DIR/dynalite)"
+    start_bg dynalite "$ROOT/node_modules/.bin/dynalite" --port "$DYNAMODB_PORT" --path "$DATA_DIR/dynalite"
+    for _ in $(seq 1 60); do port_free "$DYNAMODB_PORT" || break; sleep 0.25; done
+  fi
+
+  if [ -d "$ROOT/mercadopago_sandbox" ]; then
+    say "starting the Mercado Pago sandbox on $SANDBOX_PORT"
+    MERCADOPAGO_SANDBOX_DATA_FILE="$DATA_DIR/mercadopago_sandbox.json" \
+      start_bg sandbox "$PY" -m mercadopago_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT"
+  fi
+
+  create_database
+  say "migrating and creating tables"
+  manage os migrate --noinput >/dev/null
+  manage os ensure_admin
+  for service in billing execution; do
+    [ -f "$(service_dir "$service")/manage.py" ] && manage "$service" create_tables
+  done
+
+  for service in "${SERVICES[@]}"; do
+    local dir port_var
+    dir="$(service_dir "$service")"
+    [ -f "$dir/manage.py" ] || continue
+    port_var="$(echo "${service}_PORT" | tr '[:lower:]' '[:upper:]')"
+    say "starting $service on ${!port_var} with its Celery worker and beat"
+    (cd "$dir" && start_bg "$service-web" "$PY" manage.py runserver --noreload "127.0.0.1:${!port_var}")
+    (cd "$dir" && start_bg "$service-worker" "$VENV/bin/celery" -A config worker -Q "$service" \
+        --hostname "$service@%h" --concurrency 2 --loglevel INFO)
+    (cd "$dir" && start_bg "$service-beat" "$VENV/bin/celery" -A config beat \
+        --schedule "$DATA_DIR/$service-beat-schedule" --loglevel INFO)
+  done
+
+  [ -d "$ROOT/mercadopago_sandbox" ] && wait_http sandbox "$MERCADOPAGO_BASE_URL/healthz"
+  for service in "${SERVICES[@]}"; do
+    [ -f "$(service_dir "$service")/manage.py" ] || continue
+    local port_var url
+    port_var="$(echo "${service}_PORT" | tr '[:lower:]' '[:upper:]')"
+    url="http://127.0.0.1:${!port_var}"
+    wait_http "$service-web" "$url/healthz"
+  done
+
+  cat <<EOF
+
+  Oficina is up. Ctrl-C stops everything started here. Logs: $LOG_DIR/
+
+  OS service         $OS_SERVICE_URL/api/v1/      admin: $OS_SERVICE_URL/admin/
+                     Swagger: $OS_SERVICE_URL/api/docs/
+  Billing service    $BILLING_SERVICE_URL/api/v1/      Swagger: $BILLING_SERVICE_URL/api/docs/
+  Execution service  $EXECUTION_SERVICE_URL/api/v1/      Swagger: $EXECUTION_SERVICE_URL/api/docs/
+  Mercado Pago sandbox  $MERCADOPAGO_BASE_URL/sandbox/
+  DynamoDB endpoint  ${DYNAMODB_ENDPOINT_URL:-AWS ($AWS_REGION)}   Redis: $CELERY_BROKER_URL
+  PostgreSQL         $DATABASE_URL
+
+  Staff login        $ADMIN_USERNAME / $ADMIN_PASSWORD
+  Try it             ./manage_all.sh demo
+
+EOF
+  wait -n "${PIDS[@]}" || true
+  say "a process stopped; see $LOG_DIR"
+}
+
+cmd_demo() {
+  [ -x "$PY" ] || die "run ./manage_all.sh up first"
+  "$PY" "$ROOT/tests/demo.py" "$@"
+}
+
+main() {
+  local verb="${1:-help}"
+  [ $# -gt 0 ] && shift
+  case "$verb" in
+    up) cmd_up "$@" ;;
+    test) cmd_test "$@" ;;
+    demo) cmd_demo "$@" ;;
+    install) install_all ;;
+    os|billing|execution) install_python; manage "$verb" "$@" ;;
+    all)
+      install_python
+      for service in "${SERVICES[@]}"; do
+        [ -f "$(service_dir "$service")/manage.py" ] || continue
+        say "$service: manage.py $*"; manage "$service" "$@"
+      done ;;
+    help|-h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$verb' (up, test, demo, install, os, billing, execution, all)" ;;
+  esac
+}
+
+main "$@"
