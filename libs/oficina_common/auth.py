@@ -3,6 +3,9 @@
 The OS service issues tokens (staff from username/password, customers from document +
 tracking code); every service verifies them statelessly with the shared key, so Billing and
 Execution need no user table. Roles travel in the ``role`` claim.
+
+This module is safe to import from settings (it touches no Django model); the authentication
+class itself lives in :mod:`oficina_common.authentication`.
 """
 from __future__ import annotations
 
@@ -10,9 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from rest_framework.permissions import BasePermission
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.models import TokenUser
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 ADMIN = "admin"
 ATTENDANT = "attendant"
@@ -34,30 +34,9 @@ def jwt_settings(signing_key: str, *, verifying_key: str = "", algorithm: str = 
         "AUTH_HEADER_TYPES": ("Bearer",),
         "USER_ID_CLAIM": "user_id",
         "USER_ID_FIELD": "id",
-        "TOKEN_USER_CLASS": "oficina_common.auth.OficinaTokenUser",
+        "TOKEN_USER_CLASS": "oficina_common.authentication.OficinaTokenUser",
         "UPDATE_LAST_LOGIN": False,
     }
-
-
-class OficinaTokenUser(TokenUser):
-    """The user a verified token describes: role, and for customers, whose they are."""
-
-    @property
-    def role(self) -> str:
-        return str(self.token.get("role", ""))
-
-    @property
-    def customer_id(self) -> str | None:
-        value = self.token.get("customer_id")
-        return str(value) if value is not None else None
-
-    @property
-    def is_staff(self) -> bool:  # noqa: D401 - mirrors Django's User.is_staff
-        return self.role in STAFF_ROLES
-
-
-class JWTAuthentication(JWTStatelessUserAuthentication):
-    """Bearer JWT, verified with the shared key; no database lookup."""
 
 
 def role_of(user: Any) -> str:
@@ -74,13 +53,15 @@ def customer_id_of(user: Any) -> str | None:
     return getattr(user, "customer_id", None) if role_of(user) == CUSTOMER else None
 
 
-def add_staff_claims(token: RefreshToken | AccessToken, user: Any) -> None:
+def add_staff_claims(token: Any, user: Any) -> None:
     token["role"] = role_of(user)
     token["username"] = user.get_username()
 
 
-def issue_customer_token(customer_id: Any, *, service_order_id: Any = None) -> AccessToken:
+def issue_customer_token(customer_id: Any, *, service_order_id: Any = None) -> Any:
     """An access token for a customer (no Django user behind it)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
     token = AccessToken()
     token["user_id"] = f"customer:{customer_id}"
     token["role"] = CUSTOMER
@@ -108,3 +89,13 @@ IsStaff = HasRole.of(*STAFF_ROLES)
 IsStaffOrCustomer = HasRole.of(*ROLES)
 IsAdmin = HasRole.of(ADMIN)
 IsMechanic = HasRole.of(ADMIN, MECHANIC)
+
+
+def __getattr__(name: str) -> Any:
+    # The authentication classes import Django's auth models, so they load only when asked for:
+    # settings modules can import this module before the app registry is ready.
+    if name in {"JWTAuthentication", "OficinaTokenUser"}:
+        from . import authentication
+
+        return getattr(authentication, name)
+    raise AttributeError(name)

@@ -11,7 +11,7 @@ DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 
 def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20) -> dict[str, Any]:
-    authentication = ["oficina_common.auth.JWTAuthentication"]
+    authentication = ["oficina_common.authentication.JWTAuthentication"]
     if session_auth:
         authentication.append("rest_framework.authentication.SessionAuthentication")
     return {

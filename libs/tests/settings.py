@@ -1,0 +1,17 @@
+"""Minimal Django settings to exercise the shared library on its own."""
+import os
+
+from oficina_common.auth import jwt_settings
+from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, rest_framework_settings
+
+SECRET_KEY = "libs-tests"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"]
+DATABASES = {}
+MIDDLEWARE = ["oficina_common.correlation.CorrelationIdMiddleware"]
+ROOT_URLCONF = "tests.urls"
+REST_FRAMEWORK = rest_framework_settings()
+SIMPLE_JWT = jwt_settings(DEV_JWT_SIGNING_KEY)
+USE_TZ = True
+CELERY_BROKER_URL = os.environ.get("LIBS_TEST_BROKER_URL", "redis://127.0.0.1:6379/9")

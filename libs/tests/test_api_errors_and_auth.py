@@ -1,0 +1,98 @@
+import pytest
+from rest_framework.test import APIClient
+
+from oficina_common.auth import ATTENDANT, CUSTOMER, MECHANIC, issue_customer_token
+from rest_framework_simplejwt.tokens import AccessToken
+
+
+def staff_token(role: str) -> str:
+    token = AccessToken()
+    token["user_id"] = 1
+    token["role"] = role
+    return str(token)
+
+
+@pytest.fixture
+def client():
+    return APIClient(raise_request_exception=False)
+
+
+def test_anonymous_gets_401_with_message(client):
+    response = client.get("/whoami/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert response.json()["message"]
+
+
+def test_garbage_token_is_401(client):
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
+    response = client.get("/whoami/")
+    assert response.status_code == 401
+    assert set(response.json()) == {"message", "code", "extra"}
+
+
+def test_token_signed_with_other_key_is_401(client):
+    import jwt
+
+    forged = jwt.encode({"user_id": 1, "role": "admin", "token_type": "access", "exp": 9999999999, "jti": "x"},
+                        "another-key", algorithm="HS256")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert client.get("/whoami/").status_code == 401
+
+
+@pytest.mark.parametrize("role", [ATTENDANT, MECHANIC, "admin"])
+def test_staff_roles_pass(client, role):
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token(role)}")
+    response = client.get("/whoami/")
+    assert response.status_code == 200
+    assert response.json() == {"role": role, "customer_id": None}
+
+
+def test_customer_is_forbidden_from_staff_views_but_known_elsewhere(client):
+    token = issue_customer_token(42, service_order_id="abc")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/whoami/").status_code == 403
+    response = client.get("/anyrole/")
+    assert response.json() == {"role": CUSTOMER, "customer_id": "42"}
+
+
+def test_application_error_renders_code_message_extra(client):
+    response = client.post("/raise/conflict/")
+    assert response.status_code == 409
+    assert response.json() == {"message": "Cannot move from RECEIVED to FINISHED.", "code": "invalid_transition",
+                               "extra": {"from": "RECEIVED"}}
+
+
+def test_http404_and_django_validation(client):
+    assert client.post("/raise/missing/").status_code == 404
+    response = client.post("/raise/django-validation/")
+    assert response.status_code == 400
+    assert response.json()["message"] == "plate: Invalid plate."
+
+
+def test_serializer_errors_name_the_field(client):
+    response = client.post("/raise/serializer/", {"quantity": 0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("quantity:")
+    assert "quantity" in response.json()["extra"]["fields"]
+
+
+def test_malformed_json_is_400(client):
+    response = client.post("/raise/ok/", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_unexpected_error_is_500_without_internals(client):
+    response = client.post("/raise/boom/")
+    assert response.status_code == 500
+    assert "secret internals" not in response.content.decode()
+
+
+def test_correlation_id_is_echoed_or_made(client):
+    response = client.post("/raise/ok/", HTTP_X_CORRELATION_ID="saga-123")
+    assert response["X-Correlation-ID"] == "saga-123"
+    assert response.json()["correlation_id"] == "saga-123"
+    made = client.post("/raise/ok/", HTTP_X_CORRELATION_ID="bad value with spaces")
+    assert made["X-Correlation-ID"] != "bad value with spaces"
+    assert len(made["X-Correlation-ID"]) == 36

@@ -1,0 +1,82 @@
+"""A message published by one service's app is consumed by another's worker, over real Redis."""
+import json
+import logging
+import threading
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+
+from oficina_common.celery_config import MAX_RETRY_COUNTDOWN, backoff, celery_settings
+from oficina_common.correlation import (
+    bind_correlation_id,
+    get_correlation_id,
+    install_celery_correlation,
+    logging_config,
+)
+from oficina_common.messages import Envelope, handler_task_name
+from oficina_common.messaging import CeleryPublisher, Dispatcher, MemoryInbox
+
+
+@pytest.fixture
+def apps():
+    publisher_app = Celery("os")
+    publisher_app.config_from_object(celery_settings("os", settings.CELERY_BROKER_URL))
+    consumer_app = Celery("execution")
+    consumer_app.config_from_object(celery_settings("execution", settings.CELERY_BROKER_URL))
+    install_celery_correlation(consumer_app)
+    with consumer_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("execution")
+    return publisher_app, consumer_app
+
+
+def test_settings_are_at_least_once():
+    config = celery_settings("billing", "redis://x")
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["accept_content"] == ["json"]
+    assert backoff(0) == 2 and backoff(50) == MAX_RETRY_COUNTDOWN
+
+
+def test_published_envelope_reaches_the_destination_worker_once(apps):
+    publisher_app, consumer_app = apps
+    received, done = [], threading.Event()
+    inbox = MemoryInbox()
+
+    def on_diagnosis(envelope: Envelope) -> None:
+        received.append((envelope.type, get_correlation_id()))
+        done.set()
+
+    dispatcher = Dispatcher({"os.DiagnosisCompleted": on_diagnosis})
+
+    @consumer_app.task(name=handler_task_name("execution"), acks_late=True)
+    def handle_message(data):
+        return dispatcher.dispatch(data, inbox)
+
+    envelope = Envelope(type="os.DiagnosisCompleted", saga_id="saga-42", service_order_id="o-1", payload={})
+    with start_worker(consumer_app, pool="solo", perform_ping_check=False, queues=["execution"],
+                      shutdown_timeout=10):
+        publisher = CeleryPublisher(publisher_app)
+        publisher.publish(envelope)
+        publisher.publish(envelope)  # redelivery: the inbox stops the second one
+        assert done.wait(15)
+        with consumer_app.connection_for_write() as conn:
+            for _ in range(100):
+                if conn.default_channel.client.llen("execution") == 0:
+                    break
+                threading.Event().wait(0.05)
+        threading.Event().wait(0.5)
+    assert received == [("os.DiagnosisCompleted", "saga-42")]
+
+
+def test_log_lines_carry_the_correlation_id(capsys):
+    logging.config.dictConfig(logging_config("billing", json=True))
+    with bind_correlation_id("saga-7"):
+        logging.getLogger("billing.test").warning("payment approved")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["correlation_id"] == "saga-7"
+    assert record["service"] == "billing"
+    assert record["message"] == "payment approved"
+    logging.config.dictConfig(logging_config("billing", json=False))

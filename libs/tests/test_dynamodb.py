@@ -1,0 +1,88 @@
+from decimal import Decimal
+
+import pytest
+
+from oficina_common.dynamodb import (
+    DynamoSettings,
+    Index,
+    TableSpec,
+    conditional_write,
+    decode_page_token,
+    encode_page_token,
+    ensure_tables,
+    is_expired,
+    query_all,
+    query_page,
+    resource,
+    to_python,
+)
+from oficina_common.errors import AlreadyExists, ValidationFailed
+
+JOBS = TableSpec(
+    name="jobs",
+    hash_key=("jobId", "S"),
+    range_key=("priority", "N"),
+    indexes=(Index("StatusIndex", ("status", "S"), ("sortKey", "S")),),
+    ttl_attribute="ttl",
+)
+
+
+def table(settings: DynamoSettings):
+    return resource(settings).Table(JOBS.physical_name(settings.table_prefix))
+
+
+def test_ensure_tables_is_idempotent(dynamo_settings):
+    assert ensure_tables(dynamo_settings, (JOBS,)) == [f"{dynamo_settings.table_prefix}jobs"]
+    assert ensure_tables(dynamo_settings, (JOBS,)) == []
+    description = resource(dynamo_settings).meta.client.describe_table(
+        TableName=f"{dynamo_settings.table_prefix}jobs")["Table"]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [i["IndexName"] for i in description["GlobalSecondaryIndexes"]] == ["StatusIndex"]
+
+
+def test_conditional_create_becomes_a_domain_error(dynamo_settings):
+    ensure_tables(dynamo_settings, (JOBS,))
+    jobs = table(dynamo_settings)
+
+    def create():
+        return jobs.put_item(Item={"jobId": "a", "priority": 3}, ConditionExpression="attribute_not_exists(jobId)")
+
+    conditional_write(create, conflict="exists")
+    with pytest.raises(AlreadyExists, match="job a exists"):
+        conditional_write(create, conflict="job a exists", error=AlreadyExists)
+
+
+def test_query_pages_follow_each_other_and_skip_expired(dynamo_settings):
+    ensure_tables(dynamo_settings, (JOBS,))
+    jobs = table(dynamo_settings)
+    for n in range(5):
+        jobs.put_item(Item={"jobId": f"j{n}", "priority": n, "status": "QUEUED", "sortKey": f"{n:03d}"})
+    jobs.put_item(Item={"jobId": "old", "priority": 9, "status": "QUEUED", "sortKey": "999", "ttl": 1})
+    query = {"IndexName": "StatusIndex", "KeyConditionExpression": "#s = :s",
+             "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": {":s": "QUEUED"}}
+    first = query_page(jobs, limit=2, ttl_attribute="ttl", **query)
+    assert [i["jobId"] for i in first.items] == ["j0", "j1"]
+    assert isinstance(first.items[0]["priority"], int)
+    second = query_page(jobs, limit=2, page_token=first.next_token, ttl_attribute="ttl", **query)
+    assert [i["jobId"] for i in second.items] == ["j2", "j3"]
+    everything = [i["jobId"] for i in query_all(jobs, ttl_attribute="ttl", Limit=2, **query)]
+    assert everything == ["j0", "j1", "j2", "j3", "j4"]
+
+
+def test_page_tokens():
+    assert encode_page_token(None) is None
+    token = encode_page_token({"jobId": "a", "priority": Decimal(3)})
+    assert decode_page_token(token) == {"jobId": "a", "priority": 3}
+    assert decode_page_token(None) is None
+    with pytest.raises(ValidationFailed):
+        decode_page_token("!!not-base64!!")
+    with pytest.raises(ValidationFailed):
+        decode_page_token(encode_page_token({"a": 1})[:-3] + "xyz")
+
+
+def test_expiry_and_numbers():
+    assert not is_expired(None)
+    assert not is_expired({"ttl": None})
+    assert is_expired({"ttl": Decimal(10)}, now=11)
+    assert not is_expired({"ttl": 20}, now=11)
+    assert to_python({"a": [Decimal("1"), Decimal("1.5")], "b": {Decimal(2)}}) == {"a": [1, "1.5"], "b": [2]}

@@ -1,0 +1,56 @@
+from django.urls import path
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oficina_common import errors
+from oficina_common.auth import IsStaff, customer_id_of, role_of
+from oficina_common.correlation import get_correlation_id
+
+
+class WhoAmIApi(APIView):
+    permission_classes = [IsStaff]
+
+    def get(self, request):
+        return Response({"role": role_of(request.user), "customer_id": customer_id_of(request.user)})
+
+
+class AnyRoleApi(APIView):
+    from oficina_common.auth import IsStaffOrCustomer
+
+    permission_classes = [IsStaffOrCustomer]
+
+    def get(self, request):
+        return Response({"role": role_of(request.user), "customer_id": customer_id_of(request.user)})
+
+
+class RaiseApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def post(self, request, kind):
+        from django.core.exceptions import ValidationError
+        from django.http import Http404
+        from rest_framework import serializers
+
+        if kind == "conflict":
+            raise errors.InvalidTransition("Cannot move from RECEIVED to FINISHED.", extra={"from": "RECEIVED"})
+        if kind == "missing":
+            raise Http404
+        if kind == "django-validation":
+            raise ValidationError({"plate": ["Invalid plate."]})
+        if kind == "serializer":
+            class Input(serializers.Serializer):
+                quantity = serializers.IntegerField(min_value=1)
+
+            Input(data=request.data).is_valid(raise_exception=True)
+        if kind == "boom":
+            raise RuntimeError("secret internals")
+        return Response({"data": request.data, "correlation_id": get_correlation_id()})
+
+
+urlpatterns = [
+    path("whoami/", WhoAmIApi.as_view()),
+    path("anyrole/", AnyRoleApi.as_view()),
+    path("raise/<str:kind>/", RaiseApi.as_view()),
+]
