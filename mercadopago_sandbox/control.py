@@ -1,0 +1,77 @@
+"""Control endpoints for tests and people; not part of Mercado Pago's API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+from werkzeug.wrappers import Response
+
+from .web import current_sandbox, is_form_post, json_body, redirect_back
+
+blueprint = Blueprint("sandbox_control", __name__, url_prefix="/sandbox")
+
+SHORTCUTS = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
+
+
+@blueprint.get("/")
+def index() -> str:
+    sandbox = current_sandbox()
+    return render_template(
+        "sandbox_index.html",
+        payments=sandbox.list_payments(),
+        notifications=sandbox.notifications()[-20:][::-1],
+    )
+
+
+@blueprint.get("/payments")
+def list_payments() -> Response:
+    payments = current_sandbox().list_payments()
+    return jsonify({"results": payments, "total": len(payments)})
+
+
+@blueprint.post("/payments/<payment_id>/<any(approve, reject, cancel):action>")
+def shortcut(payment_id: str, action: str) -> Response:
+    detail = request.form.get("status_detail") if is_form_post() else _body().get("status_detail")
+    payment = current_sandbox().set_status(payment_id, SHORTCUTS[action], detail or None)
+    return _answer(payment)
+
+
+@blueprint.post("/payments/<payment_id>/status")
+def set_status(payment_id: str) -> Response:
+    body = request.form.to_dict() if is_form_post() else _body()
+    payment = current_sandbox().set_status(payment_id, body.get("status"), body.get("status_detail") or None)
+    return _answer(payment)
+
+
+@blueprint.get("/notifications")
+def notifications() -> Response:
+    attempts = current_sandbox().notifications(request.args.get("payment_id"))
+    return jsonify({"results": attempts, "total": len(attempts)})
+
+
+@blueprint.post("/notifications/<payment_id>/resend")
+def resend(payment_id: str) -> tuple[Response, int] | Response:
+    sent = current_sandbox().resend(payment_id)
+    if is_form_post():
+        return redirect_back("/sandbox/")
+    return jsonify(sent), 202
+
+
+@blueprint.post("/reset")
+def reset() -> Response:
+    current_sandbox().reset()
+    if is_form_post():
+        return redirect_back("/sandbox/")
+    return jsonify({"reset": True})
+
+
+def _body() -> dict[str, Any]:
+    body = json_body()
+    return body if isinstance(body, dict) else {}
+
+
+def _answer(payment: dict[str, Any]) -> Response:
+    if is_form_post():
+        return redirect_back("/sandbox/")
+    return jsonify(payment)
