@@ -1,0 +1,165 @@
+"""Saga benchmark: N orders run concurrently through the saga's automated legs.
+
+    .venv/bin/python bench/saga_bench.py --orders 60 --in-flight 20
+
+Starts the whole system on free ports (dynalite as the DynamoDB endpoint, real Redis, PostgreSQL,
+Celery workers, the Mercado Pago sandbox) unless --running is given, then measures, per order:
+  diagnosis  submit diagnosis            -> AWAITING_APPROVAL
+  approval   customer approves           -> AWAITING_PAYMENT
+  payment    sandbox approves the Pix    -> IN_EXECUTION   (signed webhook, Celery, saga)
+  finish     mechanic completes the job  -> FINISHED
+and prints p50/p95 per leg, completed sagas per second, the endpoint and the table sizes.
+Targets (issue 4): each leg p50 < 250 ms, >= 10 sagas/s with 20 in flight.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+import uuid
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from oficina_client import OficinaClient, Urls, mercosul_plate, valid_cpf, wait_for  # noqa: E402
+
+LEGS = ("diagnosis", "approval", "payment", "finish")
+POLL = 0.01
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Bench:
+    def __init__(self, urls: Urls, timeout: float):
+        self.urls = urls
+        self.timeout = timeout
+        self.legs: dict[str, list[float]] = {leg: [] for leg in LEGS}
+        self.completed_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.local = threading.local()
+
+    def client(self) -> OficinaClient:
+        if not hasattr(self.local, "client"):
+            self.local.client = OficinaClient(self.urls, timeout=30)
+            self.local.client.login("admin", "admin")
+        return self.local.client
+
+    def prepare(self) -> tuple[dict, dict]:
+        client = self.client()
+        service = client.create_service("Alinhamento", "90.00", 30)
+        part = client.create_part("Pastilha de freio", "80.00", stock=100000)
+        return service, part
+
+    def wait_status(self, client: OficinaClient, order_id: str, status: str) -> float:
+        wait_for(lambda: client.order(order_id)["status"] == status, timeout=self.timeout, interval=POLL,
+                 what=f"{order_id} to reach {status}")
+        return time.perf_counter()
+
+    def record(self, leg: str, seconds: float) -> None:
+        with self.lock:
+            self.legs[leg].append(seconds)
+
+    def one_saga(self, n: int, service: dict, part: dict) -> None:
+        client = self.client()
+        seed = zlib.crc32(uuid.uuid4().bytes) + n
+        customer = client.create_customer(f"Cliente {n}", valid_cpf(seed), f"c{seed}@example.com")
+        vehicle = client.create_vehicle(customer["id"], mercosul_plate(seed))
+        order = client.open_order(customer["id"], vehicle["id"], "Freio chiando", priority=1 + n % 5)
+        order_id = order["id"]
+        client.start_diagnosis(order_id)
+
+        start = time.perf_counter()
+        client.submit_diagnosis(order_id, [{"kind": "service", "catalog_id": service["id"], "quantity": 1},
+                                           {"kind": "part", "catalog_id": part["id"], "quantity": 2}])
+        self.record("diagnosis", self.wait_status(client, order_id, "AWAITING_APPROVAL") - start)
+
+        budget = wait_for(lambda: (client.budgets(order_id) or [None])[0], timeout=self.timeout, interval=POLL)
+        start = time.perf_counter()
+        client.approve_budget(budget["budget_id"], budget["version"])
+        self.record("approval", self.wait_status(client, order_id, "AWAITING_PAYMENT") - start)
+
+        payment = wait_for(lambda: next((p for p in client.payments(order_id) if p.get("mercadopago_payment_id")),
+                                        None), timeout=self.timeout, interval=POLL)
+        start = time.perf_counter()
+        client.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+        self.record("payment", self.wait_status(client, order_id, "IN_EXECUTION") - start)
+
+        # A mechanic takes whichever job is first in the queue (priority order), not necessarily this one.
+        job = wait_for(client.claim_job, timeout=self.timeout, interval=POLL)
+        with self.lock:
+            self.completed_at[job["service_order_id"]] = time.perf_counter()
+        client.complete_job(job["queue_id"])
+        finished = self.wait_status(client, order_id, "FINISHED")
+        self.record("finish", finished - self.completed_at[order_id])
+
+    def run(self, orders: int, in_flight: int) -> float:
+        service, part = self.prepare()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=in_flight) as pool:
+            for future in [pool.submit(self.one_saga, n, service, part) for n in range(orders)]:
+                future.result()
+        return time.perf_counter() - started
+
+
+def table_sizes(endpoint: str | None, prefix: str) -> dict[str, int]:
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint or None, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    sizes = {}
+    for name in client.list_tables()["TableNames"]:
+        if name.startswith(prefix):
+            sizes[name] = client.describe_table(TableName=name)["Table"].get("ItemCount", 0)
+    return sizes
+
+
+def report(bench: Bench, elapsed: float, orders: int, in_flight: int, endpoint: str, sizes: dict[str, int]) -> None:
+    print(f"\nsaga benchmark: {orders} orders, {in_flight} in flight, DynamoDB endpoint {endpoint}")
+    print(f"{'leg':<10} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
+    for leg in LEGS:
+        values = bench.legs[leg]
+        print(f"{leg:<10} {len(values):>4} {percentile(values, .5) * 1000:>8.0f} {percentile(values, .95) * 1000:>8.0f}"
+              f" {statistics.mean(values) * 1000:>8.0f}")
+    print(f"completed sagas per second: {orders / elapsed:.1f} ({elapsed:.1f} s in all)")
+    print("table sizes (items): " + ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--in-flight", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--running", action="store_true",
+                        help="use the system ./manage_all.sh up runs (URLs from the environment)")
+    args = parser.parse_args()
+    if args.running:
+        import os
+
+        bench = Bench(Urls(), args.timeout)
+        elapsed = bench.run(args.orders, args.in_flight)
+        endpoint = os.environ.get("DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:8000")
+        report(bench, elapsed, args.orders, args.in_flight, endpoint,
+               table_sizes(endpoint, os.environ.get("DYNAMODB_TABLE_PREFIX", "oficina_")))
+        return 0
+
+    from system import running_system
+
+    with running_system(redis_db=14, extra_env={"LOG_LEVEL": "WARNING"}) as system:
+        bench = Bench(system.urls, args.timeout)
+        elapsed = bench.run(args.orders, args.in_flight)
+        endpoint = system.env["DYNAMODB_ENDPOINT_URL"]
+        report(bench, elapsed, args.orders, args.in_flight, f"dynalite {endpoint}",
+               table_sizes(endpoint, system.env["DYNAMODB_TABLE_PREFIX"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

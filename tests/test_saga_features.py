@@ -1,0 +1,277 @@
+"""The saga's BDD scenarios (features/saga.feature), driven over HTTP against the running system."""
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+
+import pytest
+from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
+from pytest_bdd import given, parsers, scenarios, then, when
+
+scenarios("features/saga.feature")
+
+WAIT = 40.0
+
+
+@pytest.fixture
+def ctx() -> dict:
+    return {}
+
+
+def reais_to_cents(text: str) -> int:
+    return int(round(float(text.replace(",", ".")) * 100))
+
+
+# --- Given -----------------------------------------------------------------------------------
+@given(parsers.parse('Maria brought her car in with the complaint "{complaint}"'))
+def maria_brings_her_car(staff: OficinaClient, ctx: dict, complaint: str) -> None:
+    seed = zlib.crc32(uuid.uuid4().bytes)
+    customer = staff.create_customer("Maria Souza", valid_cpf(seed), f"maria.{seed}@example.com")
+    vehicle = staff.create_vehicle(customer["id"], mercosul_plate(seed), "Fiat", "Argo", 2021)
+    order = staff.open_order(customer["id"], vehicle["id"], complaint, priority=3)
+    assert order["status"] == "RECEIVED"
+    ctx.update(customer=customer, vehicle=vehicle, order=order)
+    ctx["customer_token"] = staff.customer_token(customer["document"], order["tracking_code"])
+
+
+@given(parsers.parse("the workshop has an oil change service for R$ {price} and {stock:d} oil filters at R$ {unit}"))
+def workshop_catalog(staff: OficinaClient, ctx: dict, price: str, stock: int, unit: str) -> None:
+    ctx["service"] = staff.create_service("Troca de óleo", price, 40)
+    ctx["part"] = staff.create_part("Filtro de óleo", unit, stock=stock)
+    ctx["initial_stock"] = stock
+
+
+# --- When ------------------------------------------------------------------------------------
+@when(parsers.parse("the mechanic diagnoses an oil change and {quantity:d} oil filters"))
+def diagnose(staff: OficinaClient, ctx: dict, quantity: int) -> None:
+    order_id = ctx["order"]["id"]
+    staff.start_diagnosis(order_id)
+    staff.submit_diagnosis(order_id, [
+        {"kind": "service", "catalog_id": ctx["service"]["id"], "quantity": 1},
+        {"kind": "part", "catalog_id": ctx["part"]["id"], "quantity": quantity},
+    ], notes="Óleo vencido")
+
+
+def pending_budget(staff: OficinaClient, ctx: dict, version: int | None = None) -> dict:
+    def probe() -> dict | None:
+        for budget in staff.budgets(ctx["order"]["id"], token=ctx["customer_token"]):
+            if budget["status"] == "PENDING_APPROVAL" and (version is None or budget["version"] == version):
+                return budget
+        return None
+
+    return wait_for(probe, timeout=WAIT, what="a budget waiting for approval")
+
+
+@when("Maria approves the budget")
+def maria_approves(staff: OficinaClient, ctx: dict) -> None:
+    budget = pending_budget(staff, ctx, ctx.get("expected_version"))
+    staff.approve_budget(budget["budget_id"], budget["version"], token=ctx["customer_token"])
+    ctx["budget"] = budget
+
+
+@when(parsers.parse('Maria rejects the budget because "{reason}"'))
+def maria_rejects(staff: OficinaClient, ctx: dict, reason: str) -> None:
+    budget = pending_budget(staff, ctx, ctx.get("expected_version"))
+    staff.reject_budget(budget["budget_id"], budget["version"], reason, token=ctx["customer_token"])
+    ctx["budget"] = budget
+
+
+@when("Maria does not answer until the budget expires")
+def maria_waits(staff: OficinaClient, ctx: dict) -> None:
+    pending_budget(staff, ctx)
+    wait_for(lambda: staff.order(ctx["order"]["id"])["status"] == "CANCELLED", timeout=90,
+             what="the budget to expire and the order to be cancelled")
+
+
+def payment_of(staff: OficinaClient, ctx: dict, amount_cents: int | None = None) -> dict:
+    def probe() -> dict | None:
+        for payment in staff.payments(ctx["order"]["id"]):
+            if payment.get("mercadopago_payment_id") and payment["status"] == "PENDING" and (
+                    amount_cents is None or payment["amount_cents"] == amount_cents):
+                return payment
+        return None
+
+    return wait_for(probe, timeout=WAIT, what="a payment request at Mercado Pago")
+
+
+@when("Maria pays the Pix")
+def maria_pays(staff: OficinaClient, ctx: dict) -> None:
+    staff.wait_for_status(ctx["order"]["id"], "AWAITING_PAYMENT", WAIT)
+    payment = payment_of(staff, ctx)
+    assert payment["qr_code"], "the customer needs the Pix copy-paste code"
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+    ctx["payment"] = payment
+    staff.wait_for_status(ctx["order"]["id"], "IN_EXECUTION", WAIT)
+
+
+@when("Maria pays the additional Pix")
+def maria_pays_additional(staff: OficinaClient, ctx: dict) -> None:
+    payment = payment_of(staff, ctx, ctx["additional_cents"])
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+    wait_for(lambda: any(p["payment_id"] == payment["payment_id"] and p["status"] == "APPROVED"
+                         for p in staff.payments(ctx["order"]["id"])), timeout=WAIT, what="the additional payment")
+
+
+@when("Maria's bank rejects the Pix")
+def bank_rejects(staff: OficinaClient, ctx: dict) -> None:
+    payment = payment_of(staff, ctx)
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "reject")
+    ctx["payment"] = payment
+
+
+@when("a mechanic takes the job and finishes it")
+def mechanic_finishes(staff: OficinaClient, ctx: dict) -> None:
+    job = staff.claim_job_of(ctx["order"]["id"], WAIT)
+    staff.complete_job(job["queue_id"], "Óleo e filtro trocados")
+
+
+@when(parsers.parse('a mechanic takes the job and fails it because "{reason}"'))
+def mechanic_fails(staff: OficinaClient, ctx: dict, reason: str) -> None:
+    job = staff.claim_job_of(ctx["order"]["id"], WAIT)
+    staff.fail_job(job["queue_id"], reason)
+
+
+@when("a mechanic takes the job and reports an extra oil filter")
+def mechanic_reports_extra(staff: OficinaClient, ctx: dict) -> None:
+    job = staff.claim_job_of(ctx["order"]["id"], WAIT)
+    part = ctx["part"]
+    unit_cents = reais_to_cents(str(part["unit_price"]))
+    staff.report_additional_repair(job["queue_id"], [
+        {"kind": "part", "catalog_id": str(part["id"]), "description": part["name"], "quantity": 1,
+         "unit_price_cents": unit_cents},
+    ], notes="Filtro extra necessário")
+    ctx.update(job=job, additional_cents=unit_cents, expected_version=2)
+
+
+@when("the mechanic finishes the job")
+def the_mechanic_finishes(staff: OficinaClient, ctx: dict) -> None:
+    staff.complete_job(ctx["job"]["queue_id"], "Concluído")
+
+
+@when("the attendant hands the car back")
+def hand_back(staff: OficinaClient, ctx: dict) -> None:
+    staff.deliver(ctx["order"]["id"])
+
+
+@when(parsers.parse('the attendant cancels the order because "{reason}"'))
+def attendant_cancels(staff: OficinaClient, ctx: dict, reason: str) -> None:
+    ctx["payment"] = payment_of(staff, ctx)
+    staff.cancel(ctx["order"]["id"], reason)
+
+
+# --- Then ------------------------------------------------------------------------------------
+@then(parsers.parse("the order is awaiting approval with a budget of R$ {total}"))
+def awaiting_approval(staff: OficinaClient, ctx: dict, total: str) -> None:
+    staff.wait_for_status(ctx["order"]["id"], "AWAITING_APPROVAL", WAIT)
+    budget = pending_budget(staff, ctx)
+    assert budget["total_cents"] == reais_to_cents(total)
+    assert budget["currency"] == "BRL"
+    assert budget["version"] == 1
+
+
+@then(parsers.parse("the order is awaiting payment and {quantity:d} oil filters are reserved"))
+@when(parsers.parse("the order is awaiting payment and {quantity:d} oil filters are reserved"))
+def awaiting_payment(staff: OficinaClient, ctx: dict, quantity: int) -> None:
+    staff.wait_for_status(ctx["order"]["id"], "AWAITING_PAYMENT", WAIT)
+    part = staff.part(ctx["part"]["id"])
+    assert part["quantity_reserved"] == quantity
+    assert part["quantity_in_stock"] == ctx["initial_stock"]
+
+
+@then("the order is in execution and the job is in the mechanics' queue")
+def in_execution(staff: OficinaClient, ctx: dict) -> None:
+    order = staff.wait_for_status(ctx["order"]["id"], "IN_EXECUTION", WAIT)
+    assert order["status"] == "IN_EXECUTION"
+    wait_for(lambda: any(j["service_order_id"] == ctx["order"]["id"] for j in staff.work_queue()),
+             timeout=WAIT, what="the job in the queue")
+
+
+@then(parsers.parse("the order is finished and {quantity:d} oil filters left the stock"))
+def finished(staff: OficinaClient, ctx: dict, quantity: int) -> None:
+    staff.wait_for_status(ctx["order"]["id"], "FINISHED", WAIT)
+    part = wait_for(lambda: (p := staff.part(ctx["part"]["id"]))["quantity_reserved"] == 0 and p,
+                    timeout=WAIT, what="the reserved filters to be consumed")
+    assert part["quantity_in_stock"] == ctx["initial_stock"] - quantity
+
+
+@then("the order is delivered")
+def delivered(staff: OficinaClient, ctx: dict) -> None:
+    assert staff.wait_for_status(ctx["order"]["id"], "DELIVERED", WAIT)["status"] == "DELIVERED"
+
+
+def saga_of(staff: OficinaClient, ctx: dict) -> dict:
+    execution = wait_for(lambda: (staff.executions(ctx["order"]["id"]) or [None])[0], timeout=WAIT,
+                         what="the saga")
+    return staff.execution(execution["execution_id"])
+
+
+@then("the saga is completed with every step completed")
+def saga_completed(staff: OficinaClient, ctx: dict) -> None:
+    saga = wait_for(lambda: (s := saga_of(staff, ctx))["status"] == "COMPLETED" and s, timeout=WAIT,
+                    what="the saga to complete")
+    assert saga["steps"], "the saga records its steps"
+    assert {step["status"] for step in saga["steps"]} == {"COMPLETED"}
+
+
+@then(parsers.parse("the order's history reads {statuses}"))
+def history_reads(staff: OficinaClient, ctx: dict, statuses: str) -> None:
+    order = staff.order(ctx["order"]["id"])
+    assert [h["to"] for h in order["status_history"]] == [s.strip() for s in statuses.split(",")][1:] or \
+        [h["to"] for h in order["status_history"]] == [s.strip() for s in statuses.split(",")]
+
+
+@then(parsers.parse('the order is cancelled and its history says "{words}"'))
+def cancelled_with_reason(staff: OficinaClient, ctx: dict, words: str) -> None:
+    order = staff.wait_for_status(ctx["order"]["id"], "CANCELLED", WAIT)
+    last = order["status_history"][-1]
+    assert last["to"] == "CANCELLED"
+    assert re.search(words, last["reason"] or "", re.IGNORECASE), last
+
+
+@then("no oil filter is reserved")
+def nothing_reserved(staff: OficinaClient, ctx: dict) -> None:
+    part = wait_for(lambda: (p := staff.part(ctx["part"]["id"]))["quantity_reserved"] == 0 and p, timeout=WAIT,
+                    what="the reservation to be released")
+    assert part["quantity_in_stock"] == ctx["initial_stock"]
+
+
+@then(parsers.parse("{quantity:d} oil filters are in stock"))
+def in_stock(staff: OficinaClient, ctx: dict, quantity: int) -> None:
+    assert staff.part(ctx["part"]["id"])["quantity_in_stock"] == quantity
+
+
+@then("the budget is cancelled")
+def budget_cancelled(staff: OficinaClient, ctx: dict) -> None:
+    wait_for(lambda: staff.budget(ctx["budget"]["budget_id"], token=ctx["customer_token"])["status"] == "CANCELLED",
+             timeout=WAIT, what="the budget to be cancelled")
+
+
+@then("the saga is compensated")
+def saga_compensated(staff: OficinaClient, ctx: dict) -> None:
+    saga = wait_for(lambda: (s := saga_of(staff, ctx))["status"] == "COMPENSATED" and s, timeout=WAIT,
+                    what="the saga to be compensated")
+    assert saga["status"] == "COMPENSATED"
+
+
+@then("Maria's payment is refunded at Mercado Pago")
+def refunded(staff: OficinaClient, ctx: dict) -> None:
+    mp_id = ctx["payment"]["mercadopago_payment_id"]
+    wait_for(lambda: staff.sandbox_payment(mp_id)["status"] == "refunded", timeout=WAIT, what="the refund")
+    payment = next(p for p in staff.payments(ctx["order"]["id"]) if p["payment_id"] == ctx["payment"]["payment_id"])
+    assert payment["status"] == "REFUNDED"
+
+
+@then("Maria's payment is cancelled at Mercado Pago")
+def payment_cancelled(staff: OficinaClient, ctx: dict) -> None:
+    mp_id = ctx["payment"]["mercadopago_payment_id"]
+    wait_for(lambda: staff.sandbox_payment(mp_id)["status"] == "cancelled", timeout=WAIT,
+             what="the payment to be cancelled")
+
+
+@then(parsers.parse("a second budget version of R$ {total} waits for Maria"))
+def second_version(staff: OficinaClient, ctx: dict, total: str) -> None:
+    budget = pending_budget(staff, ctx, version=2)
+    assert budget["total_cents"] == reais_to_cents(total)
+    versions = items_of(staff.json("GET", f"{staff.urls.billing}/api/v1/budgets/{budget['budget_id']}/versions/"))
+    assert [v["status"] for v in sorted(versions, key=lambda v: v["version"])] == ["SUPERSEDED", "PENDING_APPROVAL"]
