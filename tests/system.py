@@ -35,7 +35,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None,
+              log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -6,8 +6,9 @@ import uuid
 import zlib
 
 import pytest
-from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
 from pytest_bdd import given, parsers, scenarios, then, when
+
+from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
 
 scenarios("features/saga.feature")
 

@@ -73,7 +73,7 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validator = jsonschema.Draft202012Validator(ENVELOPE_SCHEMA)
+_validator = jsonschema.Draft202012Validator(ENVELOPE_SCHEMA, format_checker=jsonschema.FormatChecker())
 
 
 class InvalidMessage(ValueError):

@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from oficina_common.auth import ATTENDANT, CUSTOMER, MECHANIC, issue_customer_token
-from rest_framework_simplejwt.tokens import AccessToken
 
 
 def staff_token(role: str) -> str:

@@ -1,0 +1,154 @@
+"""Settings of the OS service. Every value comes from the environment, with development defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from oficina_common.auth import jwt_settings
+from oficina_common.correlation import logging_config
+from oficina_common.django_settings import (
+    DEV_JWT_SIGNING_KEY,
+    DEV_SECRET_KEY,
+    rest_framework_settings,
+    spectacular_settings,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DJANGO_ENV = env("DJANGO_ENV", default="development")
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "accounts",
+    "customers",
+    "catalog",
+    "service_orders",
+    "messaging",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "oficina_common.correlation.CorrelationIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/oficina_os")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+# The API speaks English (as the other services do); the customer pages are written in Portuguese.
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en-us")
+# The API and the messages speak UTC; the customer's pages and e-mails show the workshop's local time.
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+CUSTOMER_TIME_ZONE = env("CUSTOMER_TIME_ZONE", default="America/Sao_Paulo")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# --- API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = rest_framework_settings(session_auth=True, page_size=env.int("PAGE_SIZE", default=20))
+REST_FRAMEWORK.update({
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberWithSizePagination",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+})
+SPECTACULAR_SETTINGS = spectacular_settings(
+    "Oficina — OS service",
+    "Customers, vehicles, the services and parts catalogue, stock, and service orders.",
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"ServiceOrderStatusEnum": "service_orders.domain.STATUS_CHOICES"}
+
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
+JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
+SIMPLE_JWT = jwt_settings(
+    JWT_SIGNING_KEY,
+    verifying_key=JWT_VERIFYING_KEY,
+    algorithm=JWT_ALGORITHM,
+    access_minutes=env.int("JWT_ACCESS_MINUTES", default=30),
+    refresh_days=env.int("JWT_REFRESH_DAYS", default=1),
+)
+
+# --- other services and public addresses ----------------------------------------------------
+OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001").rstrip("/")
+OS_PUBLIC_URL = env("OS_PUBLIC_URL", default="").rstrip("/")
+BILLING_SERVICE_URL = env("BILLING_SERVICE_URL", default="http://127.0.0.1:8002").rstrip("/")
+EXECUTION_SERVICE_URL = env("EXECUTION_SERVICE_URL", default="http://127.0.0.1:8003").rstrip("/")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=BILLING_SERVICE_URL).rstrip("/")
+# Not used by the OS service itself; read so that one environment serves every service.
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL", default="http://127.0.0.1:8000")
+DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
+
+# --- Celery and messaging -------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=5.0)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=7)
+# Dotted path of a callable returning the publisher the outbox relay uses (tests swap in a fake).
+OS_MESSAGE_PUBLISHER = env("OS_MESSAGE_PUBLISHER", default="messaging.publishers.celery_publisher")
+
+# --- e-mail ---------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Oficina <nao-responda@oficina.local>")
+
+LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=not DEBUG))

@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts.api import CustomerTokenObtainApi, StaffTokenObtainApi, StaffTokenRefreshApi
+from catalog.api import PartViewSet, ServiceViewSet
+from customers.api import CustomerViewSet, VehicleViewSet
+from oficina_common import schema  # noqa: F401  (registers the OpenAPI description of the JWT scheme)
+from service_orders import api as orders
+from service_orders.views import track_page
+
+from .health import healthz, readyz
+
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("vehicles", VehicleViewSet, basename="vehicle")
+router.register("services", ServiceViewSet, basename="service")
+router.register("parts", PartViewSet, basename="part")
+
+api_v1 = [
+    path("auth/token/", StaffTokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", StaffTokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/customer-token/", CustomerTokenObtainApi.as_view(), name="customer-token"),
+    path("service-orders/", orders.ServiceOrderListCreateApi.as_view(), name="service-order-list"),
+    path("service-orders/<str:service_order_id>/", orders.ServiceOrderDetailApi.as_view(),
+         name="service-order-detail"),
+    path("service-orders/<str:service_order_id>/start-diagnosis/", orders.ServiceOrderStartDiagnosisApi.as_view(),
+         name="service-order-start-diagnosis"),
+    path("service-orders/<str:service_order_id>/diagnosis/", orders.ServiceOrderDiagnosisApi.as_view(),
+         name="service-order-diagnosis"),
+    path("service-orders/<str:service_order_id>/deliver/", orders.ServiceOrderDeliverApi.as_view(),
+         name="service-order-deliver"),
+    path("service-orders/<str:service_order_id>/cancel/", orders.ServiceOrderCancelApi.as_view(),
+         name="service-order-cancel"),
+    path("tracking/<str:tracking_code>/", orders.TrackingDetailApi.as_view(), name="tracking-detail"),
+    path("reports/execution-time/", orders.ExecutionTimeReportApi.as_view(), name="report-execution-time"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("track/<str:tracking_code>/", track_page, name="track"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from core.filters import IdFilter
+
+from .models import Customer, Vehicle
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+class CustomerFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    email = django_filters.CharFilter(lookup_expr="iexact")
+    document = django_filters.CharFilter(method="filter_document")
+
+    class Meta:
+        model = Customer
+        fields = ("name", "email", "document")
+
+    def filter_document(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(document=_digits(value))
+
+
+class VehicleFilter(django_filters.FilterSet):
+    customer_id = IdFilter(field_name="customer_id")
+    plate = django_filters.CharFilter(method="filter_plate")
+    brand = django_filters.CharFilter(lookup_expr="icontains")
+    model = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Vehicle
+        fields = ("customer_id", "plate", "brand", "model")
+
+    def filter_plate(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(plate=value.replace("-", "").replace(" ", "").upper())
+
+
+def customer_list() -> QuerySet[Customer]:
+    return Customer.objects.all()
+
+
+def vehicle_list() -> QuerySet[Vehicle]:
+    return Vehicle.objects.all()

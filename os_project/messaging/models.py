@@ -1,0 +1,46 @@
+import uuid
+
+from django.db import models
+
+
+class OutboxMessage(models.Model):
+    """A message written in the same transaction as the state change that caused it.
+
+    The relay publishes it after the commit and stamps ``published_at``.
+    """
+
+    message_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=80)
+    queue = models.CharField(max_length=40)
+    saga_id = models.CharField(max_length=64)
+    service_order_id = models.CharField(max_length=64, db_index=True)
+    envelope = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+        indexes = [
+            # The relay's query: what is still unpublished, oldest first.
+            models.Index(fields=("created_at",), condition=models.Q(published_at__isnull=True),
+                         name="outbox_unpublished_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"
+
+
+class ProcessedMessage(models.Model):
+    """The inbox: a message id here was handled, in the same transaction as its effects."""
+
+    message_id = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=80)
+    processed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-processed_at",)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"

@@ -1,0 +1,91 @@
+"""The transactional outbox on PostgreSQL.
+
+``publish`` only writes a row, inside the caller's transaction; the relay publishes rows after
+commit (a Celery task queued by ``transaction.on_commit``) and beat sweeps up what a crash left.
+Delivery is at-least-once; consumers de-duplicate by message id.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from oficina_common.messages import Envelope, InvalidMessage
+from oficina_common.messaging import Publisher
+
+from .models import OutboxMessage, ProcessedMessage
+from .publishers import get_publisher
+
+logger = logging.getLogger(__name__)
+
+
+def publish(envelope: Envelope) -> OutboxMessage:
+    """Record ``envelope`` for publishing when (and only if) the current transaction commits."""
+    data = envelope.to_dict()  # validates against the envelope schema now, not at relay time
+    message = OutboxMessage.objects.create(
+        message_id=envelope.message_id,
+        type=envelope.type,
+        queue=envelope.queue,
+        saga_id=envelope.saga_id,
+        service_order_id=envelope.service_order_id,
+        envelope=data,
+    )
+    transaction.on_commit(_request_relay, robust=True)
+    return message
+
+
+def _request_relay() -> None:
+    from .tasks import relay_outbox
+
+    relay_outbox.delay()
+
+
+def relay(*, publisher: Publisher | None = None, limit: int | None = None) -> int:
+    """Publish unpublished messages, oldest first; returns how many went out.
+
+    Rows are locked with SKIP LOCKED, so relays running at once never publish the same row;
+    a row is stamped only after the broker took it.
+    """
+    publisher = publisher or get_publisher()
+    limit = limit or settings.OUTBOX_BATCH_SIZE
+    sent = 0
+    with transaction.atomic():
+        batch = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True)
+            .order_by("created_at")[:limit]
+        )
+        for message in batch:
+            try:
+                envelope = Envelope.from_dict(message.envelope)
+            except InvalidMessage as exc:  # cannot happen for rows written by publish(); never block the rest
+                message.attempts += 1
+                message.last_error = f"invalid envelope: {exc}"[:2000]
+                message.save(update_fields=["attempts", "last_error"])
+                logger.error("outbox message %s is not a valid envelope: %s", message.message_id, exc)
+                continue
+            try:
+                publisher.publish(envelope)
+            except Exception as exc:  # the broker is down: keep the row for the next sweep
+                message.attempts += 1
+                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                message.save(update_fields=["attempts", "last_error"])
+                logger.warning("outbox relay could not publish %s: %s", message.type, exc)
+                break
+            message.published_at = timezone.now()
+            message.attempts += 1
+            message.last_error = ""
+            message.save(update_fields=["published_at", "attempts", "last_error"])
+            sent += 1
+    return sent
+
+
+def purge(*, older_than: timedelta | None = None) -> tuple[int, int]:
+    """Delete published outbox rows and inbox ids older than the retention (redeliveries come soon)."""
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.MESSAGE_RETENTION_DAYS))
+    outbox, _ = OutboxMessage.objects.filter(published_at__lt=cutoff).delete()
+    inbox, _ = ProcessedMessage.objects.filter(processed_at__lt=cutoff).delete()
+    return outbox, inbox

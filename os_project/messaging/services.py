@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from oficina_common.errors import ApplicationError
+
+from .handlers import dispatcher
+from .inbox import DatabaseInbox, DuplicateMessage
+from .models import ProcessedMessage
+
+logger = logging.getLogger(__name__)
+
+
+def message_handle(data: Any) -> str:
+    """Run one consumed message: its effects, its replies and its inbox row commit together.
+
+    Returns what happened: handled, duplicate, rejected (a domain error: logged, never retried),
+    malformed or unhandled.
+    """
+    try:
+        with transaction.atomic():
+            return dispatcher.dispatch(data, DatabaseInbox())
+    except DuplicateMessage:
+        logger.info("message %s was handled by another delivery", data.get("message_id"))
+        return "duplicate"
+    except ApplicationError as exc:
+        logger.warning("dropped %s %s: %s", data.get("type"), data.get("message_id"), exc.message)
+        # Remember it, so a redelivery is not tried again.
+        ProcessedMessage.objects.get_or_create(message_id=str(data.get("message_id")),
+                                               defaults={"type": str(data.get("type"))})
+        return "rejected"

@@ -1,0 +1,227 @@
+"""The commands the saga sends to the OS service, through the real consumer task and PostgreSQL."""
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+
+from catalog.models import Part, PartReservation
+from catalog.services import part_create
+from messaging.models import OutboxMessage, ProcessedMessage
+from messaging.tasks import handle_message
+from oficina_common.messages import Envelope
+from service_orders.models import ServiceOrder, StatusHistory
+
+pytestmark = pytest.mark.django_db
+
+
+def command(order, type_, payload):
+    return Envelope(type=type_, saga_id=str(order.saga_id or "saga-1"), service_order_id=str(order.pk),
+                    payload=payload).to_dict()
+
+
+def replies(type_=None):
+    """What the OS answered (the diagnosis' own event left out)."""
+    rows = OutboxMessage.objects.exclude(type="os.DiagnosisCompleted").order_by("created_at")
+    return [row.envelope for row in rows if type_ is None or row.type == type_]
+
+
+def part_lines(*pairs):
+    return [{"catalog_id": str(part.pk), "quantity": quantity} for part, quantity in pairs]
+
+
+@pytest.fixture
+def brake_pads(db):
+    return part_create(sku="PASTILHA", name="Pastilha", unit_price="210.00", quantity_in_stock=2)
+
+
+def test_reserving_parts_holds_them_and_replies_parts_reserved(diagnosed_order, oil_filter, brake_pads):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2), (brake_pads, 2))})
+    assert handle_message.apply(args=[message]).get() == "handled"
+    oil_filter.refresh_from_db()
+    brake_pads.refresh_from_db()
+    assert (oil_filter.quantity_in_stock, oil_filter.quantity_reserved) == (5, 2)
+    assert (brake_pads.quantity_in_stock, brake_pads.quantity_reserved) == (2, 2)
+    [reply] = replies()
+    assert reply["type"] == "os.PartsReserved"
+    assert reply["saga_id"] == message["saga_id"] and reply["service_order_id"] == message["service_order_id"]
+    assert reply["payload"] == {"parts": sorted(part_lines((oil_filter, 2), (brake_pads, 2)),
+                                                key=lambda line: int(line["catalog_id"]))}
+
+
+def test_a_reservation_is_all_or_nothing_and_says_what_was_missing(diagnosed_order, oil_filter, brake_pads):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1), (brake_pads, 3))})
+    handle_message.apply(args=[message])
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0  # the available part was not taken either
+    assert not PartReservation.objects.exists()
+    [reply] = replies()
+    assert reply["type"] == "os.PartsReservationFailed"
+    assert reply["payload"]["missing"] == [{"catalog_id": str(brake_pads.pk), "requested": 3, "available": 2}]
+    assert reply["payload"]["reason"] == "Not enough stock for every part."
+    assert len(reply["payload"]["parts"]) == 2
+
+
+def test_an_unknown_or_inactive_part_cannot_be_reserved(diagnosed_order, oil_filter):
+    oil_filter.active = False
+    oil_filter.save()
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts",
+                                       {"parts": [{"catalog_id": "999999", "quantity": 1},
+                                                  {"catalog_id": str(oil_filter.pk), "quantity": 1}]})])
+    [reply] = replies()
+    assert reply["type"] == "os.PartsReservationFailed"
+    assert {m["catalog_id"]: m["available"] for m in reply["payload"]["missing"]} == {"999999": 0,
+                                                                                       str(oil_filter.pk): 0}
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ({"parts": "all of them"}, "parts must be a list"),
+    ({"parts": [{"catalog_id": "1", "quantity": -1}]}, "quantity must be a positive integer"),
+])
+def test_a_malformed_reservation_is_answered_with_a_failure(diagnosed_order, payload, reason):
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", payload)])
+    [reply] = replies()
+    assert reply["type"] == "os.PartsReservationFailed" and reason in reply["payload"]["reason"]
+
+
+def test_no_reservation_for_a_cancelled_or_unknown_order(diagnosed_order, oil_filter):
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="CANCELLED")
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1))})])
+    ghost = Envelope(type="os.ReserveParts", saga_id="s", service_order_id="00000000-0000-0000-0000-000000000000",
+                     payload={"parts": part_lines((oil_filter, 1))}).to_dict()
+    handle_message.apply(args=[ghost])
+    reasons = [reply["payload"]["reason"] for reply in replies("os.PartsReservationFailed")]
+    assert reasons == ["The service order is cancelled.",
+                       "There is no service order 00000000-0000-0000-0000-000000000000."]
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0
+
+
+def test_releasing_gives_back_only_what_the_order_holds_whatever_the_message(diagnosed_order, oil_filter):
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2))})])
+    for _ in range(2):  # two distinct messages (new ids): a retried compensation
+        handle_message.apply(args=[command(diagnosed_order, "os.ReleaseParts",
+                                           {"parts": part_lines((oil_filter, 5))})])
+    oil_filter.refresh_from_db()
+    assert (oil_filter.quantity_in_stock, oil_filter.quantity_reserved) == (5, 0)
+    released = [reply["payload"]["parts"] for reply in replies("os.PartsReleased")]
+    assert released == [part_lines((oil_filter, 2)), []]
+    reservation = PartReservation.objects.get()
+    assert (reservation.reserved, reservation.released, reservation.consumed, reservation.held) == (2, 2, 0, 0)
+
+
+def test_releasing_without_lines_releases_everything_held(diagnosed_order, oil_filter):
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 3))})])
+    handle_message.apply(args=[command(diagnosed_order, "os.ReleaseParts", {"parts": []})])
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0
+
+
+def test_consuming_takes_reserved_parts_out_of_stock_once(diagnosed_order, oil_filter):
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2))})])
+    for _ in range(2):
+        handle_message.apply(args=[command(diagnosed_order, "os.ConsumeParts",
+                                           {"parts": part_lines((oil_filter, 2))})])
+    handle_message.apply(args=[command(diagnosed_order, "os.ReleaseParts", {"parts": part_lines((oil_filter, 2))})])
+    oil_filter.refresh_from_db()
+    assert (oil_filter.quantity_in_stock, oil_filter.quantity_reserved) == (3, 0)
+    assert [r["payload"]["parts"] for r in replies("os.PartsConsumed")] == [part_lines((oil_filter, 2)), []]
+    assert replies("os.PartsReleased")[0]["payload"]["parts"] == []
+
+
+def test_releasing_for_an_order_without_reservations_changes_nothing(order, oil_filter):
+    handle_message.apply(args=[command(order, "os.ReleaseParts", {"parts": part_lines((oil_filter, 1))})])
+    bogus = Envelope(type="os.ConsumeParts", saga_id="s", service_order_id="not-a-uuid",
+                     payload={"parts": part_lines((oil_filter, 1))}).to_dict()
+    handle_message.apply(args=[bogus])
+    assert Part.objects.get(pk=oil_filter.pk).quantity_in_stock == 5
+    assert [r["type"] for r in replies()] == ["os.PartsReleased", "os.PartsConsumed"]
+
+
+def test_the_same_message_twice_has_one_effect(diagnosed_order, oil_filter):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1))})
+    assert handle_message.apply(args=[message]).get() == "handled"
+    assert handle_message.apply(args=[message]).get() == "duplicate"
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
+    assert len(replies()) == 1
+    assert ProcessedMessage.objects.filter(message_id=message["message_id"]).count() == 1
+
+
+def test_change_status_moves_the_order_records_the_saga_and_emails(diagnosed_order,
+                                                                     django_capture_on_commit_callbacks):
+    message = command(diagnosed_order, "os.ChangeStatus", {
+        "to": "AWAITING_APPROVAL", "reason": "Budget sent",
+        "summary": {"budget": {"budget_id": "b-1", "status": "PENDING_APPROVAL", "total_cents": 15850}}})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert handle_message.apply(args=[message]).get() == "handled"
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "AWAITING_APPROVAL"
+    assert diagnosed_order.saga_summary["budget"] == {"budget_id": "b-1", "status": "PENDING_APPROVAL",
+                                                      "total_cents": 15850}
+    last = StatusHistory.objects.filter(service_order=diagnosed_order).last()
+    assert (last.from_status, last.to_status, last.by, last.reason) == ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "saga",
+                                                                         "Budget sent")
+    assert mail.outbox[-1].subject == f"{diagnosed_order.number}: Aguardando aprovação"
+
+
+def test_change_status_to_the_same_status_only_refreshes_the_summary(diagnosed_order):
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="AWAITING_PAYMENT")
+    before = StatusHistory.objects.count()
+    handle_message.apply(args=[command(diagnosed_order, "os.ChangeStatus", {
+        "to": "AWAITING_PAYMENT", "reason": "", "summary": {"payment": {"status": "PENDING", "qr_code": "pix"}}})])
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "AWAITING_PAYMENT"
+    assert diagnosed_order.saga_summary["payment"] == {"status": "PENDING", "qr_code": "pix"}
+    assert StatusHistory.objects.count() == before
+
+
+def test_an_illegal_change_status_is_dropped_and_not_retried(diagnosed_order):
+    message = command(diagnosed_order, "os.ChangeStatus", {"to": "DELIVERED", "reason": "?",
+                                                           "summary": {"execution": {"status": "COMPLETED"}}})
+    handle_message.apply(args=[message])
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "IN_DIAGNOSIS" and diagnosed_order.saga_summary["execution"] == {}
+    assert ProcessedMessage.objects.filter(message_id=message["message_id"]).exists()
+    assert handle_message.apply(args=[message]).get() == "duplicate"
+
+
+def test_a_change_status_for_an_unknown_order_is_rejected(db):
+    message = Envelope(type="os.ChangeStatus", saga_id="s", service_order_id="00000000-0000-0000-0000-000000000000",
+                       payload={"to": "IN_EXECUTION"}).to_dict()
+    assert handle_message.apply(args=[message]).get() == "rejected"
+    assert ProcessedMessage.objects.filter(message_id=message["message_id"]).exists()
+
+
+def test_malformed_and_foreign_messages_are_dropped(diagnosed_order):
+    assert handle_message.apply(args=[{"type": "os.ReserveParts"}]).get() == "malformed"
+    assert handle_message.apply(args=["not even a dict"]).get() == "malformed"
+    event = command(diagnosed_order, "billing.BudgetApproved", {"budget_id": "b"})
+    assert handle_message.apply(args=[event]).get() == "unhandled"
+    assert not OutboxMessage.objects.exclude(type="os.DiagnosisCompleted").exists()
+
+
+def test_a_malformed_release_is_rejected_without_effects(diagnosed_order):
+    message = command(diagnosed_order, "os.ReleaseParts", {"parts": "everything"})
+    assert handle_message.apply(args=[message]).get() == "rejected"
+    assert not replies("os.PartsReleased")
+
+
+def test_a_database_outage_is_retried(diagnosed_order, monkeypatch):
+    from django.db import OperationalError
+
+    from messaging import services
+
+    def down(data):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "message_handle", down)
+    with pytest.raises(Retry, match="connection refused"):
+        handle_message.apply(args=[command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL"})])
+
+
+def test_a_message_that_can_never_succeed_is_dropped_not_retried(diagnosed_order, monkeypatch):
+    from django.db import IntegrityError
+
+    from messaging import services
+
+    def broken(data):
+        raise IntegrityError("check constraint violated")
+
+    monkeypatch.setattr(services, "message_handle", broken)
+    message = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL"})
+    assert handle_message.apply(args=[message]).get() == "rejected"

@@ -1,0 +1,84 @@
+"""A real Celery worker on Redis (db 10): the outbox relay and the consumer, end to end."""
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from kombu import Connection
+
+from catalog.models import Part
+from config.celery import app as celery_app
+from conftest import TEST_BROKER_URL
+from oficina_common.messages import Envelope
+from oficina_common.messaging import CeleryPublisher
+from service_orders.services import service_order_start_diagnosis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _drain(queue_name):
+    with Connection(TEST_BROKER_URL) as conn:
+        queue = conn.SimpleQueue(queue_name)
+        while True:
+            try:
+                queue.get(block=False).ack()
+            except queue.Empty:
+                break
+        queue.close()
+
+
+def _next_message(queue_name, timeout=20.0):
+    with Connection(TEST_BROKER_URL) as conn:
+        queue = conn.SimpleQueue(queue_name)
+        try:
+            message = queue.get(block=True, timeout=timeout)
+            message.ack()
+            return message.headers["task"], message.payload[0][0]
+        finally:
+            queue.close()
+
+
+@pytest.fixture
+def real_worker(settings):
+    settings.OS_MESSAGE_PUBLISHER = "messaging.publishers.celery_publisher"
+    for name in ("os", "execution"):
+        _drain(name)
+    celery_app.conf.task_always_eager = False
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["os"], shutdown_timeout=30):
+            yield
+    finally:
+        celery_app.conf.task_always_eager = True
+        for name in ("os", "execution"):
+            _drain(name)
+
+
+def test_the_relay_publishes_the_diagnosis_and_the_consumer_reserves_parts(
+        real_worker, attendant_api, order, oil_change, oil_filter):
+    service_order_start_diagnosis(service_order_id=order.pk, by="mario")
+    response = attendant_api.post(f"/api/v1/service-orders/{order.pk}/diagnosis/", {
+        "items": [{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1},
+                  {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 1}]}, format="json")
+    assert response.status_code == 200
+
+    # The after-commit relay task ran on the worker and put the event on Execution's queue.
+    task, envelope = _next_message("execution")
+    assert task == "execution.handle_message"
+    assert envelope["type"] == "os.DiagnosisCompleted"
+    assert envelope["saga_id"] == response.json()["saga_id"]
+    assert envelope["payload"]["items"][1] == {"kind": "part", "catalog_id": str(oil_filter.pk),
+                                               "description": "Filtro de óleo", "quantity": 1,
+                                               "unit_price_cents": 3850}
+
+    # Execution's command arrives on the os queue; the worker's os.handle_message reserves the part.
+    command = Envelope(type="os.ReserveParts", saga_id=envelope["saga_id"], service_order_id=str(order.pk),
+                       payload={"parts": [{"catalog_id": str(oil_filter.pk), "quantity": 1}]})
+    CeleryPublisher(celery_app).publish(command)
+    deadline = time.monotonic() + 20
+    while Part.objects.get(pk=oil_filter.pk).quantity_reserved != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
+
+    task, reply = _next_message("execution")
+    assert task == "execution.handle_message"
+    assert reply["type"] == "os.PartsReserved" and reply["saga_id"] == envelope["saga_id"]
+    assert reply["payload"] == {"parts": [{"catalog_id": str(oil_filter.pk), "quantity": 1}]}

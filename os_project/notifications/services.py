@@ -1,0 +1,63 @@
+"""The customer's e-mail on every status change, with the tracking link."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+NEXT_STEP: dict[str, str] = {
+    "RECEIVED": "Recebemos o seu veículo. Em breve um mecânico começa o diagnóstico.",
+    "IN_DIAGNOSIS": "Um mecânico está avaliando o seu veículo.",
+    "AWAITING_APPROVAL": "O orçamento está pronto: enviamos um e-mail com o link para aprovar ou recusar.",
+    "AWAITING_PAYMENT": "Orçamento aprovado. Falta o pagamento para começarmos o serviço.",
+    "IN_EXECUTION": "Pagamento confirmado. O serviço está sendo executado.",
+    "FINISHED": "Serviço concluído! O seu veículo está pronto para ser retirado.",
+    "DELIVERED": "Veículo entregue. Obrigado pela confiança!",
+    "CANCELLED": "A ordem de serviço foi cancelada. Se tiver dúvidas, fale com a oficina.",
+}
+
+
+def status_change_notify_later(service_order_id: Any, status: str) -> None:
+    """Queue the e-mail once the transaction that changed the status commits."""
+
+    def enqueue() -> None:
+        from .tasks import send_status_email
+
+        send_status_email.delay(str(service_order_id), status)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def status_email_send(*, service_order_id: str, status: str) -> bool:
+    """Send the e-mail for ``status``; False when there is nobody to send it to."""
+    from service_orders.domain import LABELS, Status
+    from service_orders.links import tracking_url
+    from service_orders.models import ServiceOrder
+
+    order = ServiceOrder.objects.select_related("customer", "vehicle").filter(pk=service_order_id).first()
+    if order is None or not order.customer.email:
+        logger.info("no e-mail sent for %s: no order or no customer e-mail", service_order_id)
+        return False
+    context = {
+        "order": order,
+        "customer_first_name": (order.customer.name.split() or [""])[0],
+        "status_label": LABELS[Status(status)],
+        "next_step": NEXT_STEP.get(status, ""),
+        "tracking_url": tracking_url(order.tracking_code),
+    }
+    subject = f"{order.number}: {context['status_label']}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("notifications/status_change.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[order.customer.email],
+    )
+    message.attach_alternative(render_to_string("notifications/status_change.html", context), "text/html")
+    message.send()
+    return True

@@ -1,0 +1,53 @@
+import smtplib
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+
+from notifications import services
+from notifications.tasks import send_status_email
+from service_orders.models import ServiceOrder
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_email_has_the_status_and_the_absolute_tracking_link(order):
+    assert send_status_email.apply(args=[str(order.pk), "IN_EXECUTION"]).get() is True
+    [message] = mail.outbox
+    assert message.subject == f"{order.number}: Em execução"
+    assert message.to == ["maria@example.com"]
+    assert "Olá, Maria!" in message.body and "ABC1D23" in message.body
+    assert f"http://os.test/track/{order.tracking_code}/" in message.body
+    html = message.alternatives[0][0]
+    assert f'href="http://os.test/track/{order.tracking_code}/"' in html
+
+
+def test_a_public_url_wins_over_the_service_url(order, settings):
+    settings.OS_PUBLIC_URL = "https://oficina.example.com/"
+    send_status_email.apply(args=[str(order.pk), "RECEIVED"])
+    assert f"https://oficina.example.com/track/{order.tracking_code}/" in mail.outbox[0].body
+
+
+def test_no_email_without_an_address_or_an_order(order):
+    order.customer.email = ""
+    order.customer.save()
+    assert send_status_email.apply(args=[str(order.pk), "RECEIVED"]).get() is False
+    assert send_status_email.apply(args=["00000000-0000-0000-0000-000000000000", "RECEIVED"]).get() is False
+    assert mail.outbox == []
+
+
+def test_a_mail_server_outage_is_retried(order, monkeypatch):
+    def refuse(**kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(services, "status_email_send", refuse)
+    with pytest.raises(Retry):
+        send_status_email.apply(args=[str(order.pk), "RECEIVED"])
+
+
+def test_every_status_change_sends_one_email(attendant_api, order, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        attendant_api.post(f"/api/v1/service-orders/{order.pk}/start-diagnosis/")
+        attendant_api.post(f"/api/v1/service-orders/{order.pk}/cancel/", {"reason": "desistiu"})
+    assert [m.subject for m in mail.outbox] == [f"{order.number}: Em diagnóstico", f"{order.number}: Cancelada"]
+    assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"

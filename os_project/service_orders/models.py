@@ -1,0 +1,72 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from .domain import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, STATUS_CHOICES, ItemKind, Status
+
+
+class ServiceOrder(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="service_orders")
+    vehicle = models.ForeignKey("customers.Vehicle", on_delete=models.PROTECT, related_name="service_orders")
+    complaint = models.TextField()
+    priority = models.PositiveSmallIntegerField(default=PRIORITY_DEFAULT)
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=Status.RECEIVED, db_index=True)
+    diagnosis_notes = models.TextField(blank=True)
+    tracking_code = models.CharField(max_length=64, unique=True, editable=False)
+    saga_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    saga_summary = models.JSONField(default=dict, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("created_at",)
+        constraints = [
+            models.CheckConstraint(condition=Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX),
+                                   name="service_order_priority_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ServiceOrderItem(models.Model):
+    """A line of the order. The catalogue's name and price are copied: later price changes never alter it."""
+
+    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ItemKind])
+    catalog_id = models.PositiveIntegerField()
+    description = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price_cents = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [models.Index(fields=("kind", "catalog_id"))]
+
+    def __str__(self) -> str:
+        return f"{self.quantity}x {self.description}"
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+class StatusHistory(models.Model):
+    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="status_history")
+    from_status = models.CharField(max_length=20, choices=STATUS_CHOICES, blank=True)
+    to_status = models.CharField(max_length=20, choices=STATUS_CHOICES)
+    at = models.DateTimeField(db_index=True)
+    by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("at", "id")
+        verbose_name_plural = "status history"
+        indexes = [models.Index(fields=("service_order", "at"))]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status}"

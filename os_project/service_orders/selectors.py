@@ -1,0 +1,153 @@
+"""Reads of service orders for the API, the tracking page and the reports."""
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+
+from core.filters import IdFilter
+from oficina_common.auth import CUSTOMER, role_of
+from oficina_common.errors import NotFound
+
+from .domain import ACTIVE_ORDER, CLOSED, STATUS_CHOICES, ItemKind, Status, is_tracking_code
+from .models import ServiceOrder, ServiceOrderItem, StatusHistory
+
+
+def _status_rank() -> Case:
+    return Case(*(When(status=status.value, then=Value(rank)) for rank, status in enumerate(ACTIVE_ORDER)),
+                default=Value(len(ACTIVE_ORDER)), output_field=IntegerField())
+
+
+class ServiceOrderFilter(django_filters.FilterSet):
+    customer_id = IdFilter(field_name="customer_id")
+    vehicle_id = IdFilter(field_name="vehicle_id")
+    status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES,
+                                                 help_text="Repeat to ask for several; closed orders only this way.")
+
+    class Meta:
+        model = ServiceOrder
+        fields = ("customer_id", "vehicle_id", "status")
+
+    @property
+    def qs(self) -> QuerySet:
+        queryset = super().qs
+        if not self.form.cleaned_data.get("status"):
+            # Finished, delivered and cancelled orders appear only when asked for by status.
+            queryset = queryset.exclude(status__in=[s.value for s in CLOSED])
+        return queryset
+
+
+def service_orders_visible_to(user: Any) -> QuerySet[ServiceOrder]:
+    """Staff see every order; a customer only their own (others simply do not exist for them)."""
+    queryset = ServiceOrder.objects.select_related("customer", "vehicle")
+    if role_of(user) == CUSTOMER:
+        customer_id = getattr(user, "customer_id", None)
+        if not customer_id or not str(customer_id).isdigit():
+            return queryset.none()
+        queryset = queryset.filter(customer_id=int(customer_id))
+    return queryset
+
+
+def service_order_list(user: Any) -> QuerySet[ServiceOrder]:
+    return (service_orders_visible_to(user)
+            .prefetch_related("items")
+            .annotate(status_rank=_status_rank())
+            .order_by("status_rank", "created_at", "number"))
+
+
+def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:
+    try:
+        order = (service_orders_visible_to(user)
+                 .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
+                 .filter(pk=service_order_id).first())
+    except (ValueError, TypeError, DjangoValidationError):  # a malformed UUID in the URL
+        order = None
+    if order is None:
+        raise NotFound("Service order not found.")
+    return order
+
+
+def service_order_by_tracking_code(tracking_code: str) -> ServiceOrder:
+    if not is_tracking_code(tracking_code):
+        raise NotFound("No service order has this tracking code.")
+    order = (ServiceOrder.objects.select_related("customer", "vehicle")
+             .prefetch_related(Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
+             .filter(tracking_code=tracking_code).first())
+    if order is None:
+        raise NotFound("No service order has this tracking code.")
+    return order
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+# Each history row's time in its status ends when the next row of the same order begins (LEAD);
+# the current status of an order has no end yet and is left out.
+_STAY_DURATIONS = """
+    SELECT h.service_order_id,
+           h.to_status AS status,
+           EXTRACT(EPOCH FROM (LEAD(h.at) OVER (PARTITION BY h.service_order_id ORDER BY h.at, h.id) - h.at))
+               AS seconds
+      FROM {history} h
+"""
+
+_AVERAGE_PER_STATUS = """
+    WITH stays AS ({stays})
+    SELECT status, AVG(seconds)::float8, COUNT(*)
+      FROM stays
+     WHERE seconds IS NOT NULL
+     GROUP BY status
+"""
+
+_AVERAGE_EXECUTION_PER_SERVICE = """
+    WITH stays AS ({stays}),
+         execution AS (
+             SELECT service_order_id, SUM(seconds) AS seconds
+               FROM stays
+              WHERE status = %s AND seconds IS NOT NULL
+              GROUP BY service_order_id
+         ),
+         services AS (
+             SELECT DISTINCT service_order_id, catalog_id
+               FROM {items}
+              WHERE kind = %s
+         ),
+         names AS (
+             SELECT DISTINCT ON (catalog_id) catalog_id, description
+               FROM {items}
+              WHERE kind = %s
+              ORDER BY catalog_id, id DESC
+         )
+    SELECT s.catalog_id, n.description, AVG(e.seconds)::float8, COUNT(*)
+      FROM services s
+      JOIN execution e ON e.service_order_id = s.service_order_id
+      JOIN names n ON n.catalog_id = s.catalog_id
+     GROUP BY s.catalog_id, n.description
+     ORDER BY s.catalog_id
+"""
+
+
+def execution_time_report() -> dict[str, Any]:
+    """Average seconds in each status, and in IN_EXECUTION per catalogue service (two queries)."""
+    tables = {"items": ServiceOrderItem._meta.db_table}
+    stays = _STAY_DURATIONS.format(history=StatusHistory._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_AVERAGE_PER_STATUS.format(stays=stays, **tables))
+        per_status = {status: (seconds, count) for status, seconds, count in cursor.fetchall()}
+        cursor.execute(_AVERAGE_EXECUTION_PER_SERVICE.format(stays=stays, **tables),
+                       [Status.IN_EXECUTION.value, ItemKind.SERVICE.value, ItemKind.SERVICE.value])
+        per_service = cursor.fetchall()
+    return {
+        "per_status": [
+            {"status": status.value, "average_seconds": round(per_status[status][0], 3),
+             "samples": per_status[status][1]}
+            for status in Status if status in per_status
+        ],
+        "per_service": [
+            {"catalog_id": catalog_id, "name": name, "average_execution_seconds": round(seconds, 3),
+             "orders": count}
+            for catalog_id, name, seconds, count in per_service
+        ],
+    }

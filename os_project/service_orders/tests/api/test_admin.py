@@ -1,0 +1,118 @@
+import pytest
+from django.urls import reverse
+
+from catalog.models import Part, StockEntry
+from messaging.models import OutboxMessage
+from service_orders.models import ServiceOrder, StatusHistory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    client.force_login(make_user("root", "", is_superuser=True, is_staff=True))
+    return client
+
+
+@pytest.mark.parametrize("model", ["customers/customer", "customers/vehicle", "catalog/service", "catalog/part",
+                                   "catalog/stockentry", "service_orders/serviceorder",
+                                   "service_orders/statushistory", "messaging/outboxmessage",
+                                   "messaging/processedmessage", "accounts/user"])
+def test_every_admin_list_opens_with_search(admin_client, diagnosed_order, model):
+    assert admin_client.get(f"/admin/{model}/", {"q": "a"}).status_code == 200
+
+
+def test_an_order_page_shows_items_and_read_only_history(admin_client, diagnosed_order):
+    page = admin_client.get(reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Filtro de óleo" in content and "IN_DIAGNOSIS" in content or "Em diagnóstico" in content
+    history = StatusHistory.objects.filter(service_order=diagnosed_order).first()
+    url = reverse("admin:service_orders_statushistory_change", args=[history.pk])
+    response = admin_client.post(url, {"reason": "rewritten"})
+    assert response.status_code == 403 or StatusHistory.objects.get(pk=history.pk).reason != "rewritten"
+
+
+def test_cancelling_in_the_admin_goes_through_the_services(admin_client, diagnosed_order, order):
+    response = admin_client.post(reverse("admin:service_orders_serviceorder_changelist"), {
+        "action": "cancel", "_selected_action": [str(diagnosed_order.pk)]}, follow=True)
+    assert response.status_code == 200
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "CANCELLED"
+    last = StatusHistory.objects.filter(service_order=diagnosed_order).last()
+    assert last.by == "root" and last.reason == "Cancelled by root in the admin"
+    assert OutboxMessage.objects.filter(type="os.OrderCancelled").count() == 1
+
+
+def test_admin_actions_report_illegal_moves(admin_client, order):
+    response = admin_client.post(reverse("admin:service_orders_serviceorder_changelist"), {
+        "action": "deliver", "_selected_action": [str(order.pk)]}, follow=True)
+    assert "cannot go from RECEIVED to DELIVERED" in response.content.decode()
+    admin_client.post(reverse("admin:service_orders_serviceorder_changelist"), {
+        "action": "start_diagnosis", "_selected_action": [str(order.pk)]})
+    assert ServiceOrder.objects.get(pk=order.pk).status == "IN_DIAGNOSIS"
+
+
+def test_an_order_opened_in_the_admin_gets_a_number_and_a_history(admin_client, customer, vehicle):
+    response = admin_client.post(reverse("admin:service_orders_serviceorder_add"), {
+        "customer": customer.pk, "vehicle": vehicle.pk, "complaint": "Barulho", "priority": 4,
+        "items-TOTAL_FORMS": 0, "items-INITIAL_FORMS": 0,
+        "status_history-TOTAL_FORMS": 0, "status_history-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    order = ServiceOrder.objects.get()
+    assert order.number.startswith("OS-") and order.priority == 4 and order.created_by == "root"
+    assert order.status_history.get().to_status == "RECEIVED"
+
+
+def test_editing_an_order_in_the_admin_changes_only_complaint_and_priority(admin_client, order):
+    response = admin_client.post(reverse("admin:service_orders_serviceorder_change", args=[order.pk]), {
+        "complaint": "Outro barulho", "priority": 5, "items-TOTAL_FORMS": 0, "items-INITIAL_FORMS": 0,
+        "status_history-TOTAL_FORMS": 1, "status_history-INITIAL_FORMS": 1,
+        "status_history-0-id": order.status_history.get().pk, "status_history-0-service_order": order.pk})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    order.refresh_from_db()
+    assert (order.complaint, order.priority, order.status) == ("Outro barulho", 5, "RECEIVED")
+
+
+def test_low_stock_filter_in_the_admin(admin_client, oil_filter):
+    Part.objects.filter(pk=oil_filter.pk).update(quantity_reserved=4)
+    low = admin_client.get(reverse("admin:catalog_part_changelist"), {"stock": "low"}).content.decode()
+    ok = admin_client.get(reverse("admin:catalog_part_changelist"), {"stock": "ok"}).content.decode()
+    assert "FILTRO-OLEO" in low and "FILTRO-OLEO" not in ok
+
+
+def test_stock_received_in_the_admin_goes_through_the_services(admin_client, oil_filter):
+    response = admin_client.post(reverse("admin:catalog_stockentry_add"),
+                                 {"part": oil_filter.pk, "quantity": 7, "note": "NF 9"})
+    assert response.status_code == 302
+    assert Part.objects.get(pk=oil_filter.pk).quantity_in_stock == 12
+    assert StockEntry.objects.filter(note="NF 9", created_by="root").exists()
+
+
+def test_an_invalid_document_is_refused_in_the_admin(admin_client):
+    response = admin_client.post(reverse("admin:customers_customer_add"), {
+        "name": "X", "document": "123", "email": "", "phone": "",
+        "vehicles-TOTAL_FORMS": 1, "vehicles-INITIAL_FORMS": 0,
+        "vehicles-0-plate": "bad", "vehicles-0-brand": "VW", "vehicles-0-model": "Gol", "vehicles-0-year": 2000})
+    content = response.content.decode()
+    assert response.status_code == 200 and "CPF (11 digits)" in content and "ABC1234" in content
+
+
+def test_a_customer_is_added_in_the_admin_with_normalized_data(admin_client):
+    response = admin_client.post(reverse("admin:customers_customer_add"), {
+        "name": "Maria", "document": "529.982.247-25", "email": "", "phone": "",
+        "vehicles-TOTAL_FORMS": 1, "vehicles-INITIAL_FORMS": 0,
+        "vehicles-0-plate": "abc-1234", "vehicles-0-brand": "VW", "vehicles-0-model": "Gol", "vehicles-0-year": 2000})
+    assert response.status_code == 302
+    from customers.models import Customer
+
+    customer = Customer.objects.get()
+    assert customer.document == "52998224725" and customer.vehicles.get().plate == "ABC1234"
+
+
+def test_the_outbox_can_be_relayed_from_the_admin(admin_client, diagnosed_order, published):
+    response = admin_client.post(reverse("admin:messaging_outboxmessage_changelist"), {
+        "action": "relay_now", "_selected_action": [str(OutboxMessage.objects.get().pk)]}, follow=True)
+    assert "1 message(s) published." in response.content.decode()
+    assert published.types() == ["os.DiagnosisCompleted"]
+    assert admin_client.get(reverse("admin:messaging_outboxmessage_changelist"), {"published": "no"}).status_code == 200

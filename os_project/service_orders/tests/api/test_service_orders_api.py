@@ -1,0 +1,318 @@
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from catalog.models import Part
+from conftest import OTHER_CPF, customer_client
+from messaging.models import OutboxMessage
+from service_orders.models import ServiceOrder, StatusHistory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/service-orders/"
+
+
+def _create(api, customer, vehicle, **extra):
+    return api.post(URL, {"customer_id": customer.pk, "vehicle_id": vehicle.pk, "complaint": "Freio chiando", **extra},
+                    format="json")
+
+
+def test_an_attendant_opens_an_order_and_the_customer_is_emailed(attendant_api, customer, vehicle,
+                                                                 django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _create(attendant_api, customer, vehicle)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "RECEIVED" and body["priority"] == 3
+    assert body["number"].startswith("OS-") and len(body["number"]) == 9
+    assert len(body["tracking_code"]) >= 20
+    assert body["status_history"] == [{"from": None, "to": "RECEIVED", "at": body["status_history"][0]["at"],
+                                       "by": "ana", "reason": "Order opened"}]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["maria@example.com"]
+    assert f"http://os.test/track/{body['tracking_code']}/" in mail.outbox[0].body
+
+
+def test_numbers_follow_a_sequence_and_tracking_codes_differ(attendant_api, customer, vehicle):
+    first, second = (_create(attendant_api, customer, vehicle).json() for _ in range(2))
+    assert int(second["number"][3:]) == int(first["number"][3:]) + 1
+    assert first["tracking_code"] != second["tracking_code"]
+
+
+def test_the_items_the_customer_asks_for_are_priced_from_the_catalogue(attendant_api, customer, vehicle, oil_change,
+                                                                        oil_filter):
+    response = _create(attendant_api, customer, vehicle, priority=5, items=[
+        {"kind": "service", "catalog_id": oil_change.pk, "quantity": 1},
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 2},
+    ])
+    assert response.status_code == 201
+    body = response.json()
+    assert body["priority"] == 5
+    assert [(i["description"], i["unit_price"], i["total"]) for i in body["items"]] == [
+        ("Troca de óleo", "120.00", "120.00"), ("Filtro de óleo", "38.50", "77.00")]
+    assert body["totals"]["total_cents"] == 19700 and body["totals"]["total"] == "197.00"
+
+
+@pytest.mark.parametrize("change, status, code", [
+    ({"priority": 0}, 400, "invalid"),
+    ({"priority": 6}, 400, "invalid"),
+    ({"priority": "high"}, 400, "invalid"),
+    ({"complaint": ""}, 400, "invalid"),
+    ({"customer_id": 424242}, 400, "invalid"),
+    ({"vehicle_id": 424242}, 400, "invalid"),
+    ({"items": [{"kind": "wish", "catalog_id": 1, "quantity": 1}]}, 400, "invalid"),
+    ({"items": [{"kind": "service", "catalog_id": 424242, "quantity": 1}]}, 400, "unknown_catalog_item"),
+    ({"items": [{"kind": "part", "catalog_id": 1, "quantity": 0}]}, 400, "invalid"),
+    ({"items": "everything"}, 400, "invalid"),
+    ({"customer_id": 10**20}, 400, "invalid"),
+    ({"complaint": "nul\x00"}, 400, "invalid"),
+])
+def test_bad_orders_are_refused(attendant_api, customer, vehicle, change, status, code):
+    response = _create(attendant_api, customer, vehicle, **change)
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert not ServiceOrder.objects.exists()
+
+
+def test_the_vehicle_must_belong_to_the_customer(attendant_api, customer, vehicle):
+    other = attendant_api.post("/api/v1/customers/", {"name": "João", "document": OTHER_CPF}).json()
+    response = attendant_api.post(URL, {"customer_id": other["id"], "vehicle_id": vehicle.pk, "complaint": "x"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "Vehicle ABC1D23 does not belong to customer João."
+
+
+def test_an_inactive_catalogue_item_cannot_be_ordered(attendant_api, customer, vehicle, oil_change):
+    oil_change.active = False
+    oil_change.save()
+    response = _create(attendant_api, customer, vehicle,
+                       items=[{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1}])
+    assert response.status_code == 400
+    assert response.json()["message"] == f"items[0]: there is no active service with id {oil_change.pk}."
+
+
+def _age(order, minutes):
+    ServiceOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_the_list_puts_what_needs_hands_first_then_the_oldest(attendant_api, customer, vehicle):
+    orders = {}
+    for status, age in [("RECEIVED", 50), ("IN_EXECUTION", 10), ("AWAITING_APPROVAL", 30), ("IN_DIAGNOSIS", 40),
+                        ("AWAITING_PAYMENT", 20), ("IN_EXECUTION", 60), ("FINISHED", 70), ("CANCELLED", 80),
+                        ("DELIVERED", 90)]:
+        order = ServiceOrder.objects.get(pk=_create(attendant_api, customer, vehicle).json()["id"])
+        ServiceOrder.objects.filter(pk=order.pk).update(status=status)
+        _age(order, age)
+        orders[(status, age)] = order.number
+    listing = attendant_api.get(URL).json()
+    assert [o["number"] for o in listing["results"]] == [
+        orders[("IN_EXECUTION", 60)], orders[("IN_EXECUTION", 10)], orders[("AWAITING_PAYMENT", 20)],
+        orders[("AWAITING_APPROVAL", 30)], orders[("IN_DIAGNOSIS", 40)], orders[("RECEIVED", 50)]]
+    closed = attendant_api.get(URL, {"status": ["FINISHED", "DELIVERED"]}).json()
+    assert {o["status"] for o in closed["results"]} == {"FINISHED", "DELIVERED"}
+    assert attendant_api.get(URL, {"status": "CANCELLED"}).json()["count"] == 1
+    assert attendant_api.get(URL, {"status": "LOST"}).status_code == 400
+
+
+def test_the_list_is_filtered_and_paginated(attendant_api, customer, vehicle):
+    for _ in range(3):
+        _create(attendant_api, customer, vehicle)
+    assert attendant_api.get(URL, {"customer_id": customer.pk}).json()["count"] == 3
+    assert attendant_api.get(URL, {"vehicle_id": vehicle.pk + 1000}).json()["count"] == 0
+    for not_an_id in ("abc", "1.5", "NaN"):
+        assert attendant_api.get(URL, {"customer_id": not_an_id}).status_code == 400
+    assert attendant_api.get(URL, {"customer_id": 10**20}).json()["count"] == 0
+    first = attendant_api.get(URL, {"page_size": 2}).json()
+    assert first["count"] == 3 and len(first["results"]) == 2 and "page=2" in first["next"]
+    assert len(attendant_api.get(URL, {"page_size": 2, "page": 2}).json()["results"]) == 1
+    assert attendant_api.get(URL, {"page_size": 2, "page": 3}).json() == {
+        "message": "Invalid page.", "code": "not_found", "extra": {}}
+
+
+def test_the_list_takes_a_bounded_number_of_queries(attendant_api, customer, vehicle,
+                                                    django_assert_max_num_queries):
+    for _ in range(5):
+        _create(attendant_api, customer, vehicle, items=[])
+    with django_assert_max_num_queries(4):
+        assert attendant_api.get(URL).json()["count"] == 5
+
+
+def test_the_detail_has_items_totals_history_and_summaries(attendant_api, diagnosed_order):
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(
+        saga_summary={"budget": {"status": "PENDING_APPROVAL", "total_cents": 15850}, "payment": {}, "execution": {}})
+    body = attendant_api.get(f"{URL}{diagnosed_order.pk}/").json()
+    assert body["status"] == "IN_DIAGNOSIS" and body["saga_id"] == str(diagnosed_order.saga_id)
+    assert body["diagnosis_notes"] == "Óleo vencido"
+    assert [i["kind"] for i in body["items"]] == ["service", "part"]
+    assert body["totals"] == {"services_cents": 12000, "services": "120.00", "parts_cents": 3850, "parts": "38.50",
+                              "total_cents": 15850, "total": "158.50", "currency": "BRL"}
+    assert [(h["from"], h["to"], h["by"]) for h in body["status_history"]] == [
+        (None, "RECEIVED", "ana"), ("RECEIVED", "IN_DIAGNOSIS", "mario")]
+    assert body["budget"] == {"status": "PENDING_APPROVAL", "total_cents": 15850}
+    assert body["payment"] == {} and body["execution"] == {}
+    assert body["tracking_url"] == f"http://os.test/track/{diagnosed_order.tracking_code}/"
+
+
+@pytest.mark.parametrize("bad_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "123", "a%00b"])
+def test_unknown_orders_are_404_everywhere(attendant_api, bad_id):
+    assert attendant_api.get(f"{URL}{bad_id}/").status_code == 404
+    for action in ("start-diagnosis", "deliver"):
+        response = attendant_api.post(f"{URL}{bad_id}/{action}/")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert attendant_api.post(f"{URL}{bad_id}/cancel/", {"reason": "x"}).status_code == 404
+    assert attendant_api.post(f"{URL}{bad_id}/diagnosis/", {"notes": "x"}).status_code == 404
+
+
+def test_a_mechanic_diagnoses_and_the_saga_is_started_through_the_outbox(
+        mechanic_api, order, oil_change, oil_filter, published, django_capture_on_commit_callbacks):
+    assert mechanic_api.post(f"{URL}{order.pk}/start-diagnosis/").json()["status"] == "IN_DIAGNOSIS"
+    oil_change.price = "150.00"
+    oil_change.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = mechanic_api.post(f"{URL}{order.pk}/diagnosis/", {
+            "items": [{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1},
+                      {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 2}],
+            "notes": "Troca urgente"}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "IN_DIAGNOSIS" and body["saga_id"]
+    assert published.types() == ["os.DiagnosisCompleted"]
+    envelope = published.published[0]
+    assert envelope.saga_id == body["saga_id"] and envelope.service_order_id == str(order.pk)
+    assert envelope.payload == {
+        "order_number": order.number,
+        "customer_id": str(order.customer_id),
+        "customer_name": "Maria da Silva",
+        "customer_email": "maria@example.com",
+        "vehicle": {"plate": "ABC1D23", "model": "Chevrolet Onix"},
+        "priority": 3,
+        "items": [
+            {"kind": "service", "catalog_id": str(oil_change.pk), "description": "Troca de óleo", "quantity": 1,
+             "unit_price_cents": 15000},
+            {"kind": "part", "catalog_id": str(oil_filter.pk), "description": "Filtro de óleo", "quantity": 2,
+             "unit_price_cents": 3850},
+        ],
+        "notes": "Troca urgente",
+        "tracking_url": f"http://os.test/track/{order.tracking_code}/",
+    }
+    assert OutboxMessage.objects.get().published_at is not None
+
+
+def test_a_diagnosis_without_items_keeps_what_the_customer_asked(attendant_api, customer, vehicle, oil_change):
+    order_id = _create(attendant_api, customer, vehicle,
+                       items=[{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1}]).json()["id"]
+    attendant_api.post(f"{URL}{order_id}/start-diagnosis/")
+    body = attendant_api.post(f"{URL}{order_id}/diagnosis/", {"notes": ""}).json()
+    assert [i["description"] for i in body["items"]] == ["Troca de óleo"]
+    assert OutboxMessage.objects.get().envelope["payload"]["items"][0]["unit_price_cents"] == 12000
+
+
+def test_a_diagnosis_with_nothing_to_budget_is_refused(mechanic_api, order):
+    mechanic_api.post(f"{URL}{order.pk}/start-diagnosis/")
+    response = mechanic_api.post(f"{URL}{order.pk}/diagnosis/", {"notes": "nada"})
+    assert response.status_code == 400 and response.json()["code"] == "empty_diagnosis"
+
+
+def test_a_diagnosis_is_submitted_once(mechanic_api, diagnosed_order, oil_change):
+    response = mechanic_api.post(f"{URL}{diagnosed_order.pk}/diagnosis/",
+                                 {"items": [{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1}]},
+                                 format="json")
+    assert response.status_code == 409 and response.json()["code"] == "diagnosis_already_submitted"
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_diagnosis_before_the_diagnosis_started_is_409(mechanic_api, order, oil_change):
+    response = mechanic_api.post(f"{URL}{order.pk}/diagnosis/",
+                                 {"items": [{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1}]},
+                                 format="json")
+    assert response.status_code == 409
+    assert "IN_DIAGNOSIS" in response.json()["message"] and "RECEIVED" in response.json()["message"]
+
+
+def test_a_diagnosis_with_an_unknown_part_is_400_and_changes_nothing(mechanic_api, order):
+    mechanic_api.post(f"{URL}{order.pk}/start-diagnosis/")
+    response = mechanic_api.post(f"{URL}{order.pk}/diagnosis/",
+                                 {"items": [{"kind": "part", "catalog_id": 999, "quantity": 1}]}, format="json")
+    assert response.status_code == 400 and response.json()["extra"] == {"field": "items[0].catalog_id"}
+    order.refresh_from_db()
+    assert order.saga_id is None and not OutboxMessage.objects.exists()
+
+
+def test_illegal_moves_are_409_naming_both_statuses(attendant_api, order):
+    response = attendant_api.post(f"{URL}{order.pk}/deliver/")
+    assert response.status_code == 409
+    assert response.json() == {"message": "A service order cannot go from RECEIVED to DELIVERED.",
+                               "code": "invalid_transition", "extra": {"from": "RECEIVED", "to": "DELIVERED"}}
+    attendant_api.post(f"{URL}{order.pk}/start-diagnosis/")
+    assert attendant_api.post(f"{URL}{order.pk}/start-diagnosis/").status_code == 409
+    assert StatusHistory.objects.filter(service_order=order).count() == 2
+
+
+def test_a_finished_order_is_delivered(attendant_api, order):
+    ServiceOrder.objects.filter(pk=order.pk).update(status="FINISHED")
+    body = attendant_api.post(f"{URL}{order.pk}/deliver/").json()
+    assert body["status"] == "DELIVERED"
+    assert body["status_history"][-1]["from"] == "FINISHED" and body["status_history"][-1]["by"] == "ana"
+    assert attendant_api.get(URL).json()["count"] == 0
+
+
+def test_cancelling_before_the_saga_publishes_nothing(attendant_api, order):
+    body = attendant_api.post(f"{URL}{order.pk}/cancel/", {"reason": "Cliente desistiu"}).json()
+    assert body["status"] == "CANCELLED" and body["status_history"][-1]["reason"] == "Cliente desistiu"
+    assert not OutboxMessage.objects.exists()
+
+
+def test_cancelling_during_the_saga_tells_the_orchestrator(attendant_api, diagnosed_order):
+    response = attendant_api.post(f"{URL}{diagnosed_order.pk}/cancel/", {"reason": "Cliente desistiu"})
+    assert response.status_code == 200
+    cancelled = OutboxMessage.objects.get(type="os.OrderCancelled")
+    assert cancelled.queue == "execution" and cancelled.saga_id == str(diagnosed_order.saga_id)
+    assert cancelled.envelope["payload"] == {"reason": "Cliente desistiu", "cancelled_by": "ana"}
+
+
+def test_a_finished_order_is_not_cancelled_and_a_reason_is_required(attendant_api, order):
+    assert attendant_api.post(f"{URL}{order.pk}/cancel/", {}).status_code == 400
+    ServiceOrder.objects.filter(pk=order.pk).update(status="FINISHED")
+    response = attendant_api.post(f"{URL}{order.pk}/cancel/", {"reason": "tarde demais"})
+    assert response.status_code == 409 and "FINISHED" in response.json()["message"]
+
+
+def test_mechanics_cannot_open_deliver_or_cancel(mechanic_api, customer, vehicle, order):
+    assert _create(mechanic_api, customer, vehicle).status_code == 403
+    assert mechanic_api.post(f"{URL}{order.pk}/deliver/").status_code == 403
+    assert mechanic_api.post(f"{URL}{order.pk}/cancel/", {"reason": "x"}).status_code == 403
+    assert mechanic_api.get(f"{URL}{order.pk}/").status_code == 200
+
+
+def test_a_customer_sees_only_their_own_orders_and_changes_nothing(attendant_api, order, customer):
+    other = attendant_api.post("/api/v1/customers/", {"name": "João", "document": OTHER_CPF}).json()
+    car = attendant_api.post("/api/v1/vehicles/", {"customer_id": other["id"], "plate": "JOA0001", "brand": "VW",
+                                                   "model": "Gol", "year": 2000}).json()
+    theirs = attendant_api.post(URL, {"customer_id": other["id"], "vehicle_id": car["id"], "complaint": "x"}).json()
+    maria = customer_client(customer.pk)
+    listing = maria.get(URL).json()
+    assert [o["number"] for o in listing["results"]] == [order.number]
+    assert maria.get(URL, {"customer_id": other["id"]}).json()["count"] == 0
+    assert maria.get(f"{URL}{order.pk}/").json()["number"] == order.number
+    assert maria.get(f"{URL}{theirs['id']}/").status_code == 404
+    assert maria.post(f"{URL}{order.pk}/cancel/", {"reason": "x"}).status_code == 403
+    assert maria.post(f"{URL}{order.pk}/start-diagnosis/").status_code == 403
+    assert maria.post(URL, {"customer_id": customer.pk, "vehicle_id": order.vehicle_id, "complaint": "x"}
+                      ).status_code == 403
+    assert maria.get("/api/v1/reports/execution-time/").status_code == 403
+
+
+def test_a_customer_token_without_a_customer_sees_nothing(order):
+    assert customer_client("not-a-number").get(URL).json()["count"] == 0
+
+
+def test_anonymous_callers_are_401(anonymous_api, order):
+    assert anonymous_api.get(URL).status_code == 401
+    assert anonymous_api.get(f"{URL}{order.pk}/").status_code == 401
+    assert anonymous_api.post(f"{URL}{order.pk}/cancel/", {"reason": "x"}).status_code == 401
+
+
+def test_reserved_stock_is_untouched_by_the_api_flow(attendant_api, diagnosed_order, oil_filter):
+    # The diagnosis only prices the parts; reserving them is the saga's step, later.
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0

@@ -1,0 +1,92 @@
+from types import SimpleNamespace
+
+import pytest
+
+from oficina_common.errors import InvalidTransition
+from service_orders.domain import (
+    ALLOWED_TRANSITIONS,
+    ItemKind,
+    ItemLine,
+    Status,
+    can_transition,
+    ensure_transition,
+    format_number,
+    merge_summary,
+    totals_of,
+)
+
+HAPPY_PATH = [Status.RECEIVED, Status.IN_DIAGNOSIS, Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT,
+              Status.IN_EXECUTION, Status.FINISHED, Status.DELIVERED]
+
+
+def test_the_happy_path_is_allowed_step_by_step():
+    for current, target in zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False):
+        assert ensure_transition(current, target) is target
+
+
+@pytest.mark.parametrize("current", HAPPY_PATH[:5])
+def test_cancelling_is_allowed_from_every_status_before_finished(current):
+    assert can_transition(current, Status.CANCELLED)
+
+
+@pytest.mark.parametrize("current", [Status.FINISHED, Status.DELIVERED, Status.CANCELLED])
+def test_nothing_is_cancelled_once_finished(current):
+    assert not can_transition(current, Status.CANCELLED)
+
+
+def test_the_table_allows_exactly_the_contract_moves():
+    allowed = {(current, target) for current, targets in ALLOWED_TRANSITIONS.items() for target in targets}
+    expected = set(zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False)) | {(s, Status.CANCELLED) for s in HAPPY_PATH[:5]}
+    assert allowed == expected
+
+
+@pytest.mark.parametrize("current, target", [
+    (Status.RECEIVED, Status.AWAITING_APPROVAL),
+    (Status.IN_EXECUTION, Status.IN_DIAGNOSIS),
+    (Status.DELIVERED, Status.RECEIVED),
+    (Status.CANCELLED, Status.IN_DIAGNOSIS),
+    (Status.RECEIVED, Status.RECEIVED),
+])
+def test_any_other_move_names_both_statuses(current, target):
+    with pytest.raises(InvalidTransition) as caught:
+        ensure_transition(current, target)
+    assert current.value in caught.value.message and target.value in caught.value.message
+    assert caught.value.status_code == 409
+    assert caught.value.extra == {"from": current.value, "to": target.value}
+
+
+def test_an_unknown_status_is_never_a_legal_move():
+    assert not can_transition("RECEIVED", "TELEPORTED")
+    assert not can_transition("LIMBO", "RECEIVED")
+    with pytest.raises(InvalidTransition, match="TELEPORTED"):
+        ensure_transition("RECEIVED", "TELEPORTED")
+
+
+def test_summaries_merge_section_by_section_and_ignore_the_rest():
+    current = {"budget": {"budget_id": "b1", "status": "PENDING_APPROVAL"}, "payment": {}, "execution": {}}
+    merged = merge_summary(current, {"budget": {"status": "APPROVED"}, "payment": {"status": "PENDING"},
+                                     "secrets": {"x": 1}, "execution": "not a dict"})
+    assert merged == {"budget": {"budget_id": "b1", "status": "APPROVED"}, "payment": {"status": "PENDING"},
+                      "execution": {}}
+    assert current["budget"]["status"] == "PENDING_APPROVAL"  # the input is not mutated
+    assert merge_summary({}, None) == {"budget": {}, "payment": {}, "execution": {}}
+
+
+def test_totals_split_services_and_parts():
+    lines = [ItemLine(ItemKind.SERVICE, 1, "Troca de óleo", 1, 12000),
+             ItemLine(ItemKind.PART, 7, "Filtro", 2, 3850),
+             SimpleNamespace(kind="part", quantity=1, unit_price_cents=100)]
+    totals = totals_of(lines)
+    assert (totals.services_cents, totals.parts_cents, totals.total_cents) == (12000, 7800, 19800)
+    assert lines[1].total_cents == 7700
+
+
+def test_item_lines_travel_as_the_message_catalogue_says():
+    line = ItemLine(ItemKind.PART, 7, "Filtro de óleo", 2, 3850)
+    assert line.to_message() == {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 2,
+                                 "unit_price_cents": 3850}
+
+
+def test_order_numbers_are_human():
+    assert format_number(123) == "OS-000123"
+    assert format_number(1234567) == "OS-1234567"
