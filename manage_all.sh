@@ -129,7 +129,7 @@ manage() {
 
 # --- test -----------------------------------------------------------------------------------
 # Each suite runs in its own pytest process (each project has its own `config` package).
-SUITES=(libs os_project billing_project execution_project mercadopago_sandbox tests)
+SUITES=(libs os_project billing_project execution_project mercadopago_sandbox deploy_tests tests)
 
 run_suite() {
   local suite="$1"; shift
