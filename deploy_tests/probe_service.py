@@ -12,11 +12,12 @@ import sys
 
 
 def main() -> None:
-    import config.wsgi  # noqa: F401  (what `gunicorn config.wsgi:application` imports)
     from celery.app.utils import find_app
     from django.conf import settings
     from django.core.management import call_command
     from django.urls import Resolver404, resolve
+
+    import config.wsgi  # noqa: F401  (what `gunicorn config.wsgi:application` imports)
 
     app = find_app("config")  # what `celery -A config` resolves
     app.loader.import_default_modules()

@@ -8,7 +8,6 @@ from collections import Counter
 
 import pytest
 import yaml
-from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY, DEV_WEBHOOK_SECRET
 
 from deploylib import (
     K8S,
@@ -24,6 +23,7 @@ from deploylib import (
     secret_templates,
     service_variables,
 )
+from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY, DEV_WEBHOOK_SECRET
 
 # Values the production settings refuse (oficina_common.django_settings.refuse_unsafe_production,
 # accounts.services.admin_ensure): a template left as it is cannot run.
