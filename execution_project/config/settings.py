@@ -1,0 +1,117 @@
+"""Settings of the Execution service: every value from the environment, development defaults.
+
+Execution keeps no SQL database (``DATABASES = {}``): its state lives in DynamoDB.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from oficina_common.auth import jwt_settings
+from oficina_common.correlation import logging_config
+from oficina_common.django_settings import (
+    DEV_JWT_SIGNING_KEY,
+    DEV_SECRET_KEY,
+    rest_framework_settings,
+    spectacular_settings,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "execution",
+]
+
+MIDDLEWARE = [
+    "oficina_common.correlation.CorrelationIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# No SQL database: the saga and the work queue live in DynamoDB.
+DATABASES: dict = {}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth, API -----------------------------------------------------------------------------
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
+JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
+SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
+
+REST_FRAMEWORK = rest_framework_settings(page_size=env.int("API_PAGE_SIZE", default=20))
+SPECTACULAR_SETTINGS = spectacular_settings(
+    "Oficina — Execution service",
+    "The saga that takes a service order from diagnosis to a finished job, and the mechanics' work queue.",
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ExecutionStatusEnum": "execution.domain.SagaStatus",
+    "JobStatusEnum": "execution.domain.JobStatus",
+}
+
+# --- messaging -----------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- DynamoDB ------------------------------------------------------------------------------
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL", default="http://127.0.0.1:8000")  # empty = real AWS
+DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
+
+# --- the saga ------------------------------------------------------------------------------
+# A command whose reply has not come within this time is sent again (same meaning, new id).
+SAGA_STEP_TIMEOUT_SECONDS = env.int("SAGA_STEP_TIMEOUT_SECONDS", default=60)
+# After this many sends without a reply, the step fails and the saga compensates.
+SAGA_MAX_ATTEMPTS = env.int("SAGA_MAX_ATTEMPTS", default=3)
+# How long the customer has to decide on a budget (Billing's own expiry usually comes first).
+SAGA_APPROVAL_TIMEOUT_SECONDS = env.int("SAGA_APPROVAL_TIMEOUT_SECONDS", default=7 * 24 * 3600)
+SAGA_APPROVAL_GRACE_SECONDS = env.int("SAGA_APPROVAL_GRACE_SECONDS", default=60)
+SAGA_PAYMENT_TIMEOUT_SECONDS = env.int("SAGA_PAYMENT_TIMEOUT_SECONDS", default=2 * 24 * 3600)
+SAGA_SWEEP_INTERVAL_SECONDS = env.float("SAGA_SWEEP_INTERVAL_SECONDS", default=15.0)
+OUTBOX_SWEEP_AGE_SECONDS = env.int("OUTBOX_SWEEP_AGE_SECONDS", default=30)
+PAYMENT_METHOD = env("PAYMENT_METHOD", default="pix")
+EXECUTION_RETENTION_DAYS = env.int("EXECUTION_RETENTION_DAYS", default=365)
+WORK_QUEUE_RETENTION_DAYS = env.int("WORK_QUEUE_RETENTION_DAYS", default=90)
+INBOX_RETENTION_DAYS = env.int("INBOX_RETENTION_DAYS", default=7)
+
+# --- the other services (links only: services talk through messages) ----------------------
+OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")
+BILLING_SERVICE_URL = env("BILLING_SERVICE_URL", default="http://127.0.0.1:8002")
+EXECUTION_SERVICE_URL = env("EXECUTION_SERVICE_URL", default="http://127.0.0.1:8003")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=EXECUTION_SERVICE_URL)
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+LOG_JSON = env.bool("LOG_JSON", default=not DEBUG)
+LOGGING = logging_config("execution", level=env("LOG_LEVEL", default="INFO"), json=LOG_JSON)

@@ -1,0 +1,428 @@
+"""DynamoDB repositories: one class per aggregate (the saga instance, its step records, the job).
+
+Reads are GetItem or Query (never Scan). Every state change is ONE conditional single-item write
+that carries, in the item's own outbox, the messages the change publishes (no
+TransactWriteItems). The saga item is saved conditional on the version it was read at
+(optimistic locking); a job's status change is conditional on the status it expects.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError
+
+from oficina_common.dynamodb import (
+    Page,
+    conditional_write,
+    decode_page_token,
+    epoch_seconds,
+    is_conditional_failure,
+    is_expired,
+    query_page,
+    to_python,
+)
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
+from oficina_common.messages import Envelope
+from oficina_common.messaging import Publisher
+from oficina_common.outbox import DynamoOutboxRelay, new_item_outbox, outbox_update
+
+from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from .tables import TTL_ATTRIBUTE
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Plain JSON-ish data to what boto3 stores (floats become Decimal; tuples lists)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {str(k): _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _query_page(table: Any, *, key: tuple[str, ...], **kwargs: Any) -> Page:
+    """``query_page``, where a token that decodes but does not fit the index is the caller's error."""
+    start = decode_page_token(kwargs.get("page_token"))
+    if start is not None and set(start) != set(key):
+        raise ValidationFailed("Invalid page token.", code="invalid_page_token")
+    try:
+        return query_page(table, **kwargs)
+    except ClientError as exc:
+        if kwargs.get("page_token") and exc.response["Error"]["Code"] == "ValidationException":
+            raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
+        raise
+
+
+@dataclass
+class ResultPage(Generic[T]):
+    items: list[T]
+    next_token: str | None
+
+
+@dataclass
+class StoredSaga:
+    """A saga as read (or just written), with what its item's outbox still holds."""
+
+    saga: SagaInstance
+    outbox: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"executionId": self.saga.execution_id, "timestamp": self.saga.started_at}
+
+
+class ExecutionRepository:
+    """The ``executions`` table: the saga instance is the item's ``saga`` map.
+
+    ``status``, ``deadline``, ``serviceOrderId`` and ``customer_id`` are copied to the top level
+    for the GSIs and filters; the ``saga`` map is the source of truth.
+    """
+
+    KEY = ("executionId", "timestamp")
+
+    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=365)):
+        self.table = table
+        self.retention = retention
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, execution_id: str) -> StoredSaga | None:
+        # The sort key (start time) is not known to callers: one item per id, a Query finds it.
+        response = self.table.query(KeyConditionExpression="executionId = :id",
+                                    ExpressionAttributeValues={":id": execution_id}, Limit=1, ConsistentRead=True)
+        items = response.get("Items") or []
+        if not items or is_expired(items[0], TTL_ATTRIBUTE):
+            return None
+        return self._stored(to_python(items[0]))
+
+    def exists(self, execution_id: str) -> bool:
+        response = self.table.query(KeyConditionExpression="executionId = :id",
+                                    ExpressionAttributeValues={":id": execution_id}, Limit=1,
+                                    ConsistentRead=True, ProjectionExpression="executionId")
+        return bool(response.get("Items"))
+
+    def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
+                              page_token: str | None = None) -> ResultPage[SagaInstance]:
+        page = _query_page(self.table, key=(*self.KEY, "serviceOrderId"), limit=limit, page_token=page_token,
+                           ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
+                           KeyConditionExpression="serviceOrderId = :o",
+                           ExpressionAttributeValues={":o": service_order_id}, ScanIndexForward=False)
+        return self._page(page)
+
+    def list_by_status(self, status: str, *, limit: int = 20,
+                       page_token: str | None = None) -> ResultPage[SagaInstance]:
+        page = _query_page(self.table, key=(*self.KEY, "status", "deadline"), limit=limit, page_token=page_token,
+                           ttl_attribute=TTL_ATTRIBUTE, IndexName="StatusIndex", KeyConditionExpression="#status = :s",
+                           ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status})
+        return self._page(page)
+
+    def due(self, status: str, now: str, *, limit: int = 100) -> list[str]:
+        """Ids of sagas in ``status`` whose deadline has passed (oldest deadline first)."""
+        response = self.table.query(
+            IndexName="StatusIndex", KeyConditionExpression="#status = :s AND deadline <= :now",
+            ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status, ":now": now},
+            ProjectionExpression="executionId", Limit=limit)
+        return [item["executionId"] for item in response.get("Items", [])]
+
+    # --- writes ---------------------------------------------------------------------------
+    def add(self, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+        """Create the instance; a second DiagnosisCompleted for the same saga raises AlreadyExists."""
+        saga.version = 1
+        item = {**self._attributes(saga), "executionId": saga.execution_id, "timestamp": saga.started_at,
+                **new_item_outbox(commands)}
+        conditional_write(lambda: self.table.put_item(Item=item,
+                                                      ConditionExpression="attribute_not_exists(executionId)"),
+                          conflict=f"Execution {saga.execution_id} already exists.", error=AlreadyExists)
+        return StoredSaga(saga=saga, outbox=dict(item["outbox"]))
+
+    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+        """Write the new state, conditional on the version ``stored`` was read at, with its messages."""
+        expected = stored.saga.version
+        saga.version = expected + 1
+        attributes = self._attributes(saga)
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":expected": expected}
+        clauses: list[str] = []
+        for n, (name, value) in enumerate(attributes.items()):
+            names[f"#a{n}"] = name
+            values[f":a{n}"] = value
+            clauses.append(f"#a{n} = :a{n}")
+        outbox_clauses, outbox_names, outbox_values = outbox_update(commands)
+        names.update(outbox_names)
+        values.update(outbox_values)
+        expression = "SET " + ", ".join(clauses + outbox_clauses)
+        if TTL_ATTRIBUTE not in attributes:
+            expression += f" REMOVE {TTL_ATTRIBUTE}"
+        try:
+            conditional_write(lambda: self.table.update_item(
+                Key=stored.key, UpdateExpression=expression, ConditionExpression="version = :expected",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values),
+                conflict=f"Execution {saga.execution_id} changed since it was read (version {expected}).")
+        except ConcurrencyConflict:
+            saga.version = expected
+            raise
+        outbox = dict(stored.outbox)
+        outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
+        return StoredSaga(saga=saga, outbox=outbox)
+
+    def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
+        """Publish what the item's outbox holds, then remove it (at-least-once)."""
+        if not stored.outbox:
+            return 0
+        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
+        stored.outbox = {}
+        return sent
+
+    def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
+        return DynamoOutboxRelay(self.table, self.KEY, publisher)
+
+    # --- mapping --------------------------------------------------------------------------
+    def _attributes(self, saga: SagaInstance) -> dict[str, Any]:
+        data = saga.to_dict()
+        attributes = {
+            "serviceOrderId": saga.service_order_id,
+            "status": str(saga.status),
+            "deadline": saga.deadline,
+            "current_step": saga.current_step,
+            "customer_id": saga.order.customer_id,
+            "updated_at": saga.updated_at,
+            "version": saga.version,
+            "saga": _to_dynamo(data),
+        }
+        if saga.status in TERMINAL_STATUSES:
+            attributes[TTL_ATTRIBUTE] = epoch_seconds(datetime.now(UTC) + self.retention)
+        return attributes
+
+    @staticmethod
+    def _stored(item: dict[str, Any]) -> StoredSaga:
+        data = dict(item["saga"])
+        data["version"] = int(item["version"])
+        return StoredSaga(saga=SagaInstance.from_dict(data), outbox=dict(item.get("outbox") or {}))
+
+    def _page(self, page: Page) -> ResultPage[SagaInstance]:
+        return ResultPage(items=[self._stored(i).saga for i in page.items], next_token=page.next_token)
+
+
+class ExecutionStepRepository:
+    """``execution_steps``: a projection of the saga item's steps (once started), for queries by status.
+
+    The steps list inside the executions item is the source of truth (it changes in the same
+    conditional write as the rest of the saga). These records are written after that write,
+    idempotently: the key is deterministic and a write only lands if it carries a newer saga
+    version than the record, so a late or repeated projection never goes backwards.
+    """
+
+    def __init__(self, table: Any):
+        self.table = table
+
+    def project(self, saga: SagaInstance, steps: Sequence[StepState]) -> None:
+        for step in steps:
+            item = _to_dynamo({
+                "executionId": saga.execution_id, "stepNumber": step.step_number, "name": step.name,
+                "status": str(step.status), "attempts": step.attempts, "started_at": step.started_at,
+                "finished_at": step.finished_at, "error": step.error, "serviceOrderId": saga.service_order_id,
+                "updated_at": saga.updated_at, "saga_version": saga.version,
+            })
+            try:
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(executionId) "
+                                                                   "OR saga_version < :v",
+                                    ExpressionAttributeValues={":v": saga.version})
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+                # A newer version of the saga already projected this step.
+
+    def list_for(self, execution_id: str) -> list[dict[str, Any]]:
+        response = self.table.query(KeyConditionExpression="executionId = :id",
+                                    ExpressionAttributeValues={":id": execution_id}, ConsistentRead=True)
+        return [to_python(i) for i in response.get("Items", [])]
+
+    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None) -> Page:
+        return _query_page(self.table, key=("executionId", "stepNumber", "status", "updated_at"), limit=limit,
+                           page_token=page_token, IndexName="StatusIndex",
+                           KeyConditionExpression="#status = :s", ExpressionAttributeNames={"#status": "status"},
+                           ExpressionAttributeValues={":s": status}, ScanIndexForward=False)
+
+
+@dataclass
+class StoredJob:
+    job: Job
+    outbox: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {"queueId": self.job.queue_id, "priority": self.job.priority}
+
+
+class WorkQueueRepository:
+    """``work_queue``: the mechanics' jobs."""
+
+    KEY = ("queueId", "priority")
+    CLAIM_CANDIDATES = 10
+    CLAIM_ROUNDS = 5
+
+    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=90)):
+        self.table = table
+        self.retention = retention
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, queue_id: str) -> StoredJob | None:
+        # The priority is part of the key; one job per queue id, so a Query finds it.
+        response = self.table.query(KeyConditionExpression="queueId = :id", ExpressionAttributeValues={":id": queue_id},
+                                    Limit=1, ConsistentRead=True)
+        items = response.get("Items") or []
+        if not items or is_expired(items[0], TTL_ATTRIBUTE):
+            return None
+        return self._stored(to_python(items[0]))
+
+    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None,
+                       assigned_to: str | None = None) -> ResultPage[Job]:
+        query: dict[str, Any] = {
+            "IndexName": "StatusPriorityIndex", "KeyConditionExpression": "#status = :s",
+            "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":s": status},
+        }
+        if assigned_to is not None:
+            query["FilterExpression"] = "assigned_to = :me"
+            query["ExpressionAttributeValues"][":me"] = assigned_to
+        page = _query_page(self.table, key=(*self.KEY, "status", "queue_rank"), limit=limit, page_token=page_token,
+                           ttl_attribute=TTL_ATTRIBUTE, **query)
+        return ResultPage(items=[self._stored(i).job for i in page.items], next_token=page.next_token)
+
+    def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
+                              page_token: str | None = None) -> ResultPage[Job]:
+        page = _query_page(self.table, key=(*self.KEY, "serviceOrderId", "created_at"), limit=limit,
+                           page_token=page_token, ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
+                           KeyConditionExpression="serviceOrderId = :o",
+                           ExpressionAttributeValues={":o": service_order_id})
+        return ResultPage(items=[self._stored(i).job for i in page.items], next_token=page.next_token)
+
+    # --- writes ---------------------------------------------------------------------------
+    def add(self, job: Job) -> bool:
+        """Queue the job; False when it is already there (the saga's step was retried)."""
+        item = {**self._attributes(job), **new_item_outbox()}
+        try:
+            conditional_write(lambda: self.table.put_item(Item=item,
+                                                          ConditionExpression="attribute_not_exists(queueId)"),
+                              conflict=f"Job {job.queue_id} already exists.", error=AlreadyExists)
+        except AlreadyExists:
+            return False
+        return True
+
+    def claim(self, mechanic: Mechanic, now: datetime) -> Job | None:
+        """The most urgent, oldest QUEUED job, now ASSIGNED to ``mechanic``; None when none is left.
+
+        Atomic: the update is conditional on the job still being QUEUED, so when two mechanics
+        race for a job exactly one wins and the other moves on to the next candidate.
+        """
+        at = iso(now)
+        for _ in range(self.CLAIM_ROUNDS):
+            response = self.table.query(
+                IndexName="StatusPriorityIndex", KeyConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":queued": JobStatus.QUEUED.value}, Limit=self.CLAIM_CANDIDATES)
+            candidates = [to_python(i) for i in response.get("Items", []) if not is_expired(i, TTL_ATTRIBUTE)]
+            if not candidates:
+                return None
+            for candidate in candidates:
+                try:
+                    updated = self.table.update_item(
+                        Key={"queueId": candidate["queueId"], "priority": candidate["priority"]},
+                        UpdateExpression="SET #status = :assigned, assigned_to = :me, assigned_to_name = :name, "
+                                         "assigned_at = :at, updated_at = :at, version = version + :one",
+                        ConditionExpression="#status = :queued",
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues={":assigned": JobStatus.ASSIGNED.value,
+                                                   ":queued": JobStatus.QUEUED.value, ":me": mechanic.user_id,
+                                                   ":name": mechanic.name, ":at": at, ":one": 1},
+                        ReturnValues="ALL_NEW")
+                except ClientError as exc:
+                    if is_conditional_failure(exc):
+                        continue  # another mechanic took it a moment ago
+                    raise
+                return self._stored(to_python(updated["Attributes"])).job
+        return None
+
+    def transition(self, stored: StoredJob, changes: dict[str, Any], *, expected_status: str,
+                   messages: Sequence[Envelope] = ()) -> StoredJob:
+        """Apply ``changes`` if the job is still in ``expected_status`` at the version read."""
+        job = stored.job
+        changes = dict(changes, updated_at=changes.get("updated_at") or job.updated_at)
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":expected": expected_status, ":version": job.version, ":one": 1}
+        clauses = ["version = version + :one"]
+        for n, (name, value) in enumerate(changes.items()):
+            names[f"#c{n}"] = name
+            values[f":c{n}"] = _to_dynamo(value)
+            clauses.append(f"#c{n} = :c{n}")
+        if changes.get("status") in (JobStatus.COMPLETED, JobStatus.FAILED):
+            clauses.append(f"{TTL_ATTRIBUTE} = :ttl")
+            values[":ttl"] = epoch_seconds(datetime.now(UTC) + self.retention)
+        outbox_clauses, outbox_names, outbox_values = outbox_update(messages)
+        names.update(outbox_names)
+        values.update(outbox_values)
+        response = conditional_write(lambda: self.table.update_item(
+            Key=stored.key, UpdateExpression="SET " + ", ".join(clauses + outbox_clauses),
+            ConditionExpression="#status = :expected AND version = :version",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW"),
+            conflict=f"Job {job.queue_id} changed since it was read.")
+        return self._stored(to_python(response["Attributes"]))
+
+    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
+        """Take an open job off the queue because its order was cancelled (compensation)."""
+        try:
+            self.table.update_item(
+                Key={"queueId": queue_id, "priority": priority},
+                UpdateExpression="SET #status = :failed, failure_reason = :reason, finished_at = :at, "
+                                 "updated_at = :at, version = version + :one, "
+                                 f"{TTL_ATTRIBUTE} = :ttl",
+                ConditionExpression="#status IN (:queued, :assigned, :in_progress)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":reason": f"Withdrawn: {reason}",
+                                           ":at": iso(now), ":one": 1, ":queued": JobStatus.QUEUED.value,
+                                           ":assigned": JobStatus.ASSIGNED.value,
+                                           ":in_progress": JobStatus.IN_PROGRESS.value,
+                                           ":ttl": epoch_seconds(now + self.retention)})
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False  # not there (yet), or already closed
+            raise
+        return True
+
+    def deliver(self, stored: StoredJob, publisher: Publisher) -> int:
+        if not stored.outbox:
+            return 0
+        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
+        stored.outbox = {}
+        return sent
+
+    def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
+        return DynamoOutboxRelay(self.table, self.KEY, publisher)
+
+    # --- mapping --------------------------------------------------------------------------
+    @staticmethod
+    def _attributes(job: Job) -> dict[str, Any]:
+        data = job.to_dict()
+        data.pop("queue_id")
+        data.pop("execution_id")
+        data.pop("service_order_id")
+        return _to_dynamo({**data, "queueId": job.queue_id, "executionId": job.execution_id,
+                           "serviceOrderId": job.service_order_id, "status": str(job.status),
+                           "queue_rank": job.queue_rank})
+
+    @staticmethod
+    def _stored(item: dict[str, Any]) -> StoredJob:
+        data = dict(item)
+        data["queue_id"] = data.pop("queueId")
+        data["execution_id"] = data.pop("executionId")
+        data["service_order_id"] = data.pop("serviceOrderId")
+        return StoredJob(job=Job.from_dict(data), outbox=dict(item.get("outbox") or {}))

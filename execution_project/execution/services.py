@@ -1,0 +1,292 @@
+"""Use cases of the Execution service: the only place that writes.
+
+The saga's decisions come from the pure functions of :mod:`execution.saga`; here they are read,
+written (one conditional write on the saga item, with the commands in its outbox), published,
+projected and their local effects run.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from oficina_common.correlation import bind_correlation_id
+from oficina_common.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from oficina_common.messages import Envelope
+from oficina_common.messaging import Dispatcher
+
+from . import saga as saga_flow
+from .domain import (
+    ACTIVE_JOB_STATUSES,
+    SWEPT_STATUSES,
+    Job,
+    JobStatus,
+    Mechanic,
+    SagaInstance,
+    StepStatus,
+    iso,
+)
+from .repositories import StoredJob, StoredSaga
+from .saga import Decision, EnqueueWork, InvalidSagaMessage, WithdrawWork
+from .wiring import Dependencies
+
+logger = logging.getLogger(__name__)
+
+# Two replies racing on one saga: the loser re-reads and re-applies; never drops the reply.
+MAX_CONFLICT_RETRIES = 8
+
+
+# --- the saga ----------------------------------------------------------------------------------
+def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | None:
+    """``os.DiagnosisCompleted``: create the saga instance with its first command, once."""
+    if deps.executions.exists(envelope.saga_id):
+        logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
+        return None
+    decision = saga_flow.start(envelope, now=deps.clock(), config=deps.config)
+    try:
+        stored = deps.executions.add(decision.saga, decision.commands)
+    except AlreadyExists:
+        logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
+        return None
+    logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
+    deps.executions.deliver(stored, deps.publisher)
+    deps.steps.project(decision.saga, [s for s in decision.saga.steps if s.status != StepStatus.PENDING])
+    return decision
+
+
+def saga_handle_reply(envelope: Envelope, *, deps: Dependencies) -> Decision:
+    """A participant's reply (or an event) advances the saga."""
+    def decide(saga: SagaInstance) -> Decision:
+        return saga_flow.handle(saga, envelope, now=deps.clock(), config=deps.config)
+
+    return _apply(envelope.saga_id, decide, deps, cause=envelope.type)
+
+
+def saga_time_out(execution_id: str, *, deps: Dependencies) -> Decision:
+    def decide(saga: SagaInstance) -> Decision:
+        return saga_flow.time_out(saga, now=deps.clock(), config=deps.config)
+
+    return _apply(execution_id, decide, deps, cause="timeout")
+
+
+@dataclass
+class SweepReport:
+    timed_out: int = 0
+    failed: int = 0
+    outbox_delivered: int = 0
+
+
+def saga_sweep(*, deps: Dependencies, limit: int = 100) -> SweepReport:
+    """Celery beat: sagas past their step's timeout are retried or compensated; stranded outbox
+    messages are delivered. Queries only (StatusIndex, OutboxIndex), never a Scan."""
+    report = SweepReport()
+    now = iso(deps.clock())
+    for status in SWEPT_STATUSES:
+        for execution_id in deps.executions.due(status, now, limit=limit):
+            with bind_correlation_id(execution_id):
+                try:
+                    decision = saga_time_out(execution_id, deps=deps)
+                except (ConcurrencyConflict, NotFound) as exc:
+                    logger.info("sweeper skipped saga %s: %s", execution_id, exc)
+                    report.failed += 1
+                    continue
+                except Exception:  # one broken saga must not stop the sweep of the others
+                    logger.exception("sweeper could not advance saga %s", execution_id)
+                    report.failed += 1
+                    continue
+                if decision.changed:
+                    report.timed_out += 1
+                    logger.warning("saga %s past its deadline: %s", execution_id, decision.note or "rescheduled")
+    older_than = deps.outbox_sweep_age
+    report.outbox_delivered += deps.executions.relay(deps.publisher).sweep(older_than=older_than)
+    report.outbox_delivered += deps.jobs.relay(deps.publisher).sweep(older_than=older_than)
+    return report
+
+
+def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: Dependencies, *, cause: str,
+           known: StoredSaga | None = None) -> Decision:
+    stored = known
+    for attempt in range(MAX_CONFLICT_RETRIES):
+        if stored is None:
+            stored = deps.executions.get(execution_id)
+            if stored is None:
+                raise NotFound(f"Execution {execution_id} not found.", code="execution_not_found")
+        decision = decide(stored.saga)
+        if not decision.changed:
+            if decision.notes:
+                logger.info("%s: %s", cause, decision.note)
+            deps.executions.deliver(stored, deps.publisher)  # what an earlier crash left, if anything
+            _run_effects(decision, stored, deps)
+            return decision
+        try:
+            saved = deps.executions.save(stored, decision.saga, decision.commands)
+        except ConcurrencyConflict:
+            logger.info("%s: saga changed meanwhile; re-reading (attempt %d)", cause, attempt + 1)
+            stored = None
+            continue
+        logger.info("%s -> saga %s step %s%s%s", cause, saved.saga.status, saved.saga.current_step,
+                    f"; sent {', '.join(decision.types())}" if decision.commands else "",
+                    f" ({decision.note})" if decision.notes else "")
+        deps.executions.deliver(saved, deps.publisher)
+        changed_steps = [new for old, new in zip(stored.saga.steps, saved.saga.steps, strict=True) if old != new]
+        if changed_steps:
+            deps.steps.project(saved.saga, changed_steps)
+        _run_effects(decision, saved, deps)
+        return decision
+    raise ConcurrencyConflict(f"Execution {execution_id} kept changing; {cause} will be retried.")
+
+
+def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> None:
+    for effect in decision.effects:
+        if isinstance(effect, EnqueueWork):
+            _enqueue_job(effect.queue_id, stored, deps)
+        elif isinstance(effect, WithdrawWork):
+            if deps.jobs.withdraw(effect.queue_id, effect.priority, effect.reason, deps.clock()):
+                logger.info("job %s withdrawn: %s", effect.queue_id, effect.reason)
+
+
+def _enqueue_job(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
+    saga = stored.saga
+    order = saga.order
+    job = Job(queue_id=queue_id, priority=order.priority, execution_id=saga.execution_id,
+              service_order_id=saga.service_order_id, order_number=order.order_number, vehicle=order.vehicle,
+              items=order.items, notes=order.notes, created_at=iso(deps.clock()), updated_at=iso(deps.clock()))
+    if deps.jobs.add(job):
+        logger.info("job %s queued (priority %s)", queue_id, job.priority)
+
+    def decide(current: SagaInstance) -> Decision:
+        return saga_flow.work_enqueued(current, queue_id, now=deps.clock(), config=deps.config)
+
+    _apply(saga.execution_id, decide, deps, cause="job queued", known=stored)
+
+
+# --- consuming messages ------------------------------------------------------------------------
+def _guarded(handler: Callable[..., Any], deps: Dependencies) -> Callable[[Envelope], Any]:
+    """Errors no retry can fix (a payload the saga cannot use, an unknown saga) are logged and dropped."""
+    def run(envelope: Envelope) -> Any:
+        try:
+            return handler(envelope, deps=deps)
+        except InvalidSagaMessage as exc:
+            logger.error("dropped %s %s: %s", envelope.type, envelope.message_id, exc)
+        except NotFound as exc:
+            logger.warning("dropped %s %s: %s", envelope.type, envelope.message_id, exc.message)
+        return None
+
+    return run
+
+
+def message_dispatcher(deps: Dependencies) -> Dispatcher:
+    handlers: dict[str, Callable[[Envelope], Any]] = {"os.DiagnosisCompleted": _guarded(saga_start, deps)}
+    for message_type in saga_flow.REPLY_TYPES:
+        handlers[message_type] = _guarded(saga_handle_reply, deps)
+    return Dispatcher(handlers)
+
+
+def message_handle(data: Any, *, deps: Dependencies) -> str:
+    """The ``execution.handle_message`` consumer: once per message id (the inbox)."""
+    return message_dispatcher(deps).dispatch(data, deps.inbox)
+
+
+# --- the work queue ----------------------------------------------------------------------------
+def _job(queue_id: str, deps: Dependencies) -> StoredJob:
+    stored = deps.jobs.get(queue_id)
+    if stored is None:
+        raise NotFound(f"Job {queue_id} not found.", code="job_not_found")
+    return stored
+
+
+def work_queue_claim(*, mechanic: Mechanic, deps: Dependencies) -> Job | None:
+    job = deps.jobs.claim(mechanic, deps.clock())
+    if job:
+        with bind_correlation_id(job.execution_id):
+            logger.info("job %s claimed by %s", job.queue_id, mechanic.name or mechanic.user_id)
+    return job
+
+
+def _move_job(stored: StoredJob, to: JobStatus, changes: dict[str, Any], *, messages: list[Envelope],
+              deps: Dependencies) -> Job:
+    try:
+        saved = deps.jobs.transition(stored, {"status": to.value, "updated_at": iso(deps.clock()), **changes},
+                                     expected_status=stored.job.status, messages=messages)
+    except ConcurrencyConflict:
+        current = _job(stored.job.queue_id, deps).job
+        raise InvalidTransition(f"The job changed meanwhile: it is now {current.status}; "
+                                f"it cannot go from {current.status} to {to}.",
+                                extra={"from": current.status, "to": to.value}) from None
+    deps.jobs.deliver(saved, deps.publisher)
+    return saved.job
+
+
+def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
+    stored = _job(queue_id, deps)
+    job = stored.job
+    with bind_correlation_id(job.execution_id):
+        job.ensure_actor(mechanic)
+        if job.status == JobStatus.IN_PROGRESS:
+            return job
+        job.ensure_can_move(JobStatus.IN_PROGRESS, (JobStatus.ASSIGNED,))
+        started = _move_job(stored, JobStatus.IN_PROGRESS, {"started_at": iso(deps.clock())}, messages=[], deps=deps)
+        logger.info("job %s started", queue_id)
+        return started
+
+
+def job_complete(*, queue_id: str, mechanic: Mechanic, notes: str, deps: Dependencies) -> Job:
+    stored = _job(queue_id, deps)
+    job = stored.job
+    with bind_correlation_id(job.execution_id):
+        job.ensure_actor(mechanic)
+        if job.status == JobStatus.COMPLETED:
+            return job  # the same decision again: nothing changes twice
+        job.ensure_can_move(JobStatus.COMPLETED, ACTIVE_JOB_STATUSES)
+        event = Envelope(type="execution.WorkCompleted", saga_id=job.execution_id,
+                         service_order_id=job.service_order_id, payload={"queue_id": job.queue_id, "notes": notes})
+        completed = _move_job(stored, JobStatus.COMPLETED, {"finished_at": iso(deps.clock()), "result_notes": notes},
+                              messages=[event], deps=deps)
+        logger.info("job %s completed", queue_id)
+        return completed
+
+
+def job_fail(*, queue_id: str, mechanic: Mechanic, reason: str, deps: Dependencies) -> Job:
+    stored = _job(queue_id, deps)
+    job = stored.job
+    with bind_correlation_id(job.execution_id):
+        job.ensure_actor(mechanic)
+        if job.status == JobStatus.FAILED:
+            return job
+        job.ensure_can_move(JobStatus.FAILED, ACTIVE_JOB_STATUSES)
+        event = Envelope(type="execution.WorkFailed", saga_id=job.execution_id,
+                         service_order_id=job.service_order_id, payload={"queue_id": job.queue_id, "reason": reason})
+        failed = _move_job(stored, JobStatus.FAILED, {"finished_at": iso(deps.clock()), "failure_reason": reason},
+                           messages=[event], deps=deps)
+        logger.info("job %s failed: %s", queue_id, reason)
+        return failed
+
+
+def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: list[dict[str, Any]], notes: str,
+                                  deps: Dependencies) -> Job:
+    """The mechanic found more to fix: the saga asks Billing for a revised budget."""
+    if not items:
+        raise ValidationFailed("Report at least one item.", code="no_items")
+    stored = _job(queue_id, deps)
+    job = stored.job
+    with bind_correlation_id(job.execution_id):
+        job.ensure_actor(mechanic)
+        if job.status not in ACTIVE_JOB_STATUSES:
+            raise InvalidTransition(f"Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; "
+                                    f"this one is {job.status}.", extra={"from": job.status})
+        event = Envelope(type="execution.AdditionalRepairReported", saga_id=job.execution_id,
+                         service_order_id=job.service_order_id,
+                         payload={"queue_id": job.queue_id, "items": items, "notes": notes})
+        report = {"items": items, "notes": notes, "reported_at": iso(deps.clock()),
+                  "reported_by": mechanic.name or mechanic.user_id}
+        reported = _move_job(stored, JobStatus(job.status), {"additional_repairs": [*job.additional_repairs, report]},
+                             messages=[event], deps=deps)
+        logger.info("job %s: additional repairs reported (%d item(s))", queue_id, len(items))
+        return reported

@@ -1,0 +1,231 @@
+"""The HTTP API, end to end on a real DynamoDB endpoint: who sees what, and what each call changes."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from execution import services
+from execution.domain import queue_id_for
+
+from ..factories import (
+    access_token,
+    budget_created,
+    diagnosis_completed,
+    message,
+    new_id,
+    payment_approved,
+    payment_requested,
+)
+
+ITEM = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3550}
+
+
+def client_as(role: str | None, **claims) -> APIClient:
+    client = APIClient()
+    if role:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token(role, **claims)}")
+    return client
+
+
+@pytest.fixture
+def admin() -> APIClient:
+    return client_as("admin", user_id="1", username="admin")
+
+
+@pytest.fixture
+def joao() -> APIClient:
+    return client_as("mechanic", user_id="7", username="joao")
+
+
+@pytest.fixture
+def ana() -> APIClient:
+    return client_as("mechanic", user_id="8", username="ana")
+
+
+def start_saga(deps, *, customer_id: str = "42", priority: int = 3):
+    event = diagnosis_completed(customer_id=customer_id, priority=priority)
+    services.message_handle(event.to_dict(), deps=deps)
+    return event
+
+
+def paid_saga(deps, **kwargs):
+    event = start_saga(deps, **kwargs)
+    for type, payload in [
+        ("billing.BudgetCreated", budget_created()),
+        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
+        ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
+        ("billing.PaymentRequested", payment_requested()),
+        ("billing.PaymentApproved", payment_approved()),
+    ]:
+        services.message_handle(message(event.saga_id, event.service_order_id, type, **payload).to_dict(), deps=deps)
+    return event
+
+
+# --- auth ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("role", "path", "expected"), [
+    (None, "/api/v1/executions/?service_order_id=x", 401),
+    (None, "/api/v1/work-queue/", 401),
+    ("customer", "/api/v1/work-queue/", 403),
+    ("attendant", "/api/v1/work-queue/", 403),
+    ("attendant", "/api/v1/executions/?service_order_id=x", 200),
+])
+def test_who_may_call_what(moto_deps, role, path, expected):
+    response = client_as(role, customer_id="42").get(path)
+    assert response.status_code == expected
+    if expected >= 400:
+        assert set(response.json()) == {"message", "code", "extra"}
+
+
+def test_a_forged_token_is_refused():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
+    assert client.get("/api/v1/work-queue/").status_code == 401
+
+
+# --- executions ------------------------------------------------------------------------------
+def test_staff_read_an_orders_saga_with_its_steps(deps, admin):
+    event = start_saga(deps)
+    listed = admin.get("/api/v1/executions/", {"service_order_id": event.service_order_id})
+    assert listed.status_code == 200
+    [row] = listed.json()["results"]
+    assert (row["execution_id"], row["status"], row["current_step"]) == (event.saga_id, "PENDING", "create_budget")
+
+    detail = admin.get(f"/api/v1/executions/{event.saga_id}/").json()
+    assert [s["name"] for s in detail["steps"]] == ["create_budget", "await_approval", "reserve_parts",
+                                                    "request_payment", "await_payment", "enqueue_work",
+                                                    "complete_work"]
+    assert detail["steps"][0] == {"step_number": 1, "name": "create_budget", "status": "RUNNING", "attempts": 1,
+                                  "started_at": detail["steps"][0]["started_at"], "finished_at": None, "error": None}
+    assert detail["awaiting"][0]["type"] == "billing.CreateBudget"
+
+
+def test_a_customer_sees_only_their_own_orders_saga(deps):
+    event = start_saga(deps, customer_id="42")
+    mine = client_as("customer", customer_id="42")
+    other = client_as("customer", customer_id="99")
+    assert mine.get(f"/api/v1/executions/{event.saga_id}/").status_code == 200
+    assert len(mine.get("/api/v1/executions/", {"service_order_id": event.service_order_id}).json()["results"]) == 1
+    assert other.get(f"/api/v1/executions/{event.saga_id}/").status_code == 404
+    assert other.get("/api/v1/executions/", {"service_order_id": event.service_order_id}).json()["results"] == []
+    assert mine.get("/api/v1/executions/", {"status": "PENDING"}).status_code == 400
+
+
+@pytest.mark.parametrize(("path", "expected", "code"), [
+    ("/api/v1/executions/", 400, "filter_required"),
+    ("/api/v1/executions/?service_order_id=x&page_token=@@@", 400, "invalid_page_token"),
+    ("/api/v1/executions/?status=SLEEPING", 400, "invalid"),
+    ("/api/v1/executions/?service_order_id=x&page_size=0", 400, "invalid"),
+    (f"/api/v1/executions/{new_id()}/", 404, "execution_not_found"),
+    (f"/api/v1/executions/{'x' * 3000}/", 404, "execution_not_found"),
+    ("/api/v1/executions/?service_order_id=x&page_token=eyJhIjogMX0", 400, "invalid_page_token"),
+    ("/api/v1/work-queue/?status=QUEUED&page_token=eyJhIjogMX0", 400, "invalid_page_token"),
+    ("/api/v1/work-queue/?status=LOST", 400, "invalid"),
+    (f"/api/v1/work-queue/{new_id()}/", 404, "job_not_found"),
+])
+def test_bad_requests_get_a_message_never_a_500(deps, admin, path, expected, code):
+    response = admin.get(path)
+    assert response.status_code == expected
+    assert response.json()["code"] == code
+    assert response.json()["message"]
+
+
+def test_executions_by_status_are_paginated(moto_deps, admin):
+    for _ in range(3):
+        start_saga(moto_deps)
+    first = admin.get("/api/v1/executions/", {"status": "PENDING", "page_size": 2}).json()
+    assert len(first["results"]) == 2 and first["next_page_token"]
+    assert "page_token=" in first["next"]
+    second = admin.get(first["next"]).json()
+    assert {r["execution_id"] for r in second["results"]}.isdisjoint({r["execution_id"] for r in first["results"]})
+
+
+# --- the work queue ---------------------------------------------------------------------------
+def test_a_mechanic_takes_works_on_and_finishes_a_job(empty_queue, joao, ana, publisher):
+    deps = empty_queue
+    event = paid_saga(deps, priority=4)
+    queue_id = queue_id_for(event.saga_id)
+
+    queued = joao.get("/api/v1/work-queue/", {"status": "QUEUED"}).json()["results"]
+    assert [(j["queue_id"], j["priority"], j["status"], j["service_order_id"]) for j in queued] == [
+        (queue_id, 4, "QUEUED", event.service_order_id)]
+
+    claimed = joao.post("/api/v1/work-queue/claim/")
+    assert claimed.status_code == 200
+    assert (claimed.json()["queue_id"], claimed.json()["status"], claimed.json()["assigned_to_name"]) == (
+        queue_id, "ASSIGNED", "joao")
+    assert ana.post("/api/v1/work-queue/claim/").status_code == 204
+    assert ana.get(f"/api/v1/work-queue/{queue_id}/").status_code == 404  # not hers
+    assert ana.post(f"/api/v1/work-queue/{queue_id}/complete/", {"notes": "x"}, format="json").status_code == 403
+    assert joao.get("/api/v1/work-queue/", {"status": "ASSIGNED"}).json()["results"][0]["queue_id"] == queue_id
+    assert ana.get("/api/v1/work-queue/", {"status": "ASSIGNED"}).json()["results"] == []
+
+    started = joao.post(f"/api/v1/work-queue/{queue_id}/start/")
+    assert started.status_code == 200 and started.json()["status"] == "IN_PROGRESS"
+
+    reported = joao.post(f"/api/v1/work-queue/{queue_id}/additional-repairs/",
+                         {"items": [ITEM], "notes": "Filtro extra"}, format="json")
+    assert reported.status_code == 202
+    assert reported.json()["additional_repairs"][0]["items"] == [ITEM]
+    assert publisher.published[-1].type == "execution.AdditionalRepairReported"
+    assert publisher.published[-1].payload == {"queue_id": queue_id, "items": [ITEM], "notes": "Filtro extra"}
+
+    done = joao.post(f"/api/v1/work-queue/{queue_id}/complete/", {"notes": "Óleo trocado"}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "COMPLETED"
+    assert publisher.published[-1].payload == {"queue_id": queue_id, "notes": "Óleo trocado"}
+    again = joao.post(f"/api/v1/work-queue/{queue_id}/complete/", {"notes": "Óleo trocado"}, format="json")
+    assert again.status_code == 200
+    assert [e.type for e in publisher.published].count("execution.WorkCompleted") == 1
+
+    refused = joao.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "x"}, format="json")
+    assert refused.status_code == 409
+    assert "COMPLETED" in refused.json()["message"] and "FAILED" in refused.json()["message"]
+
+
+def test_a_job_fails_by_its_mechanic_or_an_admin(empty_queue, joao, admin, publisher):
+    event = paid_saga(empty_queue)
+    queue_id = queue_id_for(event.saga_id)
+    assert joao.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "x"}, format="json").status_code == 403
+    queued = admin.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "x"}, format="json")
+    assert queued.status_code == 409 and "QUEUED" in queued.json()["message"]
+    joao.post("/api/v1/work-queue/claim/")
+    assert joao.post(f"/api/v1/work-queue/{queue_id}/fail/", {}, format="json").status_code == 400
+    failed = admin.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "motor fundido"}, format="json")
+    assert failed.status_code == 200 and failed.json()["failure_reason"] == "motor fundido"
+    assert publisher.published[-1].type == "execution.WorkFailed"
+    assert admin.get("/api/v1/work-queue/", {"service_order_id": event.service_order_id}).json()["results"][0][
+        "status"] == "FAILED"
+
+
+@pytest.mark.parametrize("body", ['{"items": [', '[]', '{"items": []}', '{"items": [{"kind": "tire"}]}',
+                                  '{"items": [{"kind": "part", "catalog_id": "7", "quantity": "two", '
+                                  '"unit_price_cents": 1}]}'])
+def test_malformed_reports_are_refused_with_a_message(moto_deps, joao, body):
+    response = joao.post(f"/api/v1/work-queue/{new_id()}/additional-repairs/", body,
+                         content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"]
+
+
+def test_starting_someone_elses_or_an_unknown_job(empty_queue, joao, ana):
+    event = paid_saga(empty_queue)
+    queue_id = queue_id_for(event.saga_id)
+    assert joao.post(f"/api/v1/work-queue/{queue_id}/start/").status_code == 403  # nobody's yet
+    joao.post("/api/v1/work-queue/claim/")
+    assert ana.post(f"/api/v1/work-queue/{queue_id}/start/").status_code == 403
+    assert joao.post(f"/api/v1/work-queue/{new_id()}/start/").status_code == 404
+    assert joao.post("/api/v1/work-queue/claim/").status_code == 204
+
+
+# --- operations ------------------------------------------------------------------------------
+def test_health_readiness_and_the_schema(moto_deps, settings):
+    client = APIClient()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.json()
+    assert ready.json()["checks"] == {"dynamodb": "ok", "broker": "ok"}
+    assert client.get("/api/schema/").status_code == 200
+
+    settings.DYNAMODB_TABLE_PREFIX = "missing_"
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"]["dynamodb"].startswith("unavailable")

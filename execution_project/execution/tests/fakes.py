@@ -1,0 +1,174 @@
+"""In-memory repositories with the same interface (and the same conditional semantics) as the real ones."""
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from execution.domain import Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from execution.repositories import ResultPage, StoredJob, StoredSaga
+from execution.saga import SagaConfig
+from execution.wiring import Dependencies
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict
+from oficina_common.messages import Envelope
+from oficina_common.messaging import MemoryInbox, Publisher, RecordingPublisher
+
+
+class FakeRelay:
+    def __init__(self, outboxes: dict[str, dict[str, str]], publisher: Publisher):
+        self.outboxes = outboxes
+        self.publisher = publisher
+
+    def sweep(self, **_: Any) -> int:
+        sent = 0
+        for outbox in self.outboxes.values():
+            for raw in list(outbox.values()):
+                self.publisher.publish(Envelope.from_dict(json.loads(raw)))
+                sent += 1
+            outbox.clear()
+        return sent
+
+
+class FakeExecutionRepository:
+    def __init__(self) -> None:
+        self.sagas: dict[str, SagaInstance] = {}
+        self.outboxes: dict[str, dict[str, str]] = {}
+        self.conflicts_to_raise = 0  # simulate a concurrent writer winning this many times
+
+    def get(self, execution_id: str) -> StoredSaga | None:
+        saga = self.sagas.get(execution_id)
+        if saga is None:
+            return None
+        return StoredSaga(saga=copy.deepcopy(saga), outbox=dict(self.outboxes[execution_id]))
+
+    def exists(self, execution_id: str) -> bool:
+        return execution_id in self.sagas
+
+    def add(self, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+        if saga.execution_id in self.sagas:
+            raise AlreadyExists("exists")
+        saga.version = 1
+        self.sagas[saga.execution_id] = copy.deepcopy(saga)
+        self.outboxes[saga.execution_id] = {e.message_id: json.dumps(e.to_dict()) for e in commands}
+        return StoredSaga(saga=saga, outbox=dict(self.outboxes[saga.execution_id]))
+
+    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+        current = self.sagas[saga.execution_id]
+        if self.conflicts_to_raise:
+            self.conflicts_to_raise -= 1
+            raise ConcurrencyConflict("someone else wrote first")
+        if current.version != stored.saga.version:
+            raise ConcurrencyConflict("version moved")
+        saga.version = stored.saga.version + 1
+        self.sagas[saga.execution_id] = copy.deepcopy(saga)
+        outbox = self.outboxes[saga.execution_id]
+        outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
+        return StoredSaga(saga=saga, outbox=dict(outbox))
+
+    def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
+        outbox = self.outboxes[stored.saga.execution_id]
+        sent = 0
+        for message_id in list(stored.outbox):
+            if message_id in outbox:
+                publisher.publish(Envelope.from_dict(json.loads(outbox.pop(message_id))))
+                sent += 1
+        stored.outbox = {}
+        return sent
+
+    def due(self, status: str, now: str, *, limit: int = 100) -> list[str]:
+        return [s.execution_id for s in self.sagas.values() if s.status == status and s.deadline <= now][:limit]
+
+    def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
+                              page_token: str | None = None) -> ResultPage[SagaInstance]:
+        return ResultPage([copy.deepcopy(s) for s in self.sagas.values() if s.service_order_id == service_order_id],
+                          None)
+
+    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None) -> ResultPage:
+        return ResultPage([copy.deepcopy(s) for s in self.sagas.values() if s.status == status], None)
+
+    def relay(self, publisher: Publisher) -> FakeRelay:
+        return FakeRelay(self.outboxes, publisher)
+
+
+class FakeStepRepository:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], tuple[int, StepState]] = {}
+
+    def project(self, saga: SagaInstance, steps: Sequence[StepState]) -> None:
+        for step in steps:
+            key = (saga.execution_id, step.step_number)
+            if key not in self.records or self.records[key][0] < saga.version:
+                self.records[key] = (saga.version, copy.deepcopy(step))
+
+
+class FakeWorkQueueRepository:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.outboxes: dict[str, dict[str, str]] = {}
+
+    def get(self, queue_id: str) -> StoredJob | None:
+        job = self.jobs.get(queue_id)
+        return StoredJob(copy.deepcopy(job), dict(self.outboxes[queue_id])) if job else None
+
+    def add(self, job: Job) -> bool:
+        if job.queue_id in self.jobs:
+            return False
+        self.jobs[job.queue_id] = copy.deepcopy(job)
+        self.outboxes[job.queue_id] = {}
+        return True
+
+    def claim(self, mechanic: Mechanic, now: datetime) -> Job | None:
+        queued = sorted((j for j in self.jobs.values() if j.status == JobStatus.QUEUED), key=lambda j: j.queue_rank)
+        if not queued:
+            return None
+        job = queued[0]
+        job.status, job.assigned_to, job.assigned_to_name, job.assigned_at = (
+            JobStatus.ASSIGNED, mechanic.user_id, mechanic.name, iso(now))
+        job.version += 1
+        return copy.deepcopy(job)
+
+    def transition(self, stored: StoredJob, changes: dict[str, Any], *, expected_status: str,
+                   messages: Sequence[Envelope] = ()) -> StoredJob:
+        job = self.jobs[stored.job.queue_id]
+        if job.status != expected_status or job.version != stored.job.version:
+            raise ConcurrencyConflict("job changed")
+        for name, value in changes.items():
+            setattr(job, name, value)
+        job.version += 1
+        outbox = self.outboxes[job.queue_id]
+        outbox.update({e.message_id: json.dumps(e.to_dict()) for e in messages})
+        return StoredJob(copy.deepcopy(job), dict(outbox))
+
+    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
+        job = self.jobs.get(queue_id)
+        if job is None or job.status not in (JobStatus.QUEUED, JobStatus.ASSIGNED, JobStatus.IN_PROGRESS):
+            return False
+        job.status, job.failure_reason = JobStatus.FAILED, f"Withdrawn: {reason}"
+        return True
+
+    def deliver(self, stored: StoredJob, publisher: Publisher) -> int:
+        outbox = self.outboxes[stored.job.queue_id]
+        for message_id in list(stored.outbox):
+            publisher.publish(Envelope.from_dict(json.loads(outbox.pop(message_id))))
+        sent = len(stored.outbox)
+        stored.outbox = {}
+        return sent
+
+    def relay(self, publisher: Publisher) -> FakeRelay:
+        return FakeRelay(self.outboxes, publisher)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def fake_dependencies(clock: Clock, config: SagaConfig | None = None) -> Dependencies:
+    return Dependencies(executions=FakeExecutionRepository(), steps=FakeStepRepository(),  # type: ignore[arg-type]
+                        jobs=FakeWorkQueueRepository(), inbox=MemoryInbox(),  # type: ignore[arg-type]
+                        publisher=RecordingPublisher(), config=config or SagaConfig(), clock=clock)

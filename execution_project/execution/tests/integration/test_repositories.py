@@ -1,0 +1,179 @@
+"""The repositories against real DynamoDB endpoints (moto's server and dynalite, over HTTP)."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from execution import saga as saga_flow
+from execution.domain import Job, Mechanic, iso
+from execution.tables import EXECUTIONS, TABLES, WORK_QUEUE
+from oficina_common.dynamodb import DynamoSettings, resource
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict
+from oficina_common.messages import Envelope
+
+from ..factories import budget_created, diagnosis_completed, new_id
+from ..saga_support import CONFIG
+
+NOW = datetime.now(UTC)
+
+
+def started(deps, **kwargs):
+    decision = saga_flow.start(diagnosis_completed(**kwargs), now=NOW, config=CONFIG)
+    return deps.executions.add(decision.saga, decision.commands), decision
+
+
+def test_a_saga_is_created_once_and_read_back_whole(deps):
+    stored, decision = started(deps)
+    saga_id = decision.saga.execution_id
+    again = deps.executions.get(saga_id)
+    assert again.saga == decision.saga
+    assert again.saga.version == 1
+    assert list(again.outbox) == [decision.commands[0].message_id]
+    assert deps.executions.exists(saga_id)
+    assert deps.executions.get(new_id()) is None
+    # A redelivered DiagnosisCompleted carries the same occurred_at: the same key, refused.
+    redelivered = saga_flow.start(diagnosis_completed(saga_id=saga_id), now=NOW, config=CONFIG).saga
+    redelivered.started_at = decision.saga.started_at
+    with pytest.raises(AlreadyExists):
+        deps.executions.add(redelivered, [])
+
+
+def test_a_save_is_conditional_on_the_version_it_read_and_carries_its_messages(deps, publisher):
+    stored, _ = started(deps)
+    deps.executions.deliver(stored, publisher)
+    first = deps.executions.get(stored.saga.execution_id)
+    second = deps.executions.get(stored.saga.execution_id)
+    reply = Envelope(type="billing.BudgetCreated", saga_id=first.saga.execution_id,
+                     service_order_id=first.saga.service_order_id, payload=budget_created())
+    decision = saga_flow.handle(first.saga, reply, now=NOW, config=CONFIG)
+    saved = deps.executions.save(first, decision.saga, decision.commands)
+    assert saved.saga.version == 2
+
+    late = saga_flow.handle(second.saga, reply, now=NOW, config=CONFIG)
+    with pytest.raises(ConcurrencyConflict):
+        deps.executions.save(second, late.saga, late.commands)
+
+    item = deps.executions.get(stored.saga.execution_id)
+    assert item.saga.current_step == 2 and item.saga.version == 2
+    assert list(item.outbox) == [decision.commands[0].message_id]
+    assert deps.executions.deliver(saved, publisher) == 1
+    assert publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
+    assert deps.executions.get(stored.saga.execution_id).outbox == {}
+
+
+def test_sagas_are_found_by_order_by_status_and_when_due(deps):
+    stored, decision = started(deps)
+    saga = decision.saga
+    page = deps.executions.list_by_service_order(saga.service_order_id)
+    assert [s.execution_id for s in page.items] == [saga.execution_id]
+    assert saga.execution_id in [s.execution_id for s in deps.executions.list_by_status("PENDING", limit=200).items]
+    assert saga.execution_id not in deps.executions.due("PENDING", iso(NOW))
+    assert saga.execution_id in deps.executions.due("PENDING", iso(NOW + timedelta(minutes=2)), limit=1000)
+
+
+def test_step_records_follow_the_saga_and_never_go_backwards(deps):
+    stored, decision = started(deps)
+    saga = decision.saga
+    deps.steps.project(saga, saga.steps)
+    newer = saga_flow.handle(saga, Envelope(type="billing.BudgetCreated", saga_id=saga.execution_id,
+                                            service_order_id=saga.service_order_id, payload=budget_created()),
+                             now=NOW, config=CONFIG).saga
+    newer.version = 2
+    deps.steps.project(newer, newer.steps[:2])
+    deps.steps.project(saga, saga.steps[:2])  # a late projection of version 1
+    records = {r["stepNumber"]: r for r in deps.steps.list_for(saga.execution_id)}
+    assert (records[1]["status"], records[2]["status"], records[3]["status"]) == ("COMPLETED", "RUNNING", "PENDING")
+    assert records[1]["saga_version"] == 2
+    running = deps.steps.list_by_status("RUNNING", limit=200)
+    assert any(r["executionId"] == saga.execution_id and r["stepNumber"] == 2 for r in running.items)
+
+
+def make_job(priority: int, created_at: str, **extra) -> Job:
+    return Job(queue_id=new_id(), priority=priority, execution_id=new_id(), service_order_id=new_id(),
+               order_number="OS-1", vehicle={"plate": "ABC1D23"}, items=[], notes="", created_at=created_at,
+               updated_at=created_at, **extra)
+
+
+def test_jobs_are_listed_and_claimed_by_priority_then_age(empty_queue):
+    deps = empty_queue
+    old_normal = make_job(3, "2026-03-01T08:00:00Z")
+    urgent = make_job(5, "2026-03-01T10:00:00Z")
+    new_normal = make_job(3, "2026-03-01T09:00:00Z")
+    low = make_job(1, "2026-03-01T07:00:00Z")
+    for job in (old_normal, urgent, new_normal, low):
+        assert deps.jobs.add(job)
+    assert not deps.jobs.add(urgent)
+
+    listed = deps.jobs.list_by_status("QUEUED", limit=3)
+    assert [j.queue_id for j in listed.items] == [urgent.queue_id, old_normal.queue_id, new_normal.queue_id]
+    rest = deps.jobs.list_by_status("QUEUED", limit=3, page_token=listed.next_token)
+    assert [j.queue_id for j in rest.items] == [low.queue_id]
+
+    joao = Mechanic("7", "joao")
+    claimed = [deps.jobs.claim(joao, NOW) for _ in range(5)]
+    assert [j.queue_id if j else None for j in claimed] == [urgent.queue_id, old_normal.queue_id,
+                                                            new_normal.queue_id, low.queue_id, None]
+    assert claimed[0].status == "ASSIGNED" and claimed[0].assigned_to == "7"
+    mine = deps.jobs.list_by_status("ASSIGNED", limit=10, assigned_to="7")
+    assert len(mine.items) == 4
+    assert deps.jobs.list_by_status("ASSIGNED", limit=10, assigned_to="8").items == []
+    assert [j.queue_id for j in deps.jobs.list_by_service_order(urgent.service_order_id).items] == [urgent.queue_id]
+
+
+def test_a_job_moves_only_from_the_status_it_was_read_in(empty_queue, publisher):
+    deps = empty_queue
+    job = make_job(3, iso(NOW))
+    deps.jobs.add(job)
+    deps.jobs.claim(Mechanic("7", "joao"), NOW)
+    stored = deps.jobs.get(job.queue_id)
+    event = Envelope(type="execution.WorkCompleted", saga_id=job.execution_id, service_order_id=job.service_order_id,
+                     payload={"queue_id": job.queue_id, "notes": "ok"})
+    done = deps.jobs.transition(stored, {"status": "COMPLETED", "result_notes": "ok"}, expected_status="ASSIGNED",
+                                messages=[event])
+    assert done.job.status == "COMPLETED" and done.job.version == 3
+    with pytest.raises(ConcurrencyConflict):
+        deps.jobs.transition(stored, {"status": "FAILED"}, expected_status="ASSIGNED")
+    assert deps.jobs.deliver(done, publisher) == 1
+    assert publisher.published[0].payload == {"queue_id": job.queue_id, "notes": "ok"}
+    assert deps.jobs.get(job.queue_id).outbox == {}
+    assert not deps.jobs.withdraw(job.queue_id, 3, "late", NOW)
+
+
+def test_a_withdrawn_job_leaves_the_queue_and_expired_jobs_are_invisible(empty_queue):
+    deps = empty_queue
+    job = make_job(2, iso(NOW))
+    deps.jobs.add(job)
+    assert deps.jobs.withdraw(job.queue_id, 2, "order cancelled", NOW)
+    withdrawn = deps.jobs.get(job.queue_id).job
+    assert withdrawn.status == "FAILED" and "order cancelled" in withdrawn.failure_reason
+    assert deps.jobs.claim(Mechanic("7", "joao"), NOW) is None
+    assert not deps.jobs.withdraw(new_id(), 2, "never queued", NOW)
+
+    expired = make_job(4, iso(NOW))
+    deps.jobs.add(expired)
+    deps.jobs.table.update_item(Key={"queueId": expired.queue_id, "priority": 4},
+                                UpdateExpression="SET expires_at = :t",
+                                ExpressionAttributeValues={":t": int(time.time()) - 10})
+    assert deps.jobs.get(expired.queue_id) is None
+    assert deps.jobs.list_by_status("QUEUED").items == []
+    assert deps.jobs.claim(Mechanic("7", "joao"), NOW) is None
+
+
+def test_create_tables_is_idempotent(dynamo, settings):
+    settings.DYNAMODB_ENDPOINT_URL = dynamo.endpoint_url
+    settings.DYNAMODB_TABLE_PREFIX = f"c{new_id()[:6]}_"
+    call_command("create_tables")
+    call_command("create_tables")
+    fresh = DynamoSettings(dynamo.endpoint_url, dynamo.region, settings.DYNAMODB_TABLE_PREFIX)
+    client = resource(fresh).meta.client
+    executions = client.describe_table(TableName=EXECUTIONS.physical_name(fresh.table_prefix))["Table"]
+    assert {i["IndexName"] for i in executions["GlobalSecondaryIndexes"]} == {
+        "ServiceOrderIndex", "StatusIndex", "OutboxIndex"}
+    queue = client.describe_table(TableName=WORK_QUEUE.physical_name(fresh.table_prefix))["Table"]
+    assert {i["IndexName"] for i in queue["GlobalSecondaryIndexes"]} == {
+        "ServiceOrderIndex", "StatusPriorityIndex", "OutboxIndex"}
+    for spec in TABLES:
+        client.delete_table(TableName=spec.physical_name(fresh.table_prefix))

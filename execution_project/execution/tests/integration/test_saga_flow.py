@@ -1,0 +1,127 @@
+"""The saga through the services on real DynamoDB endpoints: inbox, optimistic locking, outbox, sweeper."""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from execution import saga as saga_flow
+from execution import services
+from execution.domain import Mechanic, queue_id_for
+from oficina_common.messages import Envelope
+
+from ..factories import budget_created, diagnosis_completed, message, payment_approved, payment_requested
+
+JOAO = Mechanic("7", "joao")
+
+
+def feed(deps, event: Envelope, type: str, **payload) -> str:
+    return services.message_handle(message(event.saga_id, event.service_order_id, type, **payload).to_dict(),
+                                   deps=deps)
+
+
+def to_payment(deps, event: Envelope) -> None:
+    assert services.message_handle(event.to_dict(), deps=deps) == "handled"
+    feed(deps, event, "billing.BudgetCreated", **budget_created())
+    feed(deps, event, "billing.BudgetApproved", budget_id="b-1", version=1, total_cents=19100, decided_by="c")
+    feed(deps, event, "os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}])
+    feed(deps, event, "billing.PaymentRequested", **payment_requested())
+
+
+def test_an_order_goes_from_diagnosis_to_finished(empty_queue, publisher):
+    deps = empty_queue
+    event = diagnosis_completed()
+    to_payment(deps, event)
+    feed(deps, event, "billing.PaymentApproved", **payment_approved())
+    queue_id = queue_id_for(event.saga_id)
+    assert deps.jobs.get(queue_id).job.status == "QUEUED"
+
+    assert services.work_queue_claim(mechanic=JOAO, deps=deps).queue_id == queue_id
+    services.job_complete(queue_id=queue_id, mechanic=JOAO, notes="Óleo trocado", deps=deps)
+    work_completed = publisher.published[-1]
+    assert work_completed.type == "execution.WorkCompleted"
+    assert services.message_handle(work_completed.to_dict(), deps=deps) == "handled"
+    feed(deps, event, "os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+
+    ours = [e for e in publisher.published if e.saga_id == event.saga_id]
+    assert [(e.type, e.payload.get("to")) for e in ours] == [
+        ("billing.CreateBudget", None), ("os.ChangeStatus", "AWAITING_APPROVAL"), ("os.ReserveParts", None),
+        ("billing.RequestPayment", None), ("os.ChangeStatus", "AWAITING_PAYMENT"),
+        ("os.ChangeStatus", "AWAITING_PAYMENT"), ("os.ChangeStatus", "IN_EXECUTION"),
+        ("execution.WorkCompleted", None), ("os.ConsumeParts", None), ("os.ChangeStatus", "FINISHED")]
+    stored = deps.executions.get(event.saga_id)
+    assert stored.saga.status == "COMPLETED" and stored.outbox == {}
+    records = deps.steps.list_for(event.saga_id)
+    assert [r["status"] for r in sorted(records, key=lambda r: r["stepNumber"])] == ["COMPLETED"] * 7
+
+
+def test_a_message_delivered_twice_is_handled_once(deps, publisher):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    data = message(event.saga_id, event.service_order_id, "billing.BudgetCreated", **budget_created()).to_dict()
+    assert services.message_handle(data, deps=deps) == "handled"
+    assert services.message_handle(data, deps=deps) == "duplicate"
+    assert [e.type for e in publisher.published if e.saga_id == event.saga_id] == [
+        "billing.CreateBudget", "os.ChangeStatus"]
+
+
+# dynalite only: moto's server does not serialize concurrent conditional writes to one item.
+@pytest.mark.parametrize("dynamo", ["dynalite"], indirect=True)
+def test_replies_racing_on_one_saga_are_all_applied(deps, publisher):
+    event = diagnosis_completed()
+    to_payment(deps, event)
+    feed(deps, event, "billing.PaymentFailed", payment_id="p-1", budget_id="b-1", mercadopago_payment_id="9001",
+         status="rejected", reason="cc_rejected")
+    assert deps.executions.get(event.saga_id).saga.status == "COMPENSATING"
+    replies = [message(event.saga_id, event.service_order_id, "os.PartsReleased",
+                       parts=[{"catalog_id": "7", "quantity": 2}]),
+               message(event.saga_id, event.service_order_id, "billing.BudgetCancelled", budget_id="b-1", version=1)]
+    barrier = threading.Barrier(len(replies))
+    errors: list[BaseException] = []
+
+    def deliver(reply: Envelope) -> None:
+        from execution.wiring import get_dependencies
+
+        barrier.wait()
+        try:
+            services.message_handle(reply.to_dict(), deps=get_dependencies())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(r,)) for r in replies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    saga = deps.executions.get(event.saga_id).saga
+    assert saga.status == "COMPENSATED"
+    assert [s.status for s in saga.steps] == ["COMPENSATED", "COMPENSATED", "COMPENSATED", "COMPENSATED", "FAILED",
+                                              "PENDING", "PENDING"]
+
+
+def test_the_sweeper_retries_overdue_sagas_and_delivers_stranded_messages(deps, publisher):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+
+    # A worker that died between the write and the publish: the message stays in the item's outbox.
+    stored = deps.executions.get(event.saga_id)
+    reply = Envelope(type="billing.BudgetCreated", saga_id=event.saga_id, service_order_id=event.service_order_id,
+                     payload=budget_created())
+    decision = saga_flow.handle(stored.saga, reply, now=datetime.now(UTC), config=deps.config)
+    deps.executions.save(stored, decision.saga, decision.commands)
+    assert deps.executions.get(event.saga_id).outbox
+
+    report = services.saga_sweep(deps=replace(deps, outbox_sweep_age=timedelta(0)))
+    assert report.outbox_delivered >= 1
+    assert deps.executions.get(event.saga_id).outbox == {}
+    assert [e.type for e in publisher.published if e.saga_id == event.saga_id] == [
+        "billing.CreateBudget", "os.ChangeStatus"]
+
+    # Eight days later the customer still has not decided: the approval expired.
+    later = replace(deps, clock=lambda: datetime.now(UTC) + timedelta(days=8))
+    assert services.saga_sweep(deps=later).timed_out >= 1
+    assert any(e.type == "billing.CancelBudget" and e.saga_id == event.saga_id for e in publisher.published)
+    assert deps.executions.get(event.saga_id).saga.status == "COMPENSATING"

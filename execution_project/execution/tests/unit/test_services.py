@@ -1,0 +1,170 @@
+"""The use cases with fake repositories: what is written, published and queued (no I/O)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from execution import services
+from execution.domain import Mechanic, queue_id_for
+from oficina_common.errors import ConcurrencyConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+
+from ..factories import budget_created, diagnosis_completed, message, payment_approved, payment_requested
+from ..fakes import Clock, fake_dependencies
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+JOAO = Mechanic(user_id="7", name="joao")
+ANA = Mechanic(user_id="8", name="ana")
+ADMIN = Mechanic(user_id="1", name="admin", is_admin=True)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def deps(clock):
+    return fake_dependencies(clock)
+
+
+def reply(event, type: str, **payload):
+    return message(event.saga_id, event.service_order_id, type, **payload).to_dict()
+
+
+def run_to_execution(deps, event) -> None:
+    services.message_handle(event.to_dict(), deps=deps)
+    for type, payload in [
+        ("billing.BudgetCreated", budget_created()),
+        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
+        ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
+        ("billing.PaymentRequested", payment_requested()),
+        ("billing.PaymentApproved", payment_approved()),
+    ]:
+        assert services.message_handle(reply(event, type, **payload), deps=deps) == "handled"
+
+
+def test_a_diagnosis_creates_one_saga_and_publishes_the_budget_request(deps):
+    event = diagnosis_completed()
+    assert services.message_handle(event.to_dict(), deps=deps) == "handled"
+    assert deps.publisher.types() == ["billing.CreateBudget"]
+    assert deps.executions.outboxes[event.saga_id] == {}  # delivered, then removed from the outbox
+    assert deps.steps.records[(event.saga_id, 1)][1].status == "RUNNING"
+
+    assert services.message_handle(event.to_dict(), deps=deps) == "duplicate"
+    again = diagnosis_completed(saga_id=event.saga_id, service_order_id=event.service_order_id)
+    assert services.message_handle(again.to_dict(), deps=deps) == "handled"
+    assert deps.publisher.types() == ["billing.CreateBudget"]
+    assert len(deps.executions.sagas) == 1
+
+
+def test_a_paid_order_gets_its_job_queued_and_the_saga_waits_for_the_mechanic(deps):
+    event = diagnosis_completed(priority=5)
+    run_to_execution(deps, event)
+    queue_id = queue_id_for(event.saga_id)
+    job = deps.jobs.jobs[queue_id]
+    assert (job.status, job.priority, job.service_order_id) == ("QUEUED", 5, event.service_order_id)
+    saga = deps.executions.sagas[event.saga_id]
+    assert (saga.current_step, saga.step(6).status, saga.step(7).status) == (7, "COMPLETED", "RUNNING")
+    assert deps.publisher.types()[-1] == "os.ChangeStatus"
+    assert deps.publisher.published[-1].payload["to"] == "IN_EXECUTION"
+    assert deps.steps.records[(event.saga_id, 7)][1].status == "RUNNING"
+
+
+def test_a_reply_racing_another_is_re_read_and_applied_not_lost(deps):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    deps.executions.conflicts_to_raise = 3
+    services.message_handle(reply(event, "billing.BudgetCreated", **budget_created()), deps=deps)
+    assert deps.executions.sagas[event.saga_id].current_step == 2
+    assert deps.publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
+
+
+def test_a_saga_that_keeps_changing_gives_the_reply_back_for_a_later_retry(deps):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    deps.executions.conflicts_to_raise = 100
+    data = reply(event, "billing.BudgetCreated", **budget_created())
+    with pytest.raises(ConcurrencyConflict):
+        services.message_handle(data, deps=deps)
+    assert not deps.inbox.seen(data["message_id"])  # not marked: the redelivery will be handled
+
+
+def test_replies_no_retry_can_fix_are_dropped(deps):
+    unknown = message("no-such-saga", "o", "billing.BudgetCreated", **budget_created())
+    assert services.message_handle(unknown.to_dict(), deps=deps) == "handled"
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    broken = reply(event, "billing.BudgetCreated", budget_id="b-1")
+    assert services.message_handle(broken, deps=deps) == "handled"
+    assert deps.executions.sagas[event.saga_id].current_step == 1
+    assert services.message_handle({"type": "nonsense"}, deps=deps) == "malformed"
+
+
+def test_the_sweeper_re_sends_overdue_commands(deps, clock):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    clock.now = T0 + timedelta(minutes=2)
+    report = services.saga_sweep(deps=deps)
+    assert report.timed_out == 1
+    assert deps.publisher.types() == ["billing.CreateBudget", "billing.CreateBudget"]
+    assert deps.executions.sagas[event.saga_id].step(1).attempts == 2
+    assert services.saga_sweep(deps=deps).timed_out == 0
+
+
+def test_work_on_a_job_is_for_its_mechanic_and_moves_the_saga(deps):
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    queue_id = queue_id_for(event.saga_id)
+    with pytest.raises(InvalidTransition):
+        services.job_complete(queue_id=queue_id, mechanic=ADMIN, notes="", deps=deps)  # nobody claimed it
+    assert services.work_queue_claim(mechanic=JOAO, deps=deps).queue_id == queue_id
+    assert services.work_queue_claim(mechanic=ANA, deps=deps) is None
+    with pytest.raises(PermissionDenied):
+        services.job_complete(queue_id=queue_id, mechanic=ANA, notes="", deps=deps)
+    assert services.job_start(queue_id=queue_id, mechanic=JOAO, deps=deps).status == "IN_PROGRESS"
+    assert services.job_start(queue_id=queue_id, mechanic=JOAO, deps=deps).status == "IN_PROGRESS"
+
+    done = services.job_complete(queue_id=queue_id, mechanic=JOAO, notes="Trocado", deps=deps)
+    assert (done.status, done.result_notes) == ("COMPLETED", "Trocado")
+    completed = deps.publisher.published[-1]
+    assert (completed.type, completed.saga_id, completed.payload) == (
+        "execution.WorkCompleted", event.saga_id, {"queue_id": queue_id, "notes": "Trocado"})
+    services.job_complete(queue_id=queue_id, mechanic=JOAO, notes="Trocado", deps=deps)
+    assert deps.publisher.types().count("execution.WorkCompleted") == 1  # repeating changes nothing
+    with pytest.raises(InvalidTransition):
+        services.job_fail(queue_id=queue_id, mechanic=JOAO, reason="x", deps=deps)
+
+
+def test_a_failed_job_and_additional_repairs_publish_their_events(deps):
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    queue_id = queue_id_for(event.saga_id)
+    services.work_queue_claim(mechanic=JOAO, deps=deps)
+    item = {"kind": "part", "catalog_id": "7", "description": "Filtro", "quantity": 1, "unit_price_cents": 3550}
+    with pytest.raises(ValidationFailed):
+        services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[], notes="", deps=deps)
+    job = services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[item], notes="extra",
+                                                 deps=deps)
+    assert job.additional_repairs[0]["items"] == [item]
+    assert deps.publisher.published[-1].payload == {"queue_id": queue_id, "items": [item], "notes": "extra"}
+
+    failed = services.job_fail(queue_id=queue_id, mechanic=ADMIN, reason="motor fundido", deps=deps)
+    assert failed.failure_reason == "motor fundido"
+    assert deps.publisher.published[-1].type == "execution.WorkFailed"
+    assert services.job_fail(queue_id=queue_id, mechanic=ADMIN, reason="again", deps=deps).failure_reason == \
+        "motor fundido"
+    with pytest.raises(InvalidTransition):
+        services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[item], notes="", deps=deps)
+    with pytest.raises(NotFound):
+        services.job_start(queue_id="nope", mechanic=JOAO, deps=deps)
+
+
+def test_a_cancelled_order_takes_its_job_off_the_queue(deps):
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    services.message_handle(reply(event, "os.OrderCancelled", reason="desistiu", cancelled_by="a"), deps=deps)
+    job = deps.jobs.jobs[queue_id_for(event.saga_id)]
+    assert job.status == "FAILED"
+    assert "desistiu" in job.failure_reason
+    assert deps.publisher.types()[-2:] == ["billing.RefundPayment", "os.ReleaseParts"]

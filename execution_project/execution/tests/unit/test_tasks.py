@@ -1,0 +1,69 @@
+"""The Celery entry points: transient failures are retried, domain errors dropped, bugs not hidden."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from execution import tasks, wiring
+from oficina_common.errors import ConcurrencyConflict, InvalidTransition
+from oficina_common.messaging import MemoryInbox
+
+from ..factories import diagnosis_completed
+from ..fakes import Clock, fake_dependencies
+
+
+class FlakyInbox(MemoryInbox):
+    """Fails like an unreachable DynamoDB endpoint the first ``failures`` times."""
+
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    def seen(self, message_id: str) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise EndpointConnectionError(endpoint_url="http://dynamodb")
+        return super().seen(message_id)
+
+
+@pytest.fixture
+def fakes():
+    deps = fake_dependencies(Clock(datetime(2026, 3, 2, tzinfo=UTC)))
+    yield deps
+    wiring.reset()
+
+
+def use(deps, **overrides) -> None:
+    wiring.override(executions=deps.executions, steps=deps.steps, jobs=deps.jobs, publisher=deps.publisher,
+                    clock=deps.clock, **overrides)
+
+
+def test_a_message_that_meets_a_dynamodb_outage_is_retried_until_handled(fakes):
+    use(fakes, inbox=FlakyInbox(failures=2))
+    event = diagnosis_completed()
+    assert tasks.handle_message.apply(args=[event.to_dict()]).get() == "handled"
+    assert fakes.publisher.types() == ["billing.CreateBudget"]
+
+
+def test_what_is_transient_and_what_is_not():
+    assert tasks.is_transient(ConcurrencyConflict("racing"))
+    assert tasks.is_transient(ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem"))
+    assert not tasks.is_transient(ClientError({"Error": {"Code": "ValidationException"}}, "UpdateItem"))
+    assert not tasks.is_transient(InvalidTransition("no"))
+
+
+def test_a_domain_error_is_logged_and_dropped(fakes, monkeypatch):
+    use(fakes)
+
+    def refuse(*_, **__):
+        raise InvalidTransition("cannot")
+
+    monkeypatch.setattr(tasks.services, "message_handle", refuse)
+    assert tasks.handle_message.apply(args=[{}]).get() == "dropped"
+
+
+def test_the_sweep_task_reports_what_it_did(fakes):
+    use(fakes, inbox=MemoryInbox())
+    assert tasks.sweep.apply().get() == {"timed_out": 0, "failed": 0, "outbox_delivered": 0}

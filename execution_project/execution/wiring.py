@@ -1,0 +1,106 @@
+"""What the services work with, built lazily from settings (tests point it elsewhere).
+
+One set per thread: boto3 resources are not thread-safe, and a worker may run threads.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from oficina_common.dynamodb import DynamoSettings, resource
+from oficina_common.messaging import CeleryPublisher, Inbox, Publisher
+from oficina_common.outbox import DynamoInbox
+
+from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
+from .saga import SagaConfig
+from .tables import EXECUTION_INBOX, EXECUTION_STEPS, EXECUTIONS, WORK_QUEUE
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Dependencies:
+    executions: ExecutionRepository
+    steps: ExecutionStepRepository
+    jobs: WorkQueueRepository
+    inbox: Inbox
+    publisher: Publisher
+    config: SagaConfig = field(default_factory=SagaConfig)
+    clock: Callable[[], datetime] = _utc_now
+    outbox_sweep_age: timedelta = timedelta(seconds=30)
+
+
+def dynamo_settings() -> DynamoSettings:
+    return DynamoSettings(endpoint_url=settings.DYNAMODB_ENDPOINT_URL or None, region=settings.AWS_REGION,
+                          table_prefix=settings.DYNAMODB_TABLE_PREFIX)
+
+
+def saga_config() -> SagaConfig:
+    return SagaConfig(
+        step_timeout=timedelta(seconds=settings.SAGA_STEP_TIMEOUT_SECONDS),
+        max_attempts=settings.SAGA_MAX_ATTEMPTS,
+        approval_timeout=timedelta(seconds=settings.SAGA_APPROVAL_TIMEOUT_SECONDS),
+        approval_grace=timedelta(seconds=settings.SAGA_APPROVAL_GRACE_SECONDS),
+        payment_timeout=timedelta(seconds=settings.SAGA_PAYMENT_TIMEOUT_SECONDS),
+        payment_method=settings.PAYMENT_METHOD,
+    )
+
+
+def _build() -> Dependencies:
+    from config.celery import app
+
+    dynamo = dynamo_settings()
+    db = resource(dynamo)
+
+    def table(spec: Any) -> Any:
+        return db.Table(spec.physical_name(dynamo.table_prefix))
+
+    return Dependencies(
+        executions=ExecutionRepository(table(EXECUTIONS),
+                                       retention=timedelta(days=settings.EXECUTION_RETENTION_DAYS)),
+        steps=ExecutionStepRepository(table(EXECUTION_STEPS)),
+        jobs=WorkQueueRepository(table(WORK_QUEUE), retention=timedelta(days=settings.WORK_QUEUE_RETENTION_DAYS)),
+        inbox=DynamoInbox(table(EXECUTION_INBOX), retention=timedelta(days=settings.INBOX_RETENTION_DAYS)),
+        publisher=CeleryPublisher(app),
+        config=saga_config(),
+        outbox_sweep_age=timedelta(seconds=settings.OUTBOX_SWEEP_AGE_SECONDS),
+    )
+
+
+_local = threading.local()
+_overrides: dict[str, Any] = {}
+
+
+def _signature() -> tuple:
+    return (settings.DYNAMODB_ENDPOINT_URL, settings.AWS_REGION, settings.DYNAMODB_TABLE_PREFIX,
+            settings.CELERY_BROKER_URL, saga_config(), tuple(sorted((k, id(v)) for k, v in _overrides.items())))
+
+
+def get_dependencies() -> Dependencies:
+    signature = _signature()
+    cached = getattr(_local, "cached", None)
+    if cached is None or cached[0] != signature:
+        deps = _build()
+        if _overrides:
+            deps = replace(deps, **_overrides)
+        _local.cached = (signature, deps)
+        cached = _local.cached
+    return cached[1]
+
+
+def override(**values: Any) -> None:
+    """Replace parts (e.g. ``publisher=RecordingPublisher()``) in every thread; tests only."""
+    _overrides.clear()
+    _overrides.update(values)
+
+
+def reset() -> None:
+    _overrides.clear()
+    _local.__dict__.clear()
