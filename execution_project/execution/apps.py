@@ -6,4 +6,4 @@ class ExecutionConfig(AppConfig):
     verbose_name = "Execution (saga orchestrator and work queue)"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI extension for the JWT authentication)
+        from oficina_common import schema  # noqa: F401  (registers the OpenAPI extension for the JWT authentication)

@@ -50,9 +50,11 @@ class CorrelationIdMiddleware:
     def __call__(self, request: Any) -> Any:
         incoming = request.META.get(_META_KEY, "")
         value = incoming if _VALID.match(incoming) else str(uuid.uuid4())
-        with bind_correlation_id(value):
-            request.correlation_id = value
-            response = self.get_response(request)
+        # Not reset on the way out: Django logs 4xx/5xx responses (django.request) after the
+        # middleware returns, and those lines need the id too. The next request sets its own.
+        set_correlation_id(value)
+        request.correlation_id = value
+        response = self.get_response(request)
         response[HEADER] = value
         return response
 

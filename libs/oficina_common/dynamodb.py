@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import boto3
@@ -91,8 +91,22 @@ def _boto_config() -> Config:
                   max_pool_connections=50)
 
 
-@lru_cache(maxsize=8)
+_resources: dict[tuple[str | None, str], Any] = {}
+_resources_lock = threading.Lock()
+
+
 def _resource(endpoint_url: str | None, region: str) -> Any:
+    # Creating sessions is what boto3 cannot do from several threads at once, so creation is
+    # locked; the resource is then shared: its Table actions go through the low-level client,
+    # which is thread-safe, and a resource per thread would cost ~50 ms per new request thread.
+    key = (endpoint_url, region)
+    with _resources_lock:
+        if key not in _resources:
+            _resources[key] = _new_resource(endpoint_url, region)
+        return _resources[key]
+
+
+def _new_resource(endpoint_url: str | None, region: str) -> Any:
     session = boto3.session.Session()
     extra: dict[str, Any] = {}
     if endpoint_url:
@@ -108,7 +122,8 @@ def resource(settings: DynamoSettings) -> Any:
 
 def reset_resources() -> None:
     """Forget cached clients (tests that switch endpoints, e.g. into ``mock_aws``)."""
-    _resource.cache_clear()
+    with _resources_lock:
+        _resources.clear()
 
 
 def ensure_tables(settings: DynamoSettings, specs: tuple[TableSpec, ...], *, wait: bool = True) -> list[str]:
@@ -223,7 +238,13 @@ def query_page(table: Any, *, limit: int = 50, page_token: str | None = None,
     start = decode_page_token(page_token)
     if start:
         kwargs["ExclusiveStartKey"] = start
-    response = table.query(**kwargs)
+    try:
+        response = table.query(**kwargs)
+    except ClientError as exc:
+        # A token decoded fine but names keys this query does not have (DynamoDB refuses it).
+        if start and exc.response["Error"]["Code"] == "ValidationException":
+            raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
+        raise
     items = [to_python(i) for i in response.get("Items", [])
              if not (ttl_attribute and is_expired(i, ttl_attribute))]
     return Page(items=items, next_token=encode_page_token(response.get("LastEvaluatedKey")))

@@ -59,6 +59,15 @@ class Inbox(Protocol):
         ...
 
 
+class LeasingInbox(Inbox, Protocol):
+    """An inbox that can hold a message while it is handled, so two deliveries of one message
+    at the same moment (a redelivery racing the first) never both run the handler."""
+
+    def claim(self, message_id: str, message_type: str) -> bool: ...
+
+    def release(self, message_id: str) -> None: ...
+
+
 class MemoryInbox:
     def __init__(self) -> None:
         self.ids: set[str] = set()
@@ -97,9 +106,29 @@ class Dispatcher:
             if handler is None:
                 logger.warning("no handler for %s; dropped", envelope.type)
                 return "unhandled"
+            if isinstance(inbox, LeasingInboxBase):
+                return self._dispatch_leased(envelope, handler, inbox)
             if inbox.seen(envelope.message_id):
                 logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
                 return "duplicate"
             handler(envelope)
-            inbox.mark(envelope.message_id, envelope.type)
+            if not inbox.mark(envelope.message_id, envelope.type):
+                logger.warning("%s %s was handled twice at once", envelope.type, envelope.message_id)
             return "handled"
+
+    @staticmethod
+    def _dispatch_leased(envelope: Envelope, handler: Handler, inbox: LeasingInboxBase) -> str:
+        if not inbox.claim(envelope.message_id, envelope.type):
+            logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
+            return "duplicate"
+        try:
+            handler(envelope)
+        except BaseException:
+            inbox.release(envelope.message_id)  # let the redelivery try again
+            raise
+        inbox.mark(envelope.message_id, envelope.type)
+        return "handled"
+
+
+class LeasingInboxBase:
+    """Marker base for inboxes implementing :class:`LeasingInbox`."""

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from .dynamodb import Index, TableSpec, epoch_seconds, is_conditional_failure, is_expired, now_iso, query_all
 from .messages import Envelope
-from .messaging import Publisher
+from .messaging import LeasingInboxBase, Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -74,23 +74,47 @@ class DynamoOutboxRelay:
 
     def drain(self, item: dict[str, Any]) -> int:
         key = self._key(item)
-        sent = 0
-        for envelope in pending_messages(item):
+        envelopes = pending_messages(item)
+        for envelope in envelopes:
             self.publisher.publish(envelope)
-            try:
-                self.table.update_item(
-                    Key=key,
-                    UpdateExpression="REMOVE outbox.#m",
-                    ConditionExpression="attribute_exists(outbox.#m)",
-                    ExpressionAttributeNames={"#m": envelope.message_id},
-                )
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
-                # Another relay removed it first: it was published (maybe twice; the inbox copes).
-            sent += 1
+        if envelopes and self._remove_all(key, envelopes):
+            return len(envelopes)
+        for envelope in envelopes:
+            self._remove_one(key, envelope)
         self._clear_pending_flag(key)
-        return sent
+        return len(envelopes)
+
+    def _remove_all(self, key: dict[str, Any], envelopes: list[Envelope]) -> bool:
+        """One write when the outbox holds exactly what was published (the usual case)."""
+        names = {f"#m{n}": e.message_id for n, e in enumerate(envelopes)}
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names)
+                                 + ", outbox_pending, outbox_at",
+                ConditionExpression=" AND ".join([f"attribute_exists(outbox.{name})" for name in names]
+                                                 + ["size(outbox) = :count"]),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":count": len(envelopes)},
+            )
+            return True
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False  # another relay got there first, or new messages arrived: one by one
+
+    def _remove_one(self, key: dict[str, Any], envelope: Envelope) -> None:
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression="REMOVE outbox.#m",
+                ConditionExpression="attribute_exists(outbox.#m)",
+                ExpressionAttributeNames={"#m": envelope.message_id},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # Another relay removed it first: it was published (maybe twice; the inbox copes).
 
     def _clear_pending_flag(self, key: dict[str, Any]) -> None:
         try:
@@ -130,30 +154,66 @@ def inbox_table_spec(name: str) -> TableSpec:
     return TableSpec(name=name, hash_key=("message_id", "S"), ttl_attribute="expires_at")
 
 
-class DynamoInbox:
-    """Message ids a consumer has processed, kept for ``retention`` (redeliveries come soon)."""
+class DynamoInbox(LeasingInboxBase):
+    """Message ids a consumer has processed, kept for ``retention`` (redeliveries come soon).
 
-    def __init__(self, table: Any, retention: timedelta = timedelta(days=7)):
+    A message is first claimed (state PROCESSING, with a lease), then marked DONE. A delivery
+    that finds it claimed and the lease still running is a duplicate; a lease that ran out means
+    the worker handling it died, and the redelivery takes it over.
+    """
+
+    def __init__(self, table: Any, retention: timedelta = timedelta(days=7), lease: timedelta = timedelta(minutes=2)):
         self.table = table
         self.retention = retention
+        self.lease = lease
 
     def seen(self, message_id: str) -> bool:
         item = self.table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
         return bool(item) and not is_expired(item, "expires_at")
 
-    def mark(self, message_id: str, message_type: str) -> bool:
+    def _put(self, message_id: str, message_type: str, state: str, condition: str, values: dict[str, Any]) -> bool:
+        now = datetime.now(UTC)
         try:
             self.table.put_item(
                 Item={
                     "message_id": message_id,
                     "type": message_type,
+                    "state": state,
                     "processed_at": now_iso(),
-                    "expires_at": epoch_seconds(datetime.now(UTC) + self.retention),
+                    "lease_until": epoch_seconds(now + self.lease),
+                    "expires_at": epoch_seconds(now + self.retention),
                 },
-                ConditionExpression="attribute_not_exists(message_id)",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":now": epoch_seconds(now), **values},
             )
             return True
         except ClientError as exc:
             if is_conditional_failure(exc):
                 return False
             raise
+
+    def claim(self, message_id: str, message_type: str) -> bool:
+        return self._put(
+            message_id, message_type, "PROCESSING",
+            "attribute_not_exists(message_id) OR expires_at <= :now"
+            " OR (#state = :processing AND lease_until <= :now)",
+            {":processing": "PROCESSING"},
+        )
+
+    def release(self, message_id: str) -> None:
+        try:
+            self.table.delete_item(Key={"message_id": message_id}, ConditionExpression="#state = :processing",
+                                   ExpressionAttributeNames={"#state": "state"},
+                                   ExpressionAttributeValues={":processing": "PROCESSING"})
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def mark(self, message_id: str, message_type: str) -> bool:
+        """DONE; False when another delivery had already finished it."""
+        return self._put(
+            message_id, message_type, "DONE",
+            "attribute_not_exists(message_id) OR #state <> :done OR expires_at <= :now",
+            {":done": "DONE"},
+        )

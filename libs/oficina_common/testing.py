@@ -56,7 +56,9 @@ def dynalite_server() -> Iterator[str]:
         raise RuntimeError("dynalite is not installed: run ./manage_all.sh install")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dynalite-") as data:
-        process = subprocess.Popen([str(DYNALITE_BIN), "--port", str(port), "--path", data],
+        # Tables become ACTIVE at once (dynalite waits half a second per table by default).
+        process = subprocess.Popen([str(DYNALITE_BIN), "--port", str(port), "--path", data, "--createTableMs", "0",
+                                    "--deleteTableMs", "0", "--updateTableMs", "0"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(port)

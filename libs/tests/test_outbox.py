@@ -93,3 +93,66 @@ def test_inbox_marks_once(dynamo_settings):
     expired = DynamoInbox(inbox.table, retention=timedelta(seconds=-10))
     expired.mark("m2", "x")
     assert not inbox.seen("m2")
+
+
+@pytest.fixture
+def dynamo_inbox(dynamo_settings):
+    spec = inbox_table_spec("inbox")
+    ensure_tables(dynamo_settings, (spec,))
+    return DynamoInbox(resource(dynamo_settings).Table(spec.physical_name(dynamo_settings.table_prefix)))
+
+
+def test_a_claimed_message_is_a_duplicate_until_its_lease_runs_out(dynamo_inbox):
+    assert dynamo_inbox.claim("m1", "x") is True
+    assert dynamo_inbox.claim("m1", "x") is False
+    dead_worker = DynamoInbox(dynamo_inbox.table, lease=timedelta(seconds=-1))
+    assert dead_worker.claim("m2", "x") is True
+    assert dynamo_inbox.claim("m2", "x") is True  # the first worker died: its lease ran out
+    assert dynamo_inbox.mark("m2", "x") is True
+    assert dynamo_inbox.claim("m2", "x") is False
+    assert dynamo_inbox.mark("m2", "x") is False
+
+
+def test_dispatcher_runs_a_message_once_and_again_after_a_failure(dynamo_inbox):
+    from oficina_common.messaging import Dispatcher
+
+    calls = []
+
+    def flaky(envelope):
+        calls.append(envelope.message_id)
+        if len(calls) == 1:
+            raise ConnectionError("broker down")
+
+    dispatcher = Dispatcher({"billing.BudgetApproved": flaky})
+    data = event(1).to_dict()
+    with pytest.raises(ConnectionError):
+        dispatcher.dispatch(data, dynamo_inbox)
+    assert dispatcher.dispatch(data, dynamo_inbox) == "handled"  # the claim was released
+    assert dispatcher.dispatch(data, dynamo_inbox) == "duplicate"
+    assert len(calls) == 2
+
+
+def test_concurrent_deliveries_run_the_handler_once(dynamo_settings, dynamo_inbox, request):
+    if "moto" in request.node.callspec.id:
+        pytest.skip("moto's server does not serialize concurrent conditional writes to one item")
+    import threading
+
+    from oficina_common.messaging import Dispatcher
+
+    calls = []
+    barrier = threading.Barrier(8)
+    dispatcher = Dispatcher({"billing.BudgetApproved": calls.append})
+    data = event(1).to_dict()
+    results = []
+
+    def deliver():
+        barrier.wait()
+        results.append(dispatcher.dispatch(data, dynamo_inbox))
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(results) == ["duplicate"] * 7 + ["handled"]
