@@ -161,6 +161,9 @@ class PendingCommand:
     due_at: str
     # True once the saga compensates: the reply is still awaited, to undo what it reports.
     undo: bool = False
+    # A re-sent command keeps its first message id: a receiver that did handle the first copy
+    # drops the second through its inbox instead of acting twice (reserving parts twice, say).
+    message_id: str = ""
 
 
 @dataclass

@@ -131,11 +131,11 @@ class _Transition:
         self.job_closed = False  # set while compensating a job the mechanic already failed
 
     # --- messages -------------------------------------------------------------------------
-    def _envelope(self, type: str, payload: dict[str, Any]) -> Envelope:
+    def _envelope(self, type: str, payload: dict[str, Any], message_id: str = "") -> Envelope:
         s = self.saga
-        message_id = uuid.uuid5(NAMESPACE, f"{s.execution_id}:{s.version + 1}:{len(self.commands)}")
+        message_id = message_id or str(uuid.uuid5(NAMESPACE, f"{s.execution_id}:{s.version + 1}:{len(self.commands)}"))
         return Envelope(type=type, saga_id=s.execution_id, service_order_id=s.service_order_id,
-                        payload=payload, message_id=str(message_id), occurred_at=self.at)
+                        payload=payload, message_id=message_id, occurred_at=self.at)
 
     def send(self, type: str, payload: dict[str, Any], *, key: str | None = None, awaits: tuple[str, ...] = (),
              step_number: int | None = None) -> None:
@@ -147,16 +147,18 @@ class _Transition:
 
     def track(self, key: str, type: str, payload: dict[str, Any], awaits: tuple[str, ...], step_number: int) -> None:
         previous = self.answered(key)
+        sent = self.commands[-1].message_id if self.commands and self.commands[-1].type == type else ""
         self.saga.pending.append(PendingCommand(
             key=key, type=type, payload=payload, awaits=list(awaits), step_number=step_number,
-            attempts=(previous.attempts + 1) if previous else 1, due_at=self.due(self.config.step_timeout)))
+            attempts=(previous.attempts + 1) if previous else 1, due_at=self.due(self.config.step_timeout),
+            message_id=sent))
         self.changed = True
 
     def resend(self, pending: PendingCommand) -> None:
         if pending.type == LOCAL_ENQUEUE:
             self.effects.append(EnqueueWork(pending.payload["queue_id"]))
         else:
-            self.commands.append(self._envelope(pending.type, pending.payload))
+            self.commands.append(self._envelope(pending.type, pending.payload, pending.message_id))
         pending.attempts += 1
         pending.due_at = self.due(self.config.step_timeout)
         step = self.saga.step(pending.step_number)
