@@ -17,12 +17,14 @@ ARTIFACTS = Path(os.environ.get("OFICINA_TEST_ARTIFACTS", HERE.parent / ".data" 
 
 # Short clocks so expiry and the sweepers can be watched within a test run.
 E2E_ENV = {
-    "BUDGET_APPROVAL_TTL_SECONDS": "20",
-    "BUDGET_EXPIRY_INTERVAL_SECONDS": "2",
+    "BUDGET_APPROVAL_TTL_HOURS": str(20 / 3600),  # a budget expires 20 s after it is sent
+    "BEAT_EXPIRE_BUDGETS_SECONDS": "2",
     "PAYMENT_RECONCILE_AFTER_SECONDS": "30",
-    "PAYMENT_RECONCILE_INTERVAL_SECONDS": "5",
+    "BEAT_RECONCILE_SECONDS": "5",
+    "BEAT_OUTBOX_SWEEP_SECONDS": "3",
+    "OUTBOX_SWEEP_SECONDS": "3",
     "SAGA_SWEEP_INTERVAL_SECONDS": "3",
-    "OUTBOX_SWEEP_INTERVAL_SECONDS": "3",
+    "SAGA_APPROVAL_GRACE_SECONDS": "10",
     "MERCADOPAGO_SANDBOX_RETRY_BASE_SECONDS": "0.2",
     "MERCADOPAGO_WEBHOOK_SECRET": "e2e-webhook-secret",
 }

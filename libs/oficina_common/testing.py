@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,17 +33,31 @@ def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> 
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's DynamoDB over real HTTP, in this process, on a free port."""
-    from moto.server import ThreadedMotoServer
+    """moto's DynamoDB over real HTTP, in this process, on a free port, one request at a time.
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    moto's backend evaluates a ConditionExpression and then writes without a lock, so on its
+    threaded server two racing conditional writes to one item can both succeed; DynamoDB and
+    dynalite never allow that. Serializing the requests gives moto DynamoDB's per-item atomicity.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def one_at_a_time(environ: dict, start_response: object) -> object:
+        with lock:
+            return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
     try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        wait_for_port(server.server_port)
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def dynalite_available() -> bool:

@@ -132,9 +132,7 @@ def test_dispatcher_runs_a_message_once_and_again_after_a_failure(dynamo_inbox):
     assert len(calls) == 2
 
 
-def test_concurrent_deliveries_run_the_handler_once(dynamo_settings, dynamo_inbox, request):
-    if "moto" in request.node.callspec.id:
-        pytest.skip("moto's server does not serialize concurrent conditional writes to one item")
+def test_concurrent_deliveries_run_the_handler_once(dynamo_settings, dynamo_inbox):
     import threading
 
     from oficina_common.messaging import Dispatcher

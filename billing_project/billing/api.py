@@ -1,0 +1,339 @@
+"""Billing's HTTP API: budgets, their decisions and revisions, payments, Mercado Pago's webhook."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oficina_common.auth import CUSTOMER, STAFF_ROLES, IsStaff, IsStaffOrCustomer, customer_id_of, role_of
+from oficina_common.errors import AuthenticationRequired, PermissionDenied, UpstreamUnavailable, ValidationFailed
+
+from . import selectors, services
+from .dependencies import dependencies
+from .domain import Actor, BudgetStatus, Decision, ItemKind, PaymentMethod, PaymentStatus
+from .webhooks import verify_signature
+
+logger = logging.getLogger(__name__)
+
+MERCADOPAGO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ERROR = inline_serializer("Error", {"message": serializers.CharField(), "code": serializers.CharField(),
+                                    "extra": serializers.DictField()})
+
+
+def actor_of(request: Request) -> Actor:
+    """Staff or a customer, from the verified JWT (anonymous never gets this far)."""
+    role = role_of(request.user)
+    if role in STAFF_ROLES:
+        token = getattr(request.user, "token", None)
+        name = token.get("username", "") if token is not None else ""
+        return Actor.staff(str(name or getattr(request.user, "id", "") or role))
+    if role == CUSTOMER and customer_id_of(request.user):
+        return Actor.customer(str(customer_id_of(request.user)))
+    raise PermissionDenied("Your role may not do this.")
+
+
+# --- serializers --------------------------------------------------------------------------------
+
+class ItemLineSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in ItemKind])
+    catalog_id = serializers.CharField(max_length=64)
+    description = serializers.CharField(max_length=300)
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    unit_price_cents = serializers.IntegerField(min_value=0, max_value=100_000_000)
+
+
+class BudgetItemOutputSerializer(ItemLineSerializer):
+    total_cents = serializers.IntegerField()
+
+
+class BudgetOutputSerializer(serializers.Serializer):
+    budget_id = serializers.CharField()
+    version = serializers.IntegerField()
+    service_order_id = serializers.CharField()
+    order_number = serializers.CharField()
+    customer_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=[s.value for s in BudgetStatus])
+    items = BudgetItemOutputSerializer(many=True)
+    total_cents = serializers.IntegerField()
+    additional_total_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    decided_by = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    revision_reason = serializers.CharField()
+
+
+class BudgetPageSerializer(serializers.Serializer):
+    results = BudgetOutputSerializer(many=True)
+    next_page_token = serializers.CharField(allow_null=True)
+
+
+class PaymentOutputSerializer(serializers.Serializer):
+    payment_id = serializers.CharField()
+    budget_id = serializers.CharField()
+    budget_version = serializers.IntegerField()
+    service_order_id = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    method = serializers.ChoiceField(choices=[m.value for m in PaymentMethod])
+    status = serializers.ChoiceField(choices=[s.value for s in PaymentStatus])
+    mercadopago_payment_id = serializers.CharField(allow_null=True)
+    qr_code = serializers.CharField(help_text="Pix copy-and-paste code (empty for checkout).")
+    qr_code_base64 = serializers.CharField(help_text="Pix QR code as a base64 PNG (empty for checkout).")
+    ticket_url = serializers.CharField()
+    init_point = serializers.CharField(help_text="Mercado Pago checkout link (empty for Pix).")
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class PaymentPageSerializer(serializers.Serializer):
+    results = PaymentOutputSerializer(many=True)
+    next_page_token = serializers.CharField(allow_null=True)
+
+
+def _budget_data(budget: Any) -> dict[str, Any]:
+    return BudgetOutputSerializer(selectors.budget_as_dict(budget)).data
+
+
+def _payment_data(payment: Any) -> dict[str, Any]:
+    return PaymentOutputSerializer(selectors.payment_as_dict(payment)).data
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+BUDGET_ID = OpenApiParameter("budget_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+PAYMENT_ID = OpenApiParameter("payment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+class BudgetListApi(APIView):
+    permission_classes = [IsStaffOrCustomer]
+
+    @extend_schema_serializer(component_name="BudgetListFilter")
+    class FilterSerializer(serializers.Serializer):
+        service_order_id = serializers.CharField(required=False, max_length=64)
+        status = serializers.ChoiceField(choices=[s.value for s in BudgetStatus], required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+        page_token = serializers.CharField(required=False, max_length=2000)
+
+    @extend_schema(
+        operation_id="budgets_list", parameters=[FilterSerializer],
+        responses={200: BudgetPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+        description="The latest version of each budget of a service order (customers: only their own). "
+                    "Staff may list by `status` instead, paginated with `page_token`.",
+    )
+    def get(self, request: Request) -> Response:
+        filters = _valid(self.FilterSerializer, request.query_params)
+        budgets, token = selectors.budget_list(
+            actor=actor_of(request), service_order_id=filters.get("service_order_id"),
+            status=BudgetStatus(filters["status"]) if filters.get("status") else None,
+            limit=filters["limit"], page_token=filters.get("page_token"))
+        return Response({"results": [_budget_data(b) for b in budgets], "next_page_token": token})
+
+
+class BudgetDetailApi(APIView):
+    permission_classes = [IsStaffOrCustomer]
+
+    @extend_schema(operation_id="budgets_retrieve", parameters=[BUDGET_ID],
+                   responses={200: BudgetOutputSerializer, 401: ERROR, 404: ERROR},
+                   description="The budget's latest version.")
+    def get(self, request: Request, budget_id: str) -> Response:
+        return Response(_budget_data(selectors.budget_latest(budget_id=budget_id, actor=actor_of(request))))
+
+
+class BudgetVersionListApi(APIView):
+    permission_classes = [IsStaffOrCustomer]
+
+    @extend_schema(operation_id="budgets_versions_list", parameters=[BUDGET_ID],
+                   responses={200: BudgetOutputSerializer(many=True), 401: ERROR, 404: ERROR},
+                   description="Every version of the budget, oldest first.")
+    def get(self, request: Request, budget_id: str) -> Response:
+        versions = selectors.budget_versions(budget_id=budget_id, actor=actor_of(request))
+        return Response([_budget_data(b) for b in versions])
+
+
+class _BudgetDecisionApi(APIView):
+    """Approve or reject: staff, the order's customer (JWT) or the approval link's token."""
+
+    permission_classes = [AllowAny]
+    decision = Decision.APPROVE
+
+    def _actor(self, request: Request, token: str) -> Actor:
+        if token:
+            return Actor.approval_link(token)
+        if role_of(request.user):
+            return actor_of(request)
+        raise AuthenticationRequired("Log in, or use the approval link sent by e-mail.")
+
+    def _decide(self, request: Request, budget_id: str, data: dict[str, Any]) -> Response:
+        token = data.get("token") or str(request.query_params.get("token", ""))[:200]
+        outcome = services.budget_decide(budget_id=str(budget_id), version=data["version"], decision=self.decision,
+                                         actor=self._actor(request, token), reason=data.get("reason", ""))
+        return Response(_budget_data(outcome.budget), status=status.HTTP_200_OK)
+
+
+class BudgetApproveApi(_BudgetDecisionApi):
+    decision = Decision.APPROVE
+
+    @extend_schema_serializer(component_name="BudgetApproveInput")
+    class InputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(min_value=1)
+        token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
+
+    @extend_schema(
+        operation_id="budgets_approve", parameters=[BUDGET_ID], request=InputSerializer,
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        description="Approve a version. The same decision again is a 200 no-op; a stale version or "
+                    "a budget already rejected is a 409. The token may also come as `?token=`.",
+    )
+    def post(self, request: Request, budget_id: str) -> Response:
+        return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
+
+
+class BudgetRejectApi(_BudgetDecisionApi):
+    decision = Decision.REJECT
+
+    @extend_schema_serializer(component_name="BudgetRejectInput")
+    class InputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(min_value=1)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+        token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
+
+    @extend_schema(
+        operation_id="budgets_reject", parameters=[BUDGET_ID], request=InputSerializer,
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        description="Reject a version, with a reason. The same decision again is a 200 no-op; a stale "
+                    "version or a budget already approved is a 409.",
+    )
+    def post(self, request: Request, budget_id: str) -> Response:
+        return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
+
+
+class BudgetRevisionCreateApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="BudgetRevisionCreateInput")
+    class InputSerializer(serializers.Serializer):
+        items = ItemLineSerializer(many=True, allow_empty=False, max_length=200)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+    @extend_schema(
+        operation_id="budgets_revisions_create", parameters=[BUDGET_ID], request=InputSerializer,
+        responses={201: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        description="A new version with the latest version's items plus these; the previous version "
+                    "becomes SUPERSEDED and the customer gets a new approval link.",
+    )
+    def post(self, request: Request, budget_id: str) -> Response:
+        data = _valid(self.InputSerializer, request.data)
+        selectors.budget_latest(budget_id=budget_id, actor=actor_of(request))
+        revised = services.budget_revise(budget_id=str(budget_id), items=[dict(i) for i in data["items"]],
+                                         reason=data["reason"])
+        return Response(_budget_data(revised), status=status.HTTP_201_CREATED)
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+class PaymentListApi(APIView):
+    permission_classes = [IsStaffOrCustomer]
+
+    @extend_schema_serializer(component_name="PaymentListFilter")
+    class FilterSerializer(serializers.Serializer):
+        service_order_id = serializers.CharField(max_length=64)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+        page_token = serializers.CharField(required=False, max_length=2000)
+
+    @extend_schema(operation_id="payments_list", parameters=[FilterSerializer],
+                   responses={200: PaymentPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+                   description="Payments of a service order (customers: only their own), paginated with `page_token`.")
+    def get(self, request: Request) -> Response:
+        filters = _valid(self.FilterSerializer, request.query_params)
+        payments, token = selectors.payment_list(actor=actor_of(request), service_order_id=filters["service_order_id"],
+                                                 limit=filters["limit"], page_token=filters.get("page_token"))
+        return Response({"results": [_payment_data(p) for p in payments], "next_page_token": token})
+
+
+class PaymentDetailApi(APIView):
+    permission_classes = [IsStaffOrCustomer]
+
+    @extend_schema(operation_id="payments_retrieve", parameters=[PAYMENT_ID],
+                   responses={200: PaymentOutputSerializer, 401: ERROR, 404: ERROR})
+    def get(self, request: Request, payment_id: str) -> Response:
+        return Response(_payment_data(selectors.payment_get(payment_id=payment_id, actor=actor_of(request))))
+
+
+# --- Mercado Pago webhook -----------------------------------------------------------------------
+
+class MercadoPagoWebhookApi(APIView):
+    """Mercado Pago's notification: check the signature, queue the work, answer at once.
+
+    Nothing in the body is trusted: the Celery task reads the payment from Mercado Pago's API.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="webhooks_mercadopago", auth=[],
+        parameters=[
+            OpenApiParameter("data.id", str, OpenApiParameter.QUERY, required=False,
+                             description="The Mercado Pago payment id (signed)."),
+            OpenApiParameter("type", str, OpenApiParameter.QUERY, required=False,
+                             description="The topic; only `payment` is processed."),
+            OpenApiParameter("x-signature", str, OpenApiParameter.HEADER, required=True,
+                             description="`ts=…,v1=…`: HMAC-SHA256 with the webhook secret."),
+            OpenApiParameter("x-request-id", str, OpenApiParameter.HEADER, required=False),
+        ],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: inline_serializer("WebhookAccepted", {"status": serializers.CharField()}),
+            400: ERROR, 401: ERROR,
+            503: OpenApiResponse(ERROR, description="The work could not be queued; Mercado Pago retries."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        topic = str(request.query_params.get("type") or request.query_params.get("topic") or body.get("type") or "")
+        if topic != "payment":
+            return Response({"status": "ignored"})
+        data_id = str(request.query_params.get("data.id") or data.get("id") or "")
+        request_id = str(request.headers.get("x-request-id", ""))[:128]
+        if not verify_signature(secret=settings.MERCADOPAGO_WEBHOOK_SECRET, header=request.headers.get("x-signature"),
+                                data_id=data_id, request_id=request_id,
+                                tolerance_seconds=settings.MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS):
+            logger.warning("Mercado Pago notification refused: bad or missing signature (data.id %r, request %s)",
+                           data_id[:64], request_id or "-")
+            raise AuthenticationRequired("Invalid Mercado Pago signature.", code="invalid_signature")
+        if not MERCADOPAGO_ID.match(data_id):
+            raise ValidationFailed("data.id: a Mercado Pago payment id is required.")
+        try:
+            dependencies().enqueue_notification(data_id, request_id)
+        except Exception as exc:
+            logger.error("could not queue Mercado Pago notification %s: %s", data_id, exc)
+            raise UpstreamUnavailable("The notification could not be queued; try again.") from exc
+        logger.info("Mercado Pago notification for payment %s queued (request %s)", data_id, request_id or "-")
+        return Response({"status": "accepted"})

@@ -1,0 +1,96 @@
+"""What the services work with: repositories, Mercado Pago, the clock, task scheduling.
+
+Built lazily from settings on first use; tests swap in fakes or other endpoints with ``override``.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from oficina_common.messaging import Publisher
+
+SEND_APPROVAL_LINK_TASK = "billing.send_budget_approval_link"
+PROCESS_NOTIFICATION_TASK = "billing.process_mercadopago_notification"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _send_task(name: str, *args: Any) -> None:
+    from config.celery import app
+
+    app.send_task(name, args=list(args), queue="billing")
+
+
+@dataclass
+class Dependencies:
+    budgets: Any
+    payments: Any
+    approval_tokens: Any
+    mercadopago: Any
+    publisher: Publisher | None = None
+    schedule_approval_email: Callable[[str, int], None] = field(
+        default=lambda budget_id, version: _send_task(SEND_APPROVAL_LINK_TASK, budget_id, version))
+    enqueue_notification: Callable[[str, str], None] = field(
+        default=lambda mp_id, request_id: _send_task(PROCESS_NOTIFICATION_TASK, mp_id, request_id))
+    clock: Callable[[], datetime] = utc_now
+
+
+def mercadopago_from_settings() -> Any:
+    from django.conf import settings
+
+    from .mercadopago import MercadoPagoGateway
+
+    return MercadoPagoGateway(base_url=settings.MERCADOPAGO_BASE_URL, access_token=settings.MERCADOPAGO_ACCESS_TOKEN,
+                              connect_timeout=settings.MERCADOPAGO_CONNECT_TIMEOUT_SECONDS,
+                              read_timeout=settings.MERCADOPAGO_READ_TIMEOUT_SECONDS)
+
+
+def from_settings(*, publisher: Publisher | None = None, **overrides: Any) -> Dependencies:
+    from .repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository, default_publisher
+
+    publisher = publisher or default_publisher()
+    values: dict[str, Any] = {
+        "budgets": BudgetRepository(publisher=publisher),
+        "payments": PaymentRepository(publisher=publisher),
+        "approval_tokens": ApprovalTokenRepository(),
+        "mercadopago": mercadopago_from_settings(),
+        "publisher": publisher,
+    }
+    values.update(overrides)
+    return Dependencies(**values)
+
+
+_current: Dependencies | None = None
+_lock = threading.Lock()
+
+
+def dependencies() -> Dependencies:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = from_settings()
+    return _current
+
+
+def install(deps: Dependencies | None) -> None:
+    global _current
+    with _lock:
+        _current = deps
+
+
+@contextmanager
+def override(deps: Dependencies) -> Iterator[Dependencies]:
+    global _current
+    previous = _current
+    install(deps)
+    try:
+        yield deps
+    finally:
+        install(previous)

@@ -1,0 +1,593 @@
+"""Budgets and payments: their states, the moves allowed between them and what each move says.
+
+Plain frozen dataclasses; no Django, no boto3. A move returns a new object (or ``None`` when
+nothing changes); the services hand it to a repository, which writes it conditionally on the
+state it was read in.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from oficina_common.errors import InvalidTransition, ValidationFailed
+
+CURRENCY = "BRL"
+# Fixed forever: budget and payment ids are derived from it, so a redelivered command finds its record.
+ID_NAMESPACE = uuid.UUID("0b7a1d52-6c1e-5f0e-9a3c-4f1d2b8e7c11")
+MAX_LINES = 200
+MAX_QUANTITY = 10_000
+MAX_UNIT_PRICE_CENTS = 100_000_000
+
+
+def budget_id_for_saga(saga_id: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"budget:{saga_id}"))
+
+
+def payment_id_for(saga_id: str, budget_id: str, version: int) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"payment:{saga_id}:{budget_id}:{version}"))
+
+
+def lines_key_for(command_id: str) -> str:
+    """A short key naming the lines one command wrote, so a half-written try never mixes with another."""
+    return hashlib.sha256(command_id.encode()).hexdigest()[:12]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return utc(moment).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+class BudgetStatus(StrEnum):
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    SUPERSEDED = "SUPERSEDED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+BUDGET_MOVES: dict[BudgetStatus, frozenset[BudgetStatus]] = {
+    BudgetStatus.PENDING_APPROVAL: frozenset({
+        BudgetStatus.APPROVED, BudgetStatus.REJECTED, BudgetStatus.SUPERSEDED,
+        BudgetStatus.EXPIRED, BudgetStatus.CANCELLED,
+    }),
+    BudgetStatus.APPROVED: frozenset({BudgetStatus.SUPERSEDED, BudgetStatus.CANCELLED}),
+}
+REVISABLE = frozenset({BudgetStatus.PENDING_APPROVAL, BudgetStatus.APPROVED})
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    @property
+    def status(self) -> BudgetStatus:
+        return BudgetStatus.APPROVED if self is Decision.APPROVE else BudgetStatus.REJECTED
+
+    @property
+    def past_tense(self) -> str:
+        return "approved" if self is Decision.APPROVE else "rejected"
+
+
+class ItemKind(StrEnum):
+    SERVICE = "service"
+    PART = "part"
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    kind: str
+    catalog_id: str
+    description: str
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "catalog_id": self.catalog_id, "description": self.description,
+                "quantity": self.quantity, "unit_price_cents": self.unit_price_cents,
+                "total_cents": self.total_cents}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "items") -> BudgetLine:
+        if not isinstance(data, Mapping):
+            raise ValidationFailed(f"{where}: each item must be an object.")
+        kind = data.get("kind")
+        if kind not in {k.value for k in ItemKind}:
+            raise ValidationFailed(f"{where}.kind: must be 'service' or 'part'.")
+        catalog_id = data.get("catalog_id")
+        if isinstance(catalog_id, bool) or not isinstance(catalog_id, str | int) or str(catalog_id).strip() == "":
+            raise ValidationFailed(f"{where}.catalog_id: required.")
+        description = data.get("description")
+        if not isinstance(description, str) or not description.strip() or len(description) > 300:
+            raise ValidationFailed(f"{where}.description: required, at most 300 characters.")
+        quantity = _whole(data.get("quantity"), f"{where}.quantity", 1, MAX_QUANTITY)
+        unit_price = _whole(data.get("unit_price_cents"), f"{where}.unit_price_cents", 0, MAX_UNIT_PRICE_CENTS)
+        return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=description.strip(),
+                   quantity=quantity, unit_price_cents=unit_price)
+
+
+def _whole(value: Any, where: str, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValidationFailed(f"{where}: a whole number from {minimum} to {maximum}.")
+    return value
+
+
+def parse_lines(raw: Any) -> tuple[BudgetLine, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ValidationFailed("items: at least one item is required.")
+    if len(raw) > MAX_LINES:
+        raise ValidationFailed(f"items: at most {MAX_LINES} items.")
+    return tuple(BudgetLine.from_dict(item, where=f"items[{n}]") for n, item in enumerate(raw))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who decides: staff, the order's customer (JWT), or whoever holds the e-mailed link."""
+
+    role: str
+    name: str = ""
+    customer_id: str | None = None
+    approval_token: str | None = None
+
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    APPROVAL_LINK = "approval_link"
+
+    @classmethod
+    def staff(cls, name: str) -> Actor:
+        return cls(role=cls.STAFF, name=name or "staff")
+
+    @classmethod
+    def customer(cls, customer_id: str) -> Actor:
+        return cls(role=cls.CUSTOMER, customer_id=str(customer_id))
+
+    @classmethod
+    def approval_link(cls, token: str) -> Actor:
+        return cls(role=cls.APPROVAL_LINK, approval_token=token)
+
+    @property
+    def decided_by(self) -> str:
+        return f"staff:{self.name}" if self.role == self.STAFF else "customer"
+
+    def may_see(self, customer_id: str) -> bool:
+        if self.role == self.STAFF:
+            return True
+        if self.role == self.CUSTOMER:
+            return self.customer_id is not None and self.customer_id == customer_id
+        return self.role == self.APPROVAL_LINK  # the token itself is checked against its budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    budget_id: str
+    version: int
+    saga_id: str
+    service_order_id: str
+    customer_id: str
+    status: BudgetStatus
+    lines: tuple[BudgetLine, ...]
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    customer_name: str = ""
+    customer_email: str = ""
+    order_number: str = ""
+    tracking_url: str = ""
+    currency: str = CURRENCY
+    additional_total_cents: int = 0
+    revision_reason: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    decision_reason: str = ""
+    command_id: str = ""
+    lines_key: str = ""
+    link_sent_at: datetime | None = None
+    rev: int = 0
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def is_revision(self) -> bool:
+        return self.version > 1
+
+    @property
+    def was_approved(self) -> bool:
+        """Approved by the customer (a version superseded after its approval still was)."""
+        return self.status == BudgetStatus.APPROVED or (
+            self.status == BudgetStatus.SUPERSEDED and self.decided_at is not None)
+
+    @classmethod
+    def open(cls, *, budget_id: str, saga_id: str, service_order_id: str, customer_id: str,
+             lines: Iterable[BudgetLine], now: datetime, approval_ttl: timedelta, command_id: str,
+             customer_name: str = "", customer_email: str = "", order_number: str = "",
+             tracking_url: str = "") -> Budget:
+        lines = tuple(lines)
+        if not lines:
+            raise ValidationFailed("items: at least one item is required.")
+        return cls(budget_id=budget_id, version=1, saga_id=saga_id, service_order_id=service_order_id,
+                   customer_id=str(customer_id), status=BudgetStatus.PENDING_APPROVAL, lines=lines,
+                   expires_at=now + approval_ttl, created_at=now, updated_at=now,
+                   customer_name=customer_name, customer_email=customer_email, order_number=order_number,
+                   tracking_url=tracking_url, command_id=command_id, lines_key=lines_key_for(command_id))
+
+    def _move(self, to: BudgetStatus, now: datetime, **changes: Any) -> Budget:
+        if to not in BUDGET_MOVES.get(self.status, frozenset()):
+            raise InvalidTransition(
+                f"Budget {self.budget_id} version {self.version} is {self.status}; it cannot become {to}.",
+                extra={"from": self.status.value, "to": to.value},
+            )
+        return replace(self, status=to, updated_at=now, **changes)
+
+    def is_past_expiry(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def decide(self, decision: Decision, *, by: str, reason: str, now: datetime) -> Budget | None:
+        """The decided budget, or ``None`` when the same decision was already taken (a no-op)."""
+        target = decision.status
+        if self.status == target:
+            return None
+        if self.status == BudgetStatus.SUPERSEDED:
+            raise InvalidTransition(
+                f"Version {self.version} of budget {self.budget_id} is stale: a newer version replaced it.",
+                code="stale_version", extra={"version": self.version},
+            )
+        if self.status == BudgetStatus.PENDING_APPROVAL and self.is_past_expiry(now):
+            raise InvalidTransition(
+                f"Budget {self.budget_id} version {self.version} expired at {iso(self.expires_at)}; "
+                "it can no longer be decided.", code="budget_expired",
+            )
+        if self.status != BudgetStatus.PENDING_APPROVAL:
+            raise InvalidTransition(
+                f"Budget {self.budget_id} version {self.version} is already {self.status}; "
+                f"it cannot be {decision.past_tense}.",
+                extra={"from": self.status.value, "to": target.value},
+            )
+        return self._move(target, now, decided_by=by, decided_at=now, decision_reason=reason)
+
+    def expire(self, now: datetime) -> Budget:
+        if not self.is_past_expiry(now):
+            raise InvalidTransition(f"Budget {self.budget_id} version {self.version} has not expired yet.")
+        return self._move(BudgetStatus.EXPIRED, now)
+
+    def cancel(self, *, reason: str, now: datetime) -> Budget | None:
+        """The cancelled budget, or ``None`` when nothing is left to cancel (already closed)."""
+        if self.status not in BUDGET_MOVES or BudgetStatus.CANCELLED not in BUDGET_MOVES[self.status]:
+            return None
+        return self._move(BudgetStatus.CANCELLED, now, decision_reason=reason)
+
+    def supersede(self, now: datetime) -> Budget:
+        return self._move(BudgetStatus.SUPERSEDED, now)
+
+    def revise(self, additional: Iterable[BudgetLine], *, reason: str, now: datetime,
+               approval_ttl: timedelta, command_id: str) -> Budget:
+        """Version N+1: this version's items plus the additional ones, waiting for approval."""
+        additional = tuple(additional)
+        if not additional:
+            raise ValidationFailed("items: at least one additional item is required.")
+        if self.status not in REVISABLE:
+            raise InvalidTransition(
+                f"Budget {self.budget_id} version {self.version} is {self.status}; it cannot be revised.",
+                extra={"from": self.status.value},
+            )
+        lines = self.lines + additional
+        if len(lines) > MAX_LINES:
+            raise ValidationFailed(f"items: a budget holds at most {MAX_LINES} items.")
+        return replace(
+            self, version=self.version + 1, status=BudgetStatus.PENDING_APPROVAL, lines=lines,
+            expires_at=now + approval_ttl, created_at=now, updated_at=now,
+            additional_total_cents=sum(line.total_cents for line in additional), revision_reason=reason,
+            decided_by="", decided_at=None, decision_reason="", command_id=command_id,
+            lines_key=lines_key_for(command_id), link_sent_at=None, rev=0,
+        )
+
+    # What each move tells the orchestrator (docs/messages.md).
+    def created_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"budget_id": self.budget_id, "version": self.version,
+                                   "total_cents": self.total_cents, "expires_at": iso(self.expires_at),
+                                   "revision": self.is_revision}
+        if self.is_revision:
+            payload["additional_total_cents"] = self.additional_total_cents
+        return payload
+
+    def decided_payload(self) -> dict[str, Any]:
+        payload = {"budget_id": self.budget_id, "version": self.version, "total_cents": self.total_cents,
+                   "decided_by": self.decided_by}
+        if self.status == BudgetStatus.REJECTED:
+            payload["reason"] = self.decision_reason
+        return payload
+
+    def closed_payload(self) -> dict[str, Any]:
+        return {"budget_id": self.budget_id, "version": self.version}
+
+
+def hash_approval_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApprovalToken:
+    """A link's token as stored: only its hash, the budget version it decides, and when it dies."""
+
+    token_hash: str
+    budget_id: str
+    version: int
+    expires_at: datetime
+    created_at: datetime
+    used_at: datetime | None = None
+    used_decision: str = ""
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+BUDGET_EVENTS = {
+    BudgetStatus.APPROVED: "billing.BudgetApproved",
+    BudgetStatus.REJECTED: "billing.BudgetRejected",
+    BudgetStatus.EXPIRED: "billing.BudgetExpired",
+    BudgetStatus.CANCELLED: "billing.BudgetCancelled",
+}
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+# An APPROVED payment never goes back to PENDING; final states stay final except APPROVED -> REFUNDED.
+PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.PENDING: frozenset({PaymentStatus.APPROVED, PaymentStatus.REJECTED,
+                                      PaymentStatus.CANCELLED, PaymentStatus.REFUNDED}),
+    PaymentStatus.APPROVED: frozenset({PaymentStatus.REFUNDED}),
+}
+
+
+class PaymentMethod(StrEnum):
+    PIX = "pix"
+    CHECKOUT = "checkout"
+
+
+MERCADOPAGO_STATUSES: dict[str, PaymentStatus] = {
+    "approved": PaymentStatus.APPROVED,
+    "authorized": PaymentStatus.APPROVED,
+    "pending": PaymentStatus.PENDING,
+    "in_process": PaymentStatus.PENDING,
+    "in_mediation": PaymentStatus.PENDING,
+    "rejected": PaymentStatus.REJECTED,
+    "cancelled": PaymentStatus.CANCELLED,
+    "canceled": PaymentStatus.CANCELLED,
+    "refunded": PaymentStatus.REFUNDED,
+    "charged_back": PaymentStatus.REFUNDED,
+}
+
+
+class PaymentMismatch(InvalidTransition):
+    """Mercado Pago describes a payment that does not match ours (other reference or amount)."""
+
+    code = "payment_mismatch"
+
+
+def cents_of(amount: Any) -> int | None:
+    if amount is None or isinstance(amount, bool):
+        return None
+    try:
+        return int((Decimal(str(amount)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class MercadoPagoPayment:
+    """A payment as Mercado Pago's API reports it (never as a webhook body claims it)."""
+
+    id: str
+    status: str
+    status_detail: str = ""
+    external_reference: str = ""
+    amount_cents: int | None = None
+    qr_code: str = ""
+    qr_code_base64: str = ""
+    ticket_url: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> MercadoPagoPayment:
+        transaction = ((data.get("point_of_interaction") or {}).get("transaction_data") or {})
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status") or ""),
+            status_detail=str(data.get("status_detail") or ""),
+            external_reference=str(data.get("external_reference") or ""),
+            amount_cents=cents_of(data.get("transaction_amount")),
+            qr_code=str(transaction.get("qr_code") or ""),
+            qr_code_base64=str(transaction.get("qr_code_base64") or ""),
+            ticket_url=str(transaction.get("ticket_url") or ""),
+        )
+
+    @property
+    def our_status(self) -> PaymentStatus | None:
+        return MERCADOPAGO_STATUSES.get(self.status.lower())
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    timestamp: str
+    saga_id: str
+    service_order_id: str
+    budget_id: str
+    budget_version: int
+    customer_id: str
+    amount_cents: int
+    method: PaymentMethod
+    payer_email: str
+    description: str
+    status: PaymentStatus
+    created_at: datetime
+    updated_at: datetime
+    currency: str = CURRENCY
+    mercadopago_payment_id: str | None = None
+    mercadopago_status: str = ""
+    mercadopago_status_detail: str = ""
+    qr_code: str = ""
+    qr_code_base64: str = ""
+    ticket_url: str = ""
+    preference_id: str = ""
+    init_point: str = ""
+    requested_at: datetime | None = None
+    failure_reason: str = ""
+    cancel_requested_at: datetime | None = None
+    cancel_reason: str = ""
+    refund_id: str = ""
+    rev: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in PAYMENT_MOVES
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payment-{self.payment_id}"
+
+    @property
+    def refund_idempotency_key(self) -> str:
+        return f"refund-{self.payment_id}"
+
+    @property
+    def cancel_idempotency_key(self) -> str:
+        return f"cancel-{self.payment_id}"
+
+    def _check_move(self, to: PaymentStatus) -> None:
+        if to not in PAYMENT_MOVES.get(self.status, frozenset()):
+            raise InvalidTransition(f"Payment {self.payment_id} is {self.status}; it cannot become {to}.",
+                                    extra={"from": self.status.value, "to": to.value})
+
+    def requested_pix(self, mp: MercadoPagoPayment, now: datetime) -> Payment:
+        return replace(self, mercadopago_payment_id=self.mercadopago_payment_id or mp.id,
+                       mercadopago_status=self.mercadopago_status or mp.status,
+                       mercadopago_status_detail=self.mercadopago_status_detail or mp.status_detail,
+                       qr_code=mp.qr_code, qr_code_base64=mp.qr_code_base64, ticket_url=mp.ticket_url,
+                       requested_at=now, updated_at=now)
+
+    def requested_checkout(self, *, preference_id: str, init_point: str, now: datetime) -> Payment:
+        return replace(self, preference_id=preference_id, init_point=init_point, requested_at=now, updated_at=now)
+
+    def refused(self, reason: str, now: datetime) -> Payment:
+        """Mercado Pago refused to create the payment (a 4xx): it fails for good."""
+        self._check_move(PaymentStatus.REJECTED)
+        return replace(self, status=PaymentStatus.REJECTED, failure_reason=reason, requested_at=now, updated_at=now)
+
+    def with_cancel_requested(self, reason: str, now: datetime) -> Payment:
+        return replace(self, cancel_requested_at=now, cancel_reason=reason, updated_at=now)
+
+    def cancelled(self, now: datetime) -> Payment:
+        self._check_move(PaymentStatus.CANCELLED)
+        return replace(self, status=PaymentStatus.CANCELLED, updated_at=now)
+
+    def refunded(self, refund_id: str, now: datetime) -> Payment:
+        self._check_move(PaymentStatus.REFUNDED)
+        return replace(self, status=PaymentStatus.REFUNDED, refund_id=refund_id, updated_at=now)
+
+    def observe(self, mp: MercadoPagoPayment, now: datetime) -> tuple[Payment, str | None] | None:
+        """Apply what Mercado Pago reports: the changed payment and the event to publish, or ``None``.
+
+        Out-of-order or repeated reports change nothing: a move not in PAYMENT_MOVES is ignored.
+        """
+        if mp.external_reference and mp.external_reference != self.payment_id:
+            raise PaymentMismatch(f"Mercado Pago payment {mp.id} refers to {mp.external_reference}, "
+                                  f"not to payment {self.payment_id}.")
+        target = mp.our_status
+        if target is None:
+            raise PaymentMismatch(f"Mercado Pago payment {mp.id} has an unknown status {mp.status!r}.")
+        if (self.method == PaymentMethod.CHECKOUT and self.cancel_requested_at is None
+                and target in (PaymentStatus.REJECTED, PaymentStatus.CANCELLED)):
+            # One failed try on the checkout page; the customer may still pay with another card.
+            target = self.status
+        changes: dict[str, Any] = {"mercadopago_payment_id": mp.id, "mercadopago_status": mp.status,
+                                   "mercadopago_status_detail": mp.status_detail}
+        event: str | None = None
+        if target == self.status:
+            if self.mercadopago_payment_id not in (None, mp.id):
+                return None  # news of another try (checkout) than the one we follow
+        else:
+            if target not in PAYMENT_MOVES.get(self.status, frozenset()):
+                return None
+            if target == PaymentStatus.APPROVED and mp.amount_cents != self.amount_cents:
+                raise PaymentMismatch(
+                    f"Mercado Pago payment {mp.id} is for {mp.amount_cents} cents; payment {self.payment_id} "
+                    f"expects {self.amount_cents}.")
+            changes["status"] = target
+            event, reason = _payment_event(target, mp, cancel_requested=self.cancel_requested_at is not None)
+            if reason:
+                changes["failure_reason"] = reason
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changed:
+            return None
+        return replace(self, updated_at=now, **changed), event
+
+    def event_payload(self, event_type: str) -> dict[str, Any]:
+        if event_type == "billing.PaymentRequested":
+            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
+                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
+                    "amount_cents": self.amount_cents, "qr_code": self.qr_code or None,
+                    "init_point": self.init_point or None}
+        if event_type == "billing.PaymentApproved":
+            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
+                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
+                    "amount_cents": self.amount_cents}
+        if event_type == "billing.PaymentFailed":
+            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
+                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
+                    "reason": self.failure_reason}
+        if event_type == "billing.PaymentRefunded":
+            return {"payment_id": self.payment_id, "mercadopago_payment_id": self.mercadopago_payment_id,
+                    "amount_cents": self.amount_cents}
+        if event_type == "billing.PaymentCancelled":
+            return {"payment_id": self.payment_id}
+        raise ValueError(f"not a payment event: {event_type}")
+
+
+def _payment_event(target: PaymentStatus, mp: MercadoPagoPayment, *,
+                   cancel_requested: bool) -> tuple[str | None, str]:
+    detail = f" ({mp.status_detail})" if mp.status_detail else ""
+    if target == PaymentStatus.APPROVED:
+        return "billing.PaymentApproved", ""
+    if target == PaymentStatus.REJECTED:
+        return "billing.PaymentFailed", f"rejected by Mercado Pago{detail}"
+    if target == PaymentStatus.CANCELLED:
+        if cancel_requested:
+            return "billing.PaymentCancelled", ""
+        return "billing.PaymentFailed", f"cancelled by Mercado Pago{detail}"
+    if target == PaymentStatus.REFUNDED:
+        if mp.status.lower() == "charged_back":
+            return "billing.PaymentFailed", f"charged back{detail}"
+        return "billing.PaymentRefunded", ""
+    return None, ""

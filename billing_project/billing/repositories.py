@@ -1,0 +1,555 @@
+"""One repository per aggregate over DynamoDB (boto3 resource API).
+
+Reads are GetItem or Query (never Scan). Every state change is ONE conditional single-item write,
+and the messages it publishes travel in that same write (the item's outbox); they are drained
+right after the write and swept later by a beat task if the drain did not happen.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from oficina_common.dynamodb import (
+    Index,
+    TableSpec,
+    conditional_write,
+    decode_page_token,
+    is_expired,
+    query_all,
+    query_page,
+)
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
+from oficina_common.messages import Envelope
+from oficina_common.messaging import Publisher
+from oficina_common.outbox import DynamoOutboxRelay, new_item_outbox, outbox_update
+
+from . import tables
+from .domain import (
+    ApprovalToken,
+    Budget,
+    BudgetLine,
+    BudgetStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    iso,
+    parse_iso,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_VERSIONS = 1000
+
+
+def default_publisher() -> Publisher:
+    from config.celery import app
+    from oficina_common.messaging import CeleryPublisher
+
+    return CeleryPublisher(app)
+
+
+def _present(attributes: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB keys (and older emulators) refuse empty strings: absent means empty."""
+    return {k: v for k, v in attributes.items() if v is not None and v != ""}
+
+
+def _update(table: Any, key: dict[str, Any], attributes: dict[str, Any], *, condition: str,
+            names: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+            messages: Sequence[Envelope] = (), conflict: str,
+            error: type[Exception] = ConcurrencyConflict) -> dict[str, Any]:
+    """One conditional UpdateItem: SET what has a value, REMOVE what is empty, plus the outbox."""
+    names = dict(names or {})
+    values = dict(values or {})
+    sets: list[str] = []
+    removes: list[str] = []
+    for n, (name, value) in enumerate(attributes.items()):
+        names[f"#a{n}"] = name
+        if value is None or value == "":
+            removes.append(f"#a{n}")
+        else:
+            values[f":a{n}"] = value
+            sets.append(f"#a{n} = :a{n}")
+    clauses, outbox_names, outbox_values = outbox_update(messages)
+    sets += clauses
+    names.update(outbox_names)
+    values.update(outbox_values)
+    expression = " ".join(part for part in (
+        "SET " + ", ".join(sets) if sets else "",
+        "REMOVE " + ", ".join(removes) if removes else "",
+    ) if part)
+    kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression, "ConditionExpression": condition,
+                              "ExpressionAttributeNames": names, "ReturnValues": "ALL_NEW"}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    return conditional_write(lambda: table.update_item(**kwargs), conflict=conflict, error=error)["Attributes"]
+
+
+def _page_token(token: str | None, spec: TableSpec, index_name: str) -> str | None:
+    """Refuse a page token that is not a start key of this index (DynamoDB would answer 400, moto 500)."""
+    start = decode_page_token(token)
+    if start is None:
+        return None
+    index: Index = next(i for i in spec.indexes if i.name == index_name)
+    keys = [spec.hash_key, spec.range_key, index.hash_key, index.range_key]
+    expected = {name: kind for name, kind in (k for k in keys if k)}
+    if set(start) != set(expected) or any(
+            not isinstance(start[name], int if kind == "N" else str) or isinstance(start[name], bool)
+            for name, kind in expected.items()):
+        raise ValidationFailed("Invalid page token.", code="invalid_page_token")
+    return token
+
+
+class _OutboxCarrier:
+    """What both aggregates share: a table whose items carry an outbox, drained after each write."""
+
+    spec = tables.BUDGETS
+    key_attributes: tuple[str, ...] = ()
+
+    def __init__(self, *, table: Any = None, publisher: Publisher | None = None):
+        self._table = table
+        self._publisher = publisher
+
+    @cached_property
+    def table(self) -> Any:
+        return self._table if self._table is not None else tables.table(self.spec)
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        return self._publisher if self._publisher is not None else default_publisher()
+
+    @cached_property
+    def relay(self) -> DynamoOutboxRelay:
+        return DynamoOutboxRelay(self.table, self.key_attributes, self.publisher)
+
+    def drain(self, item: dict[str, Any], messages: Sequence[Envelope]) -> None:
+        """Publish the messages this write carried, then take them out of the item's outbox.
+
+        Only this write's own messages: another writer's are drained by that writer (or the
+        sweeper), so a message is not published twice just because two writes raced.
+        """
+        mine = {m.message_id for m in messages}
+        outbox = {k: v for k, v in (item.get("outbox") or {}).items() if k in mine}
+        if not outbox:
+            return
+        try:
+            self.relay.drain({**{k: item[k] for k in self.key_attributes}, "outbox": outbox})
+        except Exception:
+            # The write happened; the sweeper publishes what is left (at-least-once).
+            logger.warning("outbox drain failed; the sweeper will deliver", exc_info=True)
+
+    def sweep_outbox(self) -> int:
+        return self.relay.sweep()
+
+    def _append_messages(self, key: dict[str, Any], messages: Sequence[Envelope], conflict: str) -> None:
+        """Publish again without changing state (a compensation asked twice still gets its reply)."""
+        first = next(iter(key))
+        item = _update(self.table, key, {}, condition=f"attribute_exists({first})", messages=messages,
+                       conflict=conflict)
+        self.drain(item, messages)
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+def _lines_prefix(version: int, lines_key: str) -> str:
+    return f"{version:04d}#{lines_key}#"
+
+
+def _budget_item(budget: Budget) -> dict[str, Any]:
+    return _present({
+        "budgetId": budget.budget_id,
+        "version": budget.version,
+        "sagaId": budget.saga_id,
+        "serviceOrderId": budget.service_order_id,
+        "customerId": budget.customer_id,
+        "customerName": budget.customer_name,
+        "customerEmail": budget.customer_email,
+        "orderNumber": budget.order_number,
+        "trackingUrl": budget.tracking_url,
+        "status": budget.status.value,
+        "currency": budget.currency,
+        "totalCents": budget.total_cents,
+        "additionalTotalCents": budget.additional_total_cents,
+        "lineCount": len(budget.lines),
+        "linesKey": budget.lines_key,
+        "revisionReason": budget.revision_reason,
+        "commandId": budget.command_id,
+        "expiresAt": iso(budget.expires_at),
+        "createdAt": iso(budget.created_at),
+        "updatedAt": iso(budget.updated_at),
+        "decidedBy": budget.decided_by,
+        "decidedAt": iso(budget.decided_at),
+        "decisionReason": budget.decision_reason,
+        "linkSentAt": iso(budget.link_sent_at),
+        "rev": budget.rev,
+    })
+
+
+def _budget_changes(budget: Budget) -> dict[str, Any]:
+    return {
+        "status": budget.status.value,
+        "updatedAt": iso(budget.updated_at),
+        "decidedBy": budget.decided_by,
+        "decidedAt": iso(budget.decided_at),
+        "decisionReason": budget.decision_reason,
+        "linkSentAt": iso(budget.link_sent_at),
+    }
+
+
+def _budget_from(item: dict[str, Any], lines: Iterable[BudgetLine]) -> Budget:
+    return Budget(
+        budget_id=item["budgetId"],
+        version=int(item["version"]),
+        saga_id=item.get("sagaId", ""),
+        service_order_id=item.get("serviceOrderId", ""),
+        customer_id=item.get("customerId", ""),
+        status=BudgetStatus(item["status"]),
+        lines=tuple(lines),
+        expires_at=parse_iso(item["expiresAt"]),
+        created_at=parse_iso(item["createdAt"]),
+        updated_at=parse_iso(item["updatedAt"]),
+        customer_name=item.get("customerName", ""),
+        customer_email=item.get("customerEmail", ""),
+        order_number=item.get("orderNumber", ""),
+        tracking_url=item.get("trackingUrl", ""),
+        currency=item.get("currency", "BRL"),
+        additional_total_cents=int(item.get("additionalTotalCents", 0)),
+        revision_reason=item.get("revisionReason", ""),
+        decided_by=item.get("decidedBy", ""),
+        decided_at=parse_iso(item.get("decidedAt")),
+        decision_reason=item.get("decisionReason", ""),
+        command_id=item.get("commandId", ""),
+        lines_key=item.get("linesKey", ""),
+        link_sent_at=parse_iso(item.get("linkSentAt")),
+        rev=int(item.get("rev", 0)),
+    )
+
+
+def _line_from(item: dict[str, Any]) -> BudgetLine:
+    return BudgetLine(kind=item["kind"], catalog_id=item["catalogId"], description=item["description"],
+                      quantity=int(item["quantity"]), unit_price_cents=int(item["unitPriceCents"]))
+
+
+class BudgetRepository(_OutboxCarrier):
+    """Budget versions (``budgets``) and their immutable item lines (``budget_items``)."""
+
+    spec = tables.BUDGETS
+    key_attributes = ("budgetId", "version")
+
+    def __init__(self, *, table: Any = None, items_table: Any = None, publisher: Publisher | None = None):
+        super().__init__(table=table, publisher=publisher)
+        self._items_table = items_table
+
+    @cached_property
+    def items_table(self) -> Any:
+        return self._items_table if self._items_table is not None else tables.table(tables.BUDGET_ITEMS)
+
+    # reads
+    def _lines(self, budget_id: str, version: int, lines_key: str) -> list[BudgetLine]:
+        rows = query_all(
+            self.items_table,
+            KeyConditionExpression="budgetId = :b AND begins_with(itemId, :p)",
+            ExpressionAttributeValues={":b": budget_id, ":p": _lines_prefix(version, lines_key)},
+            ConsistentRead=True,
+        )
+        return [_line_from(row) for row in sorted(rows, key=lambda r: r["itemId"])]
+
+    def _load(self, item: dict[str, Any]) -> Budget:
+        version = int(item["version"])
+        return _budget_from(item, self._lines(item["budgetId"], version, item.get("linesKey", "")))
+
+    def get(self, budget_id: str, version: int) -> Budget | None:
+        item = self.table.get_item(Key={"budgetId": budget_id, "version": version}, ConsistentRead=True).get("Item")
+        return self._load(item) if item else None
+
+    def latest(self, budget_id: str) -> Budget | None:
+        items = self.table.query(
+            KeyConditionExpression="budgetId = :b", ExpressionAttributeValues={":b": budget_id},
+            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+        ).get("Items", [])
+        return self._load(items[0]) if items else None
+
+    def versions(self, budget_id: str) -> list[Budget]:
+        items = query_all(self.table, KeyConditionExpression="budgetId = :b",
+                          ExpressionAttributeValues={":b": budget_id}, ConsistentRead=True)
+        return [self._load(item) for n, item in enumerate(items) if n < MAX_VERSIONS]
+
+    def list_by_service_order(self, service_order_id: str) -> list[Budget]:
+        """The latest version of each budget of an order, oldest budget first."""
+        latest: dict[str, dict[str, Any]] = {}
+        for item in query_all(self.table, IndexName="ServiceOrderIndex",
+                              KeyConditionExpression="serviceOrderId = :o",
+                              ExpressionAttributeValues={":o": service_order_id}):
+            current = latest.get(item["budgetId"])
+            if current is None or int(item["version"]) > int(current["version"]):
+                latest[item["budgetId"]] = item
+        ordered = sorted(latest.values(), key=lambda i: (i.get("createdAt", ""), i["budgetId"]))
+        # The index is eventually consistent: read each budget's latest version from the table itself.
+        budgets = [self.latest(item["budgetId"]) for item in ordered]
+        return [b for b in budgets if b is not None]
+
+    def list_by_status(self, status: BudgetStatus, *, limit: int = 50,
+                       page_token: str | None = None) -> tuple[list[Budget], str | None]:
+        page = query_page(self.table, IndexName="StatusIndex", KeyConditionExpression="#s = :s",
+                          ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": status.value},
+                          limit=limit, page_token=_page_token(page_token, self.spec, "StatusIndex"))
+        return [self._load(item) for item in page.items], page.next_token
+
+    def due_for_expiry(self, now: datetime, *, limit: int = 100) -> list[tuple[str, int]]:
+        """(budget_id, version) of versions still waiting for approval past their expiry."""
+        items = query_all(
+            self.table, IndexName="StatusIndex",
+            KeyConditionExpression="#s = :s AND expiresAt <= :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": BudgetStatus.PENDING_APPROVAL.value, ":now": iso(now)},
+        )
+        found = []
+        for n, item in enumerate(items):
+            if n >= limit:
+                break
+            found.append((item["budgetId"], int(item["version"])))
+        return found
+
+    # writes
+    def add(self, budget: Budget, messages: Sequence[Envelope] = ()) -> Budget:
+        """Write the version's lines, then the version item that makes them visible (if it is new)."""
+        prefix = _lines_prefix(budget.version, budget.lines_key)
+        with self.items_table.batch_writer(overwrite_by_pkeys=["budgetId", "itemId"]) as batch:
+            for n, line in enumerate(budget.lines):
+                # Deterministic ids and contents: a retried command rewrites the same rows.
+                batch.put_item(Item=_present({
+                    "budgetId": budget.budget_id, "itemId": f"{prefix}{n:03d}", "version": budget.version,
+                    "position": n, "kind": line.kind, "catalogId": line.catalog_id,
+                    "description": line.description, "quantity": line.quantity,
+                    "unitPriceCents": line.unit_price_cents, "totalCents": line.total_cents,
+                }))
+        item = {**_budget_item(budget), **new_item_outbox(messages)}
+        conditional_write(
+            lambda: self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(budgetId)"),
+            conflict=f"Budget {budget.budget_id} version {budget.version} already exists.", error=AlreadyExists,
+        )
+        self.drain(item, messages)
+        return budget
+
+    def save(self, budget: Budget, *, expected: Budget, messages: Sequence[Envelope] = ()) -> Budget:
+        """Write a move, conditional on the status and revision it was read in."""
+        item = _update(
+            self.table, {"budgetId": budget.budget_id, "version": budget.version},
+            {**_budget_changes(budget), "rev": expected.rev + 1},
+            condition="#cs = :cs AND #cr = :cr",
+            names={"#cs": "status", "#cr": "rev"},
+            values={":cs": expected.status.value, ":cr": expected.rev},
+            messages=messages,
+            conflict=f"Budget {budget.budget_id} version {budget.version} changed meanwhile.",
+        )
+        self.drain(item, messages)
+        return _budget_from(item, budget.lines)
+
+    def claim_link_sending(self, budget: Budget, now: datetime, *, stale_after: timedelta) -> bool:
+        """Only one sender e-mails a version's link; a claim left by a crashed sender goes stale."""
+        try:
+            _update(self.table, {"budgetId": budget.budget_id, "version": budget.version},
+                    {"linkClaimedAt": iso(now)},
+                    condition="attribute_exists(budgetId) AND attribute_not_exists(linkSentAt) AND "
+                              "(attribute_not_exists(linkClaimedAt) OR linkClaimedAt < :stale)",
+                    values={":stale": iso(now - stale_after)}, conflict="claimed")
+        except ConcurrencyConflict:
+            return False
+        return True
+
+    def release_link_claim(self, budget: Budget) -> None:
+        _update(self.table, {"budgetId": budget.budget_id, "version": budget.version}, {"linkClaimedAt": None},
+                condition="attribute_exists(budgetId)", conflict=f"Budget {budget.budget_id} is gone.")
+
+    def mark_link_sent(self, budget: Budget, when: datetime) -> None:
+        # Not a state move: no revision bump, so it never races a decision.
+        _update(self.table, {"budgetId": budget.budget_id, "version": budget.version}, {"linkSentAt": iso(when)},
+                condition="attribute_exists(budgetId)", conflict=f"Budget {budget.budget_id} is gone.")
+
+    def republish(self, budget: Budget, messages: Sequence[Envelope]) -> None:
+        self._append_messages({"budgetId": budget.budget_id, "version": budget.version}, messages,
+                              conflict=f"Budget {budget.budget_id} is gone.")
+
+
+# --- approval tokens ------------------------------------------------------------------------------
+
+class ApprovalTokenRepository:
+    def __init__(self, *, table: Any = None):
+        self._table = table
+
+    @cached_property
+    def table(self) -> Any:
+        return self._table if self._table is not None else tables.table(tables.APPROVAL_TOKENS)
+
+    def add(self, token: ApprovalToken) -> None:
+        item = {"tokenHash": token.token_hash, "budgetId": token.budget_id, "version": token.version,
+                "expiresAt": iso(token.expires_at), "createdAt": iso(token.created_at),
+                "ttl": int(token.expires_at.timestamp())}
+        conditional_write(
+            lambda: self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(tokenHash)"),
+            conflict="This approval token already exists.", error=AlreadyExists,
+        )
+
+    def get(self, token_hash: str, *, now: datetime | None = None) -> ApprovalToken | None:
+        item = self.table.get_item(Key={"tokenHash": token_hash}, ConsistentRead=True).get("Item")
+        if not item or is_expired(item, "ttl", now=now.timestamp() if now else None):
+            return None
+        return ApprovalToken(
+            token_hash=item["tokenHash"], budget_id=item["budgetId"], version=int(item["version"]),
+            expires_at=parse_iso(item["expiresAt"]), created_at=parse_iso(item["createdAt"]),
+            used_at=parse_iso(item.get("usedAt")), used_decision=item.get("usedDecision", ""),
+        )
+
+    def mark_used(self, token_hash: str, decision: str, when: datetime) -> None:
+        """Single use: the first decision sticks; the same decision again is allowed (a double click)."""
+        _update(self.table, {"tokenHash": token_hash}, {"usedAt": iso(when), "usedDecision": decision},
+                condition="attribute_exists(tokenHash) AND (attribute_not_exists(usedAt) OR usedDecision = :d)",
+                values={":d": decision}, conflict="This approval link was already used.")
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+def _payment_item(payment: Payment) -> dict[str, Any]:
+    return _present({
+        "paymentId": payment.payment_id,
+        "timestamp": payment.timestamp,
+        "sagaId": payment.saga_id,
+        "serviceOrderId": payment.service_order_id,
+        "budgetId": payment.budget_id,
+        "budgetVersion": payment.budget_version,
+        "customerId": payment.customer_id,
+        "amountCents": payment.amount_cents,
+        "currency": payment.currency,
+        "method": payment.method.value,
+        "payerEmail": payment.payer_email,
+        "description": payment.description,
+        "createdAt": iso(payment.created_at),
+        "rev": payment.rev,
+        **_payment_changes(payment),
+    })
+
+
+def _payment_changes(payment: Payment) -> dict[str, Any]:
+    return {
+        "status": payment.status.value,
+        "updatedAt": iso(payment.updated_at),
+        "mercadopagoPaymentId": payment.mercadopago_payment_id,
+        "mercadopagoStatus": payment.mercadopago_status,
+        "mercadopagoStatusDetail": payment.mercadopago_status_detail,
+        "qrCode": payment.qr_code,
+        "qrCodeBase64": payment.qr_code_base64,
+        "ticketUrl": payment.ticket_url,
+        "preferenceId": payment.preference_id,
+        "initPoint": payment.init_point,
+        "requestedAt": iso(payment.requested_at),
+        "failureReason": payment.failure_reason,
+        "cancelRequestedAt": iso(payment.cancel_requested_at),
+        "cancelReason": payment.cancel_reason,
+        "refundId": payment.refund_id,
+    }
+
+
+def _payment_from(item: dict[str, Any]) -> Payment:
+    return Payment(
+        payment_id=item["paymentId"],
+        timestamp=item["timestamp"],
+        saga_id=item.get("sagaId", ""),
+        service_order_id=item.get("serviceOrderId", ""),
+        budget_id=item.get("budgetId", ""),
+        budget_version=int(item.get("budgetVersion", 0)),
+        customer_id=item.get("customerId", ""),
+        amount_cents=int(item["amountCents"]),
+        method=PaymentMethod(item["method"]),
+        payer_email=item.get("payerEmail", ""),
+        description=item.get("description", ""),
+        status=PaymentStatus(item["status"]),
+        created_at=parse_iso(item["createdAt"]),
+        updated_at=parse_iso(item["updatedAt"]),
+        currency=item.get("currency", "BRL"),
+        mercadopago_payment_id=item.get("mercadopagoPaymentId"),
+        mercadopago_status=item.get("mercadopagoStatus", ""),
+        mercadopago_status_detail=item.get("mercadopagoStatusDetail", ""),
+        qr_code=item.get("qrCode", ""),
+        qr_code_base64=item.get("qrCodeBase64", ""),
+        ticket_url=item.get("ticketUrl", ""),
+        preference_id=item.get("preferenceId", ""),
+        init_point=item.get("initPoint", ""),
+        requested_at=parse_iso(item.get("requestedAt")),
+        failure_reason=item.get("failureReason", ""),
+        cancel_requested_at=parse_iso(item.get("cancelRequestedAt")),
+        cancel_reason=item.get("cancelReason", ""),
+        refund_id=item.get("refundId", ""),
+        rev=int(item.get("rev", 0)),
+    )
+
+
+class PaymentRepository(_OutboxCarrier):
+    """Payments: one item per payment, keyed (paymentId, timestamp)."""
+
+    spec = tables.PAYMENTS
+    key_attributes = ("paymentId", "timestamp")
+
+    def get(self, payment_id: str) -> Payment | None:
+        # One item per payment; its sort key is not known to callers, so Query the partition.
+        items = self.table.query(KeyConditionExpression="paymentId = :p", ExpressionAttributeValues={":p": payment_id},
+                                 Limit=1, ConsistentRead=True).get("Items", [])
+        return _payment_from(items[0]) if items else None
+
+    def find_by_mercadopago_id(self, mercadopago_payment_id: str) -> Payment | None:
+        items = self.table.query(
+            IndexName="MercadoPagoIndex", KeyConditionExpression="mercadopagoPaymentId = :m",
+            ExpressionAttributeValues={":m": str(mercadopago_payment_id)}, Limit=1,
+        ).get("Items", [])
+        return self.get(items[0]["paymentId"]) if items else None
+
+    def list_by_service_order(self, service_order_id: str, *, limit: int = 50,
+                              page_token: str | None = None) -> tuple[list[Payment], str | None]:
+        page = query_page(self.table, IndexName="ServiceOrderIndex", KeyConditionExpression="serviceOrderId = :o",
+                          ExpressionAttributeValues={":o": service_order_id}, limit=limit,
+                          page_token=_page_token(page_token, self.spec, "ServiceOrderIndex"))
+        return [_payment_from(item) for item in page.items], page.next_token
+
+    def list_by_budget(self, budget_id: str) -> list[Payment]:
+        items = query_all(self.table, IndexName="BudgetIndex", KeyConditionExpression="budgetId = :b",
+                          ExpressionAttributeValues={":b": budget_id})
+        return [_payment_from(item) for item in items]
+
+    def pending_created_before(self, cutoff: datetime, *, limit: int = 100) -> list[Payment]:
+        items = query_all(self.table, IndexName="StatusIndex", KeyConditionExpression="#s = :s AND createdAt <= :c",
+                          ExpressionAttributeNames={"#s": "status"},
+                          ExpressionAttributeValues={":s": PaymentStatus.PENDING.value, ":c": iso(cutoff)})
+        found = []
+        for n, item in enumerate(items):
+            if n >= limit:
+                break
+            found.append(_payment_from(item))
+        return found
+
+    def add(self, payment: Payment, messages: Sequence[Envelope] = ()) -> Payment:
+        item = {**_payment_item(payment), **new_item_outbox(messages)}
+        conditional_write(
+            lambda: self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(paymentId)"),
+            conflict=f"Payment {payment.payment_id} already exists.", error=AlreadyExists,
+        )
+        self.drain(item, messages)
+        return payment
+
+    def save(self, payment: Payment, *, expected: Payment, messages: Sequence[Envelope] = ()) -> Payment:
+        """Write a change, conditional on the status and revision it was read in."""
+        item = _update(
+            self.table, {"paymentId": payment.payment_id, "timestamp": payment.timestamp},
+            {**_payment_changes(payment), "rev": expected.rev + 1},
+            condition="#cs = :cs AND #cr = :cr",
+            names={"#cs": "status", "#cr": "rev"},
+            values={":cs": expected.status.value, ":cr": expected.rev},
+            messages=messages,
+            conflict=f"Payment {payment.payment_id} changed meanwhile.",
+        )
+        self.drain(item, messages)
+        return _payment_from(item)
+
+    def republish(self, payment: Payment, messages: Sequence[Envelope]) -> None:
+        self._append_messages({"paymentId": payment.payment_id, "timestamp": payment.timestamp}, messages,
+                              conflict=f"Payment {payment.payment_id} is gone.")

@@ -1,0 +1,93 @@
+"""Reads for the API: what an actor may see, never more (someone else's budget is a 404)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from oficina_common.errors import NotFound, ValidationFailed
+
+from .dependencies import dependencies
+from .domain import Actor, Budget, BudgetStatus, Payment
+
+T = TypeVar("T")
+
+
+def _valid_id(value: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise NotFound(f"{what} {value} does not exist.") from exc
+
+
+def _paged(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except ClientError as exc:
+        # A well-formed token with keys of another query: DynamoDB refuses the start key.
+        if exc.response.get("Error", {}).get("Code") == "ValidationException":
+            raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
+        raise
+
+
+def budget_latest(*, budget_id: str, actor: Actor) -> Budget:
+    budget = dependencies().budgets.latest(_valid_id(budget_id, "Budget"))
+    if budget is None or not actor.may_see(budget.customer_id):
+        raise NotFound(f"Budget {budget_id} does not exist.")
+    return budget
+
+
+def budget_versions(*, budget_id: str, actor: Actor) -> list[Budget]:
+    budget_latest(budget_id=budget_id, actor=actor)
+    return dependencies().budgets.versions(_valid_id(budget_id, "Budget"))
+
+
+def budget_list(*, actor: Actor, service_order_id: str | None = None, status: BudgetStatus | None = None,
+                limit: int = 50, page_token: str | None = None) -> tuple[list[Budget], str | None]:
+    budgets = dependencies().budgets
+    if service_order_id:
+        found = [b for b in budgets.list_by_service_order(service_order_id) if actor.may_see(b.customer_id)]
+        return found, None
+    if status is not None and actor.role == Actor.STAFF:
+        return _paged(lambda: budgets.list_by_status(status, limit=limit, page_token=page_token))
+    raise ValidationFailed("service_order_id: required (staff may filter by status instead).")
+
+
+def payment_get(*, payment_id: str, actor: Actor) -> Payment:
+    payment = dependencies().payments.get(_valid_id(payment_id, "Payment"))
+    if payment is None or not actor.may_see(payment.customer_id):
+        raise NotFound(f"Payment {payment_id} does not exist.")
+    return payment
+
+
+def payment_list(*, actor: Actor, service_order_id: str, limit: int = 50,
+                 page_token: str | None = None) -> tuple[list[Payment], str | None]:
+    payments, token = _paged(lambda: dependencies().payments.list_by_service_order(
+        service_order_id, limit=limit, page_token=page_token))
+    return [p for p in payments if actor.may_see(p.customer_id)], token
+
+
+def budget_as_dict(budget: Budget) -> dict[str, Any]:
+    return {
+        "budget_id": budget.budget_id, "version": budget.version, "service_order_id": budget.service_order_id,
+        "order_number": budget.order_number, "customer_id": budget.customer_id, "status": budget.status.value,
+        "items": [line.to_dict() for line in budget.lines], "total_cents": budget.total_cents,
+        "additional_total_cents": budget.additional_total_cents, "currency": budget.currency,
+        "expires_at": budget.expires_at, "created_at": budget.created_at, "updated_at": budget.updated_at,
+        "decided_by": budget.decided_by, "decided_at": budget.decided_at, "decision_reason": budget.decision_reason,
+        "revision_reason": budget.revision_reason,
+    }
+
+
+def payment_as_dict(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.payment_id, "budget_id": payment.budget_id, "budget_version": payment.budget_version,
+        "service_order_id": payment.service_order_id, "amount_cents": payment.amount_cents,
+        "currency": payment.currency, "method": payment.method.value, "status": payment.status.value,
+        "mercadopago_payment_id": payment.mercadopago_payment_id, "qr_code": payment.qr_code,
+        "qr_code_base64": payment.qr_code_base64, "ticket_url": payment.ticket_url,
+        "init_point": payment.init_point, "failure_reason": payment.failure_reason,
+        "created_at": payment.created_at, "updated_at": payment.updated_at,
+    }

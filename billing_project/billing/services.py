@@ -1,0 +1,636 @@
+"""Billing's use cases: the only place that writes.
+
+Each state change is one conditional write through a repository, carrying the messages it
+publishes. A lost race (ConcurrencyConflict) is answered by reading again and deciding again,
+so concurrent deliveries of the same news change things once.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from oficina_common.correlation import bind_correlation_id
+from oficina_common.errors import (
+    AlreadyExists,
+    ApplicationError,
+    ConcurrencyConflict,
+    InvalidTransition,
+    NotFound,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from oficina_common.messages import Envelope
+
+from .dependencies import dependencies
+from .domain import (
+    BUDGET_EVENTS,
+    ID_NAMESPACE,
+    Actor,
+    ApprovalToken,
+    Budget,
+    BudgetStatus,
+    Decision,
+    MercadoPagoPayment,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    budget_id_for_saga,
+    hash_approval_token,
+    iso,
+    parse_lines,
+    payment_id_for,
+)
+from .emails import send_approval_email
+from .mercadopago import MercadoPagoRefused
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LINK_CLAIM_STALE_AFTER = timedelta(minutes=5)
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+def _now() -> datetime:
+    return dependencies().clock()
+
+
+def approval_ttl() -> timedelta:
+    return timedelta(hours=settings.BUDGET_APPROVAL_TTL_HOURS)
+
+
+def approval_url(token: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/budgets/review/{token}/"
+
+
+def notification_url() -> str:
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/mercadopago/"
+
+
+def _text(payload: dict[str, Any], name: str, *, required: bool = True, max_length: int = 500) -> str:
+    value = payload.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationFailed(f"{name}: required.")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationFailed(f"{name}: must be a string.")
+    value = str(value).strip()
+    if len(value) > max_length:
+        raise ValidationFailed(f"{name}: at most {max_length} characters.")
+    return value
+
+
+def _whole(payload: dict[str, Any], name: str, minimum: int = 1) -> int:
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationFailed(f"{name}: a whole number of at least {minimum}.")
+    return value
+
+
+def _event(event_type: str, source: Budget | Payment, payload: dict[str, Any],
+           cause: Envelope | None = None) -> Envelope:
+    """A reply to the command that caused it, or an event of the source's saga.
+
+    Its message id is derived from what caused it (the command, or the budget version / payment
+    that moved), so the same news published twice carries the same id and the consumer's inbox
+    takes it once.
+    """
+    if isinstance(source, Budget):
+        origin = f"budget:{source.budget_id}:{source.version}"
+    else:
+        origin = f"payment:{source.payment_id}"
+    if cause is not None:
+        origin = f"message:{cause.message_id}"
+    message_id = str(uuid.uuid5(ID_NAMESPACE, f"{origin}:{event_type}"))
+    return Envelope(type=event_type, saga_id=cause.saga_id if cause else source.saga_id,
+                    service_order_id=cause.service_order_id if cause else source.service_order_id,
+                    payload=payload, message_id=message_id)
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+def budget_create(*, command: Envelope) -> Budget:
+    """``billing.CreateBudget``: one budget per saga, however often (or concurrently) the command comes."""
+    deps = dependencies()
+    payload = command.payload
+    lines = parse_lines(payload.get("items"))
+    budget_id = budget_id_for_saga(command.saga_id)
+    existing = deps.budgets.latest(budget_id)
+    if existing is None:
+        budget = Budget.open(
+            budget_id=budget_id, saga_id=command.saga_id, service_order_id=command.service_order_id,
+            customer_id=_text(payload, "customer_id"), lines=lines, now=_now(), approval_ttl=approval_ttl(),
+            command_id=command.message_id, customer_name=_text(payload, "customer_name", required=False),
+            customer_email=_text(payload, "customer_email", required=False, max_length=254),
+            order_number=_text(payload, "order_number", required=False, max_length=64),
+            tracking_url=_text(payload, "tracking_url", required=False, max_length=1000),
+        )
+        try:
+            deps.budgets.add(budget, [_event("billing.BudgetCreated", budget, budget.created_payload(), command)])
+        except AlreadyExists:
+            existing = deps.budgets.latest(budget_id)  # a concurrent delivery created it first
+        else:
+            logger.info("budget %s version 1 created: %d cents", budget_id, budget.total_cents)
+            deps.schedule_approval_email(budget.budget_id, budget.version)
+            return budget
+    logger.info("budget %s already exists for saga %s; not created twice", budget_id, command.saga_id)
+    if existing.version == 1 and existing.command_id != command.message_id:
+        # Another CreateBudget for the same saga (a retry of the step): answer it again.
+        deps.budgets.republish(existing, [_event("billing.BudgetCreated", existing, existing.created_payload(),
+                                                     command)])
+    _resume_approval_email(existing)
+    return existing
+
+
+def _resume_approval_email(budget: Budget) -> None:
+    if budget.status == BudgetStatus.PENDING_APPROVAL and budget.link_sent_at is None:
+        dependencies().schedule_approval_email(budget.budget_id, budget.version)
+
+
+def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Envelope | None = None) -> Budget:
+    """Version N+1 = version N's items plus the additional ones; N becomes SUPERSEDED.
+
+    Also what ``POST budgets/{id}/revisions/`` (staff) calls, without a command.
+    """
+    deps = dependencies()
+    additional = parse_lines(items)
+    command_id = command.message_id if command else f"api:{uuid.uuid4()}"
+    for _ in range(MAX_ATTEMPTS):
+        current = deps.budgets.latest(budget_id)
+        if current is None or (command is not None and current.saga_id != command.saga_id):
+            raise NotFound(f"Budget {budget_id} does not exist.")
+        if current.command_id == command_id:
+            # This very command made the latest version before (a redelivery): finish what it started.
+            _supersede(deps.budgets.get(budget_id, current.version - 1))
+            _resume_approval_email(current)
+            return current
+        revised = current.revise(additional, reason=reason, now=_now(), approval_ttl=approval_ttl(),
+                                 command_id=command_id)
+        created = _event("billing.BudgetCreated", revised, revised.created_payload(), command)
+        try:
+            deps.budgets.add(revised, [created])
+        except AlreadyExists:
+            continue  # someone else made version N+1 first: revise the newer version
+        _supersede(current)
+        logger.info("budget %s version %d created (+%d cents)", budget_id, revised.version,
+                    revised.additional_total_cents)
+        deps.schedule_approval_email(revised.budget_id, revised.version)
+        return revised
+    raise ConcurrencyConflict(f"Budget {budget_id} kept changing while it was being revised; try again.")
+
+
+def _supersede(previous: Budget | None) -> None:
+    deps = dependencies()
+    for _ in range(MAX_ATTEMPTS):
+        if previous is None or previous.status == BudgetStatus.SUPERSEDED:
+            return
+        try:
+            deps.budgets.save(previous.supersede(_now()), expected=previous)
+            return
+        except InvalidTransition:
+            logger.info("budget %s version %d is %s; left as it is", previous.budget_id, previous.version,
+                        previous.status)
+            return
+        except ConcurrencyConflict:
+            previous = deps.budgets.get(previous.budget_id, previous.version)
+
+
+def budget_cancel(*, command: Envelope) -> Budget:
+    """``billing.CancelBudget`` (a compensation): CANCELLED, and BudgetCancelled in reply, even if already closed."""
+    deps = dependencies()
+    budget_id = _text(command.payload, "budget_id")
+    reason = _text(command.payload, "reason", required=False)
+    for _ in range(MAX_ATTEMPTS):
+        current = deps.budgets.latest(budget_id)
+        if current is None or current.saga_id != command.saga_id:
+            raise NotFound(f"Budget {budget_id} does not exist.")
+        cancelled = current.cancel(reason=reason, now=_now())
+        reply = _event("billing.BudgetCancelled", current, current.closed_payload(), command)
+        if cancelled is None:
+            logger.info("budget %s is already %s; nothing to cancel", budget_id, current.status)
+            deps.budgets.republish(current, [reply])
+            return current
+        try:
+            return deps.budgets.save(cancelled, expected=current, messages=[reply])
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"Budget {budget_id} kept changing while it was being cancelled.")
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    budget: Budget
+    changed: bool
+
+
+def budget_decide(*, budget_id: str, version: int, decision: Decision | str, actor: Actor,
+                  reason: str = "") -> DecisionOutcome:
+    """Approve or reject one budget version, by staff, the order's customer or the e-mailed link.
+
+    The same decision again is a no-op; a stale version or the contrary decision is an
+    InvalidTransition (409). Concurrent decisions: the write is conditional on the status the
+    version was read in, so exactly one wins and publishes its event.
+    """
+    deps = dependencies()
+    try:
+        decision = Decision(decision)
+    except ValueError as exc:
+        raise ValidationFailed("decision: must be 'approve' or 'reject'.") from exc
+    if decision is Decision.REJECT and not reason.strip():
+        reason = "rejected by the customer" if actor.role != Actor.STAFF else "rejected by staff"
+    now = _now()
+    token = _approval_token(actor, budget_id, version, decision, now) if actor.approval_token else None
+    for _ in range(MAX_ATTEMPTS):
+        budget = deps.budgets.get(budget_id, version)
+        if budget is None or not actor.may_see(budget.customer_id):
+            raise NotFound(f"Budget {budget_id} version {version} does not exist.")
+        latest = deps.budgets.latest(budget_id)
+        if latest is not None and latest.version > version and budget.status != decision.status:
+            raise InvalidTransition(
+                f"Version {version} of budget {budget_id} is stale: the budget is at version {latest.version}.",
+                code="stale_version", extra={"version": version, "latest_version": latest.version},
+            )
+        decided = budget.decide(decision, by=actor.decided_by, reason=reason, now=now)
+        if decided is None:
+            outcome = DecisionOutcome(budget, changed=False)
+            break
+        event_type = BUDGET_EVENTS[decided.status]
+        try:
+            saved = deps.budgets.save(decided, expected=budget,
+                                      messages=[_event(event_type, decided, decided.decided_payload())])
+        except ConcurrencyConflict:
+            continue  # someone decided meanwhile: read again, and it is a no-op or a 409
+        logger.info("budget %s version %d %s by %s", budget_id, version, decision.past_tense, actor.decided_by)
+        outcome = DecisionOutcome(saved, changed=True)
+        break
+    else:
+        raise ConcurrencyConflict(f"Budget {budget_id} kept changing; try again.")
+    if token is not None:
+        try:
+            deps.approval_tokens.mark_used(token.token_hash, decision.value, now)
+        except ConcurrencyConflict:
+            logger.info("approval link of budget %s was used meanwhile", budget_id)
+    return outcome
+
+
+def _approval_token(actor: Actor, budget_id: str, version: int, decision: Decision, now: datetime) -> ApprovalToken:
+    token = dependencies().approval_tokens.get(hash_approval_token(actor.approval_token or ""), now=now)
+    if token is None or token.budget_id != budget_id or token.is_expired(now):
+        raise NotFound("This approval link is invalid or has expired.", code="invalid_approval_link")
+    if token.version != version:
+        raise InvalidTransition(
+            f"This approval link is for version {token.version}, not {version}.", code="stale_version",
+            extra={"version": version, "link_version": token.version},
+        )
+    if token.used_decision and token.used_decision != decision.value:
+        raise InvalidTransition(
+            f"This approval link was already used to {token.used_decision} the budget.", code="approval_link_used",
+        )
+    return token
+
+
+def budget_for_approval_token(token: str) -> Budget:
+    """The budget version an approval link shows (for the review page)."""
+    deps = dependencies()
+    now = _now()
+    record = deps.approval_tokens.get(hash_approval_token(token), now=now)
+    budget = deps.budgets.get(record.budget_id, record.version) if record and not record.is_expired(now) else None
+    if budget is None:
+        raise NotFound("This approval link is invalid or has expired.", code="invalid_approval_link")
+    return budget
+
+
+def budget_send_approval_link(*, budget_id: str, version: int) -> bool:
+    """E-mail the customer a fresh single-use link for a version waiting for approval.
+
+    The token exists only in the e-mail; Billing keeps its SHA-256 hash, bound to the version.
+    """
+    deps = dependencies()
+    budget = deps.budgets.get(budget_id, version)
+    if budget is None:
+        logger.warning("no budget %s version %s to e-mail", budget_id, version)
+        return False
+    if budget.status != BudgetStatus.PENDING_APPROVAL or budget.link_sent_at is not None:
+        return False
+    if not budget.customer_email:
+        logger.warning("budget %s has no customer e-mail; no approval link sent", budget_id)
+        return False
+    now = _now()
+    if not deps.budgets.claim_link_sending(budget, now, stale_after=LINK_CLAIM_STALE_AFTER):
+        logger.info("approval link of budget %s version %d is being sent by someone else", budget_id, version)
+        return False
+    token = secrets.token_urlsafe(32)
+    try:
+        deps.approval_tokens.add(ApprovalToken(token_hash=hash_approval_token(token), budget_id=budget_id,
+                                               version=version, expires_at=budget.expires_at, created_at=now))
+        send_approval_email(budget, approval_url(token))
+    except Exception:
+        deps.budgets.release_link_claim(budget)  # let the retry send it
+        raise
+    deps.budgets.mark_link_sent(budget, now)
+    logger.info("approval link of budget %s version %d e-mailed", budget_id, version)
+    return True
+
+
+def budgets_expire(*, limit: int = 100) -> int:
+    """Versions still PENDING_APPROVAL past their expiry become EXPIRED (BudgetExpired)."""
+    deps = dependencies()
+    now = _now()
+    expired = 0
+    for budget_id, version in deps.budgets.due_for_expiry(now, limit=limit):
+        budget = deps.budgets.get(budget_id, version)  # the index lags behind the table
+        if budget is None or budget.status != BudgetStatus.PENDING_APPROVAL or not budget.is_past_expiry(now):
+            continue
+        with bind_correlation_id(budget.saga_id):
+            try:
+                deps.budgets.save(budget.expire(now), expected=budget,
+                                  messages=[_event("billing.BudgetExpired", budget, budget.closed_payload())])
+            except ConcurrencyConflict:
+                logger.info("budget %s version %d was decided just before expiring", budget_id, version)
+                continue
+            logger.info("budget %s version %d expired", budget_id, version)
+        expired += 1
+    return expired
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+def payment_request(*, command: Envelope) -> Payment:
+    """``billing.RequestPayment``: one payment per saga and budget version, created at Mercado Pago once."""
+    deps = dependencies()
+    payload = command.payload
+    budget_id = _text(payload, "budget_id")
+    version = _whole(payload, "version")
+    amount_cents = _whole(payload, "amount_cents")
+    method = _text(payload, "method", required=False) or PaymentMethod.PIX.value
+    if method not in {m.value for m in PaymentMethod}:
+        raise ValidationFailed("method: must be 'pix' or 'checkout'.")
+    budget = deps.budgets.get(budget_id, version)
+    if budget is None or budget.saga_id != command.saga_id:
+        raise NotFound(f"Budget {budget_id} version {version} does not exist.")
+    if not budget.was_approved:
+        raise InvalidTransition(f"Budget {budget_id} version {version} is {budget.status}: "
+                                "no payment is asked for a budget the customer has not approved.")
+    payer_email = _text(payload, "payer_email", required=False, max_length=254) or budget.customer_email
+    if not payer_email:
+        raise ValidationFailed("payer_email: required (the budget has no customer e-mail either).")
+    payment_id = payment_id_for(command.saga_id, budget_id, version)
+    payment = deps.payments.get(payment_id)
+    if payment is not None and payment.requested_at is not None:
+        logger.info("payment %s was already requested; answering again", payment_id)
+        event_type = "billing.PaymentFailed" if payment.status == PaymentStatus.REJECTED else "billing.PaymentRequested"
+        deps.payments.republish(payment, [_event(event_type, payment, payment.event_payload(event_type), command)])
+        return payment
+    if payment is None:
+        now = _now()
+        payment = Payment(
+            payment_id=payment_id,
+            # Deterministic sort key: the conditional put then guards against a second payment record.
+            timestamp=iso(budget.created_at),
+            saga_id=command.saga_id, service_order_id=command.service_order_id, budget_id=budget_id,
+            budget_version=version, customer_id=budget.customer_id, amount_cents=amount_cents,
+            method=PaymentMethod(method), payer_email=payer_email,
+            description=_text(payload, "description", required=False, max_length=250)
+            or f"Oficina - OS {budget.order_number or budget.service_order_id}",
+            status=PaymentStatus.PENDING, created_at=now, updated_at=now,
+        )
+        try:
+            deps.payments.add(payment)
+        except AlreadyExists:
+            payment = deps.payments.get(payment_id)
+    return _request_at_mercadopago(payment, cause=command)
+
+
+def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Payment:
+    """Create the Pix payment or checkout preference at Mercado Pago, then record it (PaymentRequested).
+
+    MercadoPagoUnavailable propagates untouched: nothing was written, and the caller retries
+    with the same idempotency key, so Mercado Pago answers with the payment it already made.
+    """
+    deps = dependencies()
+    if payment.status != PaymentStatus.PENDING or payment.requested_at is not None:
+        return payment
+    now = _now()
+    event_type = "billing.PaymentRequested"
+    try:
+        if payment.method == PaymentMethod.PIX:
+            created = deps.mercadopago.create_pix_payment(
+                idempotency_key=payment.idempotency_key, amount_cents=payment.amount_cents,
+                description=payment.description, payer_email=payment.payer_email,
+                external_reference=payment.payment_id, notification_url=notification_url())
+
+            def record(p: Payment) -> Payment:
+                return p.requested_pix(created, now)
+        else:
+            preference = deps.mercadopago.create_checkout_preference(
+                idempotency_key=payment.idempotency_key, amount_cents=payment.amount_cents,
+                description=payment.description, payer_email=payment.payer_email,
+                external_reference=payment.payment_id, notification_url=notification_url())
+
+            def record(p: Payment) -> Payment:
+                return p.requested_checkout(preference_id=preference.id, init_point=preference.init_point, now=now)
+    except MercadoPagoRefused as exc:
+        logger.warning("Mercado Pago refused payment %s: %s", payment.payment_id, exc.message)
+        event_type = "billing.PaymentFailed"
+        refusal = f"Mercado Pago refused the payment: {exc.message}"
+
+        def record(p: Payment) -> Payment:
+            return p.refused(refusal, now)
+    for _ in range(MAX_ATTEMPTS):
+        if payment.status != PaymentStatus.PENDING or payment.requested_at is not None:
+            return payment
+        updated = record(payment)
+        try:
+            saved = deps.payments.save(updated, expected=payment,
+                                       messages=[_event(event_type, updated, updated.event_payload(event_type), cause)])
+            logger.info("payment %s requested at Mercado Pago (%s)", payment.payment_id, payment.method)
+            return saved
+        except ConcurrencyConflict:
+            payment = deps.payments.get(payment.payment_id)
+    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing while it was being requested.")
+
+
+def _apply_mercadopago(payment: Payment, mp: MercadoPagoPayment, *, cause: Envelope | None = None) -> Payment:
+    """Apply Mercado Pago's view of a payment once: a conditional write, then re-read on a lost race."""
+    deps = dependencies()
+    for _ in range(MAX_ATTEMPTS):
+        change = payment.observe(mp, _now())
+        if change is None:
+            return payment
+        updated, event_type = change
+        messages = [_event(event_type, updated, updated.event_payload(event_type), cause)] if event_type else []
+        try:
+            saved = deps.payments.save(updated, expected=payment, messages=messages)
+        except ConcurrencyConflict:
+            payment = deps.payments.get(payment.payment_id)
+            continue
+        if saved.status != payment.status:
+            logger.info("payment %s %s -> %s (Mercado Pago %s)", payment.payment_id, payment.status,
+                        saved.status, mp.status)
+        return saved
+    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing; it will be tried again.")
+
+
+def payment_sync_from_mercadopago(*, mercadopago_payment_id: str, request_id: str = "") -> Payment | None:
+    """What a webhook (or the reconciliation) triggers: read the payment from Mercado Pago and apply it."""
+    deps = dependencies()
+    mp = deps.mercadopago.get_payment(mercadopago_payment_id)
+    # Our own id travels as external_reference: a consistent read by key; the index is the fallback.
+    payment = deps.payments.get(mp.external_reference) if _is_uuid(mp.external_reference) else None
+    if payment is None:
+        payment = deps.payments.find_by_mercadopago_id(mp.id)
+    if payment is None:
+        logger.warning("Mercado Pago payment %s (reference %r, request %s) is none of ours; ignored",
+                       mp.id, mp.external_reference, request_id or "-")
+        return None
+    with bind_correlation_id(payment.saga_id or None):
+        if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.REJECTED) and \
+                mp.our_status == PaymentStatus.APPROVED:
+            _refund_stray(payment, mp)
+            return payment
+        return _apply_mercadopago(payment, mp)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _refund_stray(payment: Payment, mp: MercadoPagoPayment) -> None:
+    """Money arrived for a payment we already gave up on (paid after cancelling): give it back."""
+    logger.warning("Mercado Pago payment %s was approved but payment %s is %s; refunding it",
+                   mp.id, payment.payment_id, payment.status)
+    dependencies().mercadopago.refund_payment(mp.id, idempotency_key=f"refund-stray-{mp.id}")
+
+
+def payment_cancel(*, command: Envelope) -> Payment:
+    """``billing.CancelPayment``: a PENDING payment is cancelled; an APPROVED one is refunded instead."""
+    return _compensate(command)
+
+
+def payment_refund(*, command: Envelope) -> Payment:
+    """``billing.RefundPayment``: an APPROVED payment is refunded; a PENDING one is cancelled instead."""
+    return _compensate(command)
+
+
+def _compensate(command: Envelope) -> Payment:
+    deps = dependencies()
+    payment_id = _text(command.payload, "payment_id")
+    reason = _text(command.payload, "reason", required=False)
+    payment = deps.payments.get(payment_id)
+    if payment is None or payment.saga_id != command.saga_id:
+        raise NotFound(f"Payment {payment_id} does not exist.")
+    acted = False
+    for _ in range(MAX_ATTEMPTS):
+        if payment.status == PaymentStatus.PENDING:
+            payment = _cancel_pending(payment, reason, command)
+        elif payment.status == PaymentStatus.APPROVED:
+            payment = _refund_approved(payment, command)
+        else:
+            if not acted:
+                # Already undone before this command came: answer again so the saga can go on.
+                event_type = ("billing.PaymentRefunded" if payment.status == PaymentStatus.REFUNDED
+                              else "billing.PaymentCancelled")
+                reply = _event(event_type, payment, payment.event_payload(event_type), command)
+                deps.payments.republish(payment, [reply])
+            return payment
+        acted = True
+    raise ConcurrencyConflict(f"Payment {payment_id} kept changing while it was being undone.")
+
+
+def _cancel_pending(payment: Payment, reason: str, cause: Envelope) -> Payment:
+    deps = dependencies()
+    if payment.cancel_requested_at is None:
+        try:
+            payment = deps.payments.save(payment.with_cancel_requested(reason, _now()), expected=payment)
+        except ConcurrencyConflict:
+            return deps.payments.get(payment.payment_id)
+    if payment.method == PaymentMethod.PIX and payment.mercadopago_payment_id:
+        try:
+            mp = deps.mercadopago.cancel_payment(payment.mercadopago_payment_id,
+                                                 idempotency_key=payment.cancel_idempotency_key)
+        except MercadoPagoRefused:
+            # Mercado Pago will not cancel it (paid meanwhile?): see what it is now.
+            mp = deps.mercadopago.get_payment(payment.mercadopago_payment_id)
+        payment = _apply_mercadopago(payment, mp, cause=cause)
+        if payment.status != PaymentStatus.PENDING:
+            return payment
+    elif payment.method == PaymentMethod.CHECKOUT and payment.requested_at is not None:
+        paid = [mp for mp in deps.mercadopago.find_payments(payment.payment_id)
+                if mp.our_status == PaymentStatus.APPROVED]
+        if paid:
+            return _apply_mercadopago(payment, paid[0], cause=cause)
+    try:
+        cancelled = payment.cancelled(_now())
+        return deps.payments.save(cancelled, expected=payment,
+                                  messages=[_event("billing.PaymentCancelled", cancelled,
+                                                   cancelled.event_payload("billing.PaymentCancelled"), cause)])
+    except ConcurrencyConflict:
+        return deps.payments.get(payment.payment_id)
+
+
+def _refund_approved(payment: Payment, cause: Envelope) -> Payment:
+    deps = dependencies()
+    if not payment.mercadopago_payment_id:
+        raise InvalidTransition(f"Payment {payment.payment_id} is approved but has no Mercado Pago id to refund.")
+    try:
+        refund_id = deps.mercadopago.refund_payment(payment.mercadopago_payment_id,
+                                                    idempotency_key=payment.refund_idempotency_key)
+    except MercadoPagoRefused:
+        current = _apply_mercadopago(payment, deps.mercadopago.get_payment(payment.mercadopago_payment_id),
+                                     cause=cause)
+        if current.status == PaymentStatus.APPROVED:
+            raise
+        return current
+    try:
+        refunded = payment.refunded(refund_id, _now())
+        return deps.payments.save(refunded, expected=payment,
+                                  messages=[_event("billing.PaymentRefunded", refunded,
+                                                   refunded.event_payload("billing.PaymentRefunded"), cause)])
+    except ConcurrencyConflict:
+        # The webhook may have recorded the refund first: then it published PaymentRefunded.
+        return deps.payments.get(payment.payment_id)
+
+
+def payments_reconcile(*, limit: int = 100) -> int:
+    """PENDING payments older than PAYMENT_RECONCILE_AFTER_SECONDS: ask Mercado Pago what became of them."""
+    deps = dependencies()
+    cutoff = _now() - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
+    checked = 0
+    for candidate in deps.payments.pending_created_before(cutoff, limit=limit):
+        with bind_correlation_id(candidate.saga_id or None):
+            try:
+                payment = deps.payments.get(candidate.payment_id)
+                if payment is None or payment.status != PaymentStatus.PENDING:
+                    continue
+                if payment.requested_at is None:
+                    _request_at_mercadopago(payment, cause=None)
+                elif payment.method == PaymentMethod.PIX and payment.mercadopago_payment_id:
+                    _apply_mercadopago(payment, deps.mercadopago.get_payment(payment.mercadopago_payment_id))
+                else:
+                    tries = deps.mercadopago.find_payments(payment.payment_id)
+                    tries.sort(key=lambda mp: mp.our_status != PaymentStatus.APPROVED)
+                    if tries:
+                        _apply_mercadopago(payment, tries[0])
+                checked += 1
+            except UpstreamUnavailable as exc:
+                logger.warning("reconciliation of payment %s postponed: %s", candidate.payment_id, exc)
+            except ApplicationError as exc:
+                logger.error("reconciliation of payment %s failed: %s", candidate.payment_id, exc)
+    return checked
+
+
+def outbox_sweep() -> int:
+    """Publish messages a crash left in the outboxes."""
+    deps = dependencies()
+    return deps.budgets.sweep_outbox() + deps.payments.sweep_outbox()

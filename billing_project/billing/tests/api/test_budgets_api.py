@@ -1,0 +1,171 @@
+import re
+import uuid
+
+import pytest
+from django.core import mail
+
+from billing import services
+from billing.tests import factories
+
+LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
+
+
+@pytest.fixture
+def budget(real):
+    return services.budget_create(command=factories.create_budget(customer_id="42"))
+
+
+def url(budget_id: str, action: str = "") -> str:
+    return f"/api/v1/budgets/{budget_id}/" + (f"{action}/" if action else "")
+
+
+class TestReading:
+    def test_anonymous_gets_401(self, client, budget):
+        assert client.get(url(budget.budget_id)).status_code == 401
+        assert client.get("/api/v1/budgets/", {"service_order_id": budget.service_order_id}).status_code == 401
+
+    def test_the_customer_sees_their_budget_with_items_and_totals(self, customer, budget):
+        response = customer.get(url(budget.budget_id))
+        assert response.status_code == 200
+        body = response.json()
+        assert body["budget_id"] == budget.budget_id and body["version"] == 1
+        assert body["status"] == "PENDING_APPROVAL" and body["currency"] == "BRL"
+        assert body["total_cents"] == factories.ITEMS_TOTAL
+        assert body["items"][0] == {**factories.ITEMS[0], "total_cents": 9000}
+        assert body["expires_at"].endswith("Z")
+
+    def test_someone_elses_budget_does_not_exist(self, other_customer, budget):
+        assert other_customer.get(url(budget.budget_id)).status_code == 404
+        assert other_customer.get(url(budget.budget_id, "versions")).status_code == 404
+        listed = other_customer.get("/api/v1/budgets/", {"service_order_id": budget.service_order_id})
+        assert listed.status_code == 200 and listed.json()["results"] == []
+
+    @pytest.mark.parametrize("budget_id", [str(uuid.uuid4()), "not-a-uuid", "x" * 3000])
+    def test_unknown_or_malformed_ids_are_404(self, staff, real, budget_id):
+        response = staff.get(url(budget_id))
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+    def test_list_by_service_order(self, customer, staff, budget):
+        for client in (customer, staff):
+            response = client.get("/api/v1/budgets/", {"service_order_id": budget.service_order_id})
+            assert response.status_code == 200
+            assert [b["budget_id"] for b in response.json()["results"]] == [budget.budget_id]
+
+    def test_a_filter_is_required(self, customer, staff, real):
+        assert customer.get("/api/v1/budgets/").status_code == 400
+        assert customer.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL"}).status_code == 400
+        assert staff.get("/api/v1/budgets/", {"status": "NOPE"}).status_code == 400
+        assert staff.get("/api/v1/budgets/", {"limit": "many"}).status_code == 400
+
+    def test_staff_list_by_status_with_page_tokens(self, staff, real):
+        for _ in range(3):
+            services.budget_create(command=factories.create_budget())
+        first = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "limit": 2}).json()
+        assert len(first["results"]) == 2 and first["next_page_token"]
+        second = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "limit": 2,
+                                                "page_token": first["next_page_token"]})
+        assert second.status_code == 200 and second.json()["results"]
+        garbage = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "page_token": "!!not-a-token"})
+        assert garbage.status_code == 400 and garbage.json()["code"] == "invalid_page_token"
+        wrong_keys = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "page_token": "eyJmb28iOiAxfQ"})
+        assert wrong_keys.status_code == 400
+
+    def test_a_customer_token_without_customer_id_is_refused(self, client, real, budget):
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        token = AccessToken()
+        token["user_id"] = "customer:?"
+        token["role"] = "customer"
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert client.get(url(budget.budget_id)).status_code == 403
+
+
+class TestDecisions:
+    def test_customer_approves_and_repeating_is_a_no_op(self, customer, budget, real):
+        first = customer.post(url(budget.budget_id, "approve"), {"version": 1}, format="json")
+        assert first.status_code == 200 and first.json()["status"] == "APPROVED"
+        again = customer.post(url(budget.budget_id, "approve"), {"version": 1}, format="json")
+        assert again.status_code == 200 and again.json()["status"] == "APPROVED"
+        assert len(real.published("billing.BudgetApproved")) == 1
+
+    def test_the_contrary_decision_is_409_with_a_message(self, customer, budget, real):
+        customer.post(url(budget.budget_id, "approve"), {"version": 1}, format="json")
+        response = customer.post(url(budget.budget_id, "reject"), {"version": 1, "reason": "mudei de ideia"},
+                                 format="json")
+        assert response.status_code == 409
+        assert response.json()["message"].endswith("is already APPROVED; it cannot be rejected.")
+        assert real.published("billing.BudgetRejected") == []
+
+    def test_reject_with_a_reason(self, customer, budget, real):
+        response = customer.post(url(budget.budget_id, "reject"), {"version": 1, "reason": "caro"}, format="json")
+        assert response.status_code == 200 and response.json()["decision_reason"] == "caro"
+        (rejected,) = real.published("billing.BudgetRejected")
+        assert rejected.payload["reason"] == "caro"
+
+    def test_with_the_link_token_in_the_body_or_the_query(self, client, budget, real):
+        token = LINK.search(mail.outbox[0].body).group(1)
+        by_query = client.post(url(budget.budget_id, "approve") + f"?token={token}", {"version": 1}, format="json")
+        assert by_query.status_code == 200
+        by_body = client.post(url(budget.budget_id, "approve"), {"version": 1, "token": token}, format="json")
+        assert by_body.status_code == 200
+        contrary = client.post(url(budget.budget_id, "reject"), {"version": 1, "token": token}, format="json")
+        assert contrary.status_code == 409
+        forged = client.post(url(budget.budget_id, "approve"), {"version": 1, "token": "forged"}, format="json")
+        assert forged.status_code == 404
+
+    def test_nobody_without_a_login_or_a_link(self, client, budget):
+        response = client.post(url(budget.budget_id, "approve"), {"version": 1}, format="json")
+        assert response.status_code == 401
+
+    def test_someone_elses_budget_cannot_be_decided(self, other_customer, budget, real):
+        assert other_customer.post(url(budget.budget_id, "approve"), {"version": 1},
+                                   format="json").status_code == 404
+        assert real.published("billing.BudgetApproved") == []
+
+    def test_a_stale_version_is_409(self, staff, customer, budget):
+        assert staff.post(url(budget.budget_id, "revisions"), {"items": factories.EXTRA_ITEMS},
+                          format="json").status_code == 201
+        response = customer.post(url(budget.budget_id, "approve"), {"version": 1}, format="json")
+        assert response.status_code == 409 and response.json()["code"] == "stale_version"
+        assert customer.post(url(budget.budget_id, "approve"), {"version": 2}, format="json").status_code == 200
+
+    @pytest.mark.parametrize("body, content_type", [
+        ("{}", "application/json"),
+        ('{"version": "one"}', "application/json"),
+        ('{"version": 0}', "application/json"),
+        ('{"version": 1', "application/json"),
+        ("[1, 2]", "application/json"),
+    ])
+    def test_malformed_input_is_400(self, customer, budget, body, content_type):
+        response = customer.post(url(budget.budget_id, "approve"), body, content_type=content_type)
+        assert response.status_code == 400
+        assert set(response.json()) == {"message", "code", "extra"}
+
+
+class TestRevisions:
+    def test_staff_revision_creates_version_2(self, staff, budget, real):
+        response = staff.post(url(budget.budget_id, "revisions"),
+                              {"items": factories.EXTRA_ITEMS, "reason": "freio"}, format="json")
+        assert response.status_code == 201
+        body = response.json()
+        assert body["version"] == 2 and body["additional_total_cents"] == factories.EXTRA_TOTAL
+        assert body["total_cents"] == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
+        versions = staff.get(url(budget.budget_id, "versions")).json()
+        assert [v["status"] for v in versions] == ["SUPERSEDED", "PENDING_APPROVAL"]
+        assert real.published("billing.BudgetCreated")[-1].payload["revision"] is True
+        assert len(mail.outbox) == 2
+
+    def test_customers_may_not_revise(self, customer, budget):
+        assert customer.post(url(budget.budget_id, "revisions"), {"items": factories.EXTRA_ITEMS},
+                             format="json").status_code == 403
+
+    def test_bad_items_and_closed_budgets(self, staff, budget):
+        bad = staff.post(url(budget.budget_id, "revisions"), {"items": [{"kind": "gift"}]}, format="json")
+        assert bad.status_code == 400 and bad.json()["message"].startswith("items")
+        assert staff.post(url(budget.budget_id, "revisions"), {"items": []}, format="json").status_code == 400
+        staff.post(url(budget.budget_id, "reject"), {"version": 1, "reason": "x"}, format="json")
+        closed = staff.post(url(budget.budget_id, "revisions"), {"items": factories.EXTRA_ITEMS}, format="json")
+        assert closed.status_code == 409 and "cannot be revised" in closed.json()["message"]
+        missing = staff.post(url(str(uuid.uuid4()), "revisions"), {"items": factories.EXTRA_ITEMS}, format="json")
+        assert missing.status_code == 404

@@ -1,0 +1,89 @@
+"""Health, readiness, the OpenAPI schema and the production settings."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from billing.tests.support import NOBODY
+
+PROJECT = Path(__file__).resolve().parents[3]
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_when_dynamodb_and_the_broker_answer(client, dynamo):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"dynamodb": "ok", "broker": "ok"}}
+
+
+def test_readyz_is_503_when_dynamodb_is_missing(client, dynamo, settings):
+    settings.DYNAMODB_TABLE_PREFIX = "no_such_tables_"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"dynamodb": "unavailable", "broker": "ok"}
+
+
+def test_readyz_is_503_when_the_broker_is_down(client, dynamo):
+    from config.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = NOBODY.replace("http", "redis")
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503 and response.json()["checks"]["broker"] == "unavailable"
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    schema = target.read_text()
+    for path in ("/api/v1/budgets/{budget_id}/approve/", "/api/v1/payments/{payment_id}/",
+                 "/api/v1/webhooks/mercadopago/", "/api/v1/budgets/{budget_id}/revisions/"):
+        assert path in schema
+
+
+def test_swagger_ui_and_schema_are_served(client):
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/schema/").status_code == 200
+
+
+def _start_production(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("DEBUG", "SECRET_KEY", "JWT_SIGNING_KEY", "MERCADOPAGO_WEBHOOK_SECRET")}
+    script = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT, env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings_production", **env},
+        capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_development_secrets_and_a_missing_webhook_secret():
+    result = _start_production()
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "MERCADOPAGO_WEBHOOK_SECRET must be set" in result.stderr
+    debug = _start_production(DEBUG="1", SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50,
+                              MERCADOPAGO_WEBHOOK_SECRET="w" * 30)
+    assert debug.returncode != 0 and "DEBUG must be off" in debug.stderr
+
+
+def test_production_starts_with_real_secrets():
+    result = _start_production(SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50, MERCADOPAGO_WEBHOOK_SECRET="w" * 30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_create_tables_says_when_dynamodb_does_not_answer(settings):
+    settings.DYNAMODB_ENDPOINT_URL = "http://127.0.0.1:9"
+    with pytest.raises(CommandError, match="did not answer"):
+        call_command("create_tables")

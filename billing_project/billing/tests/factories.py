@@ -1,0 +1,60 @@
+"""Commands as the orchestrator sends them (docs/messages.md), and tokens as the OS service issues them."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rest_framework_simplejwt.tokens import AccessToken
+
+from oficina_common.auth import issue_customer_token
+from oficina_common.messages import Envelope
+
+CUSTOMER_ID = "42"
+CUSTOMER_EMAIL = "maria@example.com"
+
+ITEMS = [
+    {"kind": "service", "catalog_id": "7", "description": "Troca de óleo", "quantity": 2, "unit_price_cents": 4500},
+    {"kind": "part", "catalog_id": "12", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3200},
+]
+ITEMS_TOTAL = 2 * 4500 + 3200
+EXTRA_ITEMS = [
+    {"kind": "part", "catalog_id": "31", "description": "Pastilha de freio", "quantity": 2, "unit_price_cents": 9000},
+]
+EXTRA_TOTAL = 18000
+
+
+def create_budget(*, saga_id: str | None = None, service_order_id: str | None = None,
+                  customer_id: str = CUSTOMER_ID, customer_email: str = CUSTOMER_EMAIL,
+                  items: list[dict[str, Any]] | None = None) -> Envelope:
+    return Envelope(
+        type="billing.CreateBudget", saga_id=saga_id or str(uuid.uuid4()),
+        service_order_id=service_order_id or str(uuid.uuid4()),
+        payload={"customer_id": customer_id, "customer_name": "Maria Souza", "customer_email": customer_email,
+                 "order_number": "OS-2024-0042", "tracking_url": "http://os.example/track/ABC123/",
+                 "items": items if items is not None else ITEMS},
+    )
+
+
+def command(cause: Envelope, message_type: str, payload: dict[str, Any]) -> Envelope:
+    """The next command of the same saga (a new message id)."""
+    return Envelope(type=message_type, saga_id=cause.saga_id, service_order_id=cause.service_order_id,
+                    payload=payload)
+
+
+def request_payment(cause: Envelope, budget_id: str, *, version: int = 1, amount_cents: int = ITEMS_TOTAL,
+                    method: str = "pix") -> Envelope:
+    return command(cause, "billing.RequestPayment", {
+        "budget_id": budget_id, "version": version, "amount_cents": amount_cents, "method": method,
+        "payer_email": CUSTOMER_EMAIL, "description": "OS-2024-0042 Troca de óleo"})
+
+
+def staff_token(role: str = "attendant", username: str = "ana") -> str:
+    token = AccessToken()
+    token["user_id"] = 7
+    token["role"] = role
+    token["username"] = username
+    return str(token)
+
+
+def customer_token(customer_id: str = CUSTOMER_ID) -> str:
+    return str(issue_customer_token(customer_id))

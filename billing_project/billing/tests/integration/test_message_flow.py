@@ -1,0 +1,128 @@
+"""The whole of Billing for real: commands on Redis (db 11) consumed by a Celery worker, DynamoDB over HTTP,
+the Mercado Pago sandbox over HTTP sending signed webhooks to Billing served over HTTP."""
+import re
+
+import requests
+from django.core import mail
+
+from billing.tests import factories
+from billing.tests.support import wait_until
+
+LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
+
+
+def create_and_approve(live):
+    command = factories.create_budget()
+    live.send(command)
+    (created,) = live.broker.wait_for("billing.BudgetCreated")
+    budget_id = created.payload["budget_id"]
+    message = wait_until(lambda: mail.outbox and mail.outbox[-1], message="the approval e-mail")
+    token = LINK.search(message.body).group(1)
+    approved = live.api("post", f"budgets/{budget_id}/approve/", json={"version": 1, "token": token})
+    assert approved.status_code == 200, approved.text
+    live.broker.wait_for("billing.BudgetApproved")
+    return command, budget_id
+
+
+def test_budget_to_payment_to_refund(live):
+    command, budget_id = create_and_approve(live)
+    (created,) = live.broker.of_type("billing.BudgetCreated")
+    assert created.saga_id == command.saga_id and created.payload["total_cents"] == factories.ITEMS_TOTAL
+    (approved,) = live.broker.of_type("billing.BudgetApproved")
+    assert approved.payload == {"budget_id": budget_id, "version": 1, "total_cents": factories.ITEMS_TOTAL,
+                                "decided_by": "customer"}
+
+    request = factories.request_payment(command, budget_id)
+    live.send(request)
+    (requested,) = live.broker.wait_for("billing.PaymentRequested")
+    payment_id = requested.payload["payment_id"]
+    mp_id = requested.payload["mercadopago_payment_id"]
+    assert requested.payload["qr_code"].startswith("000201")
+    # The same command redelivered and a retry of the step: still one payment at Mercado Pago.
+    live.send(request)
+    live.send(factories.request_payment(command, budget_id))
+    live.broker.wait_for("billing.PaymentRequested", count=2)
+    live.broker.wait_idle()
+    (at_mercadopago,) = live.sandbox.payments(payment_id)
+    assert str(at_mercadopago["id"]) == mp_id
+
+    live.sandbox.approve(mp_id)
+    (paid,) = live.broker.wait_for("billing.PaymentApproved")
+    assert paid.payload == {"payment_id": payment_id, "budget_id": budget_id, "mercadopago_payment_id": mp_id,
+                            "status": "APPROVED", "amount_cents": factories.ITEMS_TOTAL}
+    shown = live.api("get", f"payments/{payment_id}/", token=factories.customer_token()).json()
+    assert shown["status"] == "APPROVED" and shown["qr_code"] and shown["mercadopago_payment_id"] == mp_id
+
+    live.send(factories.command(command, "billing.RefundPayment", {"payment_id": payment_id, "reason": "work failed"}))
+    (refunded,) = live.broker.wait_for("billing.PaymentRefunded")
+    assert refunded.payload == {"payment_id": payment_id, "mercadopago_payment_id": mp_id,
+                                "amount_cents": factories.ITEMS_TOTAL}
+    assert live.sandbox.payment(mp_id)["status"] == "refunded"
+    live.broker.wait_idle()
+    assert len(live.broker.of_type("billing.PaymentRefunded")) == 1  # the refund's own webhook adds nothing
+    assert live.api("get", f"payments/{payment_id}/", token=factories.staff_token()).json()["status"] == "REFUNDED"
+
+
+def test_cancel_a_pending_payment(live):
+    command, budget_id = create_and_approve(live)
+    live.send(factories.request_payment(command, budget_id))
+    (requested,) = live.broker.wait_for("billing.PaymentRequested")
+    payment_id = requested.payload["payment_id"]
+    live.send(factories.command(command, "billing.CancelPayment", {"payment_id": payment_id, "reason": "rejected"}))
+    (cancelled,) = live.broker.wait_for("billing.PaymentCancelled")
+    assert cancelled.payload == {"payment_id": payment_id}
+    assert live.sandbox.payment(requested.payload["mercadopago_payment_id"])["status"] == "cancelled"
+    live.broker.wait_idle()
+    assert live.broker.of_type("billing.PaymentFailed") == []
+    assert len(live.broker.of_type("billing.PaymentCancelled")) == 1
+
+
+def test_checkout_with_a_failed_try_then_a_paid_one(live):
+    command, budget_id = create_and_approve(live)
+    live.send(factories.request_payment(command, budget_id, method="checkout"))
+    (requested,) = live.broker.wait_for("billing.PaymentRequested")
+    init_point = requested.payload["init_point"]
+    assert init_point and requested.payload["mercadopago_payment_id"] is None
+    requests.post(f"{init_point}/pay", data={"outcome": "reject"}, timeout=10).raise_for_status()
+    requests.post(f"{init_point}/pay", data={"outcome": "approve"}, timeout=10).raise_for_status()
+    (paid,) = live.broker.wait_for("billing.PaymentApproved")
+    live.broker.wait_idle()
+    assert live.broker.of_type("billing.PaymentFailed") == []
+    assert paid.payload["payment_id"] == requested.payload["payment_id"]
+
+
+def test_revision_supersedes_the_approved_version(live):
+    command, budget_id = create_and_approve(live)
+    live.send(factories.command(command, "billing.ReviseBudget",
+                                {"budget_id": budget_id, "items": factories.EXTRA_ITEMS, "reason": "freio gasto"}))
+    live.broker.wait_for("billing.BudgetCreated", count=2)
+    revision = live.broker.of_type("billing.BudgetCreated")[-1]
+    assert revision.payload["version"] == 2 and revision.payload["revision"] is True
+    assert revision.payload["additional_total_cents"] == factories.EXTRA_TOTAL
+
+    def versions() -> list[tuple[int, str]]:
+        shown = live.api("get", f"budgets/{budget_id}/versions/", token=factories.customer_token()).json()
+        return [(v["version"], v["status"]) for v in shown]
+
+    # (version 2 is announced as soon as it exists; version 1 is superseded right after)
+    wait_until(lambda: versions() == [(1, "SUPERSEDED"), (2, "PENDING_APPROVAL")], message="version 1 superseded")
+    wait_until(lambda: len(mail.outbox) == 2, message="the second approval e-mail")
+    stale = live.api("post", f"budgets/{budget_id}/approve/", token=factories.customer_token(), json={"version": 1})
+    assert stale.status_code == 409 and "stale" in stale.json()["message"]
+
+
+def test_cancel_budget_and_expiry(live, settings):
+    command, budget_id = create_and_approve(live)
+    live.send(factories.command(command, "billing.CancelBudget", {"budget_id": budget_id, "reason": "no parts"}))
+    (cancelled,) = live.broker.wait_for("billing.BudgetCancelled")
+    assert cancelled.payload == {"budget_id": budget_id, "version": 1}
+
+    settings.BUDGET_APPROVAL_TTL_HOURS = 0.5 / 3600  # half a second
+    expiring = factories.create_budget()
+    live.send(expiring)
+    live.broker.wait_for("billing.BudgetCreated", count=2)
+    live.broker.wait_idle()
+    wait_until(lambda: live.run_task("billing.expire_budgets") or live.broker.of_type("billing.BudgetExpired"),
+               interval=0.5, message="BudgetExpired")
+    (expired,) = live.broker.of_type("billing.BudgetExpired")
+    assert expired.saga_id == expiring.saga_id and expired.payload["version"] == 1

@@ -1,0 +1,231 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from billing import services
+from billing.domain import Actor, BudgetStatus, Decision, budget_id_for_saga, hash_approval_token
+from billing.emails import brl
+from billing.tests import factories
+from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
+
+LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
+
+
+def link_token(message) -> str:
+    return LINK.search(message.body).group(1)
+
+
+class TestCreateBudget:
+    def test_creates_version_1_and_replies_budget_created(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        assert budget.budget_id == budget_id_for_saga(command.saga_id)
+        assert (budget.version, budget.status, budget.total_cents) == (1, BudgetStatus.PENDING_APPROVAL, 12200)
+        (created,) = fake.published()
+        assert created.type == "billing.BudgetCreated"
+        assert (created.saga_id, created.service_order_id) == (command.saga_id, command.service_order_id)
+        assert created.payload == {"budget_id": budget.budget_id, "version": 1, "total_cents": 12200,
+                                   "expires_at": created.payload["expires_at"], "revision": False}
+
+    def test_expires_after_the_configured_hours(self, fake, settings):
+        settings.BUDGET_APPROVAL_TTL_HOURS = 2
+        budget = services.budget_create(command=factories.create_budget())
+        assert budget.expires_at - budget.created_at == timedelta(hours=2)
+
+    def test_a_redelivered_command_makes_no_second_budget(self, fake):
+        command = factories.create_budget()
+        first = services.budget_create(command=command)
+        again = services.budget_create(command=command)
+        assert again.budget_id == first.budget_id
+        assert len(fake.deps.budgets.items) == 1
+        assert [e.type for e in fake.published()] == ["billing.BudgetCreated"]
+        assert len(mail.outbox) == 1
+
+    def test_a_retried_step_for_the_same_saga_gets_its_answer_again(self, fake):
+        command = factories.create_budget()
+        services.budget_create(command=command)
+        retry = factories.command(command, "billing.CreateBudget", command.payload)
+        services.budget_create(command=retry)
+        assert len(fake.deps.budgets.items) == 1
+        replies = fake.published("billing.BudgetCreated")
+        assert len(replies) == 2 and replies[0].payload == replies[1].payload
+
+    def test_bad_items_are_refused(self, fake):
+        with pytest.raises(ValidationFailed, match="items"):
+            services.budget_create(command=factories.create_budget(items=[]))
+        assert fake.published() == []
+
+    def test_the_customer_gets_an_email_with_a_single_use_link(self, fake, settings):
+        settings.PUBLIC_BASE_URL = "https://oficina.example"
+        budget = services.budget_create(command=factories.create_budget())
+        (message,) = mail.outbox
+        assert message.to == [factories.CUSTOMER_EMAIL]
+        assert "OS-2024-0042" in message.subject
+        assert "R$ 122,00" in message.body and "Troca de óleo" in message.body
+        assert "https://oficina.example/budgets/review/" in message.body
+        token = link_token(message)
+        assert len(token) >= 43
+        # Only the hash is kept, bound to the version.
+        (stored,) = fake.deps.approval_tokens.items.values()
+        assert stored.token_hash == hash_approval_token(token) != token
+        assert (stored.budget_id, stored.version, stored.expires_at) == (budget.budget_id, 1, budget.expires_at)
+        assert token not in repr(fake.deps.approval_tokens.items)
+
+    def test_no_second_email_once_the_link_was_sent(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        assert not services.budget_send_approval_link(budget_id=budget.budget_id, version=1)
+        assert len(mail.outbox) == 1
+
+    def test_no_email_without_an_address_or_for_an_unknown_budget(self, fake):
+        services.budget_create(command=factories.create_budget(customer_email=""))
+        assert mail.outbox == []
+        assert not services.budget_send_approval_link(budget_id="nope", version=1)
+
+
+class TestDecide:
+    def test_customer_approves_with_the_emailed_link_once(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        token = link_token(mail.outbox[0])
+        outcome = services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                         actor=Actor.approval_link(token))
+        assert outcome.changed and outcome.budget.status == BudgetStatus.APPROVED
+        (approved,) = fake.published("billing.BudgetApproved")
+        assert approved.payload == {"budget_id": budget.budget_id, "version": 1, "total_cents": 12200,
+                                    "decided_by": "customer"}
+        # A double click is a no-op; the link cannot be turned into a rejection.
+        assert not services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                          actor=Actor.approval_link(token)).changed
+        with pytest.raises(InvalidTransition, match="already used to approve"):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="reject",
+                                   actor=Actor.approval_link(token))
+        assert len(fake.published("billing.BudgetApproved")) == 1
+
+    def test_a_wrong_or_expired_link_finds_nothing(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        token = link_token(mail.outbox[0])
+        with pytest.raises(NotFound):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                   actor=Actor.approval_link("forged-token"))
+        other = services.budget_create(command=factories.create_budget())
+        with pytest.raises(NotFound):
+            services.budget_decide(budget_id=other.budget_id, version=1, decision="approve",
+                                   actor=Actor.approval_link(token))
+        fake.clock.advance(hours=73)
+        with pytest.raises(NotFound, match="expired"):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                   actor=Actor.approval_link(token))
+        assert fake.published("billing.BudgetApproved") == []
+
+    def test_the_customer_may_decide_only_their_own_budget(self, fake):
+        budget = services.budget_create(command=factories.create_budget(customer_id="42"))
+        with pytest.raises(NotFound):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                   actor=Actor.customer("43"))
+        outcome = services.budget_decide(budget_id=budget.budget_id, version=1, decision="reject",
+                                         actor=Actor.customer("42"), reason="caro")
+        assert outcome.budget.status == BudgetStatus.REJECTED
+        (rejected,) = fake.published("billing.BudgetRejected")
+        assert rejected.payload["reason"] == "caro"
+
+    def test_staff_decisions_are_signed_by_the_staff_member(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        services.budget_decide(budget_id=budget.budget_id, version=1, decision=Decision.REJECT,
+                               actor=Actor.staff("ana"))
+        (rejected,) = fake.published("billing.BudgetRejected")
+        assert rejected.payload["decided_by"] == "staff:ana"
+        assert rejected.payload["reason"] == "rejected by staff"
+
+    def test_unknown_decisions_and_versions(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        with pytest.raises(ValidationFailed):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="maybe", actor=Actor.staff("a"))
+        with pytest.raises(NotFound):
+            services.budget_decide(budget_id=budget.budget_id, version=9, decision="approve", actor=Actor.staff("a"))
+
+    def test_a_link_for_version_1_cannot_decide_version_2(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        token = link_token(mail.outbox[0])
+        services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS)
+        with pytest.raises(InvalidTransition, match="for version 1"):
+            services.budget_decide(budget_id=budget.budget_id, version=2, decision="approve",
+                                   actor=Actor.approval_link(token))
+        with pytest.raises(InvalidTransition, match="stale"):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                   actor=Actor.approval_link(token))
+
+    def test_the_review_page_finds_the_budget_of_a_link(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        token = link_token(mail.outbox[0])
+        assert services.budget_for_approval_token(token).budget_id == budget.budget_id
+        with pytest.raises(NotFound):
+            services.budget_for_approval_token("nope")
+
+
+class TestRevise:
+    def test_revision_supersedes_the_previous_version_and_emails_a_new_link(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+        revise = factories.command(command, "billing.ReviseBudget",
+                                   {"budget_id": budget.budget_id, "items": factories.EXTRA_ITEMS, "reason": "freio"})
+        revised = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, reason="freio",
+                                         command=revise)
+        assert revised.version == 2 and len(revised.lines) == 3
+        assert fake.deps.budgets.get(budget.budget_id, 1).status == BudgetStatus.SUPERSEDED
+        created = fake.published("billing.BudgetCreated")[-1]
+        assert created.message_id != revise.message_id and created.saga_id == command.saga_id
+        assert created.payload["revision"] is True
+        assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
+        assert len(mail.outbox) == 2 and "adicional" in mail.outbox[1].subject
+        # The same command again changes nothing.
+        again = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
+        assert again.version == 2 and len(fake.deps.budgets.versions(budget.budget_id)) == 2
+
+    def test_a_revision_for_another_saga_or_budget_finds_nothing(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        stranger = factories.create_budget()
+        with pytest.raises(NotFound):
+            services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS,
+                                   command=factories.command(stranger, "billing.ReviseBudget", {}))
+        with pytest.raises(NotFound):
+            services.budget_revise(budget_id="missing", items=factories.EXTRA_ITEMS)
+
+
+class TestCancelAndExpire:
+    def test_cancel_is_idempotent_and_always_answers(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        cancel = factories.command(command, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": "x"})
+        assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
+        assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
+        replies = fake.published("billing.BudgetCancelled")
+        assert len(replies) == 2
+        assert replies[0].payload == {"budget_id": budget.budget_id, "version": 1}
+
+    def test_cancel_of_an_unknown_budget(self, fake):
+        command = factories.create_budget()
+        with pytest.raises(NotFound):
+            services.budget_cancel(command=factories.command(command, "billing.CancelBudget", {"budget_id": "x"}))
+
+    def test_pending_versions_past_their_expiry_expire_once(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        decided = services.budget_create(command=factories.create_budget())
+        services.budget_decide(budget_id=decided.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+        assert services.budgets_expire() == 0
+        fake.clock.advance(hours=72, seconds=1)
+        assert services.budgets_expire() == 1
+        assert services.budgets_expire() == 0
+        (expired,) = fake.published("billing.BudgetExpired")
+        assert expired.payload == {"budget_id": budget.budget_id, "version": 1}
+        assert fake.deps.budgets.get(decided.budget_id, 1).status == BudgetStatus.APPROVED
+
+
+def test_brl_formatting():
+    assert brl(12200) == "R$ 122,00"
+    assert brl(123456789) == "R$ 1.234.567,89"
+    assert brl(5) == "R$ 0,05"
+    assert brl(-150) == "-R$ 1,50"

@@ -1,0 +1,245 @@
+import pytest
+
+from billing import services
+from billing.domain import Actor, PaymentStatus, payment_id_for
+from billing.mercadopago import MercadoPagoNotFound, MercadoPagoRefused, MercadoPagoUnavailable
+from billing.tests import factories
+from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
+
+
+@pytest.fixture
+def approved_budget(fake):
+    command = factories.create_budget()
+    budget = services.budget_create(command=command)
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.customer("42"))
+    return command, budget
+
+
+def request(approved_budget, **kwargs):
+    command, budget = approved_budget
+    message = factories.request_payment(command, budget.budget_id, **kwargs)
+    return message, services.payment_request(command=message)
+
+
+class TestRequestPayment:
+    def test_pix_payment_is_created_at_mercado_pago_with_a_stable_key(self, fake, approved_budget):
+        message, payment = request(approved_budget)
+        command, budget = approved_budget
+        assert payment.payment_id == payment_id_for(command.saga_id, budget.budget_id, 1)
+        assert payment.status == PaymentStatus.PENDING
+        assert payment.mercadopago_payment_id and payment.qr_code and payment.qr_code_base64
+        assert fake.mercadopago.calls == [("create_pix_payment", f"payment-{payment.payment_id}")]
+        (requested,) = fake.published("billing.PaymentRequested")
+        assert requested.payload == {
+            "payment_id": payment.payment_id, "budget_id": budget.budget_id,
+            "mercadopago_payment_id": payment.mercadopago_payment_id, "status": "PENDING",
+            "amount_cents": 12200, "qr_code": payment.qr_code, "init_point": None}
+        assert requested.saga_id == command.saga_id
+
+    def test_checkout_stores_the_init_point(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        assert payment.init_point.startswith("https://mp.example/checkout/")
+        assert payment.mercadopago_payment_id is None
+        assert fake.published("billing.PaymentRequested")[0].payload["init_point"] == payment.init_point
+
+    def test_asked_twice_one_payment_at_mercado_pago(self, fake, approved_budget):
+        message, first = request(approved_budget)
+        again = services.payment_request(command=message)
+        retry = factories.request_payment(approved_budget[0], approved_budget[1].budget_id)
+        services.payment_request(command=retry)
+        assert again.payment_id == first.payment_id
+        assert len(fake.mercadopago.payments) == 1
+        assert len(fake.deps.payments.items) == 1
+
+    def test_mercado_pago_unavailable_leaves_the_payment_pending_and_unrequested(self, fake, approved_budget):
+        fake.mercadopago.fail_next = MercadoPagoUnavailable("Mercado Pago timed out.")
+        with pytest.raises(MercadoPagoUnavailable):
+            request(approved_budget)
+        (payment,) = fake.deps.payments.items.values()
+        assert payment.status == PaymentStatus.PENDING and payment.requested_at is None
+        assert fake.published("billing.PaymentRequested") == []
+        # The retry uses the same key and finishes the job.
+        _, payment = request(approved_budget)
+        assert payment.requested_at is not None
+        assert {key for _, key in fake.mercadopago.calls} == {f"payment-{payment.payment_id}"}
+
+    def test_mercado_pago_refusing_fails_the_payment_with_the_reason(self, fake, approved_budget):
+        fake.mercadopago.fail_next = MercadoPagoRefused("Mercado Pago answered 400: payer.email invalid",
+                                                        status=400)
+        _, payment = request(approved_budget)
+        assert payment.status == PaymentStatus.REJECTED
+        (failed,) = fake.published("billing.PaymentFailed")
+        assert "payer.email invalid" in failed.payload["reason"]
+        assert failed.payload["status"] == "REJECTED"
+
+    def test_no_payment_for_a_budget_not_approved(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        with pytest.raises(InvalidTransition, match="has not approved"):
+            services.payment_request(command=factories.request_payment(command, budget.budget_id))
+        assert fake.deps.payments.items == {} and fake.mercadopago.calls == []
+
+    def test_unknown_budget_or_bad_payload(self, fake, approved_budget):
+        command, budget = approved_budget
+        with pytest.raises(NotFound):
+            services.payment_request(command=factories.request_payment(command, budget.budget_id, version=2))
+        with pytest.raises(ValidationFailed, match="method"):
+            services.payment_request(command=factories.request_payment(command, budget.budget_id, method="cash"))
+        with pytest.raises(ValidationFailed, match="amount_cents"):
+            services.payment_request(command=factories.request_payment(command, budget.budget_id, amount_cents=0))
+        assert fake.deps.payments.items == {}
+
+
+class TestMercadoPagoNews:
+    def test_approved_once_however_often_told(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        for _ in range(5):
+            services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        (approved,) = fake.published("billing.PaymentApproved")
+        assert approved.payload["status"] == "APPROVED"
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+
+    def test_an_unknown_mercado_pago_payment(self, fake):
+        with pytest.raises(MercadoPagoNotFound):
+            services.payment_sync_from_mercadopago(mercadopago_payment_id="404")
+        assert fake.published() == []
+
+    def test_a_payment_of_someone_else_is_ignored(self, fake):
+        stray = fake.mercadopago.create_pix_payment(
+            idempotency_key="k", amount_cents=100, description="", payer_email="a@b.c",
+            external_reference="not-ours", notification_url="")
+        assert services.payment_sync_from_mercadopago(mercadopago_payment_id=stray.id) is None
+        assert fake.published() == []
+
+    def test_checkout_found_by_external_reference(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        failed_try = fake.mercadopago.pay_checkout(payment.preference_id, "rejected")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=failed_try.id)
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.PENDING
+        paid = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=paid.id)
+        stored = fake.deps.payments.get(payment.payment_id)
+        assert stored.status == PaymentStatus.APPROVED and stored.mercadopago_payment_id == paid.id
+        assert fake.published("billing.PaymentFailed") == []
+
+    def test_money_arriving_after_we_gave_up_is_given_back(self, fake, approved_budget):
+        command, _ = approved_budget
+        _, payment = request(approved_budget, method="checkout")
+        services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+                                                          {"payment_id": payment.payment_id, "reason": "x"}))
+        late = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=late.id)
+        assert fake.mercadopago.payments[late.id].status == "refunded"
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.CANCELLED
+        assert fake.published("billing.PaymentApproved") == []
+
+
+class TestCompensations:
+    def cancel(self, approved_budget, payment, kind="billing.CancelPayment"):
+        command, _ = approved_budget
+        return services.payment_cancel(command=factories.command(
+            command, kind, {"payment_id": payment.payment_id, "reason": "saga compensating"}))
+
+    def test_cancel_a_pending_pix(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        cancelled = self.cancel(approved_budget, payment)
+        assert cancelled.status == PaymentStatus.CANCELLED
+        assert fake.mercadopago.payments[payment.mercadopago_payment_id].status == "cancelled"
+        assert ("cancel_payment", f"cancel-{payment.payment_id}") in fake.mercadopago.calls
+        assert [e.payload for e in fake.published("billing.PaymentCancelled")] == [{"payment_id": payment.payment_id}]
+        assert fake.published("billing.PaymentFailed") == []
+
+    def test_cancel_an_approved_payment_refunds_it(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        refunded = self.cancel(approved_budget, payment)
+        assert refunded.status == PaymentStatus.REFUNDED
+        assert ("refund_payment", f"refund-{payment.payment_id}") in fake.mercadopago.calls
+        (event,) = fake.published("billing.PaymentRefunded")
+        assert event.payload == {"payment_id": payment.payment_id,
+                                 "mercadopago_payment_id": payment.mercadopago_payment_id, "amount_cents": 12200}
+
+    def test_cancel_when_the_customer_paid_just_before(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")  # we have not heard yet
+        undone = self.cancel(approved_budget, payment)
+        assert undone.status == PaymentStatus.REFUNDED
+        assert [e.type for e in fake.published() if e.type.startswith("billing.Payment")] == [
+            "billing.PaymentRequested", "billing.PaymentApproved", "billing.PaymentRefunded"]
+
+    def test_refund_twice_refunds_once_and_answers_twice(self, fake, approved_budget):
+        command, _ = approved_budget
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        refund = factories.command(command, "billing.RefundPayment", {"payment_id": payment.payment_id})
+        services.payment_refund(command=refund)
+        services.payment_refund(command=refund)
+        assert len(fake.mercadopago.refunds) == 1
+        assert len(fake.published("billing.PaymentRefunded")) == 2
+
+    def test_refund_of_a_pending_payment_cancels_it(self, fake, approved_budget):
+        command, _ = approved_budget
+        _, payment = request(approved_budget)
+        result = services.payment_refund(command=factories.command(
+            command, "billing.RefundPayment", {"payment_id": payment.payment_id}))
+        assert result.status == PaymentStatus.CANCELLED
+        again = services.payment_refund(command=factories.command(
+            command, "billing.RefundPayment", {"payment_id": payment.payment_id}))
+        assert again.status == PaymentStatus.CANCELLED
+        assert len(fake.published("billing.PaymentCancelled")) == 2
+
+    def test_cancel_a_checkout_nobody_paid(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        assert self.cancel(approved_budget, payment).status == PaymentStatus.CANCELLED
+
+    def test_cancel_a_checkout_already_paid_refunds(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        assert self.cancel(approved_budget, payment).status == PaymentStatus.REFUNDED
+
+    def test_unknown_payment(self, fake, approved_budget):
+        command, _ = approved_budget
+        with pytest.raises(NotFound):
+            services.payment_cancel(command=factories.command(command, "billing.CancelPayment", {"payment_id": "x"}))
+
+
+class TestReconciliation:
+    def test_pending_payments_whose_webhook_never_came(self, fake, approved_budget, settings):
+        settings.PAYMENT_RECONCILE_AFTER_SECONDS = 120
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        assert services.payments_reconcile() == 0  # too young
+        fake.clock.advance(seconds=121)
+        assert services.payments_reconcile() == 1
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+        assert services.payments_reconcile() == 0
+        assert len(fake.published("billing.PaymentApproved")) == 1
+
+    def test_a_payment_never_created_at_mercado_pago_is_requested_again(self, fake, approved_budget):
+        fake.mercadopago.fail_next = MercadoPagoUnavailable("down")
+        with pytest.raises(MercadoPagoUnavailable):
+            request(approved_budget)
+        fake.clock.advance(seconds=300)
+        assert services.payments_reconcile() == 1
+        (payment,) = fake.deps.payments.items.values()
+        assert payment.requested_at is not None and payment.mercadopago_payment_id
+        assert len(fake.published("billing.PaymentRequested")) == 1
+
+    def test_checkout_paid_without_a_webhook(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        fake.mercadopago.pay_checkout(payment.preference_id, "rejected")
+        paid = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        fake.clock.advance(seconds=300)
+        services.payments_reconcile()
+        stored = fake.deps.payments.get(payment.payment_id)
+        assert stored.status == PaymentStatus.APPROVED and stored.mercadopago_payment_id == paid.id
+
+    def test_mercado_pago_down_postpones_without_failing(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        fake.clock.advance(seconds=300)
+        fake.mercadopago.fail_next = MercadoPagoUnavailable("down")
+        assert services.payments_reconcile() == 0
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.PENDING

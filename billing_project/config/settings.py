@@ -1,0 +1,119 @@
+"""Billing service settings: every value from the environment, with development defaults.
+
+Billing keeps no SQL database: budgets and payments live in DynamoDB (billing/tables.py).
+"""
+from pathlib import Path
+
+import environ
+
+from oficina_common.auth import jwt_settings
+from oficina_common.correlation import logging_config
+from oficina_common.django_settings import (
+    DEV_JWT_SIGNING_KEY,
+    DEV_SECRET_KEY,
+    DEV_WEBHOOK_SECRET,
+    rest_framework_settings,
+    spectacular_settings,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # auth and contenttypes only because simplejwt imports their models; no table is ever used.
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "oficina_common.correlation.CorrelationIdMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # Cookie-based CSRF (no sessions) for the customer's review page; the JSON API is exempt (JWT).
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    },
+]
+
+DATABASES: dict = {}
+
+LANGUAGE_CODE = "pt-br"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- the other services and the public address ---------------------------------------------------
+OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")
+BILLING_SERVICE_URL = env("BILLING_SERVICE_URL", default="http://127.0.0.1:8002")
+EXECUTION_SERVICE_URL = env("EXECUTION_SERVICE_URL", default="http://127.0.0.1:8003")
+# Where customers' links point and where Mercado Pago sends notifications.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=BILLING_SERVICE_URL)
+
+# --- auth -----------------------------------------------------------------------------------------
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
+JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
+SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
+REST_FRAMEWORK = rest_framework_settings()
+SPECTACULAR_SETTINGS = spectacular_settings(
+    "Oficina Billing API",
+    "Budgets (versions, approval by the customer), payments through Mercado Pago, and Mercado Pago's webhook.",
+)
+
+# --- messaging ------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+BEAT_OUTBOX_SWEEP_SECONDS = env.float("BEAT_OUTBOX_SWEEP_SECONDS", default=30.0)
+BEAT_RECONCILE_SECONDS = env.float("BEAT_RECONCILE_SECONDS", default=60.0)
+BEAT_EXPIRE_BUDGETS_SECONDS = env.float("BEAT_EXPIRE_BUDGETS_SECONDS", default=60.0)
+
+# --- DynamoDB ---------------------------------------------------------------------------------------
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL", default="http://127.0.0.1:8000")  # empty = AWS
+DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
+
+# --- budgets and payments -------------------------------------------------------------------------
+BUDGET_APPROVAL_TTL_HOURS = env.float("BUDGET_APPROVAL_TTL_HOURS", default=72.0)
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+MERCADOPAGO_BASE_URL = env("MERCADOPAGO_BASE_URL", default="https://api.mercadopago.com")
+MERCADOPAGO_ACCESS_TOKEN = env("MERCADOPAGO_ACCESS_TOKEN", default="TEST-sandbox-access-token")
+MERCADOPAGO_WEBHOOK_SECRET = env("MERCADOPAGO_WEBHOOK_SECRET", default=DEV_WEBHOOK_SECRET)
+# Signatures older (or newer) than this are replays; 0 turns the check off.
+MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS = env.int("MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS", default=900)
+MERCADOPAGO_CONNECT_TIMEOUT_SECONDS = env.float("MERCADOPAGO_CONNECT_TIMEOUT_SECONDS", default=3.0)
+MERCADOPAGO_READ_TIMEOUT_SECONDS = env.float("MERCADOPAGO_READ_TIMEOUT_SECONDS", default=10.0)
+
+# --- e-mail ---------------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Oficina <nao-responda@oficina.example>")
+
+LOGGING = logging_config("billing", level=env("LOG_LEVEL", default="INFO"),
+                         json=env.bool("LOG_JSON", default=not DEBUG))

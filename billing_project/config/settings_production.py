@@ -1,0 +1,18 @@
+"""Production: the same settings, refusing to start with DEBUG on, development secrets or no webhook secret."""
+import environ
+
+from oficina_common.django_settings import refuse_unsafe_production
+
+from .settings import *  # noqa: F403
+from .settings import JWT_SIGNING_KEY, MERCADOPAGO_WEBHOOK_SECRET, SECRET_KEY
+
+_env = environ.Env()
+
+DEBUG = _env.bool("DEBUG", default=False)
+LOGGING = logging_config("billing", level=_env("LOG_LEVEL", default="INFO"), json=True)  # noqa: F405
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY,
+                         webhook_secret=MERCADOPAGO_WEBHOOK_SECRET, require_webhook_secret=True)
