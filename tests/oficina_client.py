@@ -181,7 +181,7 @@ class OficinaClient:
 
     def report_additional_repair(self, queue_id: str, items: list[dict], notes: str = "") -> dict:
         return self.json("POST", f"{self.urls.execution}/api/v1/work-queue/{queue_id}/additional-repairs/",
-                         json={"items": items, "notes": notes})
+                         json={"items": items, "notes": notes}, expect=(202,))
 
     # --- waiting for the saga -------------------------------------------------------------
     def wait_for_status(self, order_id: str, status: str, timeout: float = 30.0,
