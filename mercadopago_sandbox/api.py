@@ -22,6 +22,11 @@ def _idempotency_key() -> str | None:
     return request.headers.get("X-Idempotency-Key") or None
 
 
+@blueprint.before_request
+def simulated_faults() -> None:
+    current_sandbox().faults.apply(request.method, request.path)
+
+
 @blueprint.post("/v1/payments")
 def create_payment() -> tuple[Response, int]:
     payment = current_sandbox().create_payment(json_body(), _idempotency_key(), base_url())

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
+from .errors import bad_request
+from .faults import Fault
 from .web import current_sandbox, is_form_post, json_body, redirect_back
 
 blueprint = Blueprint("sandbox_control", __name__, url_prefix="/sandbox")
@@ -56,6 +58,27 @@ def resend(payment_id: str) -> tuple[Response, int] | Response:
     if is_form_post():
         return redirect_back("/sandbox/")
     return jsonify(sent), 202
+
+
+@blueprint.post("/faults")
+def set_faults() -> Response:
+    body = _body()
+    try:
+        fault = Fault(delay_seconds=float(body.get("delay_seconds", 0)), status=int(body.get("status", 0)),
+                      times=int(body.get("times", 1)), path_prefix=str(body.get("path_prefix", "/v1/")),
+                      method=str(body.get("method", "")).upper())
+    except (TypeError, ValueError):
+        raise bad_request("delay_seconds, status and times must be numbers") from None
+    if fault.times < 1 or not 0 <= fault.delay_seconds <= 60 or fault.status not in (0, *range(400, 600)):
+        raise bad_request("times >= 1, delay_seconds 0..60, status 0 or 400..599")
+    current_sandbox().faults.set(fault)
+    return jsonify(fault.to_dict())
+
+
+@blueprint.delete("/faults")
+def clear_faults() -> Response:
+    current_sandbox().faults.set(None)
+    return jsonify({})
 
 
 @blueprint.post("/reset")

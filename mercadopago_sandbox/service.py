@@ -10,6 +10,7 @@ from typing import Any
 from . import models
 from .config import SandboxConfig
 from .errors import bad_request, not_found
+from .faults import Faults
 from .notifier import Delivery, Notifier
 from .store import State, Store
 
@@ -23,6 +24,7 @@ class Sandbox:
         self.config = config
         self.store = store
         self.notifier = notifier
+        self.faults = Faults()
 
     # Mercado Pago API -------------------------------------------------------
 

@@ -129,6 +129,9 @@ class RunningSandbox:
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.session.get(self.url(path), **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.delete(self.url(path), **kwargs)
+
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.session.post(self.url(path), **kwargs)
 
