@@ -25,7 +25,12 @@ def celery_settings(queue: str, broker_url: str, *, eager: bool = False) -> dict
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        # A worker killed mid-task leaves its message unacknowledged; another worker puts it back
+        # once the visibility timeout has passed, scanning every few seconds (kombu's default
+        # throttle would scan only every ~100 s).
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT,
+                                     "unacked_restore_interval": max(1, min(10, VISIBILITY_TIMEOUT // 4)),
+                                     "unacked_restore_throttle": 1},
         "broker_connection_retry_on_startup": True,
         "task_always_eager": eager,
         "task_eager_propagates": eager,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .dynamodb import Index, TableSpec, epoch_seconds, is_conditional_failure, is_expired, now_iso, query_all
+from .errors import MessageInProgress
 from .messages import Envelope
 from .messaging import LeasingInboxBase, Publisher
 
@@ -162,10 +164,12 @@ class DynamoInbox(LeasingInboxBase):
     the worker handling it died, and the redelivery takes it over.
     """
 
-    def __init__(self, table: Any, retention: timedelta = timedelta(days=7), lease: timedelta = timedelta(minutes=2)):
+    def __init__(self, table: Any, retention: timedelta = timedelta(days=7), lease: timedelta | None = None):
         self.table = table
         self.retention = retention
-        self.lease = lease
+        # Longer than any handler runs (Mercado Pago calls time out in seconds); a redelivery that
+        # finds a live lease retries later, so a dead worker's message waits at most this long.
+        self.lease = lease if lease is not None else timedelta(seconds=int(os.environ.get("INBOX_LEASE_SECONDS", "60")))
 
     def seen(self, message_id: str) -> bool:
         item = self.table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
@@ -194,12 +198,20 @@ class DynamoInbox(LeasingInboxBase):
             raise
 
     def claim(self, message_id: str, message_type: str) -> bool:
-        return self._put(
+        """True: ours to handle. False: already handled. Raises MessageInProgress while another
+        delivery holds a live lease on it."""
+        if self._put(
             message_id, message_type, "PROCESSING",
             "attribute_not_exists(message_id) OR expires_at <= :now"
             " OR (#state = :processing AND lease_until <= :now)",
             {":processing": "PROCESSING"},
-        )
+        ):
+            return True
+        item = self.table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item") or {}
+        if item.get("state") == "PROCESSING":
+            raise MessageInProgress(f"message {message_id} is being handled by another delivery",
+                                    extra={"lease_until": int(item.get("lease_until", 0))})
+        return False
 
     def release(self, message_id: str) -> None:
         try:
