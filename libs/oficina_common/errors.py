@@ -112,14 +112,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(_body(_first_message(exc.detail), "invalid", {"fields": exc.detail}),
                         status=exc.status_code)
     if isinstance(exc, drf_exceptions.APIException):
-        codes = exc.get_codes()
+        detail, codes = exc.detail, exc.get_codes()
+        if isinstance(detail, dict) and "detail" in detail:
+            # simplejwt's InvalidToken/AuthenticationFailed: {"detail": ..., "code": ..., "messages": [...]}
+            codes = codes.get("code") or codes.get("detail") if isinstance(codes, dict) else codes
+            detail = detail["detail"]
         code = codes if isinstance(codes, str) else "error"
         headers = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
-        return Response(_body(_first_message(exc.detail), code), status=exc.status_code, headers=headers)
+        return Response(_body(_first_message(detail), code), status=exc.status_code, headers=headers)
     logger.exception("unhandled error", extra={"view": str(context.get("view"))})
     return Response(_body("Internal error; it has been logged.", "internal_error"),
                     status=status.HTTP_500_INTERNAL_SERVER_ERROR)

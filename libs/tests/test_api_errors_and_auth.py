@@ -29,6 +29,8 @@ def test_garbage_token_is_401(client):
     response = client.get("/whoami/")
     assert response.status_code == 401
     assert set(response.json()) == {"message", "code", "extra"}
+    assert response.json()["code"] == "token_not_valid"
+    assert not response.json()["message"].startswith("detail:")
 
 
 def test_token_signed_with_other_key_is_401(client):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from core.openapi import error_example, error_responses
 from oficina_common.auth import STAFF_ROLES, add_staff_claims, role_of
 from oficina_common.errors import PermissionDenied
 
@@ -33,15 +34,52 @@ class StaffTokenObtainPairSerializer(TokenObtainPairSerializer):
         return data
 
 
-@extend_schema(tags=["auth"])
+@extend_schema_serializer(component_name="StaffTokenOutput")
+class StaffTokenOutputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="Trade it at auth/token/refresh/ for a new access token.")
+    access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`; carries role and username.")
+
+
+@extend_schema_serializer(component_name="AccessTokenOutput")
+class AccessTokenOutputSerializer(serializers.Serializer):
+    access = serializers.CharField()
+
+
+# Shortened: real tokens are three longer base64url parts.
+ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwicm9sZSI6ImF0dGVuZGFudCJ9.MWW7XRF4lz"
+REFRESH = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.dOkh7rW_po4IQXVWfvv"
+CUSTOMER_ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiY3VzdG9tZXIiLCJjdXN0b21lcl9pZCI6IjEifQ.uwVNiCNw"
+
+
+@extend_schema(tags=["auth"], auth=[], responses={200: StaffTokenOutputSerializer, **error_responses(400, 401, 403)},
+               examples=[
+                   OpenApiExample("Staff login", request_only=True,
+                                  value={"username": "ana.souza", "password": "a-strong-password"}),
+                   OpenApiExample("Tokens", response_only=True, status_codes=["200"],
+                                  description="The access token carries role and username.",
+                                  value={"refresh": REFRESH, "access": ACCESS}),
+                   error_example(401, "no_active_account", "No active account found with the given credentials"),
+                   error_example(403, "permission_denied",
+                                 "This account has no staff role; ask an admin to set one."),
+               ])
 class StaffTokenObtainApi(TokenObtainPairView):
+    """Staff username/password -> a short-lived access token and a refresh token."""
+
     serializer_class = StaffTokenObtainPairSerializer
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
 
-@extend_schema(tags=["auth"])
+@extend_schema(tags=["auth"], auth=[], responses={200: AccessTokenOutputSerializer, **error_responses(400, 401)},
+               examples=[
+                   OpenApiExample("Refresh", request_only=True, value={"refresh": REFRESH}),
+                   OpenApiExample("A new access token", response_only=True, status_codes=["200"],
+                                  value={"access": ACCESS}),
+                   error_example(401, "token_not_valid", "Token is invalid"),
+               ])
 class StaffTokenRefreshApi(TokenRefreshView):
+    """A new access token from a refresh token."""
+
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -61,7 +99,16 @@ class CustomerTokenObtainApi(APIView):
     class OutputSerializer(serializers.Serializer):
         access = serializers.CharField()
 
-    @extend_schema(tags=["auth"], auth=[], request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(tags=["auth"], auth=[], request=InputSerializer,
+                   responses={200: OutputSerializer, **error_responses(400, 401)}, examples=[
+                       OpenApiExample("Customer login", request_only=True,
+                                      value={"document": "529.982.247-25",
+                                             "tracking_code": "TbUiKuzBpG75TiE-9ae-tyQM"}),
+                       OpenApiExample("A customer token", response_only=True, status_codes=["200"],
+                                      value={"access": CUSTOMER_ACCESS}),
+                       error_example(401, "invalid_credentials",
+                                     "No service order matches this document and tracking code."),
+                   ])
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

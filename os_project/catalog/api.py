@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -11,12 +11,15 @@ from rest_framework.response import Response
 
 from core.actors import actor_name
 from core.api import ServiceCrudViewSet, crud_schema
+from core.openapi import error_responses, invalid
 from core.permissions import StaffReadsFrontDeskWrites
 
 from . import selectors, services
 from .models import Part, Service, StockEntry
 
 MONEY = {"max_digits": 10, "decimal_places": 2, "min_value": Decimal("0")}
+STOCK_ENTRY = {"id": 7, "part_id": 1, "quantity": 10, "note": "NF 1234", "created_by": "ana",
+               "created_at": "2025-03-10T12:00:00Z"}
 
 
 class ServiceInputSerializer(serializers.Serializer):
@@ -33,7 +36,12 @@ class ServiceOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "name", "description", "price", "estimated_minutes", "active", "created_at", "updated_at")
 
 
-@crud_schema(ServiceInputSerializer, ServiceOutputSerializer, tag="catalog")
+@crud_schema(ServiceInputSerializer, ServiceOutputSerializer, tag="catalog",
+             request_example={"name": "Troca de óleo", "description": "Óleo 5W30 sintético e filtro.",
+                              "price": "149.90", "estimated_minutes": 40, "active": True},
+             response_example={"id": 1, "name": "Troca de óleo", "description": "Óleo 5W30 sintético e filtro.",
+                               "price": "149.90", "estimated_minutes": 40, "active": True,
+                               "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T12:00:00Z"})
 class ServiceViewSet(ServiceCrudViewSet):
     """The services the workshop offers (staff read; admins and attendants write)."""
 
@@ -92,7 +100,14 @@ class StockEntryOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "part_id", "quantity", "note", "created_by", "created_at")
 
 
-@crud_schema(PartInputSerializer, PartOutputSerializer, tag="catalog")
+@crud_schema(PartInputSerializer, PartOutputSerializer, tag="catalog",
+             request_example={"sku": "PASTILHA-DIANT", "name": "Pastilha de freio dianteira", "unit_price": "89.90",
+                              "minimum_stock": 2, "quantity_in_stock": 10},
+             response_example={"id": 1, "sku": "PASTILHA-DIANT", "name": "Pastilha de freio dianteira",
+                               "unit_price": "89.90", "quantity_in_stock": 10, "quantity_reserved": 1,
+                               "quantity_available": 9, "minimum_stock": 2, "active": True,
+                               "created_at": "2025-03-10T12:00:00Z",
+                               "updated_at": "2025-03-10T12:00:00Z"})
 class PartViewSet(ServiceCrudViewSet):
     """Parts and their stock (staff read; admins and attendants write)."""
 
@@ -121,9 +136,15 @@ class PartViewSet(ServiceCrudViewSet):
     def perform_destroy(self, instance: Part) -> None:
         services.part_delete(instance)
 
-    @extend_schema(tags=["catalog"], methods=["GET"], responses=StockEntryOutputSerializer(many=True))
+    @extend_schema(tags=["catalog"], methods=["GET"], responses=StockEntryOutputSerializer(many=True),
+                   examples=[OpenApiExample("Stock received", response_only=True, value=STOCK_ENTRY)])
     @extend_schema(tags=["catalog"], methods=["POST"], request=StockEntryInputSerializer,
-                   responses={201: StockEntryOutputSerializer})
+                   responses={201: StockEntryOutputSerializer, **error_responses(400, 401, 403, 404)}, examples=[
+                       OpenApiExample("Ten units arrived", request_only=True,
+                                      value={"quantity": 10, "note": "NF 1234"}),
+                       OpenApiExample("Recorded", response_only=True, status_codes=["201"], value=STOCK_ENTRY),
+                       invalid("quantity", "Ensure this value is greater than or equal to 1."),
+                   ])
     @action(detail=True, methods=["get", "post"], url_path="stock-entries", filterset_class=None,
             ordering_fields=("created_at", "id"))
     def stock_entries(self, request: Request, pk: str | None = None) -> Response:

@@ -25,7 +25,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "dashboard.site.OficinaAdminConfig",  # django.contrib.admin, with the staff dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,12 +34,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served by the service itself: no CDN needed
     "accounts",
     "customers",
     "catalog",
     "service_orders",
     "messaging",
     "notifications",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +109,13 @@ SPECTACULAR_SETTINGS = spectacular_settings(
     "Oficina — OS service",
     "Customers, vehicles, the services and parts catalogue, stock, and service orders.",
 )
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"ServiceOrderStatusEnum": "service_orders.domain.STATUS_CHOICES"}
+SPECTACULAR_SETTINGS.update({
+    "ENUM_NAME_OVERRIDES": {"ServiceOrderStatusEnum": "service_orders.domain.STATUS_CHOICES"},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True, "tryItOutEnabled": False},
+})
 
 JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
 JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -8,8 +8,9 @@ from catalog.api import PartViewSet, ServiceViewSet
 from customers.api import CustomerViewSet, VehicleViewSet
 from oficina_common import schema  # noqa: F401  (registers the OpenAPI description of the JWT scheme)
 from service_orders import api as orders
-from service_orders.views import track_page
+from service_orders.views import track_not_found, track_page
 
+from .api_index import ApiIndexApi
 from .health import healthz, readyz
 
 router = SimpleRouter()
@@ -19,6 +20,7 @@ router.register("services", ServiceViewSet, basename="service")
 router.register("parts", PartViewSet, basename="part")
 
 api_v1 = [
+    path("", ApiIndexApi.as_view(), name="api-index"),
     path("auth/token/", StaffTokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", StaffTokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/customer-token/", CustomerTokenObtainApi.as_view(), name="customer-token"),
@@ -42,7 +44,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Log in and out of the browsable API with a staff account (the admin's session works as well).
+    path("api-auth/", include("rest_framework.urls")),
     path("track/<str:tracking_code>/", track_page, name="track"),
+    # A cut or mangled link still gets the customer's page, not a technical 404 (no slash: APPEND_SLASH first).
+    re_path(r"^track/(?:.*/)?$", track_not_found),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

@@ -1,6 +1,7 @@
 """A CRUD viewset whose writes go through the services layer, with split input/output serializers."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Model
@@ -69,15 +70,44 @@ class ServiceCrudViewSet(viewsets.GenericViewSet):
 
 
 def crud_schema(input_serializer: type[serializers.Serializer], output_serializer: type[serializers.Serializer],
-                *, tag: str) -> Any:
-    """Document a :class:`ServiceCrudViewSet`: writes take the input serializer, answer the output one."""
-    from drf_spectacular.utils import extend_schema, extend_schema_view
+                *, tag: str, request_example: dict[str, Any] | None = None,
+                response_example: dict[str, Any] | None = None, write_errors: Sequence[Any] = ()) -> Any:
+    """Document a :class:`ServiceCrudViewSet`: writes take the input serializer, answer the output one.
 
+    With examples, each operation shows them (lists wrap the response example in a page) together with
+    the errors it can answer; ``write_errors`` are the resource's own refusals (bad document, duplicate…).
+    """
+    from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+
+    from .openapi import NOT_AUTHENTICATED, WRONG_ROLE, error_example, error_responses
+
+    entity = output_serializer.__name__.removesuffix("OutputSerializer").lower()
+
+    def examples(*, request: bool, code: int | None, errors: Sequence[Any] = ()) -> list[Any]:
+        found = []
+        if request and request_example is not None:
+            found.append(OpenApiExample(f"A {entity}", value=request_example, request_only=True))
+        if code and response_example is not None:
+            found.append(OpenApiExample(f"The {entity}", value=response_example, response_only=True,
+                                        status_codes=[str(code)]))
+        return [*found, *errors]
+
+    not_found = error_example(404, "not_found", "No such record.")
+    read_errors, write = (NOT_AUTHENTICATED, WRONG_ROLE), (NOT_AUTHENTICATED, WRONG_ROLE, *write_errors)
     return extend_schema_view(
-        list=extend_schema(tags=[tag]),
-        retrieve=extend_schema(tags=[tag]),
-        create=extend_schema(tags=[tag], request=input_serializer, responses={201: output_serializer}),
-        update=extend_schema(tags=[tag], request=input_serializer, responses={200: output_serializer}),
-        partial_update=extend_schema(tags=[tag], request=input_serializer, responses={200: output_serializer}),
-        destroy=extend_schema(tags=[tag], responses={204: None}),
+        list=extend_schema(tags=[tag], responses={200: output_serializer(many=True), **error_responses(401, 403)},
+                           examples=examples(request=False, code=200, errors=read_errors)),
+        retrieve=extend_schema(tags=[tag], responses={200: output_serializer, **error_responses(401, 403, 404)},
+                               examples=examples(request=False, code=200, errors=(*read_errors, not_found))),
+        create=extend_schema(tags=[tag], request=input_serializer,
+                             responses={201: output_serializer, **error_responses(400, 401, 403, 409)},
+                             examples=examples(request=True, code=201, errors=write)),
+        update=extend_schema(tags=[tag], request=input_serializer,
+                             responses={200: output_serializer, **error_responses(400, 401, 403, 404, 409)},
+                             examples=examples(request=True, code=200, errors=(*write, not_found))),
+        partial_update=extend_schema(tags=[tag], request=input_serializer,
+                                     responses={200: output_serializer, **error_responses(400, 401, 403, 404, 409)},
+                                     examples=examples(request=True, code=200, errors=(*write, not_found))),
+        destroy=extend_schema(tags=[tag], responses={204: None, **error_responses(401, 403, 404, 409)},
+                              examples=[*read_errors, not_found]),
     )

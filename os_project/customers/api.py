@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api import ServiceCrudViewSet, crud_schema
+from core.openapi import error_example, invalid
 from core.permissions import IsFrontDesk, StaffReadsFrontDeskWrites
 
 from . import selectors, services
@@ -31,7 +32,20 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         return document_type(customer.document).value
 
 
-@crud_schema(CustomerInputSerializer, CustomerOutputSerializer, tag="customers")
+CUSTOMER_REQUEST = {"name": "Maria da Silva", "document": "529.982.247-25", "email": "maria@example.com",
+                    "phone": "(11) 99999-0000"}
+CUSTOMER_RESPONSE = {"id": 1, "name": "Maria da Silva", "document": "52998224725", "document_type": "cpf",
+                     "email": "maria@example.com", "phone": "(11) 99999-0000",
+                     "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T12:00:00Z"}
+
+
+@crud_schema(CustomerInputSerializer, CustomerOutputSerializer, tag="customers",
+             request_example=CUSTOMER_REQUEST, response_example=CUSTOMER_RESPONSE, write_errors=[
+                 invalid("document", "This CPF is not valid (check digits do not match).", code="invalid_document"),
+                 invalid("email", "Enter a valid email address."),
+                 error_example(409, "already_exists", "A customer with document 529.982.247-25 already exists.",
+                               extra={"field": "document"}),
+             ])
 class CustomerViewSet(ServiceCrudViewSet):
     """Customers (admins and attendants)."""
 
@@ -71,7 +85,17 @@ class VehicleOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "customer_id", "plate", "brand", "model", "year", "created_at", "updated_at")
 
 
-@crud_schema(VehicleInputSerializer, VehicleOutputSerializer, tag="vehicles")
+VEHICLE_REQUEST = {"customer_id": 1, "plate": "ABC-1D23", "brand": "Chevrolet", "model": "Onix", "year": 2020}
+VEHICLE_RESPONSE = {"id": 1, "customer_id": 1, "plate": "ABC1D23", "brand": "Chevrolet", "model": "Onix",
+                    "year": 2020, "created_at": "2025-03-10T12:05:00Z", "updated_at": "2025-03-10T12:05:00Z"}
+
+
+@crud_schema(VehicleInputSerializer, VehicleOutputSerializer, tag="vehicles",
+             request_example=VEHICLE_REQUEST, response_example=VEHICLE_RESPONSE, write_errors=[
+                 invalid("plate", "The plate must look like ABC1234 or, Mercosul, ABC1D23.", code="invalid_plate"),
+                 error_example(409, "already_exists", "A vehicle with plate ABC1D23 already exists.",
+                               extra={"field": "plate"}),
+             ])
 class VehicleViewSet(ServiceCrudViewSet):
     """Vehicles (every staff member reads; admins and attendants write)."""
 

@@ -58,6 +58,14 @@ def normalize_plate(raw: str) -> str:
     return plate
 
 
+def mask_plate(plate: str) -> str:
+    """``ABC1D23`` -> ``ABC••23``: enough for the owner to recognise the car, not to identify it."""
+    plate = str(plate or "")
+    if len(plate) <= 5:
+        return "•" * len(plate)
+    return plate[:3] + "•" * (len(plate) - 5) + plate[-2:]
+
+
 def first_name(full_name: str) -> str:
     parts = (full_name or "").split()
     return parts[0] if parts else ""

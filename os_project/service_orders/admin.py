@@ -2,15 +2,62 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import slugify
 
 from core.actors import actor_name
+from core.money import format_brl
+from oficina_common.auth import ADMIN, ATTENDANT, role_of
 from oficina_common.errors import ApplicationError
 
 from . import services
+from .domain import BUDGET_LABELS, CANCELLABLE, PAYMENT_LABELS
+from .links import tracking_url
 from .models import ServiceOrder, ServiceOrderItem, StatusHistory
+from .serializers import summary_of
+
+# Who may cancel an order, here as in the API (ServiceOrderCancelApi).
+CANCELLERS = (ADMIN, ATTENDANT)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="Sent to the saga (it compensates what was done) and kept in the history.")
+
+
+def _money(cents: Any) -> str:
+    return format_brl(cents) if isinstance(cents, int) and not isinstance(cents, bool) else "—"
+
+
+def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
+    """(section, what, value) lines of what the saga last told about the budget, payment and execution."""
+    budget, payment, execution = (summary_of(order, section) for section in ("budget", "payment", "execution"))
+    rows: list[tuple[str, str, str]] = []
+    if budget:
+        status = str(budget.get("status") or "")
+        rows += [("Budget", "status", f"{status} ({BUDGET_LABELS.get(status, '?')})" if status else "—"),
+                 ("Budget", "total", _money(budget.get("total_cents"))),
+                 ("Budget", "version · id", f"v{budget.get('version', '?')} · {budget.get('budget_id') or '—'}")]
+    if payment:
+        status = str(payment.get("status") or "")
+        rows += [("Payment", "status", f"{status} ({PAYMENT_LABELS.get(status, '?')})" if status else "—"),
+                 ("Payment", "amount", _money(payment.get("amount_cents"))),
+                 ("Payment", "id", str(payment.get("payment_id") or "—")),
+                 ("Payment", "Pix code", "yes" if payment.get("qr_code") else "no"),
+                 ("Payment", "checkout link", str(payment.get("init_point") or "—"))]
+    if execution:
+        rows += [("Execution", "saga status", str(execution.get("status") or "—")),
+                 ("Execution", "current step", str(execution.get("current_step") or "—")),
+                 ("Execution", "id", str(execution.get("execution_id") or "—"))]
+    return rows
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -55,10 +102,34 @@ class ServiceOrderAdmin(admin.ModelAdmin):
     list_select_related = ("customer", "vehicle")
     autocomplete_fields = ("customer", "vehicle")
     inlines = (ItemInline, StatusHistoryInline)
-    readonly_fields = ("id", "number", "status", "tracking_code", "saga_id", "saga_summary", "diagnosis_notes",
-                       "created_by", "created_at", "updated_at")
+    readonly_fields = ("id", "number", "status", "tracking_code", "tracking_link", "saga_id", "saga_progress",
+                       "saga_summary", "diagnosis_notes", "created_by", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("number", "status", "customer", "vehicle", "complaint", "priority", "diagnosis_notes")}),
+        ("Saga progress", {"fields": ("saga_progress", "saga_id")}),
+        ("Customer page", {"fields": ("tracking_code", "tracking_link")}),
+        ("Record", {"fields": ("id", "created_by", "created_at", "updated_at")}),
+        ("Raw saga summary", {"classes": ("collapse",), "fields": ("saga_summary",)}),
+    )
+    add_fieldsets = ((None, {"fields": ("customer", "vehicle", "complaint", "priority")}),)
     actions = ("start_diagnosis", "deliver", "cancel")
     date_hierarchy = "created_at"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fieldsets if obj is not None else self.add_fieldsets
+
+    @admin.display(description="Budget, payment and execution")
+    def saga_progress(self, obj: ServiceOrder) -> str:
+        rows = saga_rows(obj)
+        if not rows:
+            return "No news from the saga yet (it starts when the diagnosis is submitted)."
+        return format_html('<table class="saga-progress"><tbody>{}</tbody></table>', format_html_join(
+            "", '<tr><th scope="row">{}</th><td>{}</td><td data-saga="{}">{}</td></tr>',
+            ((section, what, slugify(f"{section} {what}"), value) for section, what, value in rows)))
+
+    @admin.display(description="Tracking page")
+    def tracking_link(self, obj: ServiceOrder) -> str:
+        return format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', tracking_url(obj.tracking_code))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is not None:  # the customer and the vehicle of an existing order do not change
@@ -85,11 +156,69 @@ class ServiceOrderAdmin(admin.ModelAdmin):
         _run(self, request, queryset, "delivered", lambda order: services.service_order_deliver(
             service_order_id=order.pk, by=actor_name(request.user)))
 
-    @admin.action(description="Cancel")
-    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
-        by = actor_name(request.user)
-        _run(self, request, queryset, "cancelled", lambda order: services.service_order_cancel(
-            service_order_id=order.pk, reason=f"Cancelled by {by} in the admin", by=by))
+    # --- cancelling, always with a reason ----------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        return [
+            path("<path:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
+                 name=f"{opts.app_label}_{opts.model_name}_cancel"),
+            *super().get_urls(),
+        ]
+
+    def may_cancel(self, request: HttpRequest, obj: Any = None) -> bool:
+        return role_of(request.user) in CANCELLERS and self.has_change_permission(request, obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        order = self.get_object(request, object_id)
+        extra = {"can_cancel": order is not None and order.status in CANCELLABLE and self.may_cancel(request, order)}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A change-page button: ask for the reason, then cancel through the services layer."""
+        order = self.get_object(request, object_id)
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.may_cancel(request, order):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        form = CancelForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.service_order_cancel(service_order_id=order.pk, reason=form.cleaned_data["reason"],
+                                              by=actor_name(request.user))
+            except ApplicationError as exc:
+                self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{order.number} cancelled.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        return self._cancel_page(request, [order], form, change_url=change_url)
+
+    @admin.action(description="Cancel (asks for the reason)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if role_of(request.user) not in CANCELLERS:
+            self.message_user(request, "Only admins and attendants may cancel orders.", messages.ERROR)
+            return None
+        form = CancelForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason, by = form.cleaned_data["reason"], actor_name(request.user)
+            _run(self, request, queryset, "cancelled", lambda order: services.service_order_cancel(
+                service_order_id=order.pk, reason=reason, by=by))
+            return None
+        return self._cancel_page(request, list(queryset.select_related("vehicle")), form)
+
+    def _cancel_page(self, request: HttpRequest, orders: list[ServiceOrder], form: CancelForm, *,
+                     change_url: str = "") -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel service orders" if len(orders) > 1 else f"Cancel {orders[0].number}",
+            "opts": self.opts,
+            "orders": orders,
+            "form": form,
+            "change_url": change_url,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/service_orders/serviceorder/cancel.html", context)
 
 
 @admin.register(StatusHistory)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -12,11 +12,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actors import actor_name
+from core.openapi import error_responses
 from core.permissions import IsFrontDesk, IsStaff, IsStaffOrCustomer, IsWorkshop
-from customers.domain import first_name
+from customers.domain import first_name, mask_plate
 
-from . import selectors, services
-from .domain import LABELS, PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, STATUS_CHOICES, ItemKind, Status
+from . import examples, selectors, services
+from .domain import (
+    LABELS,
+    PRIORITY_DEFAULT,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    STATUS_CHOICES,
+    ItemKind,
+    NextActionCode,
+    Status,
+    next_action,
+)
 from .links import tracking_url
 from .models import ServiceOrder
 from .serializers import (
@@ -111,12 +122,15 @@ class ServiceOrderListCreateApi(GenericAPIView):
     def get_serializer_class(self):
         return self.InputSerializer if self.request and self.request.method == "POST" else ServiceOrderOutputSerializer
 
-    @extend_schema(tags=[TAG], responses=ServiceOrderOutputSerializer(many=True))
+    @extend_schema(tags=[TAG], responses={200: ServiceOrderOutputSerializer(many=True), **error_responses(401, 403)},
+                   examples=examples.LIST)
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ServiceOrderOutputSerializer(page, many=True).data)
 
-    @extend_schema(tags=[TAG], request=InputSerializer, responses={201: ServiceOrderDetailOutputSerializer})
+    @extend_schema(tags=[TAG], request=InputSerializer,
+                   responses={201: ServiceOrderDetailOutputSerializer, **error_responses(400, 401, 403)},
+                   examples=examples.CREATE)
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -125,18 +139,25 @@ class ServiceOrderListCreateApi(GenericAPIView):
 
 
 class ServiceOrderDetailApi(APIView):
+    """One order: items, totals, history and what the saga last told about its budget, payment and execution."""
+
     permission_classes = [IsStaffOrCustomer]
 
-    @extend_schema(tags=[TAG], responses=ServiceOrderDetailOutputSerializer)
+    @extend_schema(tags=[TAG], responses={200: ServiceOrderDetailOutputSerializer, **error_responses(401, 403, 404)},
+                   examples=examples.DETAIL)
     def get(self, request: Request, service_order_id: str) -> Response:
         order = selectors.service_order_get(request.user, service_order_id)
         return Response(ServiceOrderDetailOutputSerializer(order).data)
 
 
 class ServiceOrderStartDiagnosisApi(APIView):
+    """RECEIVED -> IN_DIAGNOSIS: a mechanic starts looking at the vehicle."""
+
     permission_classes = [IsWorkshop]
 
-    @extend_schema(tags=[TAG], request=None, responses=ServiceOrderDetailOutputSerializer)
+    @extend_schema(tags=[TAG], request=None,
+                   responses={200: ServiceOrderDetailOutputSerializer, **error_responses(401, 403, 404, 409)},
+                   examples=examples.START_DIAGNOSIS)
     def post(self, request: Request, service_order_id: str) -> Response:
         order = services.service_order_start_diagnosis(service_order_id=service_order_id,
                                                        by=actor_name(request.user))
@@ -154,7 +175,9 @@ class ServiceOrderDiagnosisApi(APIView):
                                     help_text="Replaces the order's items; omit to keep what the customer asked.")
         notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
-    @extend_schema(tags=[TAG], request=InputSerializer, responses=ServiceOrderDetailOutputSerializer)
+    @extend_schema(tags=[TAG], request=InputSerializer,
+                   responses={200: ServiceOrderDetailOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+                   examples=examples.DIAGNOSIS)
     def post(self, request: Request, service_order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -166,22 +189,34 @@ class ServiceOrderDiagnosisApi(APIView):
 
 
 class ServiceOrderDeliverApi(APIView):
+    """FINISHED -> DELIVERED: the vehicle is handed back to the customer (admins and attendants)."""
+
     permission_classes = [IsFrontDesk]
 
-    @extend_schema(tags=[TAG], request=None, responses=ServiceOrderDetailOutputSerializer)
+    @extend_schema(tags=[TAG], request=None,
+                   responses={200: ServiceOrderDetailOutputSerializer, **error_responses(401, 403, 404, 409)},
+                   examples=examples.DELIVER)
     def post(self, request: Request, service_order_id: str) -> Response:
         order = services.service_order_deliver(service_order_id=service_order_id, by=actor_name(request.user))
         return _detail(request, order)
 
 
 class ServiceOrderCancelApi(APIView):
+    """Cancel an order before it is FINISHED (admins and attendants), with the reason.
+
+    When the budget saga has started, os.OrderCancelled tells it to compensate what it did: cancel the
+    budget, release the reserved parts, cancel or refund the payment. The customer is e-mailed.
+    """
+
     permission_classes = [IsFrontDesk]
 
     @extend_schema_serializer(component_name="ServiceOrderCancelInput")
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=1000)
 
-    @extend_schema(tags=[TAG], request=InputSerializer, responses=ServiceOrderDetailOutputSerializer)
+    @extend_schema(tags=[TAG], request=InputSerializer,
+                   responses={200: ServiceOrderDetailOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+                   examples=examples.CANCEL)
     def post(self, request: Request, service_order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -204,7 +239,15 @@ class TrackingDetailApi(APIView):
             brand = serializers.CharField()
             model = serializers.CharField()
             year = serializers.IntegerField()
-            plate = serializers.CharField()
+            plate = serializers.SerializerMethodField(help_text="Partly masked, e.g. ABC••23.")
+
+            def get_plate(self, vehicle: Any) -> str:
+                return mask_plate(vehicle.plate)
+
+        @extend_schema_serializer(component_name="TrackingNextAction")
+        class NextActionSerializer(serializers.Serializer):
+            code = serializers.ChoiceField(choices=[c.value for c in NextActionCode])
+            text = serializers.CharField(help_text="In Portuguese, for the customer.")
 
         number = serializers.CharField()
         status = serializers.ChoiceField(choices=STATUS_CHOICES)
@@ -215,15 +258,23 @@ class TrackingDetailApi(APIView):
         budget = SummarySectionField("budget")
         payment = SummarySectionField("payment")
         execution = SummarySectionField("execution")
+        next_action = serializers.SerializerMethodField()
         created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField(help_text="Changes whenever anything on the page does.")
 
         def get_status_label(self, order: ServiceOrder) -> str:
             return LABELS[Status(order.status)]
 
+        @extend_schema_field(NextActionSerializer)
+        def get_next_action(self, order: ServiceOrder) -> dict[str, str]:
+            action = next_action(order.status, order.saga_summary)
+            return {"code": action.code.value, "text": action.text}
+
         def get_customer_first_name(self, order: ServiceOrder) -> str:
             return first_name(order.customer.name)
 
-    @extend_schema(tags=["tracking"], auth=[], responses=OutputSerializer)
+    @extend_schema(tags=["tracking"], auth=[], responses={200: OutputSerializer, **error_responses(404)},
+                   examples=examples.TRACKING)
     def get(self, request: Request, tracking_code: str) -> Response:
         order = selectors.service_order_by_tracking_code(tracking_code)
         return Response(self.OutputSerializer(order).data)
@@ -252,7 +303,13 @@ class ExecutionTimeReportApi(APIView):
         per_status = PerStatusSerializer(many=True)
         per_service = PerServiceSerializer(many=True)
 
-    @extend_schema(tags=["reports"], responses=OutputSerializer)
+    @extend_schema(tags=["reports"], responses={200: OutputSerializer, **error_responses(401, 403)}, examples=[
+        OpenApiExample("Averages", response_only=True, value={
+            "per_status": [{"status": "RECEIVED", "average_seconds": 1800.0, "samples": 12},
+                           {"status": "IN_EXECUTION", "average_seconds": 5400.0, "samples": 9}],
+            "per_service": [{"catalog_id": 1, "name": "Troca de óleo", "average_execution_seconds": 2700.0,
+                             "orders": 7}]}),
+        examples.NOT_AUTHENTICATED, examples.WRONG_ROLE])
     def get(self, request: Request) -> Response:
         return Response(self.OutputSerializer(selectors.execution_time_report()).data)
 

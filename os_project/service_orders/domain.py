@@ -95,6 +95,87 @@ def merge_summary(current: dict[str, Any], update: Any) -> dict[str, Any]:
     return merged
 
 
+# What the saga summary's budget and payment statuses mean to a customer (Billing's and the saga's words).
+BUDGET_LABELS: dict[str, str] = {
+    "PENDING_APPROVAL": "Aguardando sua aprovação",
+    "APPROVED": "Aprovado",
+    "REJECTED": "Recusado",
+    "SUPERSEDED": "Substituído por uma nova versão",
+    "EXPIRED": "Expirado",
+    "CANCELLED": "Cancelado",
+}
+PAYMENT_LABELS: dict[str, str] = {
+    "REQUESTED": "Sendo gerado",
+    "PENDING": "Aguardando pagamento",
+    "APPROVED": "Pago",
+    "REJECTED": "Não aprovado",
+    "FAILED": "Não aprovado",
+    "CANCELLED": "Cancelado",
+    "REFUNDED": "Estornado",
+}
+_BUDGET_DECIDED = frozenset({"APPROVED", "REJECTED", "EXPIRED", "CANCELLED"})
+_PAYMENT_REFUSED = frozenset({"REJECTED", "FAILED"})
+
+
+class NextActionCode(StrEnum):
+    APPROVE_BUDGET = "approve_budget"
+    PAY_PIX = "pay_pix"
+    PAY_LINK = "pay_link"
+    PICK_UP = "pick_up"
+    CONTACT_WORKSHOP = "contact_workshop"
+    WAIT = "wait"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    code: NextActionCode
+    text: str
+
+
+def next_action(status: str, summary: Any) -> NextAction:
+    """The one thing the customer should do now, from the order's status and the saga summary.
+
+    During the work the saga may ask for more (a revised budget, its payment): the summary
+    says so even though the order stays IN_EXECUTION.
+    """
+    summary = summary if isinstance(summary, dict) else {}
+    budget = summary.get("budget") if isinstance(summary.get("budget"), dict) else {}
+    payment = summary.get("payment") if isinstance(summary.get("payment"), dict) else {}
+    budget_status, payment_status = str(budget.get("status") or ""), str(payment.get("status") or "")
+    code, wait = NextActionCode, NextActionCode.WAIT
+    if status == Status.CANCELLED:
+        return NextAction(code.NOTHING, "Ordem de serviço cancelada. Se tiver dúvidas, fale com a oficina.")
+    if status == Status.DELIVERED:
+        return NextAction(code.NOTHING, "Veículo entregue. Obrigado pela confiança!")
+    if status == Status.FINISHED:
+        return NextAction(code.PICK_UP, "Seu carro está pronto: venha buscá-lo.")
+    if status in (Status.AWAITING_PAYMENT, Status.IN_EXECUTION) and payment_status == "PENDING":
+        if payment.get("qr_code"):
+            return NextAction(code.PAY_PIX, "Pague o Pix: copie o código abaixo e cole no app do seu banco.")
+        if payment.get("init_point"):
+            return NextAction(code.PAY_LINK, "Pague pelo link abaixo.")
+    if status == Status.AWAITING_APPROVAL and budget_status not in _BUDGET_DECIDED:
+        return NextAction(code.APPROVE_BUDGET, "Aprove o orçamento: enviamos o link por e-mail.")
+    if status == Status.IN_EXECUTION and budget_status == "PENDING_APPROVAL":
+        return NextAction(code.APPROVE_BUDGET,
+                          "Aprove o orçamento dos reparos adicionais: enviamos o link por e-mail. "
+                          "O serviço continua enquanto isso.")
+    if status == Status.AWAITING_PAYMENT and payment_status in _PAYMENT_REFUSED:
+        return NextAction(code.CONTACT_WORKSHOP, "O pagamento não foi aprovado: fale com a oficina.")
+    if status == Status.AWAITING_PAYMENT:
+        if payment_status == "APPROVED":
+            return NextAction(wait, "Aguarde: pagamento confirmado, o serviço vai começar.")
+        return NextAction(wait, "Aguarde: estamos gerando o seu Pix.")
+    if status == Status.AWAITING_APPROVAL and budget_status == "APPROVED":
+        return NextAction(wait, "Aguarde: orçamento aprovado, estamos separando as peças.")
+    if status == Status.AWAITING_APPROVAL:
+        return NextAction(wait, "Aguarde: estamos registrando a sua resposta ao orçamento.")
+    if status == Status.IN_EXECUTION:
+        return NextAction(wait, "Aguarde: estamos trabalhando no seu carro.")
+    return NextAction(wait, "Aguarde: estamos avaliando o seu carro.")
+
+
 class ItemKind(StrEnum):
     SERVICE = "service"
     PART = "part"

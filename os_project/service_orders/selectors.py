@@ -74,7 +74,7 @@ def service_order_by_tracking_code(tracking_code: str) -> ServiceOrder:
     if not is_tracking_code(tracking_code):
         raise NotFound("No service order has this tracking code.")
     order = (ServiceOrder.objects.select_related("customer", "vehicle")
-             .prefetch_related(Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
+             .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
              .filter(tracking_code=tracking_code).first())
     if order is None:
         raise NotFound("No service order has this tracking code.")

@@ -6,74 +6,108 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.fields import DateTimeField
 
-from core.money import cents_to_decimal
-from customers.domain import first_name
-from notifications.services import NEXT_STEP
+from core.money import format_brl
+from customers.domain import first_name, mask_plate
 from oficina_common.errors import NotFound
 
 from . import selectors
-from .domain import ACTIVE_ORDER, LABELS, Status
+from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Status, next_action
+from .models import ServiceOrder
 from .serializers import summary_of, totals_data
 
-BUDGET_STATUS = {
-    "PENDING_APPROVAL": "Aguardando sua aprovação",
-    "APPROVED": "Aprovado",
-    "REJECTED": "Recusado",
-    "SUPERSEDED": "Substituído por uma nova versão",
-    "EXPIRED": "Expirado",
-    "CANCELLED": "Cancelado",
-}
-PAYMENT_STATUS = {
-    "PENDING": "Aguardando pagamento",
-    "APPROVED": "Pago",
-    "REJECTED": "Recusado",
-    "CANCELLED": "Cancelado",
-    "REFUNDED": "Estornado",
-}
-# The happy path, drawn as the timeline's steps.
+# The happy path: the steps still ahead are drawn greyed out after those already reached.
 JOURNEY = (*reversed(ACTIVE_ORDER), Status.FINISHED, Status.DELIVERED)
+# Orders that can still change, so their page keeps asking whether they did.
+POLL_SECONDS = 5
 
 
 def _money(cents: Any) -> str | None:
     if isinstance(cents, int) and not isinstance(cents, bool):
-        return "R$ " + cents_to_decimal(cents).replace(".", ",")
+        return format_brl(cents)
     return None
 
 
+def tracking_version(order: ServiceOrder) -> str:
+    """What the page compares with the tracking API's ``updated_at`` to know it is stale."""
+    return DateTimeField().to_representation(order.updated_at)
+
+
+def _timeline(order: ServiceOrder) -> list[dict[str, Any]]:
+    history = list(order.status_history.all())
+    entries = [{"status": entry.to_status, "label": LABELS[Status(entry.to_status)], "at": entry.at,
+                "state": "done"} for entry in history]
+    if entries and order.status not in (Status.DELIVERED, Status.CANCELLED):
+        entries[-1]["state"] = "current"
+    elif entries and order.status == Status.CANCELLED:
+        entries[-1]["state"] = "cancelled"
+    if order.status != Status.CANCELLED:
+        reached = {entry.to_status for entry in history}
+        entries += [{"status": status.value, "label": LABELS[status], "at": None, "state": "pending"}
+                    for status in JOURNEY if status.value not in reached]
+    return entries
+
+
+def _budget(order: ServiceOrder) -> dict[str, Any] | None:
+    budget = summary_of(order, "budget")
+    if not budget.get("status") and budget.get("total_cents") is None:
+        return None
+    status = str(budget.get("status") or "")
+    return {"status": status, "label": BUDGET_LABELS.get(status, status), "total": _money(budget.get("total_cents")),
+            "version": budget.get("version") if isinstance(budget.get("version"), int) else None}
+
+
+def _payment(order: ServiceOrder) -> dict[str, Any] | None:
+    payment = summary_of(order, "payment")
+    if not payment.get("status"):
+        return None
+    status = str(payment["status"])
+    # A code to pay with is shown only while the payment waits and the order can still be paid.
+    payable = status == "PENDING" and order.status in (Status.AWAITING_PAYMENT, Status.IN_EXECUTION)
+    return {"status": status, "label": PAYMENT_LABELS.get(status, status),
+            "amount": _money(payment.get("amount_cents")),
+            "pix_code": str(payment.get("qr_code") or "") if payable else "",
+            "link": str(payment.get("init_point") or "") if payable else ""}
+
+
+@never_cache
 @require_GET
 def track_page(request: HttpRequest, tracking_code: str) -> HttpResponse:
     try:
         order = selectors.service_order_by_tracking_code(tracking_code)
     except NotFound:
-        return render(request, "service_orders/track_not_found.html", status=404)
-    reached = {entry.to_status: entry.at for entry in order.status_history.all()}
-    steps = [{"label": LABELS[status], "at": reached.get(status.value), "current": order.status == status,
-              "done": status.value in reached} for status in JOURNEY]
-    budget, payment = summary_of(order, "budget"), summary_of(order, "payment")
+        return track_not_found(request)
+    items = list(order.items.all())
+    polling = order.status not in (Status.DELIVERED, Status.CANCELLED)
     context = {
         "customer_time_zone": settings.CUSTOMER_TIME_ZONE,
         "order": order,
         "customer_first_name": first_name(order.customer.name),
+        "vehicle": {"description": " ".join(str(part) for part in (order.vehicle.brand, order.vehicle.model,
+                                                                      order.vehicle.year) if part),
+                    "plate": mask_plate(order.vehicle.plate)},
         "status_label": LABELS[Status(order.status)],
         "cancelled": order.status == Status.CANCELLED,
-        "next_step": NEXT_STEP.get(order.status, ""),
-        "steps": steps,
-        "history": order.status_history.all(),
-        "labels": {s.value: LABELS[s] for s in Status},
-        "total": _money(totals_data(order)["total_cents"]),
+        "next_action": next_action(order.status, order.saga_summary),
+        "timeline": _timeline(order),
         "items": [{"description": item.description, "quantity": item.quantity, "total": _money(item.total_cents)}
-                  for item in order.items.all()],
-        "budget": budget,
-        "budget_status": BUDGET_STATUS.get(str(budget.get("status", "")), budget.get("status")),
-        "budget_total": _money(budget.get("total_cents")),
-        "budget_link": budget.get("review_url") or budget.get("approval_url"),
-        "payment": payment,
-        "payment_status": PAYMENT_STATUS.get(str(payment.get("status", "")), payment.get("status")),
-        "payment_amount": _money(payment.get("amount_cents")),
-        "payment_link": payment.get("payment_url") or payment.get("init_point"),
-        "pix_code": payment.get("qr_code"),
-        "waiting": order.status in (Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT),
+                  for item in items],
+        "total": _money(totals_data(order)["total_cents"]),
+        "budget": _budget(order),
+        "payment": _payment(order),
+        "polling": polling,
+        "poll_seconds": POLL_SECONDS,
+        "tracking_api_url": reverse("tracking-detail", args=[order.tracking_code]),
+        "version": tracking_version(order),
     }
     return render(request, "service_orders/track.html", context)
+
+
+@never_cache
+def track_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any /track/ link that leads nowhere: a page in Portuguese, never JSON or a debug page."""
+    return render(request, "service_orders/track_not_found.html", status=404)

@@ -63,3 +63,10 @@ def test_anything_else_is_not_a_plate(raw):
 def test_first_name_is_all_that_a_public_page_shows():
     assert first_name("Maria da Silva") == "Maria"
     assert first_name("   ") == ""
+
+
+@pytest.mark.parametrize("plate, masked", [("ABC1D23", "ABC••23"), ("ABC1234", "ABC••34"), ("", ""), ("AB1", "•••")])
+def test_a_plate_shown_to_the_public_is_partly_masked(plate, masked):
+    from customers.domain import mask_plate
+
+    assert mask_plate(plate) == masked

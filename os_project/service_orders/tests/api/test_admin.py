@@ -1,7 +1,10 @@
+import re
+
 import pytest
 from django.urls import reverse
 
 from catalog.models import Part, StockEntry
+from core.tests.html import by_testid, one
 from messaging.models import OutboxMessage
 from service_orders.models import ServiceOrder, StatusHistory
 
@@ -33,15 +36,99 @@ def test_an_order_page_shows_items_and_read_only_history(admin_client, diagnosed
     assert response.status_code == 403 or StatusHistory.objects.get(pk=history.pk).reason != "rewritten"
 
 
-def test_cancelling_in_the_admin_goes_through_the_services(admin_client, diagnosed_order, order):
-    response = admin_client.post(reverse("admin:service_orders_serviceorder_changelist"), {
-        "action": "cancel", "_selected_action": [str(diagnosed_order.pk)]}, follow=True)
-    assert response.status_code == 200
+def test_cancelling_several_orders_in_the_admin_asks_for_the_reason_first(admin_client, diagnosed_order, order):
+    changelist = reverse("admin:service_orders_serviceorder_changelist")
+    first = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)]})
+    assert first.status_code == 200 and "Reason" in first.content.decode()
+    assert [e.text for e in by_testid(first.content)["order-to-cancel"]][0].startswith(diagnosed_order.number)
+    assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"  # nothing yet
+
+    blank = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)],
+                                           "apply": "1", "reason": "  "})
+    assert "This field is required." in blank.content.decode()
+    assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"
+
+    response = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)],
+                                              "apply": "1", "reason": "Cliente desistiu"}, follow=True)
+    assert "1 order(s) cancelled." in response.content.decode()
     diagnosed_order.refresh_from_db()
     assert diagnosed_order.status == "CANCELLED"
     last = StatusHistory.objects.filter(service_order=diagnosed_order).last()
-    assert last.by == "root" and last.reason == "Cancelled by root in the admin"
+    assert (last.to_status, last.by, last.reason) == ("CANCELLED", "root", "Cliente desistiu")
+    message = OutboxMessage.objects.get(type="os.OrderCancelled")
+    assert message.envelope["payload"] == {"reason": "Cliente desistiu", "cancelled_by": "root"}
+    assert message.saga_id == str(diagnosed_order.saga_id)
+
+
+def test_the_change_page_cancels_with_a_reason(admin_client, diagnosed_order):
+    change = reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk])
+    cancel = reverse("admin:service_orders_serviceorder_cancel", args=[diagnosed_order.pk])
+    assert one(admin_client.get(change).content, "cancel-order")["href"] == cancel
+    form = admin_client.get(cancel)
+    assert form.status_code == 200 and 'name="reason"' in form.content.decode()
+
+    response = admin_client.post(cancel, {"reason": "Peça indisponível no fornecedor"})
+    assert response.status_code == 302 and response["Location"] == change
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "CANCELLED"
+    assert diagnosed_order.status_history.last().reason == "Peça indisponível no fornecedor"
+    outbox = OutboxMessage.objects.get(type="os.OrderCancelled")
+    assert outbox.envelope["payload"]["reason"] == "Peça indisponível no fornecedor"
+    assert outbox.envelope["service_order_id"] == str(diagnosed_order.pk)
+    assert "cancel-order" not in by_testid(admin_client.get(change).content)  # nothing left to cancel
+
+    again = admin_client.post(cancel, {"reason": "de novo"}, follow=True)
+    assert "cannot go from CANCELLED to CANCELLED" in again.content.decode()
     assert OutboxMessage.objects.filter(type="os.OrderCancelled").count() == 1
+
+
+def test_an_order_without_a_saga_is_cancelled_without_a_message(admin_client, order):
+    cancel = reverse("admin:service_orders_serviceorder_cancel", args=[order.pk])
+    assert admin_client.post(cancel, {"reason": "Cliente não veio"}).status_code == 302
+    assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"
+    assert not OutboxMessage.objects.filter(type="os.OrderCancelled").exists()
+    missing = reverse("admin:service_orders_serviceorder_cancel", args=["00000000-0000-0000-0000-000000000000"])
+    assert admin_client.get(missing).status_code == 302
+
+
+def test_a_mechanic_may_not_cancel_in_the_admin(client, make_user, diagnosed_order):
+    from django.contrib.auth.models import Permission
+
+    mechanic = make_user("mario2", "mechanic", is_staff=True)
+    mechanic.user_permissions.set(Permission.objects.filter(codename__in=["view_serviceorder",
+                                                                           "change_serviceorder"]))
+    client.force_login(mechanic)
+    change = reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk])
+    assert client.get(change).status_code == 200
+    assert "cancel-order" not in by_testid(client.get(change).content)
+    cancel = reverse("admin:service_orders_serviceorder_cancel", args=[diagnosed_order.pk])
+    assert client.post(cancel, {"reason": "x"}).status_code == 403
+    response = client.post(reverse("admin:service_orders_serviceorder_changelist"), {
+        "action": "cancel", "_selected_action": [str(diagnosed_order.pk)], "apply": "1", "reason": "x"}, follow=True)
+    assert "Only admins and attendants may cancel orders." in response.content.decode()
+    assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"
+
+
+def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed_order):
+    from service_orders.services import service_order_apply_saga_status
+
+    change = reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk])
+    assert "No news from the saga yet" in admin_client.get(change).content.decode()
+    service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_APPROVAL", summary={
+        "budget": {"budget_id": "bud-1", "version": 2, "status": "PENDING_APPROVAL", "total_cents": 123456},
+        "payment": {"payment_id": "pay-9", "status": "PENDING", "amount_cents": 99900, "qr_code": "000201",
+                    "init_point": None},
+        "execution": {"execution_id": "exe-3", "status": "IN_PROGRESS", "current_step": "await_approval"}})
+    html = admin_client.get(change).content.decode()
+    cells = dict(re.findall(r'data-saga="([a-z-]+)">([^<]*)<', html))
+    assert cells == {
+        "budget-status": "PENDING_APPROVAL (Aguardando sua aprovação)", "budget-total": "R$ 1.234,56",
+        "budget-version-id": "v2 · bud-1",
+        "payment-status": "PENDING (Aguardando pagamento)", "payment-amount": "R$ 999,00", "payment-id": "pay-9",
+        "payment-pix-code": "yes", "payment-checkout-link": "—",
+        "execution-saga-status": "IN_PROGRESS", "execution-current-step": "await_approval",
+        "execution-id": "exe-3"}
+    assert f"/track/{diagnosed_order.tracking_code}/" in html
 
 
 def test_admin_actions_report_illegal_moves(admin_client, order):

@@ -90,3 +90,35 @@ def test_item_lines_travel_as_the_message_catalogue_says():
 def test_order_numbers_are_human():
     assert format_number(123) == "OS-000123"
     assert format_number(1234567) == "OS-1234567"
+
+
+PIX_PAYMENT = {"status": "PENDING", "qr_code": "000201PIX", "init_point": "https://mp.test/1"}
+
+
+@pytest.mark.parametrize("status, summary, code, words", [
+    ("RECEIVED", {}, "wait", "avaliando"),
+    ("IN_DIAGNOSIS", {"budget": {"status": "PENDING_APPROVAL"}}, "wait", "avaliando"),
+    ("AWAITING_APPROVAL", {}, "approve_budget", "Aprove o orçamento"),
+    ("AWAITING_APPROVAL", {"budget": {"status": "SUPERSEDED"}}, "approve_budget", "Aprove o orçamento"),
+    ("AWAITING_APPROVAL", {"budget": {"status": "APPROVED"}}, "wait", "separando as peças"),
+    ("AWAITING_APPROVAL", {"budget": {"status": "REJECTED"}}, "wait", "registrando"),
+    ("AWAITING_PAYMENT", {}, "wait", "gerando o seu Pix"),
+    ("AWAITING_PAYMENT", {"payment": PIX_PAYMENT}, "pay_pix", "Pague o Pix"),
+    ("AWAITING_PAYMENT", {"payment": {**PIX_PAYMENT, "qr_code": None}}, "pay_link", "link"),
+    ("AWAITING_PAYMENT", {"payment": {"status": "PENDING"}}, "wait", "gerando o seu Pix"),
+    ("AWAITING_PAYMENT", {"payment": {"status": "REJECTED"}}, "contact_workshop", "fale com a oficina"),
+    ("AWAITING_PAYMENT", {"payment": {"status": "APPROVED"}}, "wait", "vai começar"),
+    ("IN_EXECUTION", {"payment": {"status": "APPROVED"}}, "wait", "estamos trabalhando"),
+    ("IN_EXECUTION", {"budget": {"status": "PENDING_APPROVAL"}}, "approve_budget", "reparos adicionais"),
+    ("IN_EXECUTION", {"payment": PIX_PAYMENT}, "pay_pix", "Pague o Pix"),
+    ("FINISHED", {"payment": PIX_PAYMENT}, "pick_up", "venha buscá-lo"),
+    ("DELIVERED", {}, "nothing", "Obrigado"),
+    ("CANCELLED", {"payment": PIX_PAYMENT}, "nothing", "cancelada"),
+    ("IN_EXECUTION", "not a dict", "wait", "estamos trabalhando"),
+    ("AWAITING_PAYMENT", {"payment": "garbage"}, "wait", "gerando o seu Pix"),
+])
+def test_the_customer_is_told_one_next_action(status, summary, code, words):
+    from service_orders.domain import next_action
+
+    action = next_action(status, summary)
+    assert action.code == code and words in action.text

@@ -1,0 +1,55 @@
+"""The staff dashboard in the admin: orders by status, opened per day, time in each status, low stock."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from oficina_common.auth import STAFF_ROLES, role_of
+from service_orders.domain import LABELS, Status
+
+from . import selectors
+from .charts import column_chart, format_duration, horizontal_bars
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Reached through ``admin_view`` (a logged-in, active staff account); the role must be a staff one too."""
+    if role_of(request.user) not in STAFF_ROLES:
+        raise PermissionDenied
+    data = selectors.dashboard()
+    orders_url = reverse("admin:service_orders_serviceorder_changelist")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "data": data,
+        "per_status": horizontal_bars(
+            (status.value, LABELS[status], data.per_status[status.value], str(data.per_status[status.value]))
+            for status in Status),
+        "orders_url": orders_url,
+        "per_day": column_chart([(day.isoformat(), day.strftime("%d/%m"), count)
+                                 for day, count in data.opened_per_day]),
+        "time_in_status": horizontal_bars(
+            (row["status"], LABELS[Status(row["status"])], row["average_seconds"],
+             f"{format_duration(row['average_seconds'])} · {_count(row['samples'], 'stay')}")
+            for row in data.time_in_status),
+        "execution_per_service": horizontal_bars(
+            (str(row["catalog_id"]), row["name"], row["average_execution_seconds"],
+             f"{format_duration(row['average_execution_seconds'])} · {_count(row['orders'], 'order')}")
+            for row in data.execution_per_service),
+        "low_stock": [{"part": part, "percent": _fill(part.free, part.minimum)} for part in data.low_stock],
+        "low_stock_url": reverse("admin:catalog_part_changelist") + "?stock=low",
+    }
+    return TemplateResponse(request, "admin/dashboard.html", context)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _fill(free: int, minimum: int) -> float:
+    """How full a part's shelf is against its minimum (a part at its minimum is a full bar, in red)."""
+    if minimum <= 0:
+        return 100.0 if free > 0 else 0.0
+    return round(100 * min(max(free, 0), minimum) / minimum, 1)
