@@ -82,6 +82,18 @@ install_node() {
   fi
 }
 
+install_browser() {
+  # The customer-page tests drive Debian's chromium through Playwright (no browser download).
+  command -v chromium >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (browser tests of the customer pages)"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }) \
+      || die "could not install chromium: apt-get install chromium"
+  else
+    die "chromium is needed for the browser tests: sudo apt-get install chromium"
+  fi
+}
+
 install_all() { install_python; install_node; }
 
 # --- the local services this machine provides -----------------------------------------------
@@ -146,6 +158,7 @@ run_suite() {
 
 cmd_test() {
   install_all
+  install_browser
   ensure_postgres
   ensure_redis
   local suites=("$@")
@@ -214,6 +227,7 @@ cmd_up() {
   say "migrating and creating tables"
   manage os migrate --noinput >/dev/null
   manage os ensure_admin
+  manage os seed_demo >/dev/null
   for service in billing execution; do
     [ -f "$(service_dir "$service")/manage.py" ] && manage "$service" create_tables
   done
