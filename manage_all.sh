@@ -173,9 +173,9 @@ cmd_test() {
 PIDS=()
 LOG_DIR="$DATA_DIR/logs"
 
-start_bg() {
-  local name="$1"; shift
-  "$@" >"$LOG_DIR/$name.log" 2>&1 &
+start_bg() {  # start_bg NAME DIR COMMAND…: in the background, its pid kept for stop_all
+  local name="$1" dir="$2"; shift 2
+  (cd "$dir" && exec "$@") >"$LOG_DIR/$name.log" 2>&1 &
   PIDS+=($!)
   echo "$!" >"$LOG_DIR/$name.pid"
 }
@@ -213,14 +213,14 @@ cmd_up() {
   if [ -n "$DYNAMODB_ENDPOINT_URL" ] && [ "$DYNAMODB_ENDPOINT_URL" = "http://127.0.0.1:$DYNAMODB_PORT" ]; then
     port_free "$DYNAMODB_PORT" || die "port $DYNAMODB_PORT is taken; stop it or set DYNAMODB_PORT"
     say "starting dynalite on $DYNAMODB_PORT (data in $DATA_DIR/dynalite)"
-    start_bg dynalite "$ROOT/node_modules/.bin/dynalite" --port "$DYNAMODB_PORT" --path "$DATA_DIR/dynalite"
+    start_bg dynalite "$ROOT" "$ROOT/node_modules/.bin/dynalite" --port "$DYNAMODB_PORT" --path "$DATA_DIR/dynalite"
     for _ in $(seq 1 60); do port_free "$DYNAMODB_PORT" || break; sleep 0.25; done
   fi
 
   if [ -d "$ROOT/mercadopago_sandbox" ]; then
     say "starting the Mercado Pago sandbox on $SANDBOX_PORT"
     MERCADOPAGO_SANDBOX_DATA_FILE="$DATA_DIR/mercadopago_sandbox.json" \
-      start_bg sandbox "$PY" -m mercadopago_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT"
+      start_bg sandbox "$ROOT" "$PY" -m mercadopago_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT"
   fi
 
   create_database
@@ -238,11 +238,11 @@ cmd_up() {
     [ -f "$dir/manage.py" ] || continue
     port_var="$(echo "${service}_PORT" | tr '[:lower:]' '[:upper:]')"
     say "starting $service on ${!port_var} with its Celery worker and beat"
-    (cd "$dir" && start_bg "$service-web" "$PY" manage.py runserver --noreload "127.0.0.1:${!port_var}")
-    (cd "$dir" && start_bg "$service-worker" "$VENV/bin/celery" -A config worker -Q "$service" \
-        --hostname "$service@%h" --concurrency 2 --loglevel INFO)
-    (cd "$dir" && start_bg "$service-beat" "$VENV/bin/celery" -A config beat \
-        --schedule "$DATA_DIR/$service-beat-schedule" --loglevel INFO)
+    start_bg "$service-web" "$dir" "$PY" manage.py runserver --noreload "127.0.0.1:${!port_var}"
+    start_bg "$service-worker" "$dir" "$VENV/bin/celery" -A config worker -Q "$service" \
+      --hostname "$service@%h" --concurrency 2 --loglevel INFO
+    start_bg "$service-beat" "$dir" "$VENV/bin/celery" -A config beat \
+      --schedule "$DATA_DIR/$service-beat-schedule" --loglevel INFO
   done
 
   [ -d "$ROOT/mercadopago_sandbox" ] && wait_http sandbox "$MERCADOPAGO_BASE_URL/healthz"
