@@ -57,3 +57,13 @@ def refuse_unsafe_production(*, debug: bool, secret_key: str, jwt_signing_key: s
         problems.append("MERCADOPAGO_WEBHOOK_SECRET must be set")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+def with_static_files(middleware: list[str]) -> list[str]:
+    """Production middleware that also serves collected static files (admin, Swagger UI, the
+    browsable API) from the web process itself, right after Django's SecurityMiddleware."""
+    whitenoise = "whitenoise.middleware.WhiteNoiseMiddleware"
+    if whitenoise in middleware:
+        return middleware
+    at = middleware.index("django.middleware.security.SecurityMiddleware") + 1
+    return [*middleware[:at], whitenoise, *middleware[at:]]

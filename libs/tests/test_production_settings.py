@@ -36,3 +36,13 @@ def test_settings_pieces():
     assert "rest_framework.authentication.SessionAuthentication" in \
         rest_framework_settings(session_auth=True)["DEFAULT_AUTHENTICATION_CLASSES"]
     assert spectacular_settings("OS", "d")["TITLE"] == "OS"
+
+
+def test_static_files_are_served_right_after_the_security_middleware():
+    from oficina_common.django_settings import with_static_files
+
+    middleware = ["a.Correlation", "django.middleware.security.SecurityMiddleware", "b.Common"]
+    served = with_static_files(middleware)
+    assert served == ["a.Correlation", "django.middleware.security.SecurityMiddleware",
+                      "whitenoise.middleware.WhiteNoiseMiddleware", "b.Common"]
+    assert with_static_files(served) == served

@@ -1,5 +1,5 @@
 """Production: the development settings, hardened, refusing to start with unsafe values."""
-from oficina_common.django_settings import refuse_unsafe_production
+from oficina_common.django_settings import refuse_unsafe_production, with_static_files
 
 from .settings import *  # noqa: F403
 from .settings import env
@@ -18,6 +18,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 # Health probes come over plain HTTP from inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+MIDDLEWARE = with_static_files(MIDDLEWARE)  # noqa: F405
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 LOG_JSON = True
 LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=True)  # noqa: F405
