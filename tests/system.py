@@ -101,10 +101,19 @@ class System:
             raise RuntimeError(f"{service} manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
+    @property
+    def mail_dir(self) -> Path:
+        """Billing's e-mails (the approval links) as files, for the browser tests to read."""
+        return self.workdir / "mail"
+
     def add(self, name: str, args: list[str], cwd: Path) -> Process:
         process = Process(name, args, cwd, self.workdir / f"{name}.log")
         self.processes[name] = process
-        process.start(self.env)
+        env = self.env
+        if cwd == PROJECT_DIRS["billing"]:
+            env = {**env, "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                   "EMAIL_FILE_PATH": str(self.mail_dir)}
+        process.start(env)
         return process
 
     def worker(self, service: str) -> Process:

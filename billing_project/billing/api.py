@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from oficina_common.auth import CUSTOMER, STAFF_ROLES, IsStaff, IsStaffOrCustomer, customer_id_of, role_of
 from oficina_common.errors import AuthenticationRequired, PermissionDenied, UpstreamUnavailable, ValidationFailed
 
-from . import selectors, services
+from . import examples, selectors, services
 from .dependencies import dependencies
 from .domain import Actor, BudgetStatus, Decision, ItemKind, PaymentMethod, PaymentStatus
 from .webhooks import verify_signature
@@ -142,7 +142,7 @@ class BudgetListApi(APIView):
 
     @extend_schema(
         operation_id="budgets_list", parameters=[FilterSerializer],
-        responses={200: BudgetPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+        responses={200: BudgetPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR}, examples=examples.BUDGET_LIST,
         description="The latest version of each budget of a service order (customers: only their own). "
                     "Staff may list by `status` instead, paginated with `page_token`.",
     )
@@ -160,7 +160,7 @@ class BudgetDetailApi(APIView):
 
     @extend_schema(operation_id="budgets_retrieve", parameters=[BUDGET_ID],
                    responses={200: BudgetOutputSerializer, 401: ERROR, 404: ERROR},
-                   description="The budget's latest version.")
+                   examples=examples.BUDGET_DETAIL, description="The budget's latest version.")
     def get(self, request: Request, budget_id: str) -> Response:
         return Response(_budget_data(selectors.budget_latest(budget_id=budget_id, actor=actor_of(request))))
 
@@ -170,7 +170,7 @@ class BudgetVersionListApi(APIView):
 
     @extend_schema(operation_id="budgets_versions_list", parameters=[BUDGET_ID],
                    responses={200: BudgetOutputSerializer(many=True), 401: ERROR, 404: ERROR},
-                   description="Every version of the budget, oldest first.")
+                   examples=examples.BUDGET_VERSIONS, description="Every version of the budget, oldest first.")
     def get(self, request: Request, budget_id: str) -> Response:
         versions = selectors.budget_versions(budget_id=budget_id, actor=actor_of(request))
         return Response([_budget_data(b) for b in versions])
@@ -207,6 +207,7 @@ class BudgetApproveApi(_BudgetDecisionApi):
     @extend_schema(
         operation_id="budgets_approve", parameters=[BUDGET_ID], request=InputSerializer,
         responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        examples=examples.BUDGET_APPROVE,
         description="Approve a version. The same decision again is a 200 no-op; a stale version or "
                     "a budget already rejected is a 409. The token may also come as `?token=`.",
     )
@@ -226,6 +227,7 @@ class BudgetRejectApi(_BudgetDecisionApi):
     @extend_schema(
         operation_id="budgets_reject", parameters=[BUDGET_ID], request=InputSerializer,
         responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        examples=examples.BUDGET_REJECT,
         description="Reject a version, with a reason. The same decision again is a 200 no-op; a stale "
                     "version or a budget already approved is a 409.",
     )
@@ -244,6 +246,7 @@ class BudgetRevisionCreateApi(APIView):
     @extend_schema(
         operation_id="budgets_revisions_create", parameters=[BUDGET_ID], request=InputSerializer,
         responses={201: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        examples=examples.BUDGET_REVISION,
         description="A new version with the latest version's items plus these; the previous version "
                     "becomes SUPERSEDED and the customer gets a new approval link.",
     )
@@ -268,6 +271,7 @@ class PaymentListApi(APIView):
 
     @extend_schema(operation_id="payments_list", parameters=[FilterSerializer],
                    responses={200: PaymentPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+                   examples=examples.PAYMENT_LIST,
                    description="Payments of a service order (customers: only their own), paginated with `page_token`.")
     def get(self, request: Request) -> Response:
         filters = _valid(self.FilterSerializer, request.query_params)
@@ -280,7 +284,8 @@ class PaymentDetailApi(APIView):
     permission_classes = [IsStaffOrCustomer]
 
     @extend_schema(operation_id="payments_retrieve", parameters=[PAYMENT_ID],
-                   responses={200: PaymentOutputSerializer, 401: ERROR, 404: ERROR})
+                   responses={200: PaymentOutputSerializer, 401: ERROR, 404: ERROR},
+                   examples=examples.PAYMENT_DETAIL)
     def get(self, request: Request, payment_id: str) -> Response:
         return Response(_payment_data(selectors.payment_get(payment_id=payment_id, actor=actor_of(request))))
 
@@ -307,7 +312,7 @@ class MercadoPagoWebhookApi(APIView):
                              description="`ts=…,v1=…`: HMAC-SHA256 with the webhook secret."),
             OpenApiParameter("x-request-id", str, OpenApiParameter.HEADER, required=False),
         ],
-        request=OpenApiTypes.OBJECT,
+        request=OpenApiTypes.OBJECT, examples=examples.WEBHOOK,
         responses={
             200: inline_serializer("WebhookAccepted", {"status": serializers.CharField()}),
             400: ERROR, 401: ERROR,

@@ -392,9 +392,11 @@ class ApprovalTokenRepository:
             conflict="This approval token already exists.", error=AlreadyExists,
         )
 
-    def get(self, token_hash: str, *, now: datetime | None = None) -> ApprovalToken | None:
+    def get(self, token_hash: str, *, now: datetime | None = None,
+            include_expired: bool = False) -> ApprovalToken | None:
+        """The link's record; an expired one only with ``include_expired`` (the page says "expirou")."""
         item = self.table.get_item(Key={"tokenHash": token_hash}, ConsistentRead=True).get("Item")
-        if not item or is_expired(item, "ttl", now=now.timestamp() if now else None):
+        if not item or (not include_expired and is_expired(item, "ttl", now=now.timestamp() if now else None)):
             return None
         return ApprovalToken(
             token_hash=item["tokenHash"], budget_id=item["budgetId"], version=int(item["version"]),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -10,7 +12,7 @@ from botocore.exceptions import ClientError
 from oficina_common.errors import NotFound, ValidationFailed
 
 from .dependencies import dependencies
-from .domain import Actor, Budget, BudgetStatus, Payment
+from .domain import Actor, Budget, BudgetLine, BudgetStatus, Payment, hash_approval_token, payment_id_for
 
 T = TypeVar("T")
 
@@ -91,3 +93,78 @@ def payment_as_dict(payment: Payment) -> dict[str, Any]:
         "init_point": payment.init_point, "failure_reason": payment.failure_reason,
         "created_at": payment.created_at, "updated_at": payment.updated_at,
     }
+
+
+# --- the customer's pages ---------------------------------------------------------------------------
+
+MAX_TOKEN_LENGTH = 200
+
+
+class LinkState(StrEnum):
+    """What an approval link can still do, as the review page tells the customer."""
+
+    READY = "ready"  # the budget waits for this link's decision
+    UNKNOWN = "unknown"  # never issued (or long gone)
+    USED = "used"  # the link already decided the budget
+    SUPERSEDED = "superseded"  # a newer version (a revision) replaced this one
+    DECIDED = "decided"  # decided another way (staff, the customer's login)
+    CANCELLED = "cancelled"  # the workshop cancelled the budget or the order
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class ApprovalLinkView:
+    state: LinkState
+    budget: Budget | None = None
+    added_lines: tuple[BudgetLine, ...] = ()
+    used_decision: str = ""
+
+
+def approval_link_view(token: str) -> ApprovalLinkView:
+    """The budget version an approval link shows, and whether the link can still decide it.
+
+    ``services.budget_decide`` stays the judge when the customer decides; this only tells the
+    page what to show (used, expired and superseded links each get their own message).
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return ApprovalLinkView(LinkState.UNKNOWN)
+    deps = dependencies()
+    now = deps.clock()
+    record = deps.approval_tokens.get(hash_approval_token(token), now=now, include_expired=True)
+    budget = deps.budgets.get(record.budget_id, record.version) if record else None
+    if record is None or budget is None:
+        return ApprovalLinkView(LinkState.UNKNOWN)
+    added = _added_lines(budget)
+    if record.used_decision:
+        return ApprovalLinkView(LinkState.USED, budget, added, used_decision=record.used_decision)
+    latest = deps.budgets.latest(budget.budget_id)
+    if budget.status == BudgetStatus.SUPERSEDED or (latest is not None and latest.version > budget.version):
+        return ApprovalLinkView(LinkState.SUPERSEDED, budget, added)
+    if budget.status in (BudgetStatus.APPROVED, BudgetStatus.REJECTED):
+        return ApprovalLinkView(LinkState.DECIDED, budget, added)
+    if budget.status == BudgetStatus.CANCELLED:
+        return ApprovalLinkView(LinkState.CANCELLED, budget, added)
+    if budget.status == BudgetStatus.EXPIRED or record.is_expired(now) or budget.is_past_expiry(now):
+        return ApprovalLinkView(LinkState.EXPIRED, budget, added)
+    return ApprovalLinkView(LinkState.READY, budget, added)
+
+
+def _added_lines(budget: Budget) -> tuple[BudgetLine, ...]:
+    """A revision's additional items: version N+1 holds version N's lines followed by the new ones."""
+    if not budget.is_revision:
+        return ()
+    previous = dependencies().budgets.get(budget.budget_id, budget.version - 1)
+    return budget.lines[len(previous.lines):] if previous is not None else ()
+
+
+def budget_version_for_page(*, budget_id: str, version: int) -> Budget:
+    """The version a signed page link names (the signature was checked by the caller)."""
+    budget = dependencies().budgets.get(_valid_id(budget_id, "Budget"), version)
+    if budget is None:
+        raise NotFound(f"Budget {budget_id} version {version} does not exist.")
+    return budget
+
+
+def payment_of_budget_version(budget: Budget) -> Payment | None:
+    """The payment the saga asked for this approved version, if it did yet (its id is derived, so a GetItem)."""
+    return dependencies().payments.get(payment_id_for(budget.saga_id, budget.budget_id, budget.version))

@@ -23,6 +23,10 @@ SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The customer's pages keep no session: the CSRF token lives in a cookie (CSRF_USE_SESSIONS off),
+# and a refused POST shows a page in Portuguese instead of Django's.
+CSRF_USE_SESSIONS = False
+CSRF_FAILURE_VIEW = "billing.pages.csrf_failure"
 
 INSTALLED_APPS = [
     # auth and contenttypes only because simplejwt imports their models; no table is ever used.
@@ -31,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served by Billing itself: /api/docs/ works offline
     "billing",
 ]
 
@@ -62,7 +67,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- the other services and the public address ---------------------------------------------------
@@ -78,10 +83,14 @@ JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
 JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
 SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
 REST_FRAMEWORK = rest_framework_settings()
-SPECTACULAR_SETTINGS = spectacular_settings(
-    "Oficina Billing API",
-    "Budgets (versions, approval by the customer), payments through Mercado Pago, and Mercado Pago's webhook.",
-)
+SPECTACULAR_SETTINGS = {
+    **spectacular_settings(
+        "Oficina Billing API",
+        "Budgets (versions, approval by the customer), payments through Mercado Pago, and Mercado Pago's webhook.",
+    ),
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 # --- messaging ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -97,6 +106,11 @@ DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
 # --- budgets and payments -------------------------------------------------------------------------
 BUDGET_APPROVAL_TTL_HOURS = env.float("BUDGET_APPROVAL_TTL_HOURS", default=72.0)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+# The payment page's link (signed, not guessable) stops working after this.
+PAYMENT_PAGE_TTL_HOURS = env.float("PAYMENT_PAGE_TTL_HOURS", default=168.0)
+PAYMENT_PAGE_POLL_SECONDS = env.float("PAYMENT_PAGE_POLL_SECONDS", default=2.5)
+# Customers read dates on the workshop's clock.
+CUSTOMER_TIME_ZONE = env("CUSTOMER_TIME_ZONE", default="America/Sao_Paulo")
 MERCADOPAGO_BASE_URL = env("MERCADOPAGO_BASE_URL", default="https://api.mercadopago.com")
 MERCADOPAGO_ACCESS_TOKEN = env("MERCADOPAGO_ACCESS_TOKEN", default="TEST-sandbox-access-token")
 MERCADOPAGO_WEBHOOK_SECRET = env("MERCADOPAGO_WEBHOOK_SECRET", default=DEV_WEBHOOK_SECRET)
@@ -107,6 +121,8 @@ MERCADOPAGO_READ_TIMEOUT_SECONDS = env.float("MERCADOPAGO_READ_TIMEOUT_SECONDS",
 
 # --- e-mail ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Only for the file-based backend (the cross-service tests read the approval links from there).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR.parent / ".data" / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")

@@ -1,7 +1,7 @@
 """Production: the same settings, refusing to start with DEBUG on, development secrets or no webhook secret."""
 import environ
 
-from oficina_common.django_settings import refuse_unsafe_production
+from oficina_common.django_settings import refuse_unsafe_production, with_static_files
 
 from .settings import *  # noqa: F403
 from .settings import JWT_SIGNING_KEY, MERCADOPAGO_WEBHOOK_SECRET, SECRET_KEY
@@ -13,6 +13,7 @@ LOGGING = logging_config("billing", level=_env("LOG_LEVEL", default="INFO"), jso
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+MIDDLEWARE = with_static_files(MIDDLEWARE)  # noqa: F405  (Swagger UI's files, collected at build time)
 
 refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY,
                          webhook_secret=MERCADOPAGO_WEBHOOK_SECRET, require_webhook_secret=True)

@@ -7,6 +7,7 @@ from .health import healthz, readyz
 
 urlpatterns = [
     path("api/v1/", include("billing.urls")),
+    path("", include("billing.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),

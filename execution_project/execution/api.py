@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from oficina_common.auth import IsMechanic, IsStaffOrCustomer
 from oficina_common.errors import NotFound, ValidationFailed
 
-from . import selectors, services
+from . import examples, selectors, services
 from .domain import JobStatus, SagaInstance, SagaStatus
 from .repositories import ResultPage
 from .saga import STEP_NAMES
@@ -164,7 +164,7 @@ class ExecutionListApi(APIView):
 
     @extend_schema(
         operation_id="executions_list", parameters=[FilterSerializer],
-        responses={200: ExecutionPageSerializer, **ERRORS},
+        responses={200: ExecutionPageSerializer, **ERRORS}, examples=examples.EXECUTION_LIST,
         summary="The saga of a service order (staff; a customer only their own order's)",
     )
     def get(self, request: Request) -> Response:
@@ -182,7 +182,7 @@ class ExecutionDetailApi(APIView):
     permission_classes = [IsStaffOrCustomer]
 
     @extend_schema(operation_id="executions_retrieve", responses={200: ExecutionDetailOutputSerializer, **ERRORS},
-                   summary="A saga instance with its steps")
+                   summary="A saga instance with its steps", examples=examples.EXECUTION_DETAIL_EXAMPLES)
     def get(self, request: Request, execution_id: str) -> Response:
         saga = selectors.execution_get(execution_id=_checked_id(execution_id, "Execution"), user=request.user,
                                        deps=get_dependencies())
@@ -232,6 +232,7 @@ class WorkQueueListApi(APIView):
 
     @extend_schema(
         operation_id="work_queue_list", parameters=[FilterSerializer], responses={200: JobPageSerializer, **ERRORS},
+        examples=examples.WORK_QUEUE_LIST,
         summary="Jobs by status, most urgent then oldest first (mechanics see the queue and their own jobs)",
     )
     def get(self, request: Request) -> Response:
@@ -248,7 +249,7 @@ class WorkQueueDetailApi(APIView):
     permission_classes = [IsMechanic]
 
     @extend_schema(operation_id="work_queue_retrieve", responses={200: JobOutputSerializer, **ERRORS},
-                   summary="A job")
+                   summary="A job", examples=examples.WORK_QUEUE_DETAIL)
     def get(self, request: Request, queue_id: str) -> Response:
         job = selectors.job_get(queue_id=_checked_id(queue_id, "Job"), mechanic=selectors.mechanic_of(request.user),
                                 deps=get_dependencies())
@@ -261,6 +262,7 @@ class WorkQueueClaimApi(APIView):
     @extend_schema(
         operation_id="work_queue_claim", request=None,
         responses={200: JobOutputSerializer, 204: OpenApiResponse(description="No job is waiting."), **ERRORS},
+        examples=examples.WORK_QUEUE_CLAIM,
         summary="Take the next job (atomically: two mechanics never get the same one)",
     )
     def post(self, request: Request) -> Response:
@@ -274,7 +276,7 @@ class WorkQueueStartApi(APIView):
     permission_classes = [IsMechanic]
 
     @extend_schema(operation_id="work_queue_start", request=None,
-                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT},
+                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT}, examples=examples.WORK_QUEUE_START,
                    summary="Start working on a claimed job (ASSIGNED -> IN_PROGRESS)")
     def post(self, request: Request, queue_id: str) -> Response:
         job = services.job_start(queue_id=_checked_id(queue_id, "Job"), mechanic=selectors.mechanic_of(request.user),
@@ -290,7 +292,7 @@ class WorkQueueCompleteApi(APIView):
         notes = serializers.CharField(max_length=2000, allow_blank=True, default="")
 
     @extend_schema(operation_id="work_queue_complete", request=InputSerializer,
-                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT},
+                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT}, examples=examples.WORK_QUEUE_COMPLETE,
                    summary="The job is done (by the mechanic who holds it, or an admin)")
     def post(self, request: Request, queue_id: str) -> Response:
         data = _valid(self.InputSerializer, request)
@@ -308,7 +310,7 @@ class WorkQueueFailApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(operation_id="work_queue_fail", request=InputSerializer,
-                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT},
+                   responses={200: JobOutputSerializer, **ERRORS, **CONFLICT}, examples=examples.WORK_QUEUE_FAIL,
                    summary="The job cannot be done: the saga refunds and cancels the order")
     def post(self, request: Request, queue_id: str) -> Response:
         data = _valid(self.InputSerializer, request)
@@ -327,6 +329,7 @@ class WorkQueueAdditionalRepairsApi(APIView):
 
     @extend_schema(operation_id="work_queue_additional_repairs", request=InputSerializer,
                    responses={202: JobOutputSerializer, **ERRORS, **CONFLICT},
+                   examples=examples.WORK_QUEUE_ADDITIONAL_REPAIRS,
                    summary="Report repairs found during the work: Billing issues a revised budget")
     def post(self, request: Request, queue_id: str) -> Response:
         data = _valid(self.InputSerializer, request)

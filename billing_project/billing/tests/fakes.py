@@ -123,9 +123,10 @@ class InMemoryApprovalTokenRepository:
             raise AlreadyExists("exists")
         self.items[token.token_hash] = token
 
-    def get(self, token_hash: str, *, now: datetime | None = None) -> ApprovalToken | None:
+    def get(self, token_hash: str, *, now: datetime | None = None,
+            include_expired: bool = False) -> ApprovalToken | None:
         token = self.items.get(token_hash)
-        if token is None or (now is not None and token.is_expired(now)):
+        if token is None or (not include_expired and now is not None and token.is_expired(now)):
             return None
         return token
 

@@ -52,8 +52,35 @@ def test_the_schema_validates_without_warnings(tmp_path):
         assert path in schema
 
 
+def test_every_endpoint_shows_request_and_response_examples(tmp_path):
+    import yaml
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(target))
+    paths = yaml.safe_load(target.read_text())["paths"]
+    assert not any(path.startswith("/budgets/") for path in paths)  # the customer's pages are no API
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            success = next(r for code, r in operation["responses"].items() if code.startswith("2"))
+            assert success["content"]["application/json"]["examples"], f"{method} {path}: no response example"
+            if "requestBody" in operation:
+                assert operation["requestBody"]["content"]["application/json"]["examples"], \
+                    f"{method} {path}: no request example"
+            for code in ("401", "404", "409"):
+                if code in operation["responses"]:
+                    assert operation["responses"][code]["content"]["application/json"]["examples"], \
+                        f"{method} {path}: no {code} example"
+
+
 def test_swagger_ui_and_schema_are_served(client):
-    assert client.get("/api/docs/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    # Swagger UI's own files come from Billing (drf-spectacular-sidecar), never from a CDN.
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in docs.content.decode()
+    assert "cdn.jsdelivr" not in docs.content.decode()
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert client.get("/api/schema/").status_code == 200
 
 

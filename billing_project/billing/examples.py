@@ -1,0 +1,161 @@
+"""Request and response examples of Billing's endpoints, as Swagger UI shows them (one realistic order)."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample
+
+BUDGET_ID = "3e2227b6-c372-5686-bf2a-f779eb28d1b2"
+SERVICE_ORDER_ID = "7bede83e-7816-4213-bb33-5d9b5bd3eeb7"
+PAYMENT_ID = "8218154a-f27a-535c-81bc-d3d666ac9883"
+MERCADOPAGO_ID = "1319754712"
+APPROVAL_TOKEN = "hL4bYbxL099HknWxAHSzzzlu_Br9hC_AISc2DDQg8Dw"
+
+_ITEMS = [
+    {"kind": "service", "catalog_id": "7", "description": "Troca de óleo", "quantity": 1,
+     "unit_price_cents": 12000, "total_cents": 12000},
+    {"kind": "part", "catalog_id": "12", "description": "Filtro de óleo", "quantity": 1,
+     "unit_price_cents": 3850, "total_cents": 3850},
+]
+_EXTRA = {"kind": "part", "catalog_id": "31", "description": "Pastilha de freio", "quantity": 2,
+          "unit_price_cents": 9000, "total_cents": 18000}
+
+BUDGET = {
+    "budget_id": BUDGET_ID, "version": 1, "service_order_id": SERVICE_ORDER_ID, "order_number": "OS-000042",
+    "customer_id": "17", "status": "PENDING_APPROVAL", "items": _ITEMS, "total_cents": 15850,
+    "additional_total_cents": 0, "currency": "BRL", "expires_at": "2025-03-13T13:10:00Z",
+    "created_at": "2025-03-10T13:10:00Z", "updated_at": "2025-03-10T13:10:00Z", "decided_by": "",
+    "decided_at": None, "decision_reason": "", "revision_reason": "",
+}
+BUDGET_APPROVED = {**BUDGET, "status": "APPROVED", "updated_at": "2025-03-10T13:25:41Z", "decided_by": "customer",
+                   "decided_at": "2025-03-10T13:25:41Z"}
+BUDGET_REJECTED = {**BUDGET, "status": "REJECTED", "updated_at": "2025-03-10T13:25:41Z", "decided_by": "customer",
+                   "decided_at": "2025-03-10T13:25:41Z", "decision_reason": "Ficou acima do que eu esperava"}
+BUDGET_SUPERSEDED = {**BUDGET_APPROVED, "status": "SUPERSEDED", "updated_at": "2025-03-11T09:40:12Z"}
+BUDGET_REVISED = {
+    **BUDGET, "version": 2, "items": [*_ITEMS, _EXTRA], "total_cents": 33850, "additional_total_cents": 18000,
+    "expires_at": "2025-03-14T09:40:12Z", "created_at": "2025-03-11T09:40:12Z", "updated_at": "2025-03-11T09:40:12Z",
+    "revision_reason": "Pastilhas de freio gastas",
+}
+
+PAYMENT_PIX = {
+    "payment_id": PAYMENT_ID, "budget_id": BUDGET_ID, "budget_version": 1, "service_order_id": SERVICE_ORDER_ID,
+    "amount_cents": 15850, "currency": "BRL", "method": "pix", "status": "PENDING",
+    "mercadopago_payment_id": MERCADOPAGO_ID,
+    "qr_code": "00020126580014br.gov.bcb.pix0136a629532e-7693-4846-852d-1bbff817b5a8520400005303986"
+               "5406158.505802BR5913OFICINA LTDA6009SAO PAULO62070503***6304E2CA",
+    "qr_code_base64": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJ"
+                      "RU5ErkJggg==",
+    "ticket_url": f"https://www.mercadopago.com.br/payments/{MERCADOPAGO_ID}/ticket",
+    "init_point": "", "failure_reason": "", "created_at": "2025-03-10T13:25:44Z",
+    "updated_at": "2025-03-10T13:25:45Z",
+}
+PAYMENT_APPROVED = {**PAYMENT_PIX, "status": "APPROVED", "updated_at": "2025-03-10T13:31:02Z"}
+PAYMENT_CHECKOUT = {
+    **PAYMENT_PIX, "method": "checkout", "mercadopago_payment_id": None, "qr_code": "", "qr_code_base64": "",
+    "ticket_url": "", "init_point": "https://www.mercadopago.com.br/checkout/v1/redirect?pref_id=123456789-abcd",
+}
+
+
+def _request(name: str, value: dict[str, Any], description: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=True, description=description)
+
+
+def _response(name: str, value: Any, status: int = 200, description: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)],
+                          description=description)
+
+
+def _error(status: int, code: str, message: str, extra: dict[str, Any] | None = None,
+           name: str = "") -> OpenApiExample:
+    return _response(name or f"{status} {code}", {"message": message, "code": code, "extra": extra or {}}, status)
+
+
+def _field_error(field: str, message: str) -> OpenApiExample:
+    """What a field's validation error looks like (DRF's messages follow LANGUAGE_CODE, pt-BR)."""
+    return _error(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})
+
+
+NOT_AUTHENTICATED = _error(401, "not_authenticated", "As credenciais de autenticação não foram fornecidas.")
+BUDGET_NOT_FOUND = _error(404, "not_found", f"Budget {BUDGET_ID} does not exist.")
+
+BUDGET_LIST = [
+    _response("The budgets of a service order", {"results": [BUDGET], "next_page_token": None}),
+    _response("Staff: waiting for approval, one page", {
+        "results": [BUDGET], "next_page_token": "eyJidWRnZXRJZCI6ICIzZTIyMjdiNi1jMzcyIiwgInZlcnNpb24iOiAxfQ"},
+        description="`GET /api/v1/budgets/?status=PENDING_APPROVAL&limit=1`; pass `next_page_token` back as "
+                    "`page_token` for the next page."),
+    _error(400, "invalid", "service_order_id: required (staff may filter by status instead)."),
+    NOT_AUTHENTICATED,
+]
+BUDGET_DETAIL = [
+    _response("Waiting for the customer", BUDGET),
+    _response("An additional repair (version 2)", BUDGET_REVISED),
+    NOT_AUTHENTICATED, BUDGET_NOT_FOUND,
+]
+BUDGET_VERSIONS = [
+    _response("Version 1 approved, then revised", [BUDGET_SUPERSEDED, BUDGET_REVISED]),
+    NOT_AUTHENTICATED, BUDGET_NOT_FOUND,
+]
+BUDGET_APPROVE = [
+    _request("The customer (JWT) or staff", {"version": 1}),
+    _request("With the e-mailed link token", {"version": 1, "token": APPROVAL_TOKEN},
+             description="What the review page does; nobody needs to be logged in."),
+    _response("Approved", BUDGET_APPROVED),
+    _field_error("version", "Um número inteiro válido é exigido."),
+    _error(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    _error(404, "invalid_approval_link", "This approval link is invalid or has expired."),
+    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is already REJECTED; it cannot be approved.",
+           extra={"from": "REJECTED", "to": "APPROVED"}, name="409 already rejected"),
+    _error(409, "stale_version", f"Version 1 of budget {BUDGET_ID} is stale: the budget is at version 2.",
+           extra={"version": 1, "latest_version": 2}, name="409 stale version"),
+]
+BUDGET_REJECT = [
+    _request("With a reason", {"version": 1, "reason": "Ficou acima do que eu esperava"}),
+    _request("With the e-mailed link token", {"version": 1, "reason": "Vou pensar", "token": APPROVAL_TOKEN}),
+    _response("Rejected", BUDGET_REJECTED),
+    _field_error("reason", "Certifique-se de que este campo não tenha mais de 500 caracteres."),
+    _error(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    BUDGET_NOT_FOUND,
+    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is already APPROVED; it cannot be rejected.",
+           extra={"from": "APPROVED", "to": "REJECTED"}, name="409 already approved"),
+]
+BUDGET_REVISION = [
+    _request("An additional repair", {
+        "items": [{k: v for k, v in _EXTRA.items() if k != "total_cents"}], "reason": "Pastilhas de freio gastas"}),
+    _response("Version 2 waits for the customer", BUDGET_REVISED, status=201),
+    _error(400, "invalid", "items: Esta lista pode não estar vazia.",
+           extra={"fields": {"items": {"non_field_errors": ["Esta lista pode não estar vazia."]}}}),
+    NOT_AUTHENTICATED,
+    _error(403, "permission_denied", "Your role may not do this."),
+    BUDGET_NOT_FOUND,
+    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is REJECTED; it cannot be revised.",
+           extra={"from": "REJECTED"}, name="409 closed budget"),
+]
+
+PAYMENT_LIST = [
+    _response("The payments of a service order", {"results": [PAYMENT_PIX], "next_page_token": None}),
+    _field_error("service_order_id", "Este campo é obrigatório."),
+    NOT_AUTHENTICATED,
+]
+PAYMENT_DETAIL = [
+    _response("Pix, waiting for the customer", PAYMENT_PIX),
+    _response("Pix, paid", PAYMENT_APPROVED),
+    _response("Mercado Pago checkout", PAYMENT_CHECKOUT,
+              description="`mercadopago_payment_id` stays null until the customer pays on the checkout page."),
+    NOT_AUTHENTICATED,
+    _error(404, "not_found", f"Payment {PAYMENT_ID} does not exist."),
+]
+WEBHOOK = [
+    _request("A payment notification (Mercado Pago format)", {
+        "action": "payment.updated", "api_version": "v1", "data": {"id": MERCADOPAGO_ID},
+        "date_created": "2025-03-10T13:31:01Z", "id": 12345678901, "live_mode": False, "type": "payment",
+        "user_id": "44444"},
+        description="Sent to `…/webhooks/mercadopago/?data.id=1319754712&type=payment` with the headers "
+                    "`x-signature: ts=1741613461,v1=<hex HMAC-SHA256>` and `x-request-id`."),
+    _response("Queued", {"status": "accepted"}),
+    _response("Another topic (ignored)", {"status": "ignored"}),
+    _error(400, "invalid", "data.id: a Mercado Pago payment id is required."),
+    _error(401, "invalid_signature", "Invalid Mercado Pago signature."),
+    _error(503, "upstream_unavailable", "The notification could not be queued; try again."),
+]

@@ -1,0 +1,45 @@
+"""The approval e-mail: Portuguese, friendly, with the absolute link to the review page."""
+from __future__ import annotations
+
+from django.core import mail
+
+from billing import services
+from billing.formatting import brl, local_time
+from billing.tests import factories
+
+
+def test_the_email_links_the_review_page_absolutely_and_speaks_portuguese(fake, settings):
+    settings.PUBLIC_BASE_URL = "https://oficina.example/"
+    budget = services.budget_create(command=factories.create_budget())
+    (message,) = mail.outbox
+    assert message.subject == "Seu orçamento da OS OS-2024-0042 está pronto"
+    body = message.body
+    assert body.startswith("Olá, Maria!")
+    token = body.split("https://oficina.example/budgets/review/")[1].split("/")[0]
+    assert f"https://oficina.example/budgets/review/{token}/\n" in body
+    assert "- Troca de óleo: 2 x R$ 45,00 = R$ 90,00" in body and "Total: R$ 122,00" in body
+    assert f"até {local_time(budget.expires_at)} (horário de Brasília)" in body
+    assert "UTC" not in body and "12200" not in body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert f'href="https://oficina.example/budgets/review/{token}/"' in html
+    assert "Ver o orçamento e decidir" in html
+
+
+def test_an_additional_repair_says_what_it_adds(fake):
+    command = factories.create_budget()
+    budget = services.budget_create(command=command)
+    services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, reason="pastilhas gastas")
+    message = mail.outbox[-1]
+    assert message.subject == "Reparo adicional na OS OS-2024-0042: precisamos da sua aprovação"
+    assert "reparo adicional (pastilhas gastas)" in message.body
+    assert "são R$ 180,00 a mais" in message.body and "Total: R$ 302,00" in message.body
+
+
+def test_money_and_time_as_customers_read_them(settings):
+    from datetime import UTC, datetime
+
+    assert brl(123456) == "R$ 1.234,56" and brl(5) == "R$ 0,05" and brl(-100) == "-R$ 1,00"
+    settings.CUSTOMER_TIME_ZONE = "America/Sao_Paulo"
+    assert local_time(datetime(2025, 5, 12, 17, 30, tzinfo=UTC)) == "12/05/2025 às 14:30"
+    assert local_time(None) == ""

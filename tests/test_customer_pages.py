@@ -1,0 +1,143 @@
+"""The customer's pages in a real browser (Debian's Chromium, phone-sized), against the running system.
+
+The customer only ever has what the e-mails give them: the tracking page and the approval link.
+The link is read from the file Billing's e-mail backend wrote; everything else is clicks. A
+full-page screenshot of each page goes to ARTIFACTS/screenshots for people to look at.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from browser_support.chromium import ChromiumMissing, chromium, phone
+from browser_support.mailbox import wait_for_approval_link
+from conftest import ARTIFACTS
+from oficina_client import OficinaClient, mercosul_plate, valid_cpf, wait_for
+
+SHOTS = ARTIFACTS / "screenshots"
+WAIT_MS = 45_000
+
+
+@pytest.fixture(scope="module")
+def browser_app() -> Iterator[Any]:
+    try:
+        with chromium() as browser:
+            yield browser
+    except ChromiumMissing as missing:
+        pytest.fail(str(missing))
+
+
+@pytest.fixture
+def mobile(browser_app) -> Iterator[Any]:
+    with phone(browser_app, timeout_ms=WAIT_MS) as page:
+        yield page
+
+
+def screenshot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def text(page: Any, testid: str) -> str:
+    return page.get_by_test_id(testid).inner_text().strip()
+
+
+def diagnosed_order(staff: OficinaClient, who: str) -> dict:
+    """A customer's car with a diagnosis submitted: the saga e-mails the approval link next."""
+    seed = zlib.crc32(uuid.uuid4().bytes)
+    customer = staff.create_customer(f"{who} Almeida", valid_cpf(seed), f"{who.lower()}.{seed}@example.com")
+    vehicle = staff.create_vehicle(customer["id"], mercosul_plate(seed), "Volkswagen", "Gol", 2019)
+    order = staff.open_order(customer["id"], vehicle["id"], "Barulho ao frear")
+    service = staff.create_service("Revisão dos freios", "1250.00", 90)
+    part = staff.create_part("Pastilha de freio", "35.50", stock=10)
+    return {"customer": customer, "order": order, "service": service, "part": part}
+
+
+def diagnose(staff: OficinaClient, order: dict) -> None:
+    staff.start_diagnosis(order["order"]["id"])
+    staff.submit_diagnosis(order["order"]["id"], [
+        {"kind": "service", "catalog_id": order["service"]["id"], "quantity": 1},
+        {"kind": "part", "catalog_id": order["part"]["id"], "quantity": 2},
+    ], notes="Pastilhas no fim")
+
+
+def test_the_customer_tracks_approves_and_pays_with_pix(system, staff, mobile) -> None:
+    order = diagnosed_order(staff, "Joana")
+    number, code = order["order"]["number"], order["order"]["tracking_code"]
+
+    tracking = mobile.goto(f"{system.url('os')}/track/{code}/")
+    assert tracking.status == 200
+    assert text(mobile, "order-number") == number
+    assert text(mobile, "order-status")
+    screenshot(mobile, "01-tracking.png")
+
+    diagnose(staff, order)
+    link = wait_for_approval_link(system.mail_dir, order["customer"]["email"])
+    assert link.startswith(f"{system.url('billing')}/budgets/review/")
+
+    review = mobile.goto(link)
+    assert review.status == 200
+    assert mobile.get_by_test_id("budget-item").count() == 2
+    assert mobile.get_by_test_id("item-description").all_inner_texts() == ["Revisão dos freios", "Pastilha de freio"]
+    assert text(mobile, "budget-total") == "R$ 1.321,00"
+    screenshot(mobile, "02-budget-review.png")
+
+    mobile.get_by_test_id("approve-button").click()
+    mobile.wait_for_url(re.compile(r"/budgets/[0-9a-f-]+/v1/payment/\?t="))
+    pix_code = mobile.get_by_test_id("pix-code")
+    pix_code.wait_for(state="visible", timeout=WAIT_MS)  # the page polls until the saga asked for the Pix
+    assert mobile.get_by_test_id("pix-qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert text(mobile, "payment-amount") == "R$ 1.321,00"
+    screenshot(mobile, "03-payment-pix.png")
+    mobile.get_by_test_id("pix-copy").click()
+    mobile.get_by_test_id("pix-copied").wait_for(state="visible", timeout=5_000)
+    assert mobile.evaluate("navigator.clipboard.readText()") == pix_code.inner_text().strip()
+
+    (payment,) = [p for p in staff.payments(order["order"]["id"]) if p["mercadopago_payment_id"]]
+    assert payment["qr_code"] == pix_code.inner_text().strip()
+    mobile.evaluate("window.__stillTheSamePage = true")
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+
+    status = mobile.get_by_test_id("payment-status")
+    mobile.wait_for_function(
+        "() => document.querySelector('[data-testid=payment-status]').textContent.includes('Pagamento confirmado')",
+        timeout=WAIT_MS)
+    assert status.inner_text().strip() == "Pagamento confirmado"
+    assert mobile.evaluate("window.__stillTheSamePage === true"), "the page reloaded instead of updating itself"
+    screenshot(mobile, "04-payment-confirmed.png")
+    staff.wait_for_status(order["order"]["id"], "IN_EXECUTION", 40)
+    # Leave the shared work queue as found: the other cross-service tests claim "the next job".
+    job = staff.claim_job_of(order["order"]["id"], 40)
+    staff.complete_job(job["queue_id"], "Pastilhas trocadas")
+
+
+def test_the_customer_rejects_with_a_reason_and_the_link_works_once(system, staff, mobile) -> None:
+    order = diagnosed_order(staff, "Carlos")
+    diagnose(staff, order)
+    link = wait_for_approval_link(system.mail_dir, order["customer"]["email"])
+
+    mobile.goto(link)
+    mobile.get_by_test_id("reject-button").click()  # no reason yet: the browser asks for one
+    assert mobile.url == link
+    assert mobile.get_by_test_id("reject-reason").evaluate("field => !field.validity.valid")
+
+    mobile.get_by_test_id("reject-reason").fill("Vou fazer em outra oficina")
+    mobile.get_by_test_id("reject-button").click()
+    mobile.wait_for_url(re.compile(r"/budgets/[0-9a-f-]+/v1/rejected/\?t="))
+    assert text(mobile, "message-title") == "Orçamento recusado"
+    assert text(mobile, "rejection-reason") == "Vou fazer em outra oficina"
+    screenshot(mobile, "05-budget-rejected.png")
+
+    again = mobile.goto(link)
+    assert again.status == 410
+    assert text(mobile, "message-title") == "Este link já foi usado"
+    assert mobile.get_by_test_id("approve-button").count() == 0
+    screenshot(mobile, "06-link-used.png")
+
+    wait_for(lambda: staff.order(order["order"]["id"])["status"] == "CANCELLED", timeout=40,
+             what="the rejected order to be cancelled")
