@@ -243,6 +243,7 @@ def service_variables(service: str) -> dict[str, list[str]]:
 NOT_DEPLOYED = {
     "CELERY_TASK_ALWAYS_EAGER": "tests only: runs Celery tasks inline",
     "OS_MESSAGE_PUBLISHER": "tests only: swaps the OS outbox publisher for a fake",
+    "EMAIL_FILE_PATH": "tests only: where the file-based e-mail backend writes (browser tests read the links)",
 }
 # Set by a deployment, read by a library rather than by the services' own code.
 READ_BY_LIBRARIES = {

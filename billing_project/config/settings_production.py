@@ -13,6 +13,8 @@ LOGGING = logging_config("billing", level=_env("LOG_LEVEL", default="INFO"), jso
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = _env.bool("SECURE_SSL_REDIRECT", default=False)  # the load balancer redirects
+SECURE_HSTS_SECONDS = _env.int("SECURE_HSTS_SECONDS", default=31536000)
 MIDDLEWARE = with_static_files(MIDDLEWARE)  # noqa: F405  (Swagger UI's files, collected at build time)
 
 refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY,

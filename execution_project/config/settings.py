@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served by Execution itself: /api/docs/ works offline
     "execution",
 ]
 
@@ -61,7 +62,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth, API -----------------------------------------------------------------------------
@@ -75,6 +76,7 @@ SPECTACULAR_SETTINGS = spectacular_settings(
     "Oficina — Execution service",
     "The saga that takes a service order from diagnosis to a finished job, and the mechanics' work queue.",
 )
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ExecutionStatusEnum": "execution.domain.SagaStatus",
     "JobStatusEnum": "execution.domain.JobStatus",
