@@ -90,3 +90,15 @@ def test_recording_publisher():
     publisher = RecordingPublisher()
     publisher.publish(make())
     assert publisher.types() == ["os.DiagnosisCompleted"]
+
+
+def test_html_testing_reads_pages_by_testid():
+    from oficina_common.html_testing import by_testid, one, visible_text
+
+    page = ('<div data-testid="total">R$ <b>10,00</b><img data-testid="qr" src="x"></div>'
+            '<script>var hidden = 1;</script><p data-testid="item">a</p><p data-testid="item">b</p>')
+    assert one(page, "total").text == "R$ 10,00"
+    assert one(page, "qr")["src"] == "x"
+    assert [e.text for e in by_testid(page, "item")] == ["a", "b"]
+    assert set(by_testid(page)) == {"total", "qr", "item"}
+    assert "hidden" not in visible_text(page) and "R$ 10,00" in visible_text(page)

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from catalog.models import Part
 from catalog.services import part_create
-from core.tests.html import by_testid, one
 from dashboard import selectors
+from oficina_common.html_testing import by_testid, one
 from service_orders.models import ServiceOrder, StatusHistory
 from service_orders.services import service_order_create
 

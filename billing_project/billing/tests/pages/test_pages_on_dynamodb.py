@@ -5,7 +5,7 @@ from billing import services
 from billing.domain import BudgetStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, decide, last_link_token
-from billing.tests.pages.html import one
+from oficina_common.html_testing import one
 
 
 def test_approve_pay_and_come_back_with_the_used_link(visitor, real):

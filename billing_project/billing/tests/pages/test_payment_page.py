@@ -9,7 +9,7 @@ from billing import links, pages, services
 from billing.domain import PaymentStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, decide
-from billing.tests.pages.html import by_testid, one, visible_text
+from oficina_common.html_testing import by_testid, one, visible_text
 
 
 @pytest.fixture

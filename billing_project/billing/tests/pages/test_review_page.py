@@ -9,8 +9,8 @@ from billing import selectors, services
 from billing.domain import Actor, BudgetStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, csrf_token_of, decide, last_link_token
-from billing.tests.pages.html import by_testid, one, visible_text
 from oficina_common.errors import ConcurrencyConflict
+from oficina_common.html_testing import by_testid, one, visible_text
 
 
 class TestTheReviewPage:

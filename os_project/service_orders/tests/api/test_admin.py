@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Part, StockEntry
-from core.tests.html import by_testid, one
 from messaging.models import OutboxMessage
+from oficina_common.html_testing import by_testid, one
 from service_orders.models import ServiceOrder, StatusHistory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.tests.html import by_testid, one
+from oficina_common.html_testing import by_testid, one
 from service_orders.models import ServiceOrder, StatusHistory
 from service_orders.services import service_order_apply_saga_status, service_order_deliver
 

@@ -1,9 +1,12 @@
-"""Find elements of a rendered page by ``data-testid``, as a browser test would (no extra packages)."""
+"""Test helper: read a rendered page as a browser test would, by ``data-testid`` (standard library only).
+
+Shared by the services' page tests (the OS tracking page and admin, Billing's review and payment pages)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -48,13 +51,23 @@ class _Collector(HTMLParser):
                 element.parts.append(data)
 
 
-def by_testid(html: str | bytes) -> dict[str, list[Element]]:
+def by_testid(html: str | bytes, testid: str | None = None) -> Any:
+    """Every element with a ``data-testid``, by id; or, given one id, that id's elements."""
     collector = _Collector()
     collector.feed(html.decode() if isinstance(html, bytes) else html)
-    return collector.found
+    return collector.found if testid is None else collector.found.get(testid, [])
 
 
 def one(html: str | bytes, testid: str) -> Element:
-    found = by_testid(html).get(testid, [])
+    found = by_testid(html, testid)
     assert len(found) == 1, f"expected one element data-testid={testid!r}, found {len(found)}"
     return found[0]
+
+
+def visible_text(html: str | bytes) -> str:
+    """The words on the page (no tags, no script or style)."""
+    text = html.decode() if isinstance(html, bytes) else html
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
+    text = re.sub(r"</?(span|strong|em|b|a)\b[^>]*>", "", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", text)
