@@ -5,6 +5,7 @@ from celery import Celery
 
 from oficina_common.celery_config import celery_settings
 from oficina_common.correlation import install_celery_correlation
+from oficina_common.metrics import install_celery_metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,6 +14,7 @@ from django.conf import settings  # noqa: E402
 app = Celery("billing")
 app.config_from_object(celery_settings("billing", settings.CELERY_BROKER_URL))
 install_celery_correlation(app)
+install_celery_metrics(app, "billing", port=settings.METRICS_PORT)
 app.autodiscover_tasks(["billing"])
 app.conf.beat_schedule = {
     "sweep-outbox": {"task": "billing.sweep_outbox", "schedule": settings.BEAT_OUTBOX_SWEEP_SECONDS},

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "oficina_common.correlation.CorrelationIdMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,3 +134,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Oficina <nao-responda@of
 
 LOGGING = logging_config("billing", level=env("LOG_LEVEL", default="INFO"),
                          json=env.bool("LOG_JSON", default=not DEBUG))
+
+# --- metrics (oficina_common.metrics) ---------------------------------------------------------
+# The web process serves /metrics on its own port; a Celery worker serves its own on METRICS_PORT.
+# Empty or 0 (the development default): the worker serves none, so that several workers on one
+# machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
+SERVICE_NAME = "billing"
+METRICS_PORT = env("METRICS_PORT", default="")

@@ -8,6 +8,7 @@ from celery import Celery
 from oficina_common.celery_config import celery_settings
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.messages import QUEUE_EXECUTION
+from oficina_common.metrics import install_celery_metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -24,4 +25,5 @@ app.conf.beat_schedule = {
     },
 }
 install_celery_correlation(app)
+install_celery_metrics(app, "execution", port=settings.METRICS_PORT)
 app.autodiscover_tasks(["execution"])

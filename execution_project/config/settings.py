@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
     "oficina_common.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,3 +118,10 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 
 LOG_JSON = env.bool("LOG_JSON", default=not DEBUG)
 LOGGING = logging_config("execution", level=env("LOG_LEVEL", default="INFO"), json=LOG_JSON)
+
+# --- metrics (oficina_common.metrics) ---------------------------------------------------------
+# The web process serves /metrics on its own port; a Celery worker serves its own on METRICS_PORT.
+# Empty or 0 (the development default): the worker serves none, so that several workers on one
+# machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
+SERVICE_NAME = "execution"
+METRICS_PORT = env("METRICS_PORT", default="")

@@ -21,6 +21,7 @@ from oficina_common.errors import (
 )
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Dispatcher
+from oficina_common.metrics import SAGAS_FINISHED
 
 from . import saga as saga_flow
 from .domain import (
@@ -30,6 +31,7 @@ from .domain import (
     JobStatus,
     Mechanic,
     SagaInstance,
+    SagaStatus,
     StepStatus,
     iso,
 )
@@ -41,6 +43,32 @@ logger = logging.getLogger(__name__)
 
 # Two replies racing on one saga: the loser re-reads and re-applies; never drops the reply.
 MAX_CONFLICT_RETRIES = 8
+
+# The saga's cause is written for people (the OS shows it); the metric needs one of a few fixed
+# words. A cause no prefix here matches counts as "other": a new kind of compensation adds a line.
+_FINISH_REASONS = (
+    ("Budget rejected", "budget_rejected"),
+    ("Budget expired", "budget_expired"),
+    ("Not enough parts", "parts_unavailable"),
+    ("Payment failed", "payment_failed"),
+    ("Payment expired", "payment_expired"),
+    ("Work failed", "work_failed"),
+    ("Service order cancelled", "cancelled_by_staff"),
+    ("The saga stopped: No reply", "timeout"),
+    ("No reply to", "timeout"),
+)
+_FINISH_OUTCOMES = {SagaStatus.COMPLETED: "completed", SagaStatus.COMPENSATED: "compensated",
+                    SagaStatus.FAILED: "failed"}
+
+
+def saga_finish_reason(saga: SagaInstance) -> str:
+    """Why a finished saga ended so, in one word: the ``reason`` of ``oficina_saga_finished_total``.
+
+    A FAILED saga (a compensation nobody confirmed) keeps the reason it began compensating for."""
+    if saga.status == SagaStatus.COMPLETED:
+        return "none"
+    cause = saga.cause or ""
+    return next((reason for prefix, reason in _FINISH_REASONS if cause.startswith(prefix)), "other")
 
 
 # --- the saga ----------------------------------------------------------------------------------
@@ -134,6 +162,9 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
         logger.info("%s -> saga %s step %s%s%s", cause, saved.saga.status, saved.saga.current_step,
                     f"; sent {', '.join(decision.types())}" if decision.commands else "",
                     f" ({decision.note})" if decision.notes else "")
+        if saved.saga.is_terminal and not stored.saga.is_terminal:
+            # Counted by the one writer whose conditional save made the saga final.
+            SAGAS_FINISHED.labels(_FINISH_OUTCOMES[saved.saga.status], saga_finish_reason(saved.saga)).inc()
         deps.executions.deliver(saved, deps.publisher)
         changed_steps = [new for old, new in zip(stored.saga.steps, saved.saga.steps, strict=True) if old != new]
         if changed_steps:

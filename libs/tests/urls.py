@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 from oficina_common import errors
 from oficina_common.auth import IsStaff, customer_id_of, role_of
 from oficina_common.correlation import get_correlation_id
+from oficina_common.metrics import metrics_view
 
 
 class WhoAmIApi(APIView):
@@ -53,4 +54,5 @@ urlpatterns = [
     path("whoami/", WhoAmIApi.as_view()),
     path("anyrole/", AnyRoleApi.as_view()),
     path("raise/<str:kind>/", RaiseApi.as_view()),
+    path("metrics", metrics_view),
 ]

@@ -8,12 +8,14 @@ from django.conf import settings
 
 from oficina_common.celery_config import celery_settings
 from oficina_common.correlation import install_celery_correlation
+from oficina_common.metrics import install_celery_metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("os")
 app.config_from_object(celery_settings("os", settings.CELERY_BROKER_URL, eager=settings.CELERY_TASK_ALWAYS_EAGER))
 install_celery_correlation(app)
+install_celery_metrics(app, "os", port=settings.METRICS_PORT)
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {

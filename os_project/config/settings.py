@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
     "oficina_common.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,3 +161,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Oficina <nao-responda@oficina.local>")
 
 LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=not DEBUG))
+
+# --- metrics (oficina_common.metrics) ---------------------------------------------------------
+# The web process serves /metrics on its own port; a Celery worker serves its own on METRICS_PORT.
+# Empty or 0 (the development default): the worker serves none, so that several workers on one
+# machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
+SERVICE_NAME = "os"
+METRICS_PORT = env("METRICS_PORT", default="")

@@ -7,6 +7,7 @@ from accounts.api import CustomerTokenObtainApi, StaffTokenObtainApi, StaffToken
 from catalog.api import PartViewSet, ServiceViewSet
 from customers.api import CustomerViewSet, VehicleViewSet
 from oficina_common import schema  # noqa: F401  (registers the OpenAPI description of the JWT scheme)
+from oficina_common.metrics import metrics_view
 from service_orders import api as orders
 from service_orders.views import track_not_found, track_page
 
@@ -52,6 +53,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # For Prometheus inside the cluster; the public ingress answers 404 (k8s/base/ingress.yaml).
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler404 = "config.errors.not_found"

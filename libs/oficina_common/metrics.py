@@ -1,0 +1,179 @@
+"""Prometheus metrics: request latency by URL pattern, Celery task outcomes, how sagas end.
+
+The web process serves them at ``/metrics`` (:data:`metrics_view`); a Celery worker, whose tasks
+run outside the web process, serves its own on ``METRICS_PORT`` (:func:`install_celery_metrics`).
+Under gunicorn's workers or Celery's prefork pool several processes count: with
+``PROMETHEUS_MULTIPROC_DIR`` set, each writes its numbers to files there and a scrape adds up
+every process's files (prometheus_client's multiprocess mode).
+
+Every label takes a bounded set of values (URL patterns, task names, fixed words), never an id.
+"""
+from __future__ import annotations
+
+import fcntl
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server, values
+from prometheus_client.django import PrometheusDjangoView
+from prometheus_client.multiprocess import MultiProcessCollector
+
+logger = logging.getLogger(__name__)
+
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+_slot: dict[str, Any] = {"pid": None, "name": "", "lock": None}
+
+
+def process_slot() -> str:
+    """Names this process's metric files in multiprocess mode: the first slot no live process holds.
+
+    Named by pid (prometheus_client's default), the files of every gunicorn worker recycled after
+    GUNICORN_MAX_REQUESTS would stay behind, and every scrape would read them all, for as long as
+    the pod lives. A slot's files pass, counts and all, to the next process that takes the slot;
+    the lock (released by the kernel when its holder dies) keeps two live processes apart."""
+    if _slot["pid"] != os.getpid():
+        for number in itertools.count():
+            lock = open(os.path.join(MULTIPROCESS_DIR, f"slot-{number}.lock"), "a")  # open while the process lives
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.close()
+                continue
+            _slot.update(pid=os.getpid(), name=f"slot{number}", lock=lock)
+            break
+    return _slot["name"]
+
+
+if MULTIPROCESS_DIR:
+    # prometheus_client writes there from the first observation on; /tmp starts empty in a pod.
+    os.makedirs(MULTIPROCESS_DIR, exist_ok=True)
+    values.ValueClass = values.MultiProcessValue(process_identifier=process_slot)
+
+REQUEST_DURATION = Histogram(
+    "oficina_http_request_duration_seconds", "Time to answer an HTTP request, by the URL pattern it matched.",
+    ["service", "method", "route", "status"],
+)
+TASKS = Counter(
+    "oficina_celery_tasks_total", "Celery tasks run, by outcome (succeeded, failed, retried, rejected).",
+    ["service", "task", "outcome"],
+)
+TASK_DURATION = Histogram(
+    "oficina_celery_task_duration_seconds", "Time a Celery task ran, whatever its outcome.", ["service", "task"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+SAGAS_FINISHED = Counter(
+    "oficina_saga_finished_total", "Sagas that reached a final status, by outcome and reason.", ["outcome", "reason"],
+)
+
+UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# GET /metrics in Prometheus' text format; every process's numbers when in multiprocess mode.
+metrics_view = PrometheusDjangoView.as_view()
+
+
+def route_of(request: Any) -> str:
+    """The URL pattern the request resolved to (``/api/v1/jobs/<str:queue_id>/``), never its path."""
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match is not None and match.route is not None else UNMATCHED
+
+
+class RequestMetricsMiddleware:
+    """Times every request; first in ``MIDDLEWARE`` so the time includes the other middleware."""
+
+    def __init__(self, get_response: Callable):
+        self.get_response = get_response
+        self.service = getattr(settings, "SERVICE_NAME", "")
+
+    def __call__(self, request: Any) -> Any:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        method = request.method if request.method in _METHODS else "other"
+        REQUEST_DURATION.labels(self.service, method, route_of(request), str(response.status_code)).observe(
+            time.perf_counter() - started)
+        return response
+
+
+# --- Celery --------------------------------------------------------------------------------------
+def worker_registry() -> Any:
+    """What a worker's metrics server shows: all its pool processes' numbers in multiprocess mode."""
+    if not MULTIPROCESS_DIR:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
+    return registry
+
+
+def serve_worker_metrics(port: int | str | None) -> Any | None:
+    """Start the worker's metrics HTTP server on ``port`` (0 or empty: none); returns the server."""
+    port = int(port or 0)
+    if not port:
+        return None
+    try:
+        server, _thread = start_http_server(port, registry=worker_registry())
+    except OSError as exc:  # a second worker on the same machine: it runs on, without metrics
+        logger.warning("worker metrics not served on port %s: %s", port, exc)
+        return None
+    logger.info("worker metrics served on port %s at /metrics", port)
+    return server
+
+
+def install_celery_metrics(app: Any, service: str, *, port: int | str | None = None) -> None:
+    """Count the app's tasks by outcome and time them; its worker serves the numbers on ``port``."""
+    from celery import signals, states
+    from celery.exceptions import Reject
+
+    if getattr(app, "_oficina_metrics_installed", False):
+        return
+    app._oficina_metrics_installed = True
+    port = int(port or 0)
+
+    def ours(task: Any) -> bool:
+        return task is not None and getattr(task, "app", None) is app
+
+    def count(task: Any, outcome: str) -> None:
+        if ours(task):
+            TASKS.labels(service, task.name, outcome).inc()
+
+    @signals.task_prerun.connect(weak=False)
+    def _started(task: Any = None, **_: Any) -> None:
+        if ours(task):
+            task.request._metrics_started = time.perf_counter()
+
+    @signals.task_postrun.connect(weak=False)
+    def _finished(task: Any = None, state: str | None = None, **_: Any) -> None:
+        if not ours(task):
+            return
+        started = getattr(task.request, "_metrics_started", None)
+        if started is not None:
+            TASK_DURATION.labels(service, task.name).observe(time.perf_counter() - started)
+        if state == states.REJECTED:  # celery.exceptions.Reject has no signal of its own
+            count(task, "rejected")
+
+    @signals.task_success.connect(weak=False)
+    def _succeeded(sender: Any = None, **_: Any) -> None:
+        count(sender, "succeeded")
+
+    @signals.task_failure.connect(weak=False)
+    def _failed(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
+        if not isinstance(exception, Reject):  # Celery sends task_failure for a Reject too: counted above
+            count(sender, "failed")
+
+    @signals.task_retry.connect(weak=False)
+    def _retried(sender: Any = None, **_: Any) -> None:
+        count(sender, "retried")
+
+    @signals.worker_ready.connect(weak=False)
+    def _serve(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        pool = getattr(sender, "pool", None)
+        if port and not MULTIPROCESS_DIR and type(pool).__module__ == "celery.concurrency.prefork":
+            logger.warning("tasks run in the pool's child processes: set PROMETHEUS_MULTIPROC_DIR, or run "
+                           "the worker with --pool threads, or its task metrics stay at zero")
+        serve_worker_metrics(port)
