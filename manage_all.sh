@@ -13,28 +13,39 @@ PY="$VENV/bin/python"
 DATA_DIR="${OFICINA_DATA_DIR:-$ROOT/.data}"
 SERVICES=(os billing execution)
 
-# Every address and secret can be overridden from the environment; these are development defaults.
-export POSTGRES_HOST="${POSTGRES_HOST:-127.0.0.1}"
-export POSTGRES_PORT="${POSTGRES_PORT:-5432}"
-export POSTGRES_USER="${POSTGRES_USER:-postgres}"
-export DATABASE_URL="${DATABASE_URL:-postgres://$POSTGRES_USER@$POSTGRES_HOST:$POSTGRES_PORT/oficina_os}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-export CELERY_BROKER_URL="${CELERY_BROKER_URL:-$REDIS_URL}"
-export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
-export DYNAMODB_ENDPOINT_URL="${DYNAMODB_ENDPOINT_URL-http://127.0.0.1:$DYNAMODB_PORT}"
-export DYNAMODB_TABLE_PREFIX="${DYNAMODB_TABLE_PREFIX:-oficina_}"
-export AWS_REGION="${AWS_REGION:-us-east-1}"
-export OS_PORT="${OS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002}" EXECUTION_PORT="${EXECUTION_PORT:-8003}"
-export SANDBOX_PORT="${SANDBOX_PORT:-8004}"
-export OS_SERVICE_URL="${OS_SERVICE_URL:-http://127.0.0.1:$OS_PORT}"
-export BILLING_SERVICE_URL="${BILLING_SERVICE_URL:-http://127.0.0.1:$BILLING_PORT}"
-export EXECUTION_SERVICE_URL="${EXECUTION_SERVICE_URL:-http://127.0.0.1:$EXECUTION_PORT}"
-export MERCADOPAGO_BASE_URL="${MERCADOPAGO_BASE_URL:-http://127.0.0.1:$SANDBOX_PORT}"
-export MERCADOPAGO_ACCESS_TOKEN="${MERCADOPAGO_ACCESS_TOKEN:-TEST-sandbox-access-token}"
-export MERCADOPAGO_WEBHOOK_SECRET="${MERCADOPAGO_WEBHOOK_SECRET:-dev-webhook-secret}"
-export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-$BILLING_SERVICE_URL}"
-export ADMIN_USERNAME="${ADMIN_USERNAME:-admin}"
-export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin}"
+# The local services' addresses, for the test verb's checks too.
+POSTGRES_HOST="${POSTGRES_HOST:-127.0.0.1}"
+POSTGRES_PORT="${POSTGRES_PORT:-5432}"
+POSTGRES_USER="${POSTGRES_USER:-postgres}"
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+
+# Every address and secret the running system uses can be overridden from the environment; these
+# are development defaults. Only `up`, `demo` and the manage.py verbs export them: the test suites
+# pick their own databases, broker database numbers and ports (Celery would let an exported
+# CELERY_BROKER_URL override a suite's broker and its messages would land in the wrong place).
+dev_environment() {
+  export POSTGRES_HOST="${POSTGRES_HOST:-127.0.0.1}"
+  export POSTGRES_PORT="${POSTGRES_PORT:-5432}"
+  export POSTGRES_USER="${POSTGRES_USER:-postgres}"
+  export DATABASE_URL="${DATABASE_URL:-postgres://$POSTGRES_USER@$POSTGRES_HOST:$POSTGRES_PORT/oficina_os}"
+  export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  export CELERY_BROKER_URL="${CELERY_BROKER_URL:-$REDIS_URL}"
+  export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+  export DYNAMODB_ENDPOINT_URL="${DYNAMODB_ENDPOINT_URL-http://127.0.0.1:$DYNAMODB_PORT}"
+  export DYNAMODB_TABLE_PREFIX="${DYNAMODB_TABLE_PREFIX:-oficina_}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export OS_PORT="${OS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002}" EXECUTION_PORT="${EXECUTION_PORT:-8003}"
+  export SANDBOX_PORT="${SANDBOX_PORT:-8004}"
+  export OS_SERVICE_URL="${OS_SERVICE_URL:-http://127.0.0.1:$OS_PORT}"
+  export BILLING_SERVICE_URL="${BILLING_SERVICE_URL:-http://127.0.0.1:$BILLING_PORT}"
+  export EXECUTION_SERVICE_URL="${EXECUTION_SERVICE_URL:-http://127.0.0.1:$EXECUTION_PORT}"
+  export MERCADOPAGO_BASE_URL="${MERCADOPAGO_BASE_URL:-http://127.0.0.1:$SANDBOX_PORT}"
+  export MERCADOPAGO_ACCESS_TOKEN="${MERCADOPAGO_ACCESS_TOKEN:-TEST-sandbox-access-token}"
+  export MERCADOPAGO_WEBHOOK_SECRET="${MERCADOPAGO_WEBHOOK_SECRET:-dev-webhook-secret}"
+  export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-$BILLING_SERVICE_URL}"
+  export ADMIN_USERNAME="${ADMIN_USERNAME:-admin}"
+  export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin}"
+}
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
@@ -108,9 +119,10 @@ ensure_postgres() {
 }
 
 ensure_redis() {
+  local url="${CELERY_BROKER_URL:-$REDIS_URL}"
   if "$PY" - <<EOF 2>/dev/null
 import redis, sys
-sys.exit(0 if redis.Redis.from_url("$CELERY_BROKER_URL", socket_timeout=2).ping() else 1)
+sys.exit(0 if redis.Redis.from_url("$url", socket_timeout=2).ping() else 1)
 EOF
   then return; fi
   if command -v redis-server >/dev/null; then
@@ -121,7 +133,7 @@ EOF
     sleep 1
     return
   fi
-  die "Redis is not answering at $CELERY_BROKER_URL: install it (apt-get install redis-server) or set CELERY_BROKER_URL"
+  die "Redis is not answering at $url: install it (apt-get install redis-server) or set CELERY_BROKER_URL"
 }
 
 create_database() {
@@ -148,7 +160,8 @@ run_suite() {
   [ -f "$ROOT/$suite/pytest.ini" ] || { say "suite $suite has no pytest.ini yet; skipped"; return 0; }
   say "testing $suite"
   local rc=0
-  (cd "$ROOT/$suite" && "$PY" -m pytest "$@") || rc=$?
+  # A broker URL from the caller's shell would override the suite's own (Celery reads it first).
+  (cd "$ROOT/$suite" && env -u CELERY_BROKER_URL "$PY" -m pytest "$@") || rc=$?
   if [ "$rc" = 5 ]; then
     die "suite $suite collected no tests: that proves nothing"
   elif [ "$rc" != 0 ]; then
@@ -201,6 +214,7 @@ wait_http() {
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 cmd_up() {
+  dev_environment
   install_all
   ensure_postgres
   ensure_redis
@@ -275,6 +289,7 @@ EOF
 }
 
 cmd_demo() {
+  dev_environment
   [ -x "$PY" ] || die "run ./manage_all.sh up first"
   "$PY" "$ROOT/tests/demo.py" "$@"
 }
@@ -287,8 +302,9 @@ main() {
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
     install) install_all ;;
-    os|billing|execution) install_python; manage "$verb" "$@" ;;
+    os|billing|execution) dev_environment; install_python; manage "$verb" "$@" ;;
     all)
+      dev_environment
       install_python
       for service in "${SERVICES[@]}"; do
         [ -f "$(service_dir "$service")/manage.py" ] || continue
