@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
@@ -59,14 +60,15 @@ class ServiceCrudViewSet(viewsets.GenericViewSet):
         self.perform_destroy(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    # Each concrete viewset names the services-layer function behind each write.
     def perform_create(self, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
+        raise ImproperlyConfigured(f"{type(self).__name__} must define perform_create (a services.py call)")
 
     def perform_update(self, instance: Model, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
+        raise ImproperlyConfigured(f"{type(self).__name__} must define perform_update (a services.py call)")
 
     def perform_destroy(self, instance: Model) -> None:
-        raise NotImplementedError
+        raise ImproperlyConfigured(f"{type(self).__name__} must define perform_destroy (a services.py call)")
 
 
 def crud_schema(input_serializer: type[serializers.Serializer], output_serializer: type[serializers.Serializer],
