@@ -141,6 +141,16 @@ class FakeWorkQueueRepository:
         outbox.update({e.message_id: json.dumps(e.to_dict()) for e in messages})
         return StoredJob(copy.deepcopy(job), dict(outbox))
 
+    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None,
+                       assigned_to: str | None = None) -> ResultPage[Job]:
+        """Like the StatusPriorityIndex query: one status, by priority then age, one page at a time."""
+        matching = sorted((j for j in self.jobs.values() if j.status == status
+                           and (assigned_to is None or j.assigned_to == assigned_to)), key=lambda j: j.queue_rank)
+        start = int(page_token or 0)
+        page = matching[start:start + limit]
+        more = start + limit < len(matching)
+        return ResultPage(items=[copy.deepcopy(j) for j in page], next_token=str(start + limit) if more else None)
+
     def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         job = self.jobs.get(queue_id)
         if job is None or job.status not in (JobStatus.QUEUED, JobStatus.ASSIGNED, JobStatus.IN_PROGRESS):

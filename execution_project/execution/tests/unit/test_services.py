@@ -168,3 +168,25 @@ def test_a_cancelled_order_takes_its_job_off_the_queue(deps):
     assert job.status == "FAILED"
     assert "desistiu" in job.failure_reason
     assert deps.publisher.types()[-2:] == ["billing.RefundPayment", "os.ReleaseParts"]
+
+
+def test_the_queue_lists_the_most_urgent_job_first_and_a_mechanic_sees_only_their_own_assigned(deps, clock):
+    from execution import selectors
+
+    urgent, routine = diagnosis_completed(priority=5), diagnosis_completed(priority=1)
+    run_to_execution(deps, routine)
+    run_to_execution(deps, urgent)
+    ana, bia = Mechanic("7", "Ana"), Mechanic("8", "Bia")
+
+    queued = selectors.work_queue_list(mechanic=ana, status="QUEUED", service_order_id=None, limit=1,
+                                       page_token=None, deps=deps)
+    assert [job.service_order_id for job in queued.items] == [urgent.service_order_id]
+    following = selectors.work_queue_list(mechanic=ana, status="QUEUED", service_order_id=None, limit=1,
+                                          page_token=queued.next_token, deps=deps)
+    assert [job.service_order_id for job in following.items] == [routine.service_order_id]
+    assert following.next_token is None
+
+    services.work_queue_claim(mechanic=ana, deps=deps)
+    assigned_to_bia = selectors.work_queue_list(mechanic=bia, status="ASSIGNED", service_order_id=None, limit=10,
+                                                page_token=None, deps=deps)
+    assert assigned_to_bia.items == []
