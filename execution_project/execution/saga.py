@@ -757,6 +757,28 @@ def _str_or_none(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _unrequested_payment(t: _Transition, command: str, p: dict[str, Any]) -> None:
+    """A payment the saga never asked for (or no longer tracks): undo it if the saga is over."""
+    s = t.saga
+    if s.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED):
+        _cancel_late(t, command, {"payment_id": str(p["payment_id"]), "reason": s.cause or ""}, "", (), 4)
+    else:
+        t.ignore("no payment was requested")
+
+
+def _answer_payment_request(t: _Transition, key: str, p: dict[str, Any], status: PaymentStatus) -> Payment | None:
+    """Record the payment that answers the request ``key``; None when the saga was already undoing
+    that request (the payment is then undone in turn)."""
+    undo = _is_undo(t.saga, key)
+    payment = _record_payment(t, key, p, status)
+    t.answered(key)
+    if undo:
+        _undo_payment(t, payment)
+        _maybe_finish_compensation(t)
+        return None
+    return payment
+
+
 def _on_payment_requested(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
     payment, key = _payment_of(s, p)
@@ -771,18 +793,9 @@ def _on_payment_requested(t: _Transition, p: dict[str, Any]) -> None:
             t.ignore("payment already known")
         return
     if key is None:
-        if s.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED):
-            _cancel_late(t, "billing.CancelPayment", {"payment_id": str(p["payment_id"]), "reason": s.cause or ""},
-                         "", (), 4)
-        else:
-            t.ignore("no payment was requested")
+        _unrequested_payment(t, "billing.CancelPayment", p)
         return
-    undo = _is_undo(s, key)
-    payment = _record_payment(t, key, p, PaymentStatus.PENDING)
-    t.answered(key)
-    if undo:
-        _undo_payment(t, payment)
-        _maybe_finish_compensation(t)
+    if _answer_payment_request(t, key, p, PaymentStatus.PENDING) is None:
         return
     if key == "request_payment":
         t.advance(4)
@@ -795,20 +808,12 @@ def _on_payment_approved(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
     payment, key = _payment_of(s, p)
     if payment is None and key is None:
-        if s.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED):
-            _cancel_late(t, "billing.RefundPayment", {"payment_id": str(p["payment_id"]), "reason": s.cause or ""},
-                         "", (), 4)
-        else:
-            t.ignore("no payment was requested")
+        _unrequested_payment(t, "billing.RefundPayment", p)
         return
     if payment is None:
         assert key is not None
-        undo = _is_undo(s, key)
-        payment = _record_payment(t, key, p, PaymentStatus.APPROVED)
-        t.answered(key)
-        if undo:
-            _undo_payment(t, payment)
-            _maybe_finish_compensation(t)
+        payment = _answer_payment_request(t, key, p, PaymentStatus.APPROVED)
+        if payment is None:
             return
         if key == "request_payment":
             t.complete_step(4)
