@@ -1,9 +1,7 @@
 """Request and response examples of Billing's endpoints, as Swagger UI shows them (one realistic order)."""
 from __future__ import annotations
 
-from typing import Any
-
-from drf_spectacular.utils import OpenApiExample
+from oficina_common.schema import error_example, field_error_example, request_example, response_example
 
 BUDGET_ID = "3e2227b6-c372-5686-bf2a-f779eb28d1b2"
 SERVICE_ORDER_ID = "7bede83e-7816-4213-bb33-5d9b5bd3eeb7"
@@ -57,105 +55,88 @@ PAYMENT_CHECKOUT = {
 }
 
 
-def _request(name: str, value: dict[str, Any], description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, request_only=True, description=description)
-
-
-def _response(name: str, value: Any, status: int = 200, description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)],
-                          description=description)
-
-
-def _error(status: int, code: str, message: str, extra: dict[str, Any] | None = None,
-           name: str = "") -> OpenApiExample:
-    return _response(name or f"{status} {code}", {"message": message, "code": code, "extra": extra or {}}, status)
-
-
-def _field_error(field: str, message: str) -> OpenApiExample:
-    """What a field's validation error looks like (DRF's messages follow LANGUAGE_CODE, pt-BR)."""
-    return _error(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})
-
-
-NOT_AUTHENTICATED = _error(401, "not_authenticated", "As credenciais de autenticação não foram fornecidas.")
-BUDGET_NOT_FOUND = _error(404, "not_found", f"Budget {BUDGET_ID} does not exist.")
+NOT_AUTHENTICATED = error_example(401, "not_authenticated", "As credenciais de autenticação não foram fornecidas.")
+BUDGET_NOT_FOUND = error_example(404, "not_found", f"Budget {BUDGET_ID} does not exist.")
 
 BUDGET_LIST = [
-    _response("The budgets of a service order", {"results": [BUDGET], "next_page_token": None}),
-    _response("Staff: waiting for approval, one page", {
+    response_example("The budgets of a service order", {"results": [BUDGET], "next_page_token": None}),
+    response_example("Staff: waiting for approval, one page", {
         "results": [BUDGET], "next_page_token": "eyJidWRnZXRJZCI6ICIzZTIyMjdiNi1jMzcyIiwgInZlcnNpb24iOiAxfQ"},
         description="`GET /api/v1/budgets/?status=PENDING_APPROVAL&limit=1`; pass `next_page_token` back as "
                     "`page_token` for the next page."),
-    _error(400, "invalid", "service_order_id: required (staff may filter by status instead)."),
+    error_example(400, "invalid", "service_order_id: required (staff may filter by status instead)."),
     NOT_AUTHENTICATED,
 ]
 BUDGET_DETAIL = [
-    _response("Waiting for the customer", BUDGET),
-    _response("An additional repair (version 2)", BUDGET_REVISED),
+    response_example("Waiting for the customer", BUDGET),
+    response_example("An additional repair (version 2)", BUDGET_REVISED),
     NOT_AUTHENTICATED, BUDGET_NOT_FOUND,
 ]
 BUDGET_VERSIONS = [
-    _response("Version 1 approved, then revised", [BUDGET_SUPERSEDED, BUDGET_REVISED]),
+    response_example("Version 1 approved, then revised", [BUDGET_SUPERSEDED, BUDGET_REVISED]),
     NOT_AUTHENTICATED, BUDGET_NOT_FOUND,
 ]
 BUDGET_APPROVE = [
-    _request("The customer (JWT) or staff", {"version": 1}),
-    _request("With the e-mailed link token", {"version": 1, "token": APPROVAL_TOKEN},
-             description="What the review page does; nobody needs to be logged in."),
-    _response("Approved", BUDGET_APPROVED),
-    _field_error("version", "Um número inteiro válido é exigido."),
-    _error(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
-    _error(404, "invalid_approval_link", "This approval link is invalid or has expired."),
-    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is already REJECTED; it cannot be approved.",
-           extra={"from": "REJECTED", "to": "APPROVED"}, name="409 already rejected"),
-    _error(409, "stale_version", f"Version 1 of budget {BUDGET_ID} is stale: the budget is at version 2.",
-           extra={"version": 1, "latest_version": 2}, name="409 stale version"),
+    request_example("The customer (JWT) or staff", {"version": 1}),
+    request_example("With the e-mailed link token", {"version": 1, "token": APPROVAL_TOKEN},
+                    description="What the review page does; nobody needs to be logged in."),
+    response_example("Approved", BUDGET_APPROVED),
+    field_error_example("version", "Um número inteiro válido é exigido."),
+    error_example(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    error_example(404, "invalid_approval_link", "This approval link is invalid or has expired."),
+    error_example(409, "invalid_transition",
+                  f"Budget {BUDGET_ID} version 1 is already REJECTED; it cannot be approved.",
+                  extra={"from": "REJECTED", "to": "APPROVED"}, name="409 already rejected"),
+    error_example(409, "stale_version", f"Version 1 of budget {BUDGET_ID} is stale: the budget is at version 2.",
+                  extra={"version": 1, "latest_version": 2}, name="409 stale version"),
 ]
 BUDGET_REJECT = [
-    _request("With a reason", {"version": 1, "reason": "Ficou acima do que eu esperava"}),
-    _request("With the e-mailed link token", {"version": 1, "reason": "Vou pensar", "token": APPROVAL_TOKEN}),
-    _response("Rejected", BUDGET_REJECTED),
-    _field_error("reason", "Certifique-se de que este campo não tenha mais de 500 caracteres."),
-    _error(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    request_example("With a reason", {"version": 1, "reason": "Ficou acima do que eu esperava"}),
+    request_example("With the e-mailed link token", {"version": 1, "reason": "Vou pensar", "token": APPROVAL_TOKEN}),
+    response_example("Rejected", BUDGET_REJECTED),
+    field_error_example("reason", "Certifique-se de que este campo não tenha mais de 500 caracteres."),
+    error_example(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
     BUDGET_NOT_FOUND,
-    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is already APPROVED; it cannot be rejected.",
-           extra={"from": "APPROVED", "to": "REJECTED"}, name="409 already approved"),
+    error_example(409, "invalid_transition",
+                  f"Budget {BUDGET_ID} version 1 is already APPROVED; it cannot be rejected.",
+                  extra={"from": "APPROVED", "to": "REJECTED"}, name="409 already approved"),
 ]
 BUDGET_REVISION = [
-    _request("An additional repair", {
+    request_example("An additional repair", {
         "items": [{k: v for k, v in _EXTRA.items() if k != "total_cents"}], "reason": "Pastilhas de freio gastas"}),
-    _response("Version 2 waits for the customer", BUDGET_REVISED, status=201),
-    _error(400, "invalid", "items: Esta lista pode não estar vazia.",
-           extra={"fields": {"items": {"non_field_errors": ["Esta lista pode não estar vazia."]}}}),
+    response_example("Version 2 waits for the customer", BUDGET_REVISED, status=201),
+    error_example(400, "invalid", "items: Esta lista pode não estar vazia.",
+                  extra={"fields": {"items": {"non_field_errors": ["Esta lista pode não estar vazia."]}}}),
     NOT_AUTHENTICATED,
-    _error(403, "permission_denied", "Your role may not do this."),
+    error_example(403, "permission_denied", "Your role may not do this."),
     BUDGET_NOT_FOUND,
-    _error(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is REJECTED; it cannot be revised.",
-           extra={"from": "REJECTED"}, name="409 closed budget"),
+    error_example(409, "invalid_transition", f"Budget {BUDGET_ID} version 1 is REJECTED; it cannot be revised.",
+                  extra={"from": "REJECTED"}, name="409 closed budget"),
 ]
 
 PAYMENT_LIST = [
-    _response("The payments of a service order", {"results": [PAYMENT_PIX], "next_page_token": None}),
-    _field_error("service_order_id", "Este campo é obrigatório."),
+    response_example("The payments of a service order", {"results": [PAYMENT_PIX], "next_page_token": None}),
+    field_error_example("service_order_id", "Este campo é obrigatório."),
     NOT_AUTHENTICATED,
 ]
 PAYMENT_DETAIL = [
-    _response("Pix, waiting for the customer", PAYMENT_PIX),
-    _response("Pix, paid", PAYMENT_APPROVED),
-    _response("Mercado Pago checkout", PAYMENT_CHECKOUT,
-              description="`mercadopago_payment_id` stays null until the customer pays on the checkout page."),
+    response_example("Pix, waiting for the customer", PAYMENT_PIX),
+    response_example("Pix, paid", PAYMENT_APPROVED),
+    response_example("Mercado Pago checkout", PAYMENT_CHECKOUT,
+                     description="`mercadopago_payment_id` stays null until the customer pays on the checkout page."),
     NOT_AUTHENTICATED,
-    _error(404, "not_found", f"Payment {PAYMENT_ID} does not exist."),
+    error_example(404, "not_found", f"Payment {PAYMENT_ID} does not exist."),
 ]
 WEBHOOK = [
-    _request("A payment notification (Mercado Pago format)", {
+    request_example("A payment notification (Mercado Pago format)", {
         "action": "payment.updated", "api_version": "v1", "data": {"id": MERCADOPAGO_ID},
         "date_created": "2025-03-10T13:31:01Z", "id": 12345678901, "live_mode": False, "type": "payment",
         "user_id": "44444"},
         description="Sent to `…/webhooks/mercadopago/?data.id=1319754712&type=payment` with the headers "
                     "`x-signature: ts=1741613461,v1=<hex HMAC-SHA256>` and `x-request-id`."),
-    _response("Queued", {"status": "accepted"}),
-    _response("Another topic (ignored)", {"status": "ignored"}),
-    _error(400, "invalid", "data.id: a Mercado Pago payment id is required."),
-    _error(401, "invalid_signature", "Invalid Mercado Pago signature."),
-    _error(503, "upstream_unavailable", "The notification could not be queued; try again."),
+    response_example("Queued", {"status": "accepted"}),
+    response_example("Another topic (ignored)", {"status": "ignored"}),
+    error_example(400, "invalid", "data.id: a Mercado Pago payment id is required."),
+    error_example(401, "invalid_signature", "Invalid Mercado Pago signature."),
+    error_example(503, "upstream_unavailable", "The notification could not be queued; try again."),
 ]

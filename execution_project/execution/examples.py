@@ -5,6 +5,8 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample
 
+from oficina_common.schema import error_example, field_error_example, request_example, response_example
+
 EXECUTION_ID = "73005ce5-066a-41db-a858-14fcb9c76d89"
 SERVICE_ORDER_ID = "61e1310d-90e2-40d0-91c8-faa16357497b"
 QUEUE_ID = "47095316-37a2-5bc6-85b2-cb303626778b"
@@ -83,48 +85,30 @@ JOB_FAILED = {**JOB_IN_PROGRESS, "status": "FAILED", "finished_at": "2025-03-10T
               "updated_at": "2025-03-10T14:40:02Z"}
 
 
-def _request(name: str, value: dict[str, Any], description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, request_only=True, description=description)
-
-
-def _response(name: str, value: Any, status: int = 200, description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)],
-                          description=description)
-
-
-def _error(status: int, code: str, message: str, extra: dict[str, Any] | None = None,
-           name: str = "") -> OpenApiExample:
-    return _response(name or f"{status} {code}", {"message": message, "code": code, "extra": extra or {}}, status)
-
-
-def _field_error(field: str, message: str) -> OpenApiExample:
-    return _error(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})
-
-
-NOT_AUTHENTICATED = _error(401, "not_authenticated", "Authentication credentials were not provided.")
-WRONG_ROLE = _error(403, "permission_denied", "Your role may not do this.")
-JOB_NOT_FOUND = _error(404, "job_not_found", f"Job {QUEUE_ID} not found.")
-NOT_YOUR_JOB = _error(403, "not_your_job", "This job is not assigned to you.")
+NOT_AUTHENTICATED = error_example(401, "not_authenticated", "Authentication credentials were not provided.")
+WRONG_ROLE = error_example(403, "permission_denied", "Your role may not do this.")
+JOB_NOT_FOUND = error_example(404, "job_not_found", f"Job {QUEUE_ID} not found.")
+NOT_YOUR_JOB = error_example(403, "not_your_job", "This job is not assigned to you.")
 
 
 def _refused(current: str, target: str) -> OpenApiExample:
-    return _error(409, "invalid_transition", f"A job cannot go from {current} to {target}.",
-                  extra={"from": current, "to": target}, name=f"409 {current} -> {target}")
+    return error_example(409, "invalid_transition", f"A job cannot go from {current} to {target}.",
+                         extra={"from": current, "to": target}, name=f"409 {current} -> {target}")
 
 
 EXECUTION_LIST = [
-    _response("The saga of a service order", {"results": [EXECUTION], "next_page_token": None, "next": None},
-              description="`GET /api/v1/executions/?service_order_id=…`"),
-    _field_error("status", '"BAD" is not a valid choice.'),
+    response_example("The saga of a service order", {"results": [EXECUTION], "next_page_token": None, "next": None},
+                     description="`GET /api/v1/executions/?service_order_id=…`"),
+    field_error_example("status", '"BAD" is not a valid choice.'),
     NOT_AUTHENTICATED,
 ]
 EXECUTION_DETAIL_EXAMPLES = [
-    _response("Paid, the mechanic at work", EXECUTION_DETAIL),
-    _response("Waiting for the customer", {**EXECUTION_WAITING, "steps": _steps(2),
+    response_example("Paid, the mechanic at work", EXECUTION_DETAIL),
+    response_example("Waiting for the customer", {**EXECUTION_WAITING, "steps": _steps(2),
                                            "budget": {**EXECUTION_DETAIL["budget"], "status": "PENDING_APPROVAL"},
                                            "payments": [], "reserved_parts": [], "revisions": [],
                                            "queue_id": None, "awaiting": []}),
-    _response("Rejected by the customer, compensated", {
+    response_example("Rejected by the customer, compensated", {
         **EXECUTION_COMPENSATED,
         "steps": [{**s, "status": "COMPENSATED"} if s["step_number"] == 1 else
                   {**s, "status": "FAILED", "error": "budget rejected"} if s["step_number"] == 2 else s
@@ -132,41 +116,41 @@ EXECUTION_DETAIL_EXAMPLES = [
         "budget": {**EXECUTION_DETAIL["budget"], "status": "REJECTED"}, "payments": [], "reserved_parts": [],
         "revisions": [], "queue_id": None, "awaiting": []}),
     NOT_AUTHENTICATED,
-    _error(404, "execution_not_found", f"Execution {EXECUTION_ID} not found."),
+    error_example(404, "execution_not_found", f"Execution {EXECUTION_ID} not found."),
 ]
 WORK_QUEUE_LIST = [
-    _response("Waiting jobs, most urgent first", {"results": [JOB], "next_page_token": None, "next": None},
-              description="`GET /api/v1/work-queue/?status=QUEUED`"),
-    _field_error("status", '"DONE" is not a valid choice.'),
+    response_example("Waiting jobs, most urgent first", {"results": [JOB], "next_page_token": None, "next": None},
+                     description="`GET /api/v1/work-queue/?status=QUEUED`"),
+    field_error_example("status", '"DONE" is not a valid choice.'),
     NOT_AUTHENTICATED, WRONG_ROLE,
 ]
-WORK_QUEUE_DETAIL = [_response("A claimed job", JOB_ASSIGNED), NOT_AUTHENTICATED, JOB_NOT_FOUND]
+WORK_QUEUE_DETAIL = [response_example("A claimed job", JOB_ASSIGNED), NOT_AUTHENTICATED, JOB_NOT_FOUND]
 WORK_QUEUE_CLAIM = [
-    _response("The next job, now yours", JOB_ASSIGNED),
+    response_example("The next job, now yours", JOB_ASSIGNED),
     NOT_AUTHENTICATED, WRONG_ROLE,
 ]
-WORK_QUEUE_START = [_response("Started", JOB_IN_PROGRESS), NOT_AUTHENTICATED, NOT_YOUR_JOB, JOB_NOT_FOUND,
+WORK_QUEUE_START = [response_example("Started", JOB_IN_PROGRESS), NOT_AUTHENTICATED, NOT_YOUR_JOB, JOB_NOT_FOUND,
                     _refused("COMPLETED", "IN_PROGRESS")]
 WORK_QUEUE_COMPLETE = [
-    _request("Done", {"notes": "Óleo e filtro trocados"}),
-    _response("Completed", JOB_COMPLETED),
-    _field_error("notes", "Ensure this field has no more than 2000 characters."),
+    request_example("Done", {"notes": "Óleo e filtro trocados"}),
+    response_example("Completed", JOB_COMPLETED),
+    field_error_example("notes", "Ensure this field has no more than 2000 characters."),
     NOT_AUTHENTICATED, NOT_YOUR_JOB, JOB_NOT_FOUND, _refused("QUEUED", "COMPLETED"),
 ]
 WORK_QUEUE_FAIL = [
-    _request("Cannot be done", {"reason": "Bloco do motor trincado: o serviço não pode ser feito"}),
-    _response("Failed (the saga refunds and cancels the order)", JOB_FAILED),
-    _field_error("reason", "This field is required."),
+    request_example("Cannot be done", {"reason": "Bloco do motor trincado: o serviço não pode ser feito"}),
+    response_example("Failed (the saga refunds and cancels the order)", JOB_FAILED),
+    field_error_example("reason", "This field is required."),
     NOT_AUTHENTICATED, NOT_YOUR_JOB, JOB_NOT_FOUND, _refused("COMPLETED", "FAILED"),
 ]
 WORK_QUEUE_ADDITIONAL_REPAIRS = [
-    _request("Brake pads found worn", {"items": [_EXTRA], "notes": "Pastilhas de freio gastas"},
-             description="Billing e-mails the customer a revised budget for the difference; the work goes on."),
-    _response("Reported", JOB_WITH_REPAIR, status=202),
-    _error(400, "invalid", "items: This list may not be empty.",
-           extra={"fields": {"items": {"non_field_errors": ["This list may not be empty."]}}}),
+    request_example("Brake pads found worn", {"items": [_EXTRA], "notes": "Pastilhas de freio gastas"},
+                    description="Billing e-mails the customer a revised budget for the difference; the work goes on."),
+    response_example("Reported", JOB_WITH_REPAIR, status=202),
+    error_example(400, "invalid", "items: This list may not be empty.",
+                  extra={"fields": {"items": {"non_field_errors": ["This list may not be empty."]}}}),
     NOT_AUTHENTICATED, NOT_YOUR_JOB, JOB_NOT_FOUND,
-    _error(409, "invalid_transition",
-           "Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; this one is COMPLETED.",
-           extra={"from": "COMPLETED"}, name="409 job already finished"),
+    error_example(409, "invalid_transition",
+                  "Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; this one is COMPLETED.",
+                  extra={"from": "COMPLETED"}, name="409 job already finished"),
 ]

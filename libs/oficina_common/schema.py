@@ -1,10 +1,12 @@
-"""OpenAPI description of the shared JWT authentication (drf-spectacular knows only simplejwt's own).
+"""OpenAPI pieces every service shares: the JWT scheme (drf-spectacular knows only simplejwt's own)
+and the builders of request, response and error examples.
 
 Importing this module registers the extension: each service imports it once (urls or AppConfig.ready).
 """
 from typing import Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.utils import OpenApiExample
 
 
 class OficinaJWTScheme(SimpleJWTScheme):
@@ -13,3 +15,24 @@ class OficinaJWTScheme(SimpleJWTScheme):
 
     def get_security_requirement(self, auto_schema: Any) -> None:
         return None  # SPECTACULAR_SETTINGS["SECURITY"] already names jwtAuth for every operation
+
+
+def request_example(name: str, value: dict[str, Any], description: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=True, description=description)
+
+
+def response_example(name: str, value: Any, status: int = 200, description: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)],
+                          description=description)
+
+
+def error_example(status: int, code: str, message: str, extra: dict[str, Any] | None = None,
+                  name: str | None = None) -> OpenApiExample:
+    """An answer of the shared exception handler (``{"message", "code", "extra"}``)."""
+    return response_example(name or f"{status} {code}", {"message": message, "code": code, "extra": extra or {}},
+                            status)
+
+
+def field_error_example(field: str, message: str) -> OpenApiExample:
+    """A 400 as a serializer refuses one field."""
+    return error_example(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})

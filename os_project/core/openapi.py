@@ -1,10 +1,10 @@
 """OpenAPI pieces shared by the OS endpoints: the error body and its examples."""
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
+
+from oficina_common.schema import error_example
 
 
 @extend_schema_serializer(component_name="Error")
@@ -14,12 +14,6 @@ class ErrorOutputSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="For people: what went wrong and, where it helps, what to do.")
     code = serializers.CharField(help_text="For programs: e.g. invalid, not_found, invalid_transition.")
     extra = serializers.DictField(help_text="Details: the field at fault, both statuses of a refused move…")
-
-
-def error_example(status: int, code: str, message: str, *, extra: dict[str, Any] | None = None,
-                  name: str | None = None) -> OpenApiExample:
-    return OpenApiExample(name or f"{status} {code}", value={"message": message, "code": code, "extra": extra or {}},
-                          response_only=True, status_codes=[str(status)])
 
 
 NOT_AUTHENTICATED = error_example(401, "not_authenticated", "Authentication credentials were not provided.")
