@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from urllib3.util.retry import Retry
 
 
 class SystemError_(RuntimeError):
@@ -42,6 +43,11 @@ class OficinaClient:
         self.urls = urls or Urls()
         self.timeout = timeout
         self.http = requests.Session()
+        # A kept-alive connection the server has just closed (gunicorn recycling a worker, its
+        # keep-alive timeout) fails the next request: reads are safe to send again, writes are not.
+        retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods={"GET", "HEAD"}, backoff_factor=0.1)
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, requests.adapters.HTTPAdapter(max_retries=retry))
         self.token: str | None = None
 
     # --- plumbing -------------------------------------------------------------------------

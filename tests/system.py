@@ -123,6 +123,13 @@ class System:
                                               "--without-gossip", "--without-mingle", "--without-heartbeat"],
                         PROJECT_DIRS[service])
 
+    def web(self, service: str) -> Process:
+        """The web process as the images run it: gunicorn with the images' own settings file."""
+        return self.add(f"{service}-web", [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "--config",
+                                           str(ROOT / "docker" / "gunicorn.conf.py"),
+                                           "--bind", f"127.0.0.1:{self.ports[service]}"],
+                        PROJECT_DIRS[service])
+
     def restart_worker(self, service: str, sig: int = signal.SIGKILL) -> None:
         self.processes[f"{service}-worker"].kill(sig)
         self.worker(service)
@@ -171,6 +178,14 @@ def running_system(*, redis_db: int = 13, extra_env: dict[str, str] | None = Non
         "ADMIN_PASSWORD": "admin",
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "LOG_JSON": "false",
+        # As in production (gunicorn's threads and the workers keep their PostgreSQL connections).
+        "CONN_MAX_AGE": "60",
+        "GUNICORN_WORKERS": "1",
+        # No recycling after N requests (production's guard against slow leaks): a benchmark's
+        # thousands of requests would otherwise see the worker restart mid-run.
+        "GUNICORN_MAX_REQUESTS": "0",
+        "GUNICORN_LOG_LEVEL": "warning",
+        "GUNICORN_WORKER_TMP_DIR": str(workdir),
     }
     env["DATABASE_URL"] = f"postgres://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{database}"
     env.update(extra_env or {})
@@ -192,9 +207,7 @@ def running_system(*, redis_db: int = 13, extra_env: dict[str, str] | None = Non
         system.manage("execution", "create_tables")
         webs = {}
         for service in SERVICES:
-            webs[service] = system.add(f"{service}-web", [str(VENV_BIN / "python"), "manage.py", "runserver",
-                                                          "--noreload", f"127.0.0.1:{ports[service]}"],
-                                       PROJECT_DIRS[service])
+            webs[service] = system.web(service)
             system.worker(service)
             system.add(f"{service}-beat", [str(VENV_BIN / "celery"), "-A", "config", "beat", "--schedule",
                                            str(workdir / f"{service}-beat"), "--loglevel", "INFO"],

@@ -20,7 +20,7 @@ class ServiceOrder(models.Model):
     saga_summary = models.JSONField(default=dict, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ("created_at",)

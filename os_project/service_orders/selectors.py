@@ -26,16 +26,21 @@ class ServiceOrderFilter(django_filters.FilterSet):
     vehicle_id = IdFilter(field_name="vehicle_id")
     status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES,
                                                  help_text="Repeat to ask for several; closed orders only this way.")
+    updated_after = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte",
+        help_text="Only orders changed at or after this ISO 8601 moment, closed ones included: "
+                  "what a screen or an integration kept in sync asks for.")
 
     class Meta:
         model = ServiceOrder
-        fields = ("customer_id", "vehicle_id", "status")
+        fields = ("customer_id", "vehicle_id", "status", "updated_after")
 
     @property
     def qs(self) -> QuerySet:
         queryset = super().qs
-        if not self.form.cleaned_data.get("status"):
-            # Finished, delivered and cancelled orders appear only when asked for by status.
+        data = self.form.cleaned_data
+        if not data.get("status") and not data.get("updated_after"):
+            # Finished, delivered and cancelled orders appear only when asked for by status or change.
             queryset = queryset.exclude(status__in=[s.value for s in CLOSED])
         return queryset
 

@@ -115,6 +115,18 @@ def test_the_list_puts_what_needs_hands_first_then_the_oldest(attendant_api, cus
     assert attendant_api.get(URL, {"status": "LOST"}).status_code == 400
 
 
+def test_the_list_gives_what_changed_since_a_moment_closed_orders_included(attendant_api, customer, vehicle):
+    old, changed, finished = (_create(attendant_api, customer, vehicle).json()["id"] for _ in range(3))
+    since = timezone.now() - timedelta(minutes=5)
+    ServiceOrder.objects.filter(pk=old).update(updated_at=since - timedelta(minutes=1))
+    ServiceOrder.objects.filter(pk=finished).update(status="FINISHED")
+    listing = attendant_api.get(URL, {"updated_after": since.isoformat()}).json()
+    assert {o["id"] for o in listing["results"]} == {changed, finished}
+    assert attendant_api.get(URL, {"updated_after": timezone.now().isoformat()}).json()["count"] == 0
+    bad = attendant_api.get(URL, {"updated_after": "yesterday"})
+    assert bad.status_code == 400 and "updated_after" in bad.json()["message"]
+
+
 def test_the_list_is_filtered_and_paginated(attendant_api, customer, vehicle):
     for _ in range(3):
         _create(attendant_api, customer, vehicle)
