@@ -106,7 +106,6 @@ OUTBOX_SWEEP_AGE_SECONDS = env.int("OUTBOX_SWEEP_AGE_SECONDS", default=30)
 PAYMENT_METHOD = env("PAYMENT_METHOD", default="pix")
 EXECUTION_RETENTION_DAYS = env.int("EXECUTION_RETENTION_DAYS", default=365)
 WORK_QUEUE_RETENTION_DAYS = env.int("WORK_QUEUE_RETENTION_DAYS", default=90)
-INBOX_RETENTION_DAYS = env.int("INBOX_RETENTION_DAYS", default=7)
 
 # --- the other services (links only: services talk through messages) ----------------------
 OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")

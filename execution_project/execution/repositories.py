@@ -70,12 +70,21 @@ class ResultPage(Generic[T]):
     next_token: str | None
 
 
+# How many ids of applied messages a saga item remembers (its whole life holds a few dozen).
+HANDLED_KEPT = 100
+
+
 @dataclass
 class StoredSaga:
-    """A saga as read (or just written), with what its item's outbox still holds."""
+    """A saga as read (or just written), with what its item's outbox still holds and the ids of
+    the messages it has applied (its inbox: recorded in the same conditional write as each change)."""
 
     saga: SagaInstance
     outbox: dict[str, str] = field(default_factory=dict)
+    handled: list[str] = field(default_factory=list)
+
+    def has_applied(self, message_id: str | None) -> bool:
+        return message_id is not None and message_id in self.handled
 
     @property
     def key(self) -> dict[str, str]:
@@ -105,12 +114,6 @@ class ExecutionRepository:
             return None
         return self._stored(to_python(items[0]))
 
-    def exists(self, execution_id: str) -> bool:
-        response = self.table.query(KeyConditionExpression="executionId = :id",
-                                    ExpressionAttributeValues={":id": execution_id}, Limit=1,
-                                    ConsistentRead=True, ProjectionExpression="executionId")
-        return bool(response.get("Items"))
-
     def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
                               page_token: str | None = None) -> ResultPage[SagaInstance]:
         page = _query_page(self.table, key=(*self.KEY, "serviceOrderId"), limit=limit, page_token=page_token,
@@ -135,21 +138,26 @@ class ExecutionRepository:
         return [item["executionId"] for item in response.get("Items", [])]
 
     # --- writes ---------------------------------------------------------------------------
-    def add(self, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
-        """Create the instance; a second DiagnosisCompleted for the same saga raises AlreadyExists."""
+    def add(self, saga: SagaInstance, commands: Sequence[Envelope], *, message_id: str | None = None) -> StoredSaga:
+        """Create the instance (``message_id``: the message that started it); a second
+        DiagnosisCompleted for the same saga raises AlreadyExists."""
         saga.version = 1
+        handled = [message_id] if message_id else []
         item = {**self._attributes(saga), "executionId": saga.execution_id, "timestamp": saga.started_at,
-                **new_item_outbox(commands)}
+                "handled": handled, **new_item_outbox(commands)}
         conditional_write(lambda: self.table.put_item(Item=item,
                                                       ConditionExpression="attribute_not_exists(executionId)"),
                           conflict=f"Execution {saga.execution_id} already exists.", error=AlreadyExists)
-        return StoredSaga(saga=saga, outbox=dict(item["outbox"]))
+        return StoredSaga(saga=saga, outbox=dict(item["outbox"]), handled=handled)
 
-    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
-        """Write the new state, conditional on the version ``stored`` was read at, with its messages."""
+    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope], *,
+             message_id: str | None = None) -> StoredSaga:
+        """Write the new state, conditional on the version ``stored`` was read at, with its messages
+        and (``message_id``) the id of the message it applies."""
         expected = stored.saga.version
         saga.version = expected + 1
-        attributes = self._attributes(saga)
+        handled = [*stored.handled, message_id][-HANDLED_KEPT:] if message_id else list(stored.handled)
+        attributes = {**self._attributes(saga), "handled": handled}
         names: dict[str, str] = {}
         values: dict[str, Any] = {":expected": expected}
         clauses: list[str] = []
@@ -173,7 +181,7 @@ class ExecutionRepository:
             raise
         outbox = dict(stored.outbox)
         outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
-        return StoredSaga(saga=saga, outbox=outbox)
+        return StoredSaga(saga=saga, outbox=outbox, handled=handled)
 
     def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
         """Publish what the item's outbox holds, then remove it (at-least-once)."""
@@ -207,7 +215,8 @@ class ExecutionRepository:
     def _stored(item: dict[str, Any]) -> StoredSaga:
         data = dict(item["saga"])
         data["version"] = int(item["version"])
-        return StoredSaga(saga=SagaInstance.from_dict(data), outbox=dict(item.get("outbox") or {}))
+        return StoredSaga(saga=SagaInstance.from_dict(data), outbox=dict(item.get("outbox") or {}),
+                          handled=list(item.get("handled") or []))
 
     def _page(self, page: Page) -> ResultPage[SagaInstance]:
         return ResultPage(items=[self._stored(i).saga for i in page.items], next_token=page.next_token)

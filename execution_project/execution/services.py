@@ -20,7 +20,7 @@ from oficina_common.errors import (
     ValidationFailed,
 )
 from oficina_common.messages import Envelope
-from oficina_common.messaging import Dispatcher
+from oficina_common.messaging import DUPLICATE, Dispatcher
 from oficina_common.metrics import SAGAS_FINISHED
 
 from . import saga as saga_flow
@@ -72,15 +72,18 @@ def saga_finish_reason(saga: SagaInstance) -> str:
 
 
 # --- the saga ----------------------------------------------------------------------------------
-def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | None:
-    """``os.DiagnosisCompleted``: create the saga instance with its first command, once."""
-    if deps.executions.exists(envelope.saga_id):
-        logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
-        return None
+def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | None:
+    """``os.DiagnosisCompleted``: create the saga instance with its first command, once.
+
+    The item records the message's id: the same message again finishes what a crash may have
+    left (publishing, projecting) and is a duplicate; another DiagnosisCompleted is ignored."""
     decision = saga_flow.start(envelope, now=deps.clock(), config=deps.config)
     try:
-        stored = deps.executions.add(decision.saga, decision.commands)
+        stored = deps.executions.add(decision.saga, decision.commands, message_id=envelope.message_id)
     except AlreadyExists:
+        existing = deps.executions.get(envelope.saga_id)
+        if existing is not None and existing.has_applied(envelope.message_id):
+            return _finish_applied(existing, deps)
         logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
         return None
     logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
@@ -89,12 +92,20 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | None:
     return decision
 
 
-def saga_handle_reply(envelope: Envelope, *, deps: Dependencies) -> Decision:
-    """A participant's reply (or an event) advances the saga."""
+def saga_handle_reply(envelope: Envelope, *, deps: Dependencies) -> Decision | str:
+    """A participant's reply (or an event) advances the saga, once (the saga item keeps its id)."""
     def decide(saga: SagaInstance) -> Decision:
         return saga_flow.handle(saga, envelope, now=deps.clock(), config=deps.config)
 
-    return _apply(envelope.saga_id, decide, deps, cause=envelope.type)
+    return _apply(envelope.saga_id, decide, deps, cause=envelope.type, message_id=envelope.message_id)
+
+
+def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:
+    """A message the saga had applied, again: what the first delivery may not have finished
+    (its publishing, its projection) is done now; the saga does not change."""
+    deps.executions.deliver(stored, deps.publisher)
+    deps.steps.project(stored.saga, [s for s in stored.saga.steps if s.status != StepStatus.PENDING])
+    return DUPLICATE
 
 
 def saga_time_out(execution_id: str, *, deps: Dependencies) -> Decision:
@@ -139,13 +150,18 @@ def saga_sweep(*, deps: Dependencies, limit: int = 100) -> SweepReport:
 
 
 def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: Dependencies, *, cause: str,
-           known: StoredSaga | None = None) -> Decision:
+           known: StoredSaga | None = None, message_id: str | None = None) -> Decision | str:
+    """Decide on the saga as read and write the decision conditional on that read (re-reading and
+    deciding again when another writer won). ``message_id``: the message being applied; it is
+    recorded in the same write, and a message the saga has already applied is a DUPLICATE."""
     stored = known
     for attempt in range(MAX_CONFLICT_RETRIES):
         if stored is None:
             stored = deps.executions.get(execution_id)
             if stored is None:
                 raise NotFound(f"Execution {execution_id} not found.", code="execution_not_found")
+        if stored.has_applied(message_id):
+            return _finish_applied(stored, deps)
         decision = decide(stored.saga)
         if not decision.changed:
             if decision.notes:
@@ -154,7 +170,7 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
             _run_effects(decision, stored, deps)
             return decision
         try:
-            saved = deps.executions.save(stored, decision.saga, decision.commands)
+            saved = deps.executions.save(stored, decision.saga, decision.commands, message_id=message_id)
         except ConcurrencyConflict:
             logger.info("%s: saga changed meanwhile; re-reading (attempt %d)", cause, attempt + 1)
             stored = None
@@ -221,8 +237,9 @@ def message_dispatcher(deps: Dependencies) -> Dispatcher:
 
 
 def message_handle(data: Any, *, deps: Dependencies) -> str:
-    """The ``execution.handle_message`` consumer: once per message id (the inbox)."""
-    return message_dispatcher(deps).dispatch(data, deps.inbox)
+    """The ``execution.handle_message`` consumer: once per message id. Every message changes one
+    saga, whose item records the ids it has applied (no separate inbox to write)."""
+    return message_dispatcher(deps).dispatch(data, None)
 
 
 # --- the work queue ----------------------------------------------------------------------------

@@ -3,19 +3,19 @@
 - ``executions``: one item per saga instance, keyed (executionId, timestamp) where ``timestamp``
   is when the saga started (the DiagnosisCompleted's ``occurred_at``). ``ServiceOrderIndex``
   finds an order's saga; ``StatusIndex`` (status, deadline) is what the sweeper queries for sagas
-  past their step's timeout. The item carries its outbox (``OutboxIndex``) and, once the saga is
-  over, a TTL.
+  past their step's timeout. The item carries its outbox (``OutboxIndex``), the ids of the last
+  messages it applied (``handled``: the consumer's de-duplication, written with each change) and,
+  once the saga is over, a TTL.
 - ``execution_steps``: one item per (executionId, stepNumber), a projection of the steps list
   kept in the executions item (the source of truth); ``StatusIndex`` (status, updated_at).
 - ``work_queue``: one job per saga, keyed (queueId, priority); ``StatusPriorityIndex`` (status,
   queue_rank = "{9-priority}#{created_at}#{queueId}") lists a status's jobs by priority then age,
   so listing and claiming are Queries; ``ServiceOrderIndex``; the outbox; a TTL on finished jobs.
-- ``execution_inbox``: ids of the messages already handled (de-duplication), with a TTL.
 """
 from __future__ import annotations
 
 from oficina_common.dynamodb import Index, TableSpec
-from oficina_common.outbox import OUTBOX_INDEX, inbox_table_spec
+from oficina_common.outbox import OUTBOX_INDEX
 
 TTL_ATTRIBUTE = "expires_at"
 
@@ -50,6 +50,4 @@ WORK_QUEUE = TableSpec(
     ttl_attribute=TTL_ATTRIBUTE,
 )
 
-EXECUTION_INBOX = inbox_table_spec("execution_inbox")
-
-TABLES: tuple[TableSpec, ...] = (EXECUTIONS, EXECUTION_STEPS, WORK_QUEUE, EXECUTION_INBOX)
+TABLES: tuple[TableSpec, ...] = (EXECUTIONS, EXECUTION_STEPS, WORK_QUEUE)

@@ -13,12 +13,11 @@ from typing import Any
 from django.conf import settings
 
 from oficina_common.dynamodb import DynamoSettings, resource
-from oficina_common.messaging import CeleryPublisher, Inbox, Publisher
-from oficina_common.outbox import DynamoInbox
+from oficina_common.messaging import CeleryPublisher, Publisher
 
 from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
 from .saga import SagaConfig
-from .tables import EXECUTION_INBOX, EXECUTION_STEPS, EXECUTIONS, WORK_QUEUE
+from .tables import EXECUTION_STEPS, EXECUTIONS, WORK_QUEUE
 
 
 def _utc_now() -> datetime:
@@ -30,7 +29,6 @@ class Dependencies:
     executions: ExecutionRepository
     steps: ExecutionStepRepository
     jobs: WorkQueueRepository
-    inbox: Inbox
     publisher: Publisher
     config: SagaConfig = field(default_factory=SagaConfig)
     clock: Callable[[], datetime] = _utc_now
@@ -67,7 +65,6 @@ def _build() -> Dependencies:
                                        retention=timedelta(days=settings.EXECUTION_RETENTION_DAYS)),
         steps=ExecutionStepRepository(table(EXECUTION_STEPS)),
         jobs=WorkQueueRepository(table(WORK_QUEUE), retention=timedelta(days=settings.WORK_QUEUE_RETENTION_DAYS)),
-        inbox=DynamoInbox(table(EXECUTION_INBOX), retention=timedelta(days=settings.INBOX_RETENTION_DAYS)),
         publisher=CeleryPublisher(app),
         config=saga_config(),
         outbox_sweep_age=timedelta(seconds=settings.OUTBOX_SWEEP_AGE_SECONDS),

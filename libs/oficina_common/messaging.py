@@ -2,7 +2,9 @@
 
 Publishing is ``send_task`` by name onto the destination service's own queue, so no service
 imports another's code. Consuming goes through an :class:`Inbox` so a redelivered message
-(at-least-once delivery) changes nothing twice.
+(at-least-once delivery) changes nothing twice; or, where every message changes one aggregate,
+the aggregate itself records the ids it has applied, in the same conditional write as the change
+(``dispatch(data, inbox=None)``: the handler returns :data:`DUPLICATE` for a message it had applied).
 """
 from __future__ import annotations
 
@@ -84,6 +86,9 @@ class MemoryInbox:
 
 Handler = Callable[[Envelope], Any]
 
+# What a handler that de-duplicates by itself returns for a message it had already applied.
+DUPLICATE = "duplicate"
+
 
 class Dispatcher:
     """Maps message types to handlers; unknown or malformed messages are logged and dropped."""
@@ -95,7 +100,8 @@ class Dispatcher:
     def types(self) -> Iterable[str]:
         return self.handlers.keys()
 
-    def dispatch(self, data: Any, inbox: Inbox) -> str:
+    def dispatch(self, data: Any, inbox: Inbox | None) -> str:
+        """Run the message's handler once; ``inbox=None``: the handler de-duplicates by itself."""
         try:
             envelope = Envelope.from_dict(data)
         except (InvalidMessage, TypeError) as exc:
@@ -106,6 +112,11 @@ class Dispatcher:
             if handler is None:
                 logger.warning("no handler for %s; dropped", envelope.type)
                 return "unhandled"
+            if inbox is None:
+                if handler(envelope) == DUPLICATE:
+                    logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
+                    return DUPLICATE
+                return "handled"
             if isinstance(inbox, LeasingInboxBase):
                 return self._dispatch_leased(envelope, handler, inbox)
             if inbox.seen(envelope.message_id):

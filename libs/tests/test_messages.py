@@ -8,7 +8,7 @@ from oficina_common.messages import (
     InvalidMessage,
     handler_task_name,
 )
-from oficina_common.messaging import Dispatcher, MemoryInbox, RecordingPublisher
+from oficina_common.messaging import DUPLICATE, Dispatcher, MemoryInbox, RecordingPublisher
 
 
 def make(**overrides) -> Envelope:
@@ -73,6 +73,23 @@ def test_dispatcher_handles_once_and_drops_what_it_cannot_read():
     assert dispatcher.dispatch({"garbage": True}, inbox) == "malformed"
     assert dispatcher.dispatch(make(type="os.PartsReserved").to_dict(), inbox) == "unhandled"
     assert list(dispatcher.types) == ["os.DiagnosisCompleted"]
+
+
+def test_without_an_inbox_the_handler_says_what_it_had_already_applied():
+    applied: set[str] = set()
+
+    def apply_once(envelope):  # as an aggregate that records the ids it applied in its own write
+        if envelope.message_id in applied:
+            return DUPLICATE
+        applied.add(envelope.message_id)
+        return {"changed": True}
+
+    dispatcher = Dispatcher({"os.DiagnosisCompleted": apply_once})
+    data = make().to_dict()
+    assert dispatcher.dispatch(data, None) == "handled"
+    assert dispatcher.dispatch(data, None) == "duplicate"
+    assert dispatcher.dispatch(make().to_dict(), None) == "handled"
+    assert dispatcher.dispatch({"garbage": True}, None) == "malformed"
 
 
 def test_a_failing_handler_does_not_mark_the_message():

@@ -76,7 +76,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/oficina_os")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# 0 (a connection per request) suits runserver, which starts a thread per request; gunicorn's
+# threads and the Celery workers keep theirs (production sets 60), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -144,6 +147,8 @@ DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=5.0)
+# The sweep leaves younger rows to the after-commit fast path of the process that wrote them.
+OUTBOX_SWEEP_MIN_AGE_SECONDS = env.float("OUTBOX_SWEEP_MIN_AGE_SECONDS", default=2.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=7)
 # Dotted path of a callable returning the publisher the outbox relay uses (tests swap in a fake).

@@ -1,16 +1,19 @@
 """The transactional outbox on PostgreSQL.
 
-``publish`` only writes a row, inside the caller's transaction; the relay publishes rows after
-commit (a Celery task queued by ``transaction.on_commit``) and beat sweeps up what a crash left.
-Delivery is at-least-once; consumers de-duplicate by message id.
+``publish`` only writes a row, inside the caller's transaction. Once the transaction commits, the
+same process hands the message to the broker and stamps the row (no extra Celery hop); beat's
+relay sweeps up what a crash or a broker outage left. Delivery is at-least-once; consumers
+de-duplicate by message id.
 """
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from oficina_common.messages import Envelope, InvalidMessage
@@ -33,21 +36,30 @@ def publish(envelope: Envelope) -> OutboxMessage:
         service_order_id=envelope.service_order_id,
         envelope=data,
     )
-    transaction.on_commit(_request_relay, robust=True)
+    transaction.on_commit(partial(_publish_committed, envelope, message.pk), robust=True)
     return message
 
 
-def _request_relay() -> None:
-    from .tasks import relay_outbox
+def _publish_committed(envelope: Envelope, pk: int) -> None:
+    """The fast path, right after the commit: a failure here only leaves the row to the sweep."""
+    try:
+        get_publisher().publish(envelope)
+    except Exception as exc:  # the broker is down: the sweep retries
+        logger.warning("outbox: %s left for the sweep: %s", envelope.type, exc)
+        OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(
+        published_at=timezone.now(), attempts=F("attempts") + 1, last_error="")
 
-    relay_outbox.delay()
 
-
-def relay(*, publisher: Publisher | None = None, limit: int | None = None) -> int:
-    """Publish unpublished messages, oldest first; returns how many went out.
+def relay(*, publisher: Publisher | None = None, limit: int | None = None,
+          min_age: timedelta = timedelta(0)) -> int:
+    """Publish unpublished messages at least ``min_age`` old, oldest first; returns how many went out.
 
     Rows are locked with SKIP LOCKED, so relays running at once never publish the same row;
-    a row is stamped only after the broker took it.
+    a row is stamped only after the broker took it. Beat's sweep passes a few seconds of
+    ``min_age``, so that it leaves a message just committed to its own process's fast path.
     """
     publisher = publisher or get_publisher()
     limit = limit or settings.OUTBOX_BATCH_SIZE
@@ -55,7 +67,7 @@ def relay(*, publisher: Publisher | None = None, limit: int | None = None) -> in
     with transaction.atomic():
         batch = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True)
+            .filter(published_at__isnull=True, created_at__lte=timezone.now() - min_age)
             .order_by("created_at")[:limit]
         )
         for message in batch:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -32,7 +34,8 @@ def handle_message(self, data: Any) -> str:
 
 @shared_task(name="os.relay_outbox", acks_late=True, ignore_result=True)
 def relay_outbox() -> int:
-    return outbox.relay()
+    """Beat's sweep: what the after-commit fast path could not publish (a crash, the broker down)."""
+    return outbox.relay(min_age=timedelta(seconds=settings.OUTBOX_SWEEP_MIN_AGE_SECONDS))
 
 
 @shared_task(name="os.purge_messages", acks_late=True, ignore_result=True)

@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import EndpointConnectionError
+
 from execution.domain import Job, JobStatus, Mechanic, SagaInstance, StepState, iso
 from execution.repositories import ResultPage, StoredJob, StoredSaga
 from execution.saga import SagaConfig
 from execution.wiring import Dependencies
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
 from oficina_common.messages import Envelope
-from oficina_common.messaging import MemoryInbox, Publisher, RecordingPublisher
+from oficina_common.messaging import Publisher, RecordingPublisher
 
 
 class FakeRelay:
@@ -35,26 +37,35 @@ class FakeExecutionRepository:
     def __init__(self) -> None:
         self.sagas: dict[str, SagaInstance] = {}
         self.outboxes: dict[str, dict[str, str]] = {}
+        self.handled: dict[str, list[str]] = {}
         self.conflicts_to_raise = 0  # simulate a concurrent writer winning this many times
+        self.outages = 0  # fail reads like an unreachable endpoint this many times
 
     def get(self, execution_id: str) -> StoredSaga | None:
+        if self.outages:
+            self.outages -= 1
+            raise EndpointConnectionError(endpoint_url="http://dynamodb")
         saga = self.sagas.get(execution_id)
         if saga is None:
             return None
-        return StoredSaga(saga=copy.deepcopy(saga), outbox=dict(self.outboxes[execution_id]))
+        return StoredSaga(saga=copy.deepcopy(saga), outbox=dict(self.outboxes[execution_id]),
+                          handled=list(self.handled[execution_id]))
 
-    def exists(self, execution_id: str) -> bool:
-        return execution_id in self.sagas
-
-    def add(self, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+    def add(self, saga: SagaInstance, commands: Sequence[Envelope], *, message_id: str | None = None) -> StoredSaga:
+        if self.outages:
+            self.outages -= 1
+            raise EndpointConnectionError(endpoint_url="http://dynamodb")
         if saga.execution_id in self.sagas:
             raise AlreadyExists("exists")
         saga.version = 1
         self.sagas[saga.execution_id] = copy.deepcopy(saga)
         self.outboxes[saga.execution_id] = {e.message_id: json.dumps(e.to_dict()) for e in commands}
-        return StoredSaga(saga=saga, outbox=dict(self.outboxes[saga.execution_id]))
+        self.handled[saga.execution_id] = [message_id] if message_id else []
+        return StoredSaga(saga=saga, outbox=dict(self.outboxes[saga.execution_id]),
+                          handled=list(self.handled[saga.execution_id]))
 
-    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope]) -> StoredSaga:
+    def save(self, stored: StoredSaga, saga: SagaInstance, commands: Sequence[Envelope], *,
+             message_id: str | None = None) -> StoredSaga:
         current = self.sagas[saga.execution_id]
         if self.conflicts_to_raise:
             self.conflicts_to_raise -= 1
@@ -65,7 +76,9 @@ class FakeExecutionRepository:
         self.sagas[saga.execution_id] = copy.deepcopy(saga)
         outbox = self.outboxes[saga.execution_id]
         outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
-        return StoredSaga(saga=saga, outbox=dict(outbox))
+        if message_id:
+            self.handled[saga.execution_id].append(message_id)
+        return StoredSaga(saga=saga, outbox=dict(outbox), handled=list(self.handled[saga.execution_id]))
 
     def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
         outbox = self.outboxes[stored.saga.execution_id]
@@ -180,5 +193,5 @@ class Clock:
 
 def fake_dependencies(clock: Clock, config: SagaConfig | None = None) -> Dependencies:
     return Dependencies(executions=FakeExecutionRepository(), steps=FakeStepRepository(),  # type: ignore[arg-type]
-                        jobs=FakeWorkQueueRepository(), inbox=MemoryInbox(),  # type: ignore[arg-type]
+                        jobs=FakeWorkQueueRepository(),  # type: ignore[arg-type]
                         publisher=RecordingPublisher(), config=config or SagaConfig(), clock=clock)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from execution import saga as saga_flow
 from execution.domain import Job, Mechanic, iso
+from execution.repositories import HANDLED_KEPT
 from execution.tables import EXECUTIONS, TABLES, WORK_QUEUE
 from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
@@ -32,7 +33,6 @@ def test_a_saga_is_created_once_and_read_back_whole(deps):
     assert again.saga == decision.saga
     assert again.saga.version == 1
     assert list(again.outbox) == [decision.commands[0].message_id]
-    assert deps.executions.exists(saga_id)
     assert deps.executions.get(new_id()) is None
     # A redelivered DiagnosisCompleted carries the same occurred_at: the same key, refused.
     redelivered = saga_flow.start(diagnosis_completed(saga_id=saga_id), now=NOW, config=CONFIG).saga
@@ -62,6 +62,17 @@ def test_a_save_is_conditional_on_the_version_it_read_and_carries_its_messages(d
     assert deps.executions.deliver(saved, publisher) == 1
     assert publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
     assert deps.executions.get(stored.saga.execution_id).outbox == {}
+
+
+def test_a_saga_remembers_the_last_messages_it_applied(deps):
+    stored, _ = started(deps)
+    assert stored.handled == []
+    for n in range(HANDLED_KEPT + 2):
+        stored = deps.executions.save(stored, stored.saga, [], message_id=f"m-{n}")
+    stored = deps.executions.save(stored, stored.saga, [])  # a change no message caused (the sweeper)
+    item = deps.executions.get(stored.saga.execution_id)
+    assert item.handled == [f"m-{n}" for n in range(2, HANDLED_KEPT + 2)]
+    assert item.has_applied(f"m-{HANDLED_KEPT + 1}") and not item.has_applied("m-0") and not item.has_applied(None)
 
 
 def test_sagas_are_found_by_order_by_status_and_when_due(deps):

@@ -102,6 +102,33 @@ def test_replies_racing_on_one_saga_are_all_applied(deps, publisher):
                                               "PENDING", "PENDING"]
 
 
+# dynalite only: moto's server does not serialize concurrent conditional writes to one item.
+@pytest.mark.parametrize("dynamo", ["dynalite"], indirect=True)
+def test_two_copies_of_one_message_at_the_same_moment_are_applied_once(deps, publisher):
+    """The saga item is the inbox: the copy that loses the conditional write re-reads and finds its id."""
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    data = message(event.saga_id, event.service_order_id, "billing.BudgetCreated", **budget_created()).to_dict()
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        from execution.wiring import get_dependencies
+
+        barrier.wait()
+        outcomes.append(services.message_handle(data, deps=get_dependencies()))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["duplicate", "duplicate", "duplicate", "handled"]
+    stored = deps.executions.get(event.saga_id)
+    assert stored.saga.version == 2 and stored.handled == [event.message_id, data["message_id"]]
+    assert [e.type for e in publisher.published if e.saga_id == event.saga_id].count("os.ChangeStatus") == 1
+
+
 def test_the_sweeper_retries_overdue_sagas_and_delivers_stranded_messages(deps, publisher):
     event = diagnosis_completed()
     services.message_handle(event.to_dict(), deps=deps)

@@ -87,7 +87,30 @@ def test_a_saga_that_keeps_changing_gives_the_reply_back_for_a_later_retry(deps)
     data = reply(event, "billing.BudgetCreated", **budget_created())
     with pytest.raises(ConcurrencyConflict):
         services.message_handle(data, deps=deps)
-    assert not deps.inbox.seen(data["message_id"])  # not marked: the redelivery will be handled
+    assert data["message_id"] not in deps.executions.handled[event.saga_id]  # the redelivery will apply it
+    deps.executions.conflicts_to_raise = 0
+    assert services.message_handle(data, deps=deps) == "handled"
+    assert deps.executions.sagas[event.saga_id].current_step == 2
+
+
+def test_a_redelivered_reply_changes_nothing_and_finishes_what_a_crash_left(deps):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    data = reply(event, "billing.BudgetCreated", **budget_created())
+    deliver = deps.executions.deliver
+    deps.executions.deliver = lambda *_: (_ for _ in ()).throw(ConnectionError("the worker died here"))
+    with pytest.raises(ConnectionError):
+        services.message_handle(data, deps=deps)
+    deps.executions.deliver = deliver
+    saga = deps.executions.sagas[event.saga_id]
+    assert saga.current_step == 2 and data["message_id"] in deps.executions.handled[event.saga_id]
+    assert deps.publisher.types() == ["billing.CreateBudget"]  # applied and written, never published
+
+    assert services.message_handle(data, deps=deps) == "duplicate"
+    assert deps.executions.sagas[event.saga_id].version == saga.version  # nothing changed twice
+    assert deps.publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]  # what the crash left
+    assert services.message_handle(data, deps=deps) == "duplicate"
+    assert deps.publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
 
 
 def test_replies_no_retry_can_fix_are_dropped(deps):

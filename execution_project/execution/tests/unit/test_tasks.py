@@ -4,28 +4,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from execution import tasks, wiring
 from oficina_common.errors import ConcurrencyConflict, InvalidTransition
-from oficina_common.messaging import MemoryInbox
 
 from ..factories import diagnosis_completed
 from ..fakes import Clock, fake_dependencies
-
-
-class FlakyInbox(MemoryInbox):
-    """Fails like an unreachable DynamoDB endpoint the first ``failures`` times."""
-
-    def __init__(self, failures: int):
-        super().__init__()
-        self.failures = failures
-
-    def seen(self, message_id: str) -> bool:
-        if self.failures:
-            self.failures -= 1
-            raise EndpointConnectionError(endpoint_url="http://dynamodb")
-        return super().seen(message_id)
 
 
 @pytest.fixture
@@ -41,7 +26,8 @@ def use(deps, **overrides) -> None:
 
 
 def test_a_message_that_meets_a_dynamodb_outage_is_retried_until_handled(fakes):
-    use(fakes, inbox=FlakyInbox(failures=2))
+    use(fakes)
+    fakes.executions.outages = 2
     event = diagnosis_completed()
     assert tasks.handle_message.apply(args=[event.to_dict()]).get() == "handled"
     assert fakes.publisher.types() == ["billing.CreateBudget"]
@@ -65,5 +51,5 @@ def test_a_domain_error_is_logged_and_dropped(fakes, monkeypatch):
 
 
 def test_the_sweep_task_reports_what_it_did(fakes):
-    use(fakes, inbox=MemoryInbox())
+    use(fakes)
     assert tasks.sweep.apply().get() == {"timed_out": 0, "failed": 0, "outbox_delivered": 0}

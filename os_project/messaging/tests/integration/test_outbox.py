@@ -24,9 +24,20 @@ def test_a_message_is_published_only_after_the_commit(published, django_capture_
         outbox.publish(_event())
     assert published.published == []
     assert len(callbacks) == 1
-    callbacks[0]()  # the commit happened: the relay task runs (eagerly here)
+    callbacks[0]()  # the commit happened: the same process publishes and stamps the row
     assert published.types() == ["os.OrderCancelled"]
-    assert OutboxMessage.objects.get().published_at is not None
+    row = OutboxMessage.objects.get()
+    assert row.published_at is not None and row.attempts == 1
+    assert outbox.relay() == 0
+
+
+@pytest.mark.django_db
+def test_a_broker_down_at_commit_leaves_the_message_to_the_sweep(settings, django_capture_on_commit_callbacks):
+    settings.OS_MESSAGE_PUBLISHER = "messaging.tests.integration.test_outbox.BrokerDown"
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.publish(_event())
+    row = OutboxMessage.objects.get()
+    assert row.published_at is None and row.attempts == 1 and "redis is down" in row.last_error
 
 
 @pytest.mark.django_db
@@ -42,9 +53,12 @@ def test_nothing_leaves_when_the_transaction_rolls_back(published, django_captur
 
 
 @pytest.mark.django_db
-def test_the_sweep_publishes_leftovers_oldest_first_and_only_once(published):
+def test_the_sweep_publishes_leftovers_oldest_first_and_only_once(published, settings):
     for n in range(3):
         outbox.publish(_event(n))
+    # Younger than the sweep's minimum age: the writer's own fast path is about to publish them.
+    assert relay_outbox.apply().get() == 0
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(seconds=settings.OUTBOX_SWEEP_MIN_AGE_SECONDS))
     assert relay_outbox.apply().get() == 3
     assert [e.service_order_id for e in published.published] == ["order-0", "order-1", "order-2"]
     assert relay_outbox.apply().get() == 0
