@@ -193,6 +193,19 @@ def machine_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_command() -> dict[str, float]:
+    """CPU seconds of every live process on the machine, summed by command name (postgres, redis-server…)."""
+    usage: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        command = head.split("(", 1)[1]
+        usage[command] = usage.get(command, 0.0) + sum(int(v) for v in rest.split()[11:13]) / os.sysconf("SC_CLK_TCK")
+    return usage
+
+
 def process_cpu(system) -> dict[str, float]:  # noqa: ANN001
     usage = {}
     for name, process in system.processes.items():
@@ -250,9 +263,11 @@ def main() -> int:
                         keep_logs=ROOT / ".data" / "bench-logs") as system:
         bench = Bench(system.urls, args.timeout)
         elapsed, before, after = bench.run(args.orders, args.in_flight, lambda: (
-            {**process_cpu(system), "bench client": time.process_time()}, machine_cpu_seconds()))
+            {**process_cpu(system), "bench client": time.process_time()}, machine_cpu_seconds(), cpu_by_command()))
         used = {name: after[0][name] - before[0].get(name, 0) for name in after[0]}
         machine = after[1] - before[1]
+        for command in ("postgres", "redis-server"):
+            used[command] = after[2].get(command, 0.0) - before[2].get(command, 0.0)
         print("CPU seconds per process during the run: "
               + ", ".join(f"{name}={seconds:.1f}" for name, seconds in sorted(used.items(), key=lambda kv: -kv[1])))
         print(f"whole machine: {machine:.1f} CPU s busy in {elapsed:.1f} s ({machine / elapsed:.2f} cores of "

@@ -10,7 +10,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Longer than the idle timeout of whatever keeps connections open in front (an ALB's is 60 s):
+# a server that closes an idle kept-alive connection first races the client's next request on it,
+# which then fails with "connection reset" (seen with the benchmark's clients at 5 s).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 # The root filesystem is read-only: worker heartbeat files go to the /tmp volume.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from oficina_common.correlation import bind_correlation_id
@@ -34,6 +35,7 @@ from .domain import (
     SagaStatus,
     StepStatus,
     iso,
+    parse_iso,
 )
 from .repositories import StoredJob, StoredSaga
 from .saga import Decision, EnqueueWork, InvalidSagaMessage, WithdrawWork
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 # Two replies racing on one saga: the loser re-reads and re-applies; never drops the reply.
 MAX_CONFLICT_RETRIES = 8
+# How long after a change a copy of the message that made it leaves the publishing to the first
+# delivery (the sweeper delivers what a crash left in any case).
+FIRST_DELIVERY_GRACE = timedelta(seconds=5)
 
 # The saga's cause is written for people (the OS shows it); the metric needs one of a few fixed
 # words. A cause no prefix here matches counts as "other": a new kind of compensation adds a line.
@@ -101,10 +106,13 @@ def saga_handle_reply(envelope: Envelope, *, deps: Dependencies) -> Decision | s
 
 
 def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:
-    """A message the saga had applied, again: what the first delivery may not have finished
-    (its publishing, its projection) is done now; the saga does not change."""
-    deps.executions.deliver(stored, deps.publisher)
-    deps.steps.project(stored.saga, [s for s in stored.saga.steps if s.status != StepStatus.PENDING])
+    """A message the saga had applied, again: the saga does not change. If the change is not
+    recent, what its first delivery may not have finished (a crash before publishing, before the
+    projection) is done now; a recent one is most likely still being finished by that delivery
+    (a copy racing it), and publishing its messages again would only send duplicates."""
+    if deps.clock() - parse_iso(stored.saga.updated_at) >= FIRST_DELIVERY_GRACE:
+        deps.executions.deliver(stored, deps.publisher)
+        deps.steps.project(stored.saga, [s for s in stored.saga.steps if s.status != StepStatus.PENDING])
     return DUPLICATE
 
 
