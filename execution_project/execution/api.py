@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from oficina_common.auth import IsMechanic, IsStaffOrCustomer
+from oficina_common.auth import ADMIN, HasRole, IsMechanic, IsStaffOrCustomer
 from oficina_common.errors import NotFound, ValidationFailed
 
 from . import examples, selectors, services
@@ -150,6 +150,9 @@ class ExecutionDetailOutputSerializer(ExecutionOutputSerializer):
     revisions = RevisionOutputSerializer(many=True)
     queue_id = serializers.CharField(allow_null=True)
     awaiting = AwaitingOutputSerializer(many=True, source="pending")
+    unconfirmed = AwaitingOutputSerializer(
+        many=True, source="stuck",
+        help_text="FAILED only: the commands nobody confirmed, sent again by POST executions/{id}/retry/.")
 
 
 ExecutionPageSerializer = _page_serializer("ExecutionPage", ExecutionOutputSerializer)
@@ -186,6 +189,19 @@ class ExecutionDetailApi(APIView):
     def get(self, request: Request, execution_id: str) -> Response:
         saga = selectors.execution_get(execution_id=_checked_id(execution_id, "Execution"), user=request.user,
                                        deps=get_dependencies())
+        return Response(ExecutionDetailOutputSerializer(saga).data)
+
+
+class ExecutionRetryApi(APIView):
+    permission_classes = [HasRole.of(ADMIN)]
+
+    @extend_schema(operation_id="executions_retry", request=None,
+                   responses={200: ExecutionDetailOutputSerializer, **ERRORS,
+                              409: OpenApiResponse(ErrorSerializer, description="The saga is not FAILED.")},
+                   summary="Retry a FAILED saga (admins): its unconfirmed commands go out again and it resumes")
+    def post(self, request: Request, execution_id: str) -> Response:
+        saga = services.saga_retry(execution_id=_checked_id(execution_id, "Execution"),
+                                   by=selectors.mechanic_of(request.user).name or "admin", deps=get_dependencies())
         return Response(ExecutionDetailOutputSerializer(saga).data)
 
 

@@ -187,6 +187,9 @@ class SagaInstance:
     wait_due_at: str | None = None
     deadline: str = FAR_FUTURE
     cause: str | None = None
+    # A FAILED saga keeps the commands nobody confirmed, and what it was doing, for a person's retry.
+    stuck: list[PendingCommand] = field(default_factory=list)
+    failed_while: str | None = None
     cancelled_by_os: bool = False
     compensation_attempts: int = 0
     created_at: str = ""
@@ -229,6 +232,7 @@ class SagaInstance:
         data["payments"] = [Payment(**p) for p in data.get("payments") or []]
         data["revisions"] = [Revision(**r) for r in data.get("revisions") or []]
         data["pending"] = [PendingCommand(**p) for p in data.get("pending") or []]
+        data["stuck"] = [PendingCommand(**p) for p in data.get("stuck") or []]
         data["reserved_parts"] = list(data.get("reserved_parts") or [])
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})

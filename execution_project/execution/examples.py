@@ -45,7 +45,7 @@ EXECUTION_DETAIL = {
     "reserved_parts": [{"catalog_id": "7", "quantity": 2}],
     "revisions": [],
     "queue_id": QUEUE_ID,
-    "awaiting": [],
+    "awaiting": [], "unconfirmed": [],
 }
 EXECUTION_WAITING = {
     **EXECUTION, "current_step": "await_approval", "current_step_number": 2, "os_status": "AWAITING_APPROVAL",
@@ -107,14 +107,14 @@ EXECUTION_DETAIL_EXAMPLES = [
     response_example("Waiting for the customer", {**EXECUTION_WAITING, "steps": _steps(2),
                                            "budget": {**EXECUTION_DETAIL["budget"], "status": "PENDING_APPROVAL"},
                                            "payments": [], "reserved_parts": [], "revisions": [],
-                                           "queue_id": None, "awaiting": []}),
+                                           "queue_id": None, "awaiting": [], "unconfirmed": []}),
     response_example("Rejected by the customer, compensated", {
         **EXECUTION_COMPENSATED,
         "steps": [{**s, "status": "COMPENSATED"} if s["step_number"] == 1 else
                   {**s, "status": "FAILED", "error": "budget rejected"} if s["step_number"] == 2 else s
                   for s in _steps(2)],
         "budget": {**EXECUTION_DETAIL["budget"], "status": "REJECTED"}, "payments": [], "reserved_parts": [],
-        "revisions": [], "queue_id": None, "awaiting": []}),
+        "revisions": [], "queue_id": None, "awaiting": [], "unconfirmed": []}),
     NOT_AUTHENTICATED,
     error_example(404, "execution_not_found", f"Execution {EXECUTION_ID} not found."),
 ]

@@ -1083,10 +1083,7 @@ def _commands_timed_out(t: _Transition, overdue: list[PendingCommand]) -> None:
             _consume_if_done(t)
         elif pending.key == "consume_parts":
             # The job is done: rolling back now would undo real work. A person must look.
-            s.status = SagaStatus.FAILED
-            s.cause = error
-            s.finished_at = t.at
-            s.pending = []
+            _fail_for_a_person(t, [pending], error)
             t.fail_step(7, error)
             t.note(error)
             return
@@ -1121,15 +1118,52 @@ def _compensation_timed_out(t: _Transition, overdue: list[PendingCommand]) -> No
         for pending in stuck:
             step = s.step(pending.step_number)
             step.error = f"{pending.type} not confirmed after {pending.attempts} attempts"
-        s.status = SagaStatus.FAILED
-        s.finished_at = t.at
-        s.cause = f"{s.cause}; compensation not confirmed: {', '.join(p.type for p in stuck)}"
-        s.pending = []
+        _fail_for_a_person(t, stuck, f"{s.cause}; compensation not confirmed: {', '.join(p.type for p in stuck)}")
         t.note("compensation failed: a person must look at this order")
         if not s.cancelled_by_os:
             t.summary_update(s.cause)
         return
     _maybe_finish_compensation(t)
+
+
+def _fail_for_a_person(t: _Transition, stuck: list[PendingCommand], cause: str) -> None:
+    """FAILED: the sweeper stops; the unconfirmed commands are kept for :func:`retry_failed`."""
+    s = t.saga
+    s.failed_while = str(s.status)
+    s.stuck = list(stuck)
+    s.status = SagaStatus.FAILED
+    s.cause = cause
+    s.finished_at = t.at
+    s.pending = []
+    t.changed = True
+
+
+def retry_failed(saga: SagaInstance, *, now: datetime, config: SagaConfig, by: str) -> Decision:
+    """A person's retry of a FAILED saga (the participant is back): the commands nobody confirmed
+    go out again as new messages with fresh attempts (their receivers answer a repeat: releasing,
+    consuming, cancelling and refunding only do what is still to do), and the saga resumes what it
+    was doing: compensating, or consuming the parts of a finished job."""
+    t = _Transition(saga, now, config)
+    s = t.saga
+    if s.status != SagaStatus.FAILED or not s.stuck:
+        t.ignore("only a FAILED saga with unconfirmed commands can be retried")
+        return t.decision()
+    stuck, s.stuck = s.stuck, []
+    s.status = s.failed_while or SagaStatus.COMPENSATING
+    s.failed_while = None
+    s.finished_at = None
+    s.compensation_attempts = 0
+    if s.status != SagaStatus.COMPENSATING:
+        s.cause = None
+        for pending in stuck:
+            step = s.step(pending.step_number)
+            step.status, step.error, step.finished_at = StepStatus.RUNNING, None, None
+    for pending in stuck:
+        t.send(pending.type, pending.payload, key=pending.key, awaits=tuple(pending.awaits),
+               step_number=pending.step_number)
+    t.note(f"retried by {by}: {', '.join(p.type for p in stuck)}")
+    t.summary_update(f"Retried by {by}")
+    return t.decision()
 
 
 def _wait_timed_out(t: _Transition) -> None:

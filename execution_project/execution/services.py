@@ -123,6 +123,20 @@ def saga_time_out(execution_id: str, *, deps: Dependencies) -> Decision:
     return _apply(execution_id, decide, deps, cause="timeout")
 
 
+def saga_retry(*, execution_id: str, by: str, deps: Dependencies) -> SagaInstance:
+    """An admin's retry of a FAILED saga once the participant that never answered is back."""
+    with bind_correlation_id(execution_id):
+        def decide(saga: SagaInstance) -> Decision:
+            if saga.status != SagaStatus.FAILED or not saga.stuck:
+                raise InvalidTransition(f"Only a FAILED saga with unconfirmed commands can be retried; this one is "
+                                        f"{saga.status}.", extra={"status": str(saga.status)})
+            return saga_flow.retry_failed(saga, now=deps.clock(), config=deps.config, by=by)
+
+        decision = _apply(execution_id, decide, deps, cause=f"retry by {by}")
+        assert isinstance(decision, Decision)  # noqa: S101 - no message id: never a duplicate
+        return decision.saga
+
+
 @dataclass
 class SweepReport:
     timed_out: int = 0

@@ -5,6 +5,7 @@ from . import api
 urlpatterns = [
     path("executions/", api.ExecutionListApi.as_view(), name="execution-list"),
     path("executions/<str:execution_id>/", api.ExecutionDetailApi.as_view(), name="execution-detail"),
+    path("executions/<str:execution_id>/retry/", api.ExecutionRetryApi.as_view(), name="execution-retry"),
     path("work-queue/", api.WorkQueueListApi.as_view(), name="work-queue-list"),
     path("work-queue/claim/", api.WorkQueueClaimApi.as_view(), name="work-queue-claim"),
     path("work-queue/<str:queue_id>/", api.WorkQueueDetailApi.as_view(), name="work-queue-detail"),

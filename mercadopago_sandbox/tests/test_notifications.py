@@ -123,6 +123,7 @@ def test_unreachable_url_is_retried_up_to_max_attempts(start_sandbox):
 
 def test_resend_delivers_a_duplicate(mp, receiver):
     payment = mp.create_pix(notification_url=receiver.url)
+    receiver.wait_for_count(1)
     mp.post(f"/sandbox/payments/{payment['id']}/approve")
     original = receiver.wait_for_count(2)[1]
 
@@ -181,6 +182,7 @@ def test_existing_query_string_is_kept(mp, receiver):
 )
 def test_shortcut_actions(mp, receiver, action, status, detail):
     payment = mp.create_pix(notification_url=receiver.url)
+    receiver.wait_for_count(1)  # payment.created: notifications go out concurrently, in no set order
     changed = mp.post(f"/sandbox/payments/{payment['id']}/{action}").json()
     assert (changed["status"], changed["status_detail"]) == (status, detail)
     assert receiver.wait_for_count(2)[1].body["action"] == "payment.updated"

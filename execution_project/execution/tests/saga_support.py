@@ -53,6 +53,10 @@ class SagaScenario:
         assert self.saga is not None
         return self._apply(saga.time_out(self.saga, now=self.now, config=self.config))
 
+    def retry(self, by: str = "admin") -> SagaScenario:
+        assert self.saga is not None
+        return self._apply(saga.retry_failed(self.saga, now=self.now, config=self.config, by=by))
+
     def _apply(self, decision: Decision) -> SagaScenario:
         for command in decision.commands:
             assert set(command.payload) == DOCUMENTED_PAYLOAD_KEYS[command.type], command.type

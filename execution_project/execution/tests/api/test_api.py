@@ -196,6 +196,49 @@ def test_a_job_fails_by_its_mechanic_or_an_admin(empty_queue, joao, admin, publi
         "status"] == "FAILED"
 
 
+def failed_saga(deps):
+    """A saga whose compensation Billing never confirmed: cancelled by staff, then swept past its attempts."""
+    from datetime import timedelta
+
+    from execution import saga as saga_flow
+    from execution.domain import parse_iso
+
+    event = start_saga(deps)
+    created = message(event.saga_id, event.service_order_id, "billing.BudgetCreated", **budget_created())
+    services.message_handle(created.to_dict(), deps=deps)
+    cancelled = message(event.saga_id, event.service_order_id, "os.OrderCancelled", reason="desistiu",
+                        cancelled_by="ana")
+    services.message_handle(cancelled.to_dict(), deps=deps)
+    stored = deps.executions.get(event.saga_id)
+    while stored.saga.status == "COMPENSATING":
+        now = parse_iso(stored.saga.deadline) + timedelta(seconds=1)
+        decision = saga_flow.time_out(stored.saga, now=now, config=deps.config)
+        stored = deps.executions.save(stored, decision.saga, decision.commands)
+    return event
+
+
+def test_an_admin_retries_a_failed_saga(moto_deps, admin, joao, publisher):
+    event = failed_saga(moto_deps)
+    url = f"/api/v1/executions/{event.saga_id}/retry/"
+    detail = admin.get(f"/api/v1/executions/{event.saga_id}/").json()
+    assert detail["status"] == "FAILED" and [c["type"] for c in detail["unconfirmed"]] == ["billing.CancelBudget"]
+    assert joao.post(url).status_code == 403
+    assert client_as("attendant").post(url).status_code == 403
+
+    retried = admin.post(url)
+    assert retried.status_code == 200
+    body = retried.json()
+    assert body["status"] == "COMPENSATING" and body["unconfirmed"] == []
+    assert [c["type"] for c in body["awaiting"]] == ["billing.CancelBudget"]
+    sent = {e.type: e for e in publisher.published[-2:]}
+    assert set(sent) == {"billing.CancelBudget", "os.ChangeStatus"}
+    assert sent["os.ChangeStatus"].payload["reason"] == "Retried by admin"
+
+    again = admin.post(url)
+    assert again.status_code == 409 and "COMPENSATING" in again.json()["message"]
+    assert admin.post(f"/api/v1/executions/{new_id()}/retry/").status_code == 404
+
+
 @pytest.mark.parametrize("body", ['{"items": [', '[]', '{"items": []}', '{"items": [{"kind": "tire"}]}',
                                   '{"items": [{"kind": "part", "catalog_id": "7", "quantity": "two", '
                                   '"unit_price_cents": 1}]}'])

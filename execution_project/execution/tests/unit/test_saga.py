@@ -563,6 +563,41 @@ def test_staff_cancelling_during_a_compensation_silences_the_final_status_update
     assert scenario.status == "COMPENSATED"
 
 
+def test_a_person_retries_a_failed_compensation_once_billing_is_back(scenario):
+    scenario.awaiting_approval().receive("os.OrderCancelled", reason="x", cancelled_by="a")
+    first = scenario.commands[0]
+    for _ in range(3):
+        scenario.later(seconds=61).sweep()
+    assert scenario.status == "FAILED" and [p.type for p in scenario.saga.stuck] == ["billing.CancelBudget"]
+    scenario.later(hours=2).sweep().expect_ignored()  # the sweeper leaves it to a person
+    # A late answer to a command the saga gave up on changes nothing by itself.
+    scenario.receive("os.PartsReleased", parts=[]).expect_ignored()
+
+    scenario.retry(by="ana").expect("billing.CancelBudget", "os.ChangeStatus")
+    again = scenario.commands[0]
+    assert again.payload == first.payload and again.message_id != first.message_id  # a new message: answered
+    assert scenario.status == "COMPENSATING" and scenario.saga.stuck == [] and scenario.saga.finished_at is None
+    assert scenario.saga.pending[0].attempts == 1 and "Retried by ana" in scenario.change_status()["reason"]
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
+    assert scenario.status == "COMPENSATED"
+    scenario.retry().expect_ignored()
+
+
+def test_a_person_retries_the_consumption_of_a_finished_job(scenario):
+    scenario.in_execution().receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="")
+    for _ in range(3):
+        scenario.later(seconds=61).sweep()
+    assert scenario.status == "FAILED" and scenario.step(7).status == FAILED
+    scenario.retry().expect("os.ConsumeParts", "os.ChangeStatus")
+    assert scenario.status == "IN_PROGRESS" and scenario.step(7).status == RUNNING and scenario.step(7).error is None
+    scenario.receive("os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+    assert scenario.status == "COMPLETED" and scenario.change_status()["to"] == "FINISHED"
+
+
+def test_only_a_failed_saga_is_retried(scenario):
+    scenario.awaiting_approval().retry().expect_ignored()
+
+
 def test_a_failed_compensation_tells_the_os_what_is_left():
     scenario = SagaScenario().awaiting_payment()
     scenario.receive("billing.PaymentFailed", payment_id="p-1", budget_id="b-1", mercadopago_payment_id="9001",
