@@ -39,7 +39,7 @@ def _billing_settings(settings: object) -> Iterator[None]:
     settings.CELERY_BROKER_URL = TEST_BROKER_URL
     settings.MERCADOPAGO_WEBHOOK_SECRET = WEBHOOK_SECRET
     # Links and notification URLs point nowhere unless a test serves Billing over HTTP.
-    settings.PUBLIC_BASE_URL = NOBODY
+    settings.PUBLIC_BASE_URL = settings.MERCADOPAGO_NOTIFICATION_BASE_URL = NOBODY
     yield
     dependencies.install(None)
 
@@ -151,7 +151,7 @@ def billing_server(settings: object) -> Iterator[str]:
 
     server = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    settings.PUBLIC_BASE_URL = url
+    settings.PUBLIC_BASE_URL = settings.MERCADOPAGO_NOTIFICATION_BASE_URL = url
     thread = threading.Thread(target=server.serve_forever, name="billing-http", daemon=True)
     thread.start()
     try:

@@ -45,4 +45,4 @@ def test_it_names_every_table_the_services_create() -> None:
 def test_the_webhook_url_it_gives_is_the_one_billing_builds() -> None:
     services = (ROOT / "billing_project" / "billing" / "services.py").read_text()
     assert "/api/v1/webhooks/mercadopago/" in services
-    assert "PUBLIC_BASE_URL + /api/v1/webhooks/mercadopago/" in DOC
+    assert "MERCADOPAGO_NOTIFICATION_BASE_URL + /api/v1/webhooks/mercadopago/" in DOC

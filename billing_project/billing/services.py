@@ -70,7 +70,7 @@ def approval_url(token: str) -> str:
 
 
 def notification_url() -> str:
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/mercadopago/"
+    return f"{settings.MERCADOPAGO_NOTIFICATION_BASE_URL.rstrip('/')}/api/v1/webhooks/mercadopago/"
 
 
 def _text(payload: dict[str, Any], name: str, *, required: bool = True, max_length: int = 500) -> str:

@@ -77,6 +77,9 @@ BILLING_SERVICE_URL = env("BILLING_SERVICE_URL", default="http://127.0.0.1:8002"
 EXECUTION_SERVICE_URL = env("EXECUTION_SERVICE_URL", default="http://127.0.0.1:8003")
 # Where customers' links point and where Mercado Pago sends notifications.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=BILLING_SERVICE_URL)
+# Where Mercado Pago posts its notifications: Billing's public address in production; compose
+# points it at Billing's name inside its network (the sandbox's view), apart from the customers'.
+MERCADOPAGO_NOTIFICATION_BASE_URL = env("MERCADOPAGO_NOTIFICATION_BASE_URL", default="") or PUBLIC_BASE_URL
 
 # --- auth -----------------------------------------------------------------------------------------
 JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)

@@ -14,10 +14,10 @@ from billing.webhooks import sign
 def requested_payment(live, settings, *, notify: bool = True):
     command, budget_id = create_and_approve(live)
     if not notify:
-        settings.PUBLIC_BASE_URL = NOBODY  # Mercado Pago's own notifications for it go nowhere
+        settings.MERCADOPAGO_NOTIFICATION_BASE_URL = NOBODY  # Mercado Pago's own notifications go nowhere
     live.send(factories.request_payment(command, budget_id))
     (requested,) = live.broker.wait_for("billing.PaymentRequested")
-    settings.PUBLIC_BASE_URL = live.url
+    settings.MERCADOPAGO_NOTIFICATION_BASE_URL = live.url
     live.broker.wait_idle()
     return requested.payload["payment_id"], requested.payload["mercadopago_payment_id"]
 

@@ -43,3 +43,11 @@ def test_money_and_time_as_customers_read_them(settings):
     settings.CUSTOMER_TIME_ZONE = "America/Sao_Paulo"
     assert local_time(datetime(2025, 5, 12, 17, 30, tzinfo=UTC)) == "12/05/2025 às 14:30"
     assert local_time(None) == ""
+
+
+def test_customers_links_and_mercado_pagos_notifications_may_use_different_addresses(settings):
+    # compose: a browser on the machine opens localhost:8002; the sandbox reaches Billing by name.
+    settings.PUBLIC_BASE_URL = "http://localhost:8002"
+    settings.MERCADOPAGO_NOTIFICATION_BASE_URL = "http://billing:8000/"
+    assert services.approval_url("t0k3n") == "http://localhost:8002/budgets/review/t0k3n/"
+    assert services.notification_url() == "http://billing:8000/api/v1/webhooks/mercadopago/"
