@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
 import requests
+import zxingcpp
+from PIL import Image
 
 from mercadopago_sandbox.pix import crc16_ccitt
 
@@ -47,6 +50,8 @@ def test_pix_payment_carries_qr_code_png_and_ticket(mp):
     assert code[-4:] == f"{crc16_ccitt(code[:-4].encode()):04X}"
     png = base64.b64decode(data["qr_code_base64"])
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    # A phone scanning the QR code reads the same copy-and-paste code.
+    assert [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))] == [code]
     assert data["ticket_url"] == mp.url(f"/payments/{payment['id']}/ticket")
 
     page = requests.get(data["ticket_url"], timeout=5)
