@@ -57,6 +57,10 @@ def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
         rows += [("Execution", "saga status", str(execution.get("status") or "—")),
                  ("Execution", "current step", str(execution.get("current_step") or "—")),
                  ("Execution", "id", str(execution.get("execution_id") or "—"))]
+        if execution.get("status") == "FAILED":
+            rows.append(("Execution", "what to do",
+                         "A service never confirmed a step: once it is back, an admin retries the saga on the "
+                         f"Execution service (POST /api/v1/executions/{execution.get('execution_id')}/retry/)."))
     return rows
 
 

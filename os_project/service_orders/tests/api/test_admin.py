@@ -130,6 +130,11 @@ def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed
         "execution-id": "exe-3"}
     assert f"/track/{diagnosed_order.tracking_code}/" in html
 
+    service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_APPROVAL", summary={
+        "execution": {"execution_id": "exe-3", "status": "FAILED", "current_step": "await_approval"}})
+    cells = dict(re.findall(r'data-saga="([a-z-]+)">([^<]*)<', admin_client.get(change).content.decode()))
+    assert "POST /api/v1/executions/exe-3/retry/" in cells["execution-what-to-do"]
+
 
 def test_admin_actions_report_illegal_moves(admin_client, order):
     response = admin_client.post(reverse("admin:service_orders_serviceorder_changelist"), {
