@@ -22,7 +22,7 @@ from oficina_common.errors import (
 )
 from oficina_common.messages import Envelope
 from oficina_common.messaging import DUPLICATE, Dispatcher
-from oficina_common.metrics import SAGAS_FINISHED
+from oficina_common.metrics import SAGAS_FINISHED, SAGAS_RETRIED
 
 from . import saga as saga_flow
 from .domain import (
@@ -133,7 +133,9 @@ def saga_retry(*, execution_id: str, by: str, deps: Dependencies) -> SagaInstanc
             return saga_flow.retry_failed(saga, now=deps.clock(), config=deps.config, by=by)
 
         # Without a message id nothing is a duplicate: _apply gives back the decision it wrote.
-        return cast(Decision, _apply(execution_id, decide, deps, cause=f"retry by {by}")).saga
+        saga = cast(Decision, _apply(execution_id, decide, deps, cause=f"retry by {by}")).saga
+        SAGAS_RETRIED.inc()
+        return saga
 
 
 @dataclass
