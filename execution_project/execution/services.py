@@ -134,7 +134,7 @@ def saga_retry(*, execution_id: str, by: str, deps: Dependencies) -> SagaInstanc
 
         # Without a message id nothing is a duplicate: _apply gives back the decision it wrote.
         saga = cast(Decision, _apply(execution_id, decide, deps, cause=f"retry by {by}")).saga
-        SAGAS_RETRIED.inc()
+        SAGAS_RETRIED.labels("execution").inc()
         return saga
 
 

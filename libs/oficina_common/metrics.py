@@ -69,7 +69,9 @@ TASK_DURATION = Histogram(
 SAGAS_FINISHED = Counter(
     "oficina_saga_finished_total", "Sagas that reached a final status, by outcome and reason.", ["outcome", "reason"],
 )
-SAGAS_RETRIED = Counter("oficina_saga_retried_total", "FAILED sagas an admin sent on again (they finish again).")
+# Labelled, so that (in multiprocess mode) only a process that counts one writes a file.
+SAGAS_RETRIED = Counter("oficina_saga_retried_total", "FAILED sagas an admin sent on again (they finish again).",
+                        ["service"])
 
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -227,10 +227,10 @@ def test_an_admin_retries_a_failed_saga(moto_deps, admin, joao, publisher):
 
     from prometheus_client import REGISTRY
 
-    before = REGISTRY.get_sample_value("oficina_saga_retried_total") or 0
+    before = REGISTRY.get_sample_value("oficina_saga_retried_total", {"service": "execution"}) or 0
     retried = admin.post(url)
     assert retried.status_code == 200
-    assert REGISTRY.get_sample_value("oficina_saga_retried_total") == before + 1
+    assert REGISTRY.get_sample_value("oficina_saga_retried_total", {"service": "execution"}) == before + 1
     body = retried.json()
     assert body["status"] == "COMPENSATING" and body["unconfirmed"] == []
     assert [c["type"] for c in body["awaiting"]] == ["billing.CancelBudget"]
@@ -240,7 +240,7 @@ def test_an_admin_retries_a_failed_saga(moto_deps, admin, joao, publisher):
 
     again = admin.post(url)
     assert again.status_code == 409 and "COMPENSATING" in again.json()["message"]
-    assert REGISTRY.get_sample_value("oficina_saga_retried_total") == before + 1
+    assert REGISTRY.get_sample_value("oficina_saga_retried_total", {"service": "execution"}) == before + 1
     assert admin.post(f"/api/v1/executions/{new_id()}/retry/").status_code == 404
 
 
