@@ -61,9 +61,11 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         since = datetime.now().astimezone()
         while not self.stopping.wait(WATCH):
-            # Overlap the window a little: a commit that began before the last poll may land after it.
+            # Overlap the window a little: a commit that began before the last poll may land after it
+            # (the OS's transactions take milliseconds). Every order in the window is sent and
+            # serialized again, so the overlap is the watcher's main cost to the OS: keep it small.
             asked, url = datetime.now().astimezone(), f"{self.client.urls.os}/api/v1/service-orders/"
-            params: dict | None = {"updated_after": (since - timedelta(seconds=2)).isoformat()}
+            params: dict | None = {"updated_after": (since - timedelta(seconds=0.5)).isoformat()}
             while url:
                 page = self.client.json("GET", url, params=params)
                 params, url = None, page["next"]
