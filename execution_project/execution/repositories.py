@@ -91,7 +91,25 @@ class StoredSaga:
         return {"executionId": self.saga.execution_id, "timestamp": self.saga.started_at}
 
 
-class ExecutionRepository:
+class _ItemOutbox:
+    """What the executions and work_queue repositories share: items that carry their own outbox."""
+
+    KEY: tuple[str, ...] = ()
+    table: Any
+
+    def deliver(self, stored: StoredSaga | StoredJob, publisher: Publisher) -> int:
+        """Publish what the item's outbox holds, then remove it (at-least-once)."""
+        if not stored.outbox:
+            return 0
+        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
+        stored.outbox = {}
+        return sent
+
+    def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
+        return DynamoOutboxRelay(self.table, self.KEY, publisher)
+
+
+class ExecutionRepository(_ItemOutbox):
     """The ``executions`` table: the saga instance is the item's ``saga`` map.
 
     ``status``, ``deadline``, ``serviceOrderId`` and ``customer_id`` are copied to the top level
@@ -183,17 +201,6 @@ class ExecutionRepository:
         outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
         return StoredSaga(saga=saga, outbox=outbox, handled=handled)
 
-    def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
-        """Publish what the item's outbox holds, then remove it (at-least-once)."""
-        if not stored.outbox:
-            return 0
-        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
-        stored.outbox = {}
-        return sent
-
-    def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
-        return DynamoOutboxRelay(self.table, self.KEY, publisher)
-
     # --- mapping --------------------------------------------------------------------------
     def _attributes(self, saga: SagaInstance) -> dict[str, Any]:
         data = saga.to_dict()
@@ -273,7 +280,7 @@ class StoredJob:
         return {"queueId": self.job.queue_id, "priority": self.job.priority}
 
 
-class WorkQueueRepository:
+class WorkQueueRepository(_ItemOutbox):
     """``work_queue``: the mechanics' jobs."""
 
     KEY = ("queueId", "priority")
@@ -406,16 +413,6 @@ class WorkQueueRepository:
                 return False  # not there (yet), or already closed
             raise
         return True
-
-    def deliver(self, stored: StoredJob, publisher: Publisher) -> int:
-        if not stored.outbox:
-            return 0
-        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
-        stored.outbox = {}
-        return sent
-
-    def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
-        return DynamoOutboxRelay(self.table, self.KEY, publisher)
 
     # --- mapping --------------------------------------------------------------------------
     @staticmethod

@@ -127,10 +127,11 @@ def saga_retry(*, execution_id: str, by: str, deps: Dependencies) -> SagaInstanc
     """An admin's retry of a FAILED saga once the participant that never answered is back."""
     with bind_correlation_id(execution_id):
         def decide(saga: SagaInstance) -> Decision:
-            if saga.status != SagaStatus.FAILED or not saga.stuck:
+            decision = saga_flow.retry_failed(saga, now=deps.clock(), config=deps.config, by=by)
+            if not decision.changed:  # the saga flow says which sagas can be retried
                 raise InvalidTransition(f"Only a FAILED saga with unconfirmed commands can be retried; this one is "
                                         f"{saga.status}.", extra={"status": str(saga.status)})
-            return saga_flow.retry_failed(saga, now=deps.clock(), config=deps.config, by=by)
+            return decision
 
         # Without a message id nothing is a duplicate: _apply gives back the decision it wrote.
         saga = cast(Decision, _apply(execution_id, decide, deps, cause=f"retry by {by}")).saga
