@@ -42,15 +42,26 @@ def publish(envelope: Envelope) -> OutboxMessage:
 
 def _publish_committed(envelope: Envelope, pk: int) -> None:
     """The fast path, right after the commit: a failure here only leaves the row to the sweep."""
+    _try_publish(get_publisher(), envelope, pk)
+
+
+def _try_publish(publisher: Publisher, envelope: Envelope, pk: int) -> bool:
+    """Hand row ``pk``'s message to the broker and record the try; False when the broker refused."""
     try:
-        get_publisher().publish(envelope)
-    except Exception as exc:  # the broker is down: the sweep retries
-        logger.warning("outbox: %s left for the sweep: %s", envelope.type, exc)
-        OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(
-            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        return
-    OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(
-        published_at=timezone.now(), attempts=F("attempts") + 1, last_error="")
+        publisher.publish(envelope)
+    except Exception as exc:  # the broker is down: the row waits for the next sweep
+        logger.warning("outbox could not publish %s (the sweep retries): %s", envelope.type, exc)
+        _record_attempt(pk, f"{type(exc).__name__}: {exc}")
+        return False
+    _record_attempt(pk, "", published=True)
+    return True
+
+
+def _record_attempt(pk: int, error: str, *, published: bool = False) -> None:
+    changes = {"attempts": F("attempts") + 1, "last_error": error[:2000]}
+    if published:
+        changes["published_at"] = timezone.now()
+    OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(**changes)
 
 
 def relay(*, publisher: Publisher | None = None, limit: int | None = None,
@@ -74,23 +85,11 @@ def relay(*, publisher: Publisher | None = None, limit: int | None = None,
             try:
                 envelope = Envelope.from_dict(message.envelope)
             except InvalidMessage as exc:  # cannot happen for rows written by publish(); never block the rest
-                message.attempts += 1
-                message.last_error = f"invalid envelope: {exc}"[:2000]
-                message.save(update_fields=["attempts", "last_error"])
+                _record_attempt(message.pk, f"invalid envelope: {exc}")
                 logger.error("outbox message %s is not a valid envelope: %s", message.message_id, exc)
                 continue
-            try:
-                publisher.publish(envelope)
-            except Exception as exc:  # the broker is down: keep the row for the next sweep
-                message.attempts += 1
-                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                message.save(update_fields=["attempts", "last_error"])
-                logger.warning("outbox relay could not publish %s: %s", message.type, exc)
+            if not _try_publish(publisher, envelope, message.pk):
                 break
-            message.published_at = timezone.now()
-            message.attempts += 1
-            message.last_error = ""
-            message.save(update_fields=["published_at", "attempts", "last_error"])
             sent += 1
     return sent
 
