@@ -140,6 +140,27 @@ class _OutboxCarrier:
             # The write happened; the sweeper publishes what is left (at-least-once).
             logger.warning("outbox drain failed; the sweeper will deliver", exc_info=True)
 
+    def _insert(self, item: dict[str, Any], messages: Sequence[Envelope], *, conflict: str) -> None:
+        """Create the item with its messages, once (AlreadyExists if it is there), then drain them."""
+        item = {**item, **new_item_outbox(messages)}
+        absent = f"attribute_not_exists({self.key_attributes[0]})"
+        conditional_write(lambda: self.table.put_item(Item=item, ConditionExpression=absent),
+                          conflict=conflict, error=AlreadyExists)
+        self.drain(item, messages)
+
+    def _move(self, key: dict[str, Any], changes: dict[str, Any], *, expected: Any, messages: Sequence[Envelope],
+              conflict: str) -> dict[str, Any]:
+        """Write a change, conditional on the status and revision ``expected`` was read in; drain its messages."""
+        item = _update(
+            self.table, key, {**changes, "rev": expected.rev + 1},
+            condition="#cs = :cs AND #cr = :cr",
+            names={"#cs": "status", "#cr": "rev"},
+            values={":cs": expected.status.value, ":cr": expected.rev},
+            messages=messages, conflict=conflict,
+        )
+        self.drain(item, messages)
+        return item
+
     def sweep_outbox(self) -> int:
         return self.relay.sweep()
 
@@ -325,26 +346,15 @@ class BudgetRepository(_OutboxCarrier):
                     "description": line.description, "quantity": line.quantity,
                     "unitPriceCents": line.unit_price_cents, "totalCents": line.total_cents,
                 }))
-        item = {**_budget_item(budget), **new_item_outbox(messages)}
-        conditional_write(
-            lambda: self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(budgetId)"),
-            conflict=f"Budget {budget.budget_id} version {budget.version} already exists.", error=AlreadyExists,
-        )
-        self.drain(item, messages)
+        self._insert(_budget_item(budget), messages,
+                     conflict=f"Budget {budget.budget_id} version {budget.version} already exists.")
         return budget
 
     def save(self, budget: Budget, *, expected: Budget, messages: Sequence[Envelope] = ()) -> Budget:
         """Write a move, conditional on the status and revision it was read in."""
-        item = _update(
-            self.table, {"budgetId": budget.budget_id, "version": budget.version},
-            {**_budget_changes(budget), "rev": expected.rev + 1},
-            condition="#cs = :cs AND #cr = :cr",
-            names={"#cs": "status", "#cr": "rev"},
-            values={":cs": expected.status.value, ":cr": expected.rev},
-            messages=messages,
-            conflict=f"Budget {budget.budget_id} version {budget.version} changed meanwhile.",
-        )
-        self.drain(item, messages)
+        item = self._move({"budgetId": budget.budget_id, "version": budget.version}, _budget_changes(budget),
+                          expected=expected, messages=messages,
+                          conflict=f"Budget {budget.budget_id} version {budget.version} changed meanwhile.")
         return _budget_from(item, budget.lines)
 
     def claim_link_sending(self, budget: Budget, now: datetime, *, stale_after: timedelta) -> bool:
@@ -530,26 +540,14 @@ class PaymentRepository(_OutboxCarrier):
         return found
 
     def add(self, payment: Payment, messages: Sequence[Envelope] = ()) -> Payment:
-        item = {**_payment_item(payment), **new_item_outbox(messages)}
-        conditional_write(
-            lambda: self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(paymentId)"),
-            conflict=f"Payment {payment.payment_id} already exists.", error=AlreadyExists,
-        )
-        self.drain(item, messages)
+        self._insert(_payment_item(payment), messages, conflict=f"Payment {payment.payment_id} already exists.")
         return payment
 
     def save(self, payment: Payment, *, expected: Payment, messages: Sequence[Envelope] = ()) -> Payment:
         """Write a change, conditional on the status and revision it was read in."""
-        item = _update(
-            self.table, {"paymentId": payment.payment_id, "timestamp": payment.timestamp},
-            {**_payment_changes(payment), "rev": expected.rev + 1},
-            condition="#cs = :cs AND #cr = :cr",
-            names={"#cs": "status", "#cr": "rev"},
-            values={":cs": expected.status.value, ":cr": expected.rev},
-            messages=messages,
-            conflict=f"Payment {payment.payment_id} changed meanwhile.",
-        )
-        self.drain(item, messages)
+        item = self._move({"paymentId": payment.payment_id, "timestamp": payment.timestamp},
+                          _payment_changes(payment), expected=expected, messages=messages,
+                          conflict=f"Payment {payment.payment_id} changed meanwhile.")
         return _payment_from(item)
 
     def republish(self, payment: Payment, messages: Sequence[Envelope]) -> None:
