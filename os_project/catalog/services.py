@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError
+from django.db import transaction
+from django.db.models import F
 
-from core.errors import InUse
+from core.errors import unique_or_conflict, unless_in_use
 from oficina_common.errors import AlreadyExists, NotFound, ValidationFailed
 
 from .domain import PartLine, Shortage, StockOutcome
@@ -43,12 +43,9 @@ def part_create(*, sku: str, name: str, unit_price: Any, minimum_stock: int = 0,
                 quantity_in_stock: int = 0, by: str = "") -> Part:
     sku = sku.strip().upper()
     _ensure_sku_free(sku)
-    try:
-        with transaction.atomic():
-            part = Part.objects.create(sku=sku, name=name.strip(), unit_price=unit_price,
-                                       minimum_stock=minimum_stock, active=active)
-    except IntegrityError as exc:
-        raise AlreadyExists(f"A part with SKU {sku} already exists.", extra={"field": "sku"}) from exc
+    with unique_or_conflict(f"A part with SKU {sku} already exists.", field="sku"):
+        part = Part.objects.create(sku=sku, name=name.strip(), unit_price=unit_price,
+                                   minimum_stock=minimum_stock, active=active)
     if quantity_in_stock:
         stock_entry_add(part_id=part.pk, quantity=quantity_in_stock, note="Initial stock", by=by)
         part.refresh_from_db()
@@ -65,19 +62,14 @@ def part_update(part: Part, **changes: Any) -> Part:
                                extra={"field": "quantity_in_stock"})
     for field, value in changes.items():
         setattr(part, field, value)
-    try:
-        with transaction.atomic():
-            part.save(update_fields=[*changes, "updated_at"])
-    except IntegrityError as exc:
-        raise AlreadyExists("A part with this SKU already exists.", extra={"field": "sku"}) from exc
+    with unique_or_conflict("A part with this SKU already exists.", field="sku"):
+        part.save(update_fields=[*changes, "updated_at"])
     return part
 
 
 def part_delete(part: Part) -> None:
-    try:
+    with unless_in_use(f"Part {part.sku} has stock history or reservations; deactivate it instead."):
         part.delete()
-    except ProtectedError as exc:
-        raise InUse(f"Part {part.sku} has stock history or reservations; deactivate it instead.") from exc
 
 
 @transaction.atomic

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
-
-from core.errors import InUse
+from core.errors import unique_or_conflict, unless_in_use
 from oficina_common.errors import AlreadyExists, ValidationFailed
 
 from .domain import format_document, normalize_document, normalize_plate
@@ -29,12 +26,10 @@ def customer_create(*, name: str, document: str, email: str = "", phone: str = "
     document = normalize_document(document)
     _ensure_document_free(document)
     customer = Customer(name=name.strip(), document=document, email=email.strip().lower(), phone=phone.strip())
-    try:
-        with transaction.atomic():
-            customer.save()
-    except IntegrityError as exc:  # someone registered the same document a moment ago
-        raise AlreadyExists(f"A customer with document {format_document(document)} already exists.",
-                            extra={"field": "document"}) from exc
+    # Someone may register the same document a moment ago.
+    with unique_or_conflict(f"A customer with document {format_document(document)} already exists.",
+                            field="document"):
+        customer.save()
     return customer
 
 
@@ -48,19 +43,14 @@ def customer_update(customer: Customer, **changes: Any) -> Customer:
         changes["email"] = changes["email"].strip().lower()
     for field, value in changes.items():
         setattr(customer, field, value)
-    try:
-        with transaction.atomic():
-            customer.save()
-    except IntegrityError as exc:
-        raise AlreadyExists("A customer with this document already exists.", extra={"field": "document"}) from exc
+    with unique_or_conflict("A customer with this document already exists.", field="document"):
+        customer.save()
     return customer
 
 
 def customer_delete(customer: Customer) -> None:
-    try:
+    with unless_in_use("This customer has vehicles or service orders and cannot be deleted."):
         customer.delete()
-    except ProtectedError as exc:
-        raise InUse("This customer has vehicles or service orders and cannot be deleted.") from exc
 
 
 def _customer(customer_id: int) -> Customer:
@@ -75,11 +65,8 @@ def vehicle_create(*, customer_id: int, plate: str, brand: str, model: str, year
     plate = normalize_plate(plate)
     _ensure_plate_free(plate)
     vehicle = Vehicle(customer=customer, plate=plate, brand=brand.strip(), model=model.strip(), year=year)
-    try:
-        with transaction.atomic():
-            vehicle.save()
-    except IntegrityError as exc:
-        raise AlreadyExists(f"A vehicle with plate {plate} already exists.", extra={"field": "plate"}) from exc
+    with unique_or_conflict(f"A vehicle with plate {plate} already exists.", field="plate"):
+        vehicle.save()
     return vehicle
 
 
@@ -91,16 +78,11 @@ def vehicle_update(vehicle: Vehicle, **changes: Any) -> Vehicle:
         _ensure_plate_free(changes["plate"], exclude_id=vehicle.pk)
     for field, value in changes.items():
         setattr(vehicle, field, value.strip() if isinstance(value, str) else value)
-    try:
-        with transaction.atomic():
-            vehicle.save()
-    except IntegrityError as exc:
-        raise AlreadyExists("A vehicle with this plate already exists.", extra={"field": "plate"}) from exc
+    with unique_or_conflict("A vehicle with this plate already exists.", field="plate"):
+        vehicle.save()
     return vehicle
 
 
 def vehicle_delete(vehicle: Vehicle) -> None:
-    try:
+    with unless_in_use("This vehicle has service orders and cannot be deleted."):
         vehicle.delete()
-    except ProtectedError as exc:
-        raise InUse("This vehicle has service orders and cannot be deleted.") from exc
