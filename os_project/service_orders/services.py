@@ -92,11 +92,13 @@ def _record_status(order: ServiceOrder, previous: str, *, by: str, reason: str) 
     return entry
 
 
-def _move(order: ServiceOrder, target: str, *, by: str, reason: str = "") -> StatusHistory:
+def _move(order: ServiceOrder, target: str, *, by: str, reason: str = "",
+          also_saved: tuple[str, ...] = ()) -> StatusHistory:
+    """Move the order to ``target`` (InvalidTransition if it may not) and record it in the history."""
     status = ensure_transition(order.status, target)
     previous = order.status
     order.status = status.value
-    order.save(update_fields=["status", "updated_at"])
+    order.save(update_fields=["status", *also_saved, "updated_at"])
     return _record_status(order, previous, by=by, reason=reason)
 
 
@@ -215,12 +217,8 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
         order.save(update_fields=["saga_summary", "updated_at"])
         return True
     try:
-        status = ensure_transition(order.status, str(to))
+        _move(order, str(to), by=SAGA, reason=str(reason or ""), also_saved=("saga_summary",))
     except InvalidTransition as exc:
         logger.warning("dropped os.ChangeStatus for %s: %s", order.number, exc.message)
         return False
-    previous = order.status
-    order.status = status.value
-    order.save(update_fields=["status", "saga_summary", "updated_at"])
-    _record_status(order, previous, by=SAGA, reason=str(reason or ""))
     return True
