@@ -310,35 +310,30 @@ def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
 
 
 def job_complete(*, queue_id: str, mechanic: Mechanic, notes: str, deps: Dependencies) -> Job:
-    stored = _job(queue_id, deps)
-    job = stored.job
-    with bind_correlation_id(job.execution_id):
-        job.ensure_actor(mechanic)
-        if job.status == JobStatus.COMPLETED:
-            return job  # the same decision again: nothing changes twice
-        job.ensure_can_move(JobStatus.COMPLETED, ACTIVE_JOB_STATUSES)
-        event = Envelope(type="execution.WorkCompleted", saga_id=job.execution_id,
-                         service_order_id=job.service_order_id, payload={"queue_id": job.queue_id, "notes": notes})
-        completed = _move_job(stored, JobStatus.COMPLETED, {"finished_at": iso(deps.clock()), "result_notes": notes},
-                              messages=[event], deps=deps)
-        logger.info("job %s completed", queue_id)
-        return completed
+    return _close_job(queue_id, mechanic, JobStatus.COMPLETED, "execution.WorkCompleted", {"notes": notes},
+                      {"result_notes": notes}, outcome="completed", deps=deps)
 
 
 def job_fail(*, queue_id: str, mechanic: Mechanic, reason: str, deps: Dependencies) -> Job:
+    return _close_job(queue_id, mechanic, JobStatus.FAILED, "execution.WorkFailed", {"reason": reason},
+                      {"failure_reason": reason}, outcome=f"failed: {reason}", deps=deps)
+
+
+def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, event_type: str, payload: dict[str, Any],
+               changes: dict[str, Any], *, outcome: str, deps: Dependencies) -> Job:
+    """The mechanic's last word on a job: the job closes and tells its saga, in one write."""
     stored = _job(queue_id, deps)
     job = stored.job
     with bind_correlation_id(job.execution_id):
         job.ensure_actor(mechanic)
-        if job.status == JobStatus.FAILED:
-            return job
-        job.ensure_can_move(JobStatus.FAILED, ACTIVE_JOB_STATUSES)
-        event = Envelope(type="execution.WorkFailed", saga_id=job.execution_id,
-                         service_order_id=job.service_order_id, payload={"queue_id": job.queue_id, "reason": reason})
-        failed = _move_job(stored, JobStatus.FAILED, {"finished_at": iso(deps.clock()), "failure_reason": reason},
-                           messages=[event], deps=deps)
-        logger.info("job %s failed: %s", queue_id, reason)
-        return failed
+        if job.status == to:
+            return job  # the same decision again: nothing changes twice
+        job.ensure_can_move(to, ACTIVE_JOB_STATUSES)
+        event = Envelope(type=event_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
+                         payload={"queue_id": job.queue_id, **payload})
+        closed = _move_job(stored, to, {"finished_at": iso(deps.clock()), **changes}, messages=[event], deps=deps)
+        logger.info("job %s %s", queue_id, outcome)
+        return closed
 
 
 def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: list[dict[str, Any]], notes: str,
