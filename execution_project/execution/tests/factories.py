@@ -67,6 +67,17 @@ def payment_approved(payment_id: str = "p-1", amount_cents: int = TOTAL_CENTS) -
             "amount_cents": amount_cents}
 
 
+def replies_until_paid(event: Envelope) -> list[Envelope]:
+    """What the participants answer a started saga, in order, up to the payment's approval."""
+    return [message(event.saga_id, event.service_order_id, type, **payload) for type, payload in [
+        ("billing.BudgetCreated", budget_created()),
+        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
+        ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
+        ("billing.PaymentRequested", payment_requested()),
+        ("billing.PaymentApproved", payment_approved()),
+    ]]
+
+
 def access_token(role: str, *, user_id: str = "7", username: str = "joao", customer_id: str | None = None) -> str:
     from rest_framework_simplejwt.tokens import AccessToken
 

@@ -13,8 +13,7 @@ from ..factories import (
     diagnosis_completed,
     message,
     new_id,
-    payment_approved,
-    payment_requested,
+    replies_until_paid,
 )
 
 ITEM = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3550}
@@ -50,14 +49,8 @@ def start_saga(deps, *, customer_id: str = "42", priority: int = 3):
 
 def paid_saga(deps, **kwargs):
     event = start_saga(deps, **kwargs)
-    for type, payload in [
-        ("billing.BudgetCreated", budget_created()),
-        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
-        ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
-        ("billing.PaymentRequested", payment_requested()),
-        ("billing.PaymentApproved", payment_approved()),
-    ]:
-        services.message_handle(message(event.saga_id, event.service_order_id, type, **payload).to_dict(), deps=deps)
+    for answer in replies_until_paid(event):
+        services.message_handle(answer.to_dict(), deps=deps)
     return event
 
 

@@ -12,7 +12,7 @@ from execution import services
 from execution.domain import Mechanic, queue_id_for
 from oficina_common.messages import Envelope
 
-from ..factories import budget_created, diagnosis_completed, message, payment_approved, payment_requested
+from ..factories import budget_created, diagnosis_completed, message, payment_approved, replies_until_paid
 
 JOAO = Mechanic("7", "joao")
 
@@ -24,10 +24,8 @@ def feed(deps, event: Envelope, type: str, **payload) -> str:
 
 def to_payment(deps, event: Envelope) -> None:
     assert services.message_handle(event.to_dict(), deps=deps) == "handled"
-    feed(deps, event, "billing.BudgetCreated", **budget_created())
-    feed(deps, event, "billing.BudgetApproved", budget_id="b-1", version=1, total_cents=19100, decided_by="c")
-    feed(deps, event, "os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}])
-    feed(deps, event, "billing.PaymentRequested", **payment_requested())
+    for answer in replies_until_paid(event)[:-1]:  # all but the approval
+        services.message_handle(answer.to_dict(), deps=deps)
 
 
 def test_an_order_goes_from_diagnosis_to_finished(empty_queue, publisher):

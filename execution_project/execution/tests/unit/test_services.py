@@ -9,7 +9,7 @@ from execution import services
 from execution.domain import Mechanic, queue_id_for
 from oficina_common.errors import ConcurrencyConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 
-from ..factories import budget_created, diagnosis_completed, message, payment_approved, payment_requested
+from ..factories import budget_created, diagnosis_completed, message, replies_until_paid
 from ..fakes import Clock, fake_dependencies
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -34,14 +34,8 @@ def reply(event, type: str, **payload):
 
 def run_to_execution(deps, event) -> None:
     services.message_handle(event.to_dict(), deps=deps)
-    for type, payload in [
-        ("billing.BudgetCreated", budget_created()),
-        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
-        ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
-        ("billing.PaymentRequested", payment_requested()),
-        ("billing.PaymentApproved", payment_approved()),
-    ]:
-        assert services.message_handle(reply(event, type, **payload), deps=deps) == "handled"
+    for answer in replies_until_paid(event):
+        assert services.message_handle(answer.to_dict(), deps=deps) == "handled"
 
 
 def test_a_diagnosis_creates_one_saga_and_publishes_the_budget_request(deps):
