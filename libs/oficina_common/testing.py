@@ -81,3 +81,12 @@ def dynalite_server() -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def scraped_request_counts(body: str, service: str) -> dict[tuple[str, str, str], float]:
+    """A /metrics scrape's request counts of one service, by (route, method, status)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.labels["route"], s.labels["method"], s.labels["status"]): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples
+            if s.name == "oficina_http_request_duration_seconds_count" and s.labels["service"] == service}
