@@ -175,24 +175,34 @@ class Bench:
         return elapsed, before, after
 
 
+def _proc_stat(path: Path) -> tuple[str, list[str]]:
+    """A /proc/<pid>/stat: the command name, and the fields after it (utime is [11], stime [12],
+    the reaped children's [13] and [14])."""
+    head, _, rest = path.read_text().rpartition(")")
+    return head.split("(", 1)[1], rest.split()
+
+
+def _seconds(ticks: int) -> float:
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, its reaped children and its live descendants (Linux /proc):
     gunicorn's workers are the master's children."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        _, fields = _proc_stat(Path(f"/proc/{pid}/stat"))
         children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
                     for c in (task / "children").read_text().split()]
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    ticks = sum(int(v) for v in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in children)
+    return _seconds(sum(int(v) for v in fields[11:15])) + sum(cpu_seconds(child) for child in children)
 
 
 def machine_cpu_seconds() -> float:
     """Busy CPU time of the whole machine (every core), from /proc/stat."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return _seconds(sum(fields[:8]) - idle)
 
 
 def cpu_by_command() -> dict[str, float]:
@@ -200,11 +210,10 @@ def cpu_by_command() -> dict[str, float]:
     usage: dict[str, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            head, _, rest = stat.read_text().rpartition(")")
+            command, fields = _proc_stat(stat)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        command = head.split("(", 1)[1]
-        usage[command] = usage.get(command, 0.0) + sum(int(v) for v in rest.split()[11:13]) / os.sysconf("SC_CLK_TCK")
+        usage[command] = usage.get(command, 0.0) + _seconds(sum(int(v) for v in fields[11:13]))
     return usage
 
 
