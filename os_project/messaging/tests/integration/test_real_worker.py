@@ -3,9 +3,12 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.fixups.django import DjangoWorkerFixup
+from django.db import connection, connections
 from kombu import Connection
 
 from catalog.models import Part
+from config.celery import _as_a_request_would
 from config.celery import app as celery_app
 from conftest import TEST_BROKER_URL
 from oficina_common.messages import Envelope
@@ -82,3 +85,55 @@ def test_the_relay_publishes_the_diagnosis_and_the_consumer_reserves_parts(
     assert task == "execution.handle_message"
     assert reply["type"] == "os.PartsReserved" and reply["saga_id"] == envelope["saga_id"]
     assert reply["payload"] == {"parts": [{"catalog_id": str(oil_filter.pk), "quantity": 1}]}
+
+
+def _backend_pid():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _task_as_the_worker_runs_it(task):
+    """What a worker does around a task for the database: Celery's Django fix-up and our own hook."""
+    fixup = DjangoWorkerFixup(celery_app)
+    fixup.on_task_prerun(sender=task)
+    _as_a_request_would(sender=task)
+    pid = _backend_pid()
+    fixup.on_task_postrun(sender=task)
+    _as_a_request_would(sender=task)
+    return pid
+
+
+@pytest.mark.parametrize(("max_age", "kept"), [(60, True), (0, False)])
+def test_a_task_keeps_its_database_connection_for_conn_max_age_as_a_request_does(max_age, kept):
+    # Celery's fix-up alone closes the connection around every task: each task paid for a new
+    # PostgreSQL backend. With CONN_MAX_AGE the connection now outlives the task, as a request's does.
+    task = celery_app.tasks["os.handle_message"]
+    connection.close()
+    connection.settings_dict["CONN_MAX_AGE"] = max_age
+    try:
+        first = _task_as_the_worker_runs_it(task)
+        assert (connection.connection is not None) is kept
+        assert (_task_as_the_worker_runs_it(task) == first) is kept
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        connection.close()
+
+
+def test_a_connection_dropped_between_tasks_is_replaced_by_the_next_one():
+    # PostgreSQL restarted or a proxy cut the idle session: CONN_HEALTH_CHECKS finds it before use.
+    task = celery_app.tasks["os.handle_message"]
+    connection.close()
+    connection.settings_dict["CONN_MAX_AGE"] = 60
+    try:
+        first = _task_as_the_worker_runs_it(task)
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+        finally:
+            other.close()
+        assert _task_as_the_worker_runs_it(task) != first
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        connection.close()
