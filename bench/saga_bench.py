@@ -33,11 +33,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from oficina_client import OficinaClient, Urls, mercosul_plate, valid_cpf, wait_for  # noqa: E402
 
 LEGS = ("diagnosis", "approval", "payment", "finish")
+LEG_END = dict(zip(LEGS, ("AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED"), strict=True))
 # The statuses a leg waits for, in the order the saga reaches them.
 PATH = ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED")
 # One watcher asks the OS what changed (?updated_after=) every WATCH seconds for every order in
 # flight, as a workshop screen would; a leg's end is the time the OS recorded for the transition
-# (its status history), so the watcher's pace delays the next leg's start, not the measurement.
+# (its status history, read once per order after the run), so the watcher's pace delays the next
+# leg's start, not the measurement.
 WATCH = 0.1
 
 
@@ -92,7 +94,7 @@ class Bench:
         self.urls = urls
         self.timeout = timeout
         self.legs: dict[str, list[float]] = {leg: [] for leg in LEGS}
-        self.completed_at: dict[str, float] = {}
+        self.starts: dict[str, dict[str, float]] = {}  # order id -> leg -> when the bench started it
         self.lock = threading.Lock()
         self.local = threading.local()
         self.watcher: Watcher | None = None
@@ -119,43 +121,44 @@ class Bench:
         client.start_diagnosis(order["id"])
         return order["id"]
 
-    def reached_at(self, client: OficinaClient, order_id: str, status: str) -> float:
-        """When the OS recorded the move to ``status`` (epoch seconds, the machine's clock)."""
-        self.watcher.wait(order_id, status)
-        moved = next(h for h in reversed(client.order(order_id)["status_history"]) if h["to"] == status)
-        return datetime.fromisoformat(moved["at"].replace("Z", "+00:00")).timestamp()
-
-    def record(self, leg: str, seconds: float) -> None:
+    def started(self, order_id: str, leg: str) -> None:
         with self.lock:
-            self.legs[leg].append(seconds)
+            self.starts.setdefault(order_id, {})[leg] = time.time()
 
     def one_saga(self, order_id: str, service: dict, part: dict) -> None:
         client = self.client()
-        start = time.time()
+        self.started(order_id, "diagnosis")
         client.submit_diagnosis(order_id, [{"kind": "service", "catalog_id": service["id"], "quantity": 1},
                                            {"kind": "part", "catalog_id": part["id"], "quantity": 2}])
-        self.record("diagnosis", self.reached_at(client, order_id, "AWAITING_APPROVAL") - start)
+        self.watcher.wait(order_id, LEG_END["diagnosis"])
 
         # The budget exists before the OS hears of it; the payment's Mercado Pago id may come a moment
         # after the status (the saga asks Billing and tells the OS at once).
         budget = wait_for(lambda: (client.budgets(order_id) or [None])[0], timeout=self.timeout, interval=WATCH)
-        start = time.time()
+        self.started(order_id, "approval")
         client.approve_budget(budget["budget_id"], budget["version"])
-        self.record("approval", self.reached_at(client, order_id, "AWAITING_PAYMENT") - start)
+        self.watcher.wait(order_id, LEG_END["approval"])
 
         payment = wait_for(lambda: next((p for p in client.payments(order_id) if p.get("mercadopago_payment_id")),
                                         None), timeout=self.timeout, interval=WATCH)
-        start = time.time()
+        self.started(order_id, "payment")
         client.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
-        self.record("payment", self.reached_at(client, order_id, "IN_EXECUTION") - start)
+        self.watcher.wait(order_id, LEG_END["payment"])
 
         # A mechanic takes whichever job is first in the queue (priority order), not necessarily this one.
         job = wait_for(client.claim_job, timeout=self.timeout, interval=WATCH)
-        with self.lock:
-            self.completed_at[job["service_order_id"]] = time.time()
+        self.started(job["service_order_id"], "finish")
         client.complete_job(job["queue_id"])
-        finished = self.reached_at(client, order_id, "FINISHED")
-        self.record("finish", finished - self.completed_at[order_id])
+        self.watcher.wait(order_id, LEG_END["finish"])
+
+    def measure(self, order_id: str) -> None:
+        """Each leg's end is when the OS recorded the move (its status history), read once per order
+        after the run, so that reading it is not part of the load being measured."""
+        history = self.client().order(order_id)["status_history"]
+        for leg, status in LEG_END.items():
+            moved = next(h for h in reversed(history) if h["to"] == status)
+            end = datetime.fromisoformat(moved["at"].replace("Z", "+00:00")).timestamp()
+            self.legs[leg].append(end - self.starts[order_id][leg])
 
     def run(self, orders: int, in_flight: int, snapshot: Callable[[], Any] = lambda: None) -> tuple[float, Any, Any]:
         """Elapsed seconds of the saga phase, and ``snapshot()`` taken as it starts and as it ends."""
@@ -170,7 +173,8 @@ class Bench:
             for future in [pool.submit(self.one_saga, order_id, service, part) for order_id in order_ids]:
                 future.result()
             elapsed, after = time.time() - started, snapshot()
-        self.watcher.stopping.set()
+            self.watcher.stopping.set()
+            list(pool.map(self.measure, order_ids))
         print(f"the watcher asked the OS {self.watcher.polls} times")
         return elapsed, before, after
 
