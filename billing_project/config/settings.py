@@ -41,8 +41,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
-    "django.middleware.security.SecurityMiddleware",
     "oficina_common.correlation.CorrelationIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Cookie-based CSRF (no sessions) for the customer's review page; the JSON API is exempt (JWT).
     "django.middleware.csrf.CsrfViewMiddleware",
