@@ -104,36 +104,40 @@ def _task_as_the_worker_runs_it(task):
     return pid
 
 
+@pytest.fixture
+def conn_max_age():
+    """Sets the connection's CONN_MAX_AGE for the test (it is read when the connection opens)."""
+    before = connection.settings_dict["CONN_MAX_AGE"]
+    connection.close()
+
+    def set_to(seconds):
+        connection.settings_dict["CONN_MAX_AGE"] = seconds
+
+    yield set_to
+    connection.settings_dict["CONN_MAX_AGE"] = before
+    connection.close()
+
+
 @pytest.mark.parametrize(("max_age", "kept"), [(60, True), (0, False)])
-def test_a_task_keeps_its_database_connection_for_conn_max_age_as_a_request_does(max_age, kept):
+def test_a_task_keeps_its_database_connection_for_conn_max_age_as_a_request_does(conn_max_age, max_age, kept):
     # Celery's fix-up alone closes the connection around every task: each task paid for a new
     # PostgreSQL backend. With CONN_MAX_AGE the connection now outlives the task, as a request's does.
     task = celery_app.tasks["os.handle_message"]
-    connection.close()
-    connection.settings_dict["CONN_MAX_AGE"] = max_age
-    try:
-        first = _task_as_the_worker_runs_it(task)
-        assert (connection.connection is not None) is kept
-        assert (_task_as_the_worker_runs_it(task) == first) is kept
-    finally:
-        connection.settings_dict["CONN_MAX_AGE"] = 0
-        connection.close()
+    conn_max_age(max_age)
+    first = _task_as_the_worker_runs_it(task)
+    assert (connection.connection is not None) is kept
+    assert (_task_as_the_worker_runs_it(task) == first) is kept
 
 
-def test_a_connection_dropped_between_tasks_is_replaced_by_the_next_one():
+def test_a_connection_dropped_between_tasks_is_replaced_by_the_next_one(conn_max_age):
     # PostgreSQL restarted or a proxy cut the idle session: CONN_HEALTH_CHECKS finds it before use.
     task = celery_app.tasks["os.handle_message"]
-    connection.close()
-    connection.settings_dict["CONN_MAX_AGE"] = 60
+    conn_max_age(60)
+    first = _task_as_the_worker_runs_it(task)
+    other = connections.create_connection("default")
     try:
-        first = _task_as_the_worker_runs_it(task)
-        other = connections.create_connection("default")
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [first])
-        finally:
-            other.close()
-        assert _task_as_the_worker_runs_it(task) != first
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
     finally:
-        connection.settings_dict["CONN_MAX_AGE"] = 0
-        connection.close()
+        other.close()
+    assert _task_as_the_worker_runs_it(task) != first
