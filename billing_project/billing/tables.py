@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oficina_common.dynamodb import DynamoSettings, Index, TableSpec, resource
+from oficina_common import dynamodb
+from oficina_common.dynamodb import DynamoSettings, Index, TableSpec
 from oficina_common.outbox import OUTBOX_INDEX, inbox_table_spec
 
 BUDGETS = TableSpec(
@@ -64,5 +65,4 @@ def dynamo_settings() -> DynamoSettings:
 
 def table(spec: TableSpec, dynamo: DynamoSettings | None = None) -> Any:
     """A boto3 Table handle for a spec, on the endpoint and prefix the settings name."""
-    dynamo = dynamo or dynamo_settings()
-    return resource(dynamo).Table(spec.physical_name(dynamo.table_prefix))
+    return dynamodb.table(dynamo or dynamo_settings(), spec)

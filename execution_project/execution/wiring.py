@@ -1,6 +1,8 @@
 """What the services work with, built lazily from settings (tests point it elsewhere).
 
-One set per thread: boto3 resources are not thread-safe, and a worker may run threads.
+One set per thread, a worker may run threads. The boto3 Table handles underneath are shared
+(oficina_common.dynamodb.table): their actions only call boto3's low-level client, which is
+thread-safe, and Billing's repositories have always shared theirs.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import Any
 
 from django.conf import settings
 
-from oficina_common.dynamodb import DynamoSettings, resource
+from oficina_common import dynamodb
+from oficina_common.dynamodb import DynamoSettings
 from oficina_common.messaging import CeleryPublisher, Publisher
 
 from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
@@ -55,10 +58,9 @@ def _build() -> Dependencies:
     from config.celery import app
 
     dynamo = dynamo_settings()
-    db = resource(dynamo)
 
     def table(spec: Any) -> Any:
-        return db.Table(spec.physical_name(dynamo.table_prefix))
+        return dynamodb.table(dynamo, spec)
 
     return Dependencies(
         executions=ExecutionRepository(table(EXECUTIONS),

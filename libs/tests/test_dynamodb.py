@@ -13,9 +13,11 @@ from oficina_common.dynamodb import (
     is_expired,
     query_all,
     query_page,
+    reset_resources,
     resource,
     to_python,
 )
+from oficina_common.dynamodb import table as table_of
 from oficina_common.errors import AlreadyExists, ValidationFailed
 
 JOBS = TableSpec(
@@ -28,7 +30,17 @@ JOBS = TableSpec(
 
 
 def table(settings: DynamoSettings):
-    return resource(settings).Table(JOBS.physical_name(settings.table_prefix))
+    return table_of(settings, JOBS)
+
+
+def test_a_table_handle_is_made_once_per_endpoint_and_name(dynamo_settings):
+    jobs = table(dynamo_settings)
+    assert jobs.name == f"{dynamo_settings.table_prefix}jobs"
+    assert table(dynamo_settings) is jobs
+    other_prefix = DynamoSettings(dynamo_settings.endpoint_url, dynamo_settings.region, "other_")
+    assert table(other_prefix).name == "other_jobs"
+    reset_resources()  # a test switching endpoints (mock_aws) gets handles on the new clients
+    assert table(dynamo_settings) is not jobs
 
 
 def test_ensure_tables_is_idempotent(dynamo_settings):
