@@ -1,6 +1,6 @@
 """What the services work with, built lazily from settings (tests point it elsewhere).
 
-One set per thread, a worker may run threads. The boto3 Table handles underneath are shared
+One set per thread, as a worker may run threads. The boto3 Table handles underneath are shared
 (oficina_common.dynamodb.table): their actions only call boto3's low-level client, which is
 thread-safe, and Billing's repositories have always shared theirs.
 """
