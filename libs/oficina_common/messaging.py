@@ -35,6 +35,11 @@ class CeleryPublisher:
             args=[data],
             queue=envelope.queue,
             headers={TASK_HEADER: envelope.saga_id},
+            # What monitoring (celery inspect, Flower) shows of the task: the message, not its
+            # payload (customers' names and e-mails), and Celery skips its saferepr of the
+            # arguments (~20% of a publish).
+            argsrepr=f"({envelope.type} {envelope.message_id})",
+            kwargsrepr="{}",
         )
         logger.info("published %s", envelope.type,
                     extra={"message_id": envelope.message_id, "message_type": envelope.type})

@@ -70,6 +70,24 @@ def test_published_envelope_reaches_the_destination_worker_once(apps):
     assert received == [("os.DiagnosisCompleted", "saga-42")]
 
 
+def test_a_published_task_shows_its_message_not_its_payload(apps):
+    # celery inspect and Flower show argsrepr: the customer's name must not appear there.
+    publisher_app, _ = apps
+    envelope = Envelope(type="os.DiagnosisCompleted", saga_id="saga-9", service_order_id="o-9",
+                        payload={"customer": {"name": "Maria da Silva", "email": "maria@example.com"}})
+    CeleryPublisher(publisher_app).publish(envelope)
+    with publisher_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("execution")
+        try:
+            message = queue.get(block=True, timeout=5)
+            message.ack()
+        finally:
+            queue.close()
+    assert message.headers["argsrepr"] == f"(os.DiagnosisCompleted {envelope.message_id})"
+    assert "Maria" not in message.headers["argsrepr"] + message.headers["kwargsrepr"]
+    assert message.payload[0] == [envelope.to_dict()]
+
+
 def test_log_lines_carry_the_correlation_id(capsys):
     logging.config.dictConfig(logging_config("billing", json=True))
     with bind_correlation_id("saga-7"):
