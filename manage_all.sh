@@ -184,6 +184,7 @@ cmd_test() {
 
 # --- up ---------------------------------------------------------------------------------------
 PIDS=()
+STOPPING=""
 LOG_DIR="$DATA_DIR/logs"
 
 start_bg() {  # start_bg NAME DIR COMMAND…: in the background, its pid kept for stop_all
@@ -194,8 +195,12 @@ start_bg() {  # start_bg NAME DIR COMMAND…: in the background, its pid kept fo
 }
 
 stop_all() {
-  trap - INT TERM EXIT
-  say "stopping everything ./manage_all.sh up started"
+  trap - INT TERM HUP EXIT
+  STOPPING=1
+  # The terminal or a pipe (`up | tee log`) may be gone already, killed by the same Ctrl-C: a failed
+  # write must not end the script (SIGPIPE, set -e) before the processes are stopped.
+  trap '' PIPE
+  say "stopping everything ./manage_all.sh up started" 2>/dev/null || true
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   sleep 2
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
@@ -222,7 +227,7 @@ cmd_up() {
   for port in "$OS_PORT" "$BILLING_PORT" "$EXECUTION_PORT" "$SANDBOX_PORT"; do
     port_free "$port" || die "port $port is taken (another ./manage_all.sh up?); stop it or set *_PORT"
   done
-  trap stop_all INT TERM EXIT
+  trap stop_all INT TERM HUP EXIT  # HUP: the terminal was closed
 
   if [ -n "$DYNAMODB_ENDPOINT_URL" ] && [ "$DYNAMODB_ENDPOINT_URL" = "http://127.0.0.1:$DYNAMODB_PORT" ]; then
     port_free "$DYNAMODB_PORT" || die "port $DYNAMODB_PORT is taken; stop it or set DYNAMODB_PORT"
@@ -285,7 +290,8 @@ cmd_up() {
 
 EOF
   wait -n "${PIDS[@]}" || true
-  say "a process stopped; see $LOG_DIR"
+  # Ctrl-C lands here too, after stop_all has run: only a process that died on its own is news.
+  [ -n "$STOPPING" ] || say "a process stopped on its own; see $LOG_DIR (stopping the rest)"
 }
 
 cmd_demo() {

@@ -1,0 +1,91 @@
+"""`./manage_all.sh up` as a person runs it, on its own ports, data folder, database and broker:
+it comes up, and Ctrl-C or a closed terminal stops every process it started, also when its output
+went through a pipe that the same Ctrl-C killed (`./manage_all.sh up | tee up.log`)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from system import ROOT, _psql, free_port
+
+UP_TIMEOUT = 240  # a first `up` migrates, creates the tables and waits for every service
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A killed child its parent has not reaped yet is gone for our purposes.
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] != "Z"
+
+
+@pytest.fixture
+def up_env(tmp_path):
+    ports = {name: free_port() for name in ("OS_PORT", "BILLING_PORT", "EXECUTION_PORT", "SANDBOX_PORT",
+                                            "DYNAMODB_PORT")}
+    database = f"oficina_os_up_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
+           "OFICINA_DATA_DIR": str(tmp_path / "data"),
+           "POSTGRES_HOST": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+           "POSTGRES_PORT": os.environ.get("POSTGRES_PORT", "5432"),
+           "POSTGRES_USER": os.environ.get("POSTGRES_USER", "postgres"),
+           "REDIS_URL": "redis://127.0.0.1:6379/15", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"}
+    env["DATABASE_URL"] = f"postgres://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{database}"
+    for name in ("DYNAMODB_ENDPOINT_URL", "OS_SERVICE_URL", "BILLING_SERVICE_URL", "EXECUTION_SERVICE_URL",
+                 "MERCADOPAGO_BASE_URL", "PUBLIC_BASE_URL", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)  # derived from the ports above by the script
+    yield env, ports
+    for pid_file in (tmp_path / "data" / "logs").glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    _psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', env)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_up_stops_everything_it_started_even_when_its_output_is_gone(up_env, tmp_path, stop_signal):
+    env, ports = up_env
+    # Our end of the pipe plays `tee`, killed by the same Ctrl-C (or the closed terminal): the
+    # script's next line of output, its "stopping everything", meets a pipe with no reader.
+    up = subprocess.Popen(["./manage_all.sh", "up"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+
+    def read_until_up() -> None:
+        for line in up.stdout:
+            lines.append(line)
+            if "Oficina is up" in line:
+                return
+
+    reader = threading.Thread(target=read_until_up, daemon=True)
+    reader.start()
+    try:
+        reader.join(UP_TIMEOUT)
+        assert any("Oficina is up" in line for line in lines), "up did not come up:\n" + "".join(lines)
+        assert requests.get(f"http://127.0.0.1:{ports['EXECUTION_PORT']}/healthz", timeout=5).ok
+        started = {p.stem: int(p.read_text()) for p in (tmp_path / "data" / "logs").glob("*.pid")}
+        assert {"os-worker", "billing-worker", "execution-worker", "os-web", "dynalite", "sandbox"} <= set(started)
+
+        up.stdout.close()
+        # Only the script is signalled: whatever the children do with a terminal's signal, the
+        # script alone must stop every one of them.
+        os.kill(up.pid, stop_signal)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in started.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert [name for name, pid in started.items() if _alive(pid)] == []
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        up.wait(10)
