@@ -28,7 +28,6 @@ install_celery_correlation(app)
 install_celery_metrics(app, "os", port=settings.METRICS_PORT)
 app.autodiscover_tasks()
 
-
 app.conf.beat_schedule = {
     # Messages whose after-commit relay never ran (a crash, the broker down for a moment).
     "relay-outbox-leftovers": {
