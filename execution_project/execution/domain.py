@@ -201,6 +201,10 @@ class SagaInstance:
     def step(self, number: int) -> StepState:
         return self.steps[number - 1]
 
+    def started_steps(self) -> list[StepState]:
+        """The steps that have begun (what execution_steps projects of a saga)."""
+        return [step for step in self.steps if step.status != StepStatus.PENDING]
+
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES

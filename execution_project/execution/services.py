@@ -33,7 +33,6 @@ from .domain import (
     Mechanic,
     SagaInstance,
     SagaStatus,
-    StepStatus,
     iso,
     parse_iso,
 )
@@ -93,7 +92,7 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | No
         return None
     logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
     deps.executions.deliver(stored, deps.publisher)
-    deps.steps.project(decision.saga, [s for s in decision.saga.steps if s.status != StepStatus.PENDING])
+    deps.steps.project(decision.saga, decision.saga.started_steps())
     return decision
 
 
@@ -112,7 +111,7 @@ def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:
     (a copy racing it), and publishing its messages again would only send duplicates."""
     if deps.clock() - parse_iso(stored.saga.updated_at) >= FIRST_DELIVERY_GRACE:
         deps.executions.deliver(stored, deps.publisher)
-        deps.steps.project(stored.saga, [s for s in stored.saga.steps if s.status != StepStatus.PENDING])
+        deps.steps.project(stored.saga, stored.saga.started_steps())
     return DUPLICATE
 
 
