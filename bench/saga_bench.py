@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from oficina_client import OficinaClient, Urls, mercosul_plate, valid_cpf, wait_for  # noqa: E402
 
 LEGS = ("diagnosis", "approval", "payment", "finish")
-LEG_END = dict(zip(LEGS, ("AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED"), strict=True))
-# The statuses a leg waits for, in the order the saga reaches them.
+# The statuses the saga goes through from diagnosis, in order; each leg ends at the next one.
 PATH = ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED")
+LEG_END = dict(zip(LEGS, PATH[1:], strict=True))
 # One watcher asks the OS what changed (?updated_after=) every WATCH seconds for every order in
 # flight, as a workshop screen would; a leg's end is the time the OS recorded for the transition
 # (its status history, read once per order after the run), so the watcher's pace delays the next
