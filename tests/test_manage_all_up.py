@@ -20,13 +20,12 @@ UP_TIMEOUT = 240  # a first `up` migrates, creates the tables and waits for ever
 
 
 def _alive(pid: int) -> bool:
+    """Running (Linux /proc); a zombie, killed but not yet reaped by its parent, is gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
         return False
-    # A killed child its parent has not reaped yet is gone for our purposes.
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] != "Z"
+    return state != "Z"
 
 
 @pytest.fixture
