@@ -75,7 +75,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")
 BILLING_SERVICE_URL = env("BILLING_SERVICE_URL", default="http://127.0.0.1:8002")
 EXECUTION_SERVICE_URL = env("EXECUTION_SERVICE_URL", default="http://127.0.0.1:8003")
-# Where customers' links point and where Mercado Pago sends notifications.
+# Where customers' links point (and Mercado Pago's notifications, unless the next setting is set).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=BILLING_SERVICE_URL)
 # Where Mercado Pago posts its notifications: Billing's public address in production; compose
 # points it at Billing's name inside its network (the sandbox's view), apart from the customers'.
