@@ -1,11 +1,10 @@
 """Request and response examples of the order endpoints, as Swagger UI shows them (one realistic order)."""
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiExample
 
 from core.openapi import NOT_AUTHENTICATED, WRONG_ROLE, error_example, invalid
+from oficina_common.schema import request_example, response_example
 
 ORDER_ID = "5d3c3e9c-47ce-47c9-98e6-750d1efc508f"
 TRACKING_CODE = "TbUiKuzBpG75TiE-9ae-tyQM"
@@ -69,43 +68,34 @@ def transition_refused(current: str, target: str, name: str = "") -> OpenApiExam
                          extra={"from": current, "to": target}, name=name or f"409 {current} -> {target}")
 
 
-def _request(name: str, value: dict[str, Any], description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, request_only=True, description=description)
-
-
-def _response(name: str, value: Any, status: int = 200, description: str = "") -> OpenApiExample:
-    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)],
-                          description=description)
-
-
-LIST = [_response("Active orders", ORDER, description="Most urgent status first, then the oldest."),
+LIST = [response_example("Active orders", ORDER, description="Most urgent status first, then the oldest."),
         NOT_AUTHENTICATED, WRONG_ROLE]
-DETAIL = [_response("Waiting for approval", ORDER_DETAIL, description="The budget saga has created the budget."),
+DETAIL = [response_example("Waiting for approval", ORDER_DETAIL, description="The budget saga has created the budget."),
           NOT_AUTHENTICATED, NOT_FOUND]
 CREATE = [
-    _request("Complaint only", {"customer_id": 1, "vehicle_id": 1, "complaint": "Barulho no motor ao frear",
+    request_example("Complaint only", {"customer_id": 1, "vehicle_id": 1, "complaint": "Barulho no motor ao frear",
                                           "priority": 4}),
-    _request("With items", {
+    request_example("With items", {
         "customer_id": 1, "vehicle_id": 1, "complaint": "Revisão dos 40.000 km", "priority": 3,
         "items": [{"kind": "service", "catalog_id": 1, "quantity": 1}]},
         description="The services or parts the customer asks for; the diagnosis may replace them."),
-    _response("Order opened", ORDER_RECEIVED, 201),
+    response_example("Order opened", ORDER_RECEIVED, 201),
     error_example(400, "vehicle_not_of_customer", "Vehicle ABC1D23 does not belong to customer Maria da Silva.",
                   extra={"field": "vehicle_id"}),
     invalid("priority", "Ensure this value is less than or equal to 5."),
     NOT_AUTHENTICATED, WRONG_ROLE,
 ]
-START_DIAGNOSIS = [_response("Diagnosis started", {**ORDER_DIAGNOSED, "items": [], "totals": _EMPTY_TOTALS,
+START_DIAGNOSIS = [response_example("Diagnosis started", {**ORDER_DIAGNOSED, "items": [], "totals": _EMPTY_TOTALS,
                                                    "saga_id": None, "diagnosis_notes": ""}),
                    transition_refused("AWAITING_APPROVAL", "IN_DIAGNOSIS"), NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND]
 DIAGNOSIS = [
-    _request("Diagnosed items", {
+    request_example("Diagnosed items", {
         "items": [{"kind": "service", "catalog_id": 1, "quantity": 1},
                   {"kind": "part", "catalog_id": 3, "quantity": 1}],
         "notes": "Óleo vencido; filtro saturado."}),
-    _request("Keep the asked items", {"notes": "Confirmado o pedido do cliente."},
+    request_example("Keep the asked items", {"notes": "Confirmado o pedido do cliente."},
              description="Without items, the items the customer asked for go into the budget."),
-    _response("Diagnosis submitted", ORDER_DIAGNOSED,
+    response_example("Diagnosis submitted", ORDER_DIAGNOSED,
               description="The budget saga starts; the status moves when Billing has the budget."),
     error_example(400, "unknown_catalog_item", "items[1]: there is no active part with id 99.",
                   extra={"field": "items[1].catalog_id"}),
@@ -118,18 +108,18 @@ DIAGNOSIS = [
                   "The diagnosis of OS-000042 was already submitted; its budget is on the way."),
     NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND,
 ]
-DELIVER = [_response("Vehicle handed over", {**ORDER_DETAIL, "status": "DELIVERED", "status_label": "Entregue"}),
+DELIVER = [response_example("Vehicle handed over", {**ORDER_DETAIL, "status": "DELIVERED", "status_label": "Entregue"}),
            transition_refused("IN_EXECUTION", "DELIVERED"), NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND]
 CANCEL = [
-    _request("Reason", {"reason": "Cliente desistiu do serviço"}),
-    _response("Cancelled", ORDER_CANCELLED, description="os.OrderCancelled tells the saga to compensate."),
+    request_example("Reason", {"reason": "Cliente desistiu do serviço"}),
+    response_example("Cancelled", ORDER_CANCELLED, description="os.OrderCancelled tells the saga to compensate."),
     invalid("reason", "This field is required."),
     transition_refused("FINISHED", "CANCELLED"),
     NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND,
 ]
 
 TRACKING = [
-    _response("Waiting for the Pix", {
+    response_example("Waiting for the Pix", {
         "number": "OS-000042", "status": "AWAITING_PAYMENT", "status_label": "Aguardando pagamento",
         "customer_first_name": "Maria",
         "vehicle": {"brand": "Chevrolet", "model": "Onix", "year": 2020, "plate": "ABC••23"},
