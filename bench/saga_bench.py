@@ -8,7 +8,8 @@ Celery workers, the Mercado Pago sandbox) unless --running is given, then measur
   approval   customer approves           -> AWAITING_PAYMENT
   payment    sandbox approves the Pix    -> IN_EXECUTION   (signed webhook, Celery, saga)
   finish     mechanic completes the job  -> FINISHED
-and prints p50/p95 per leg, completed sagas per second, the endpoint and the table sizes.
+and prints p50/p95 per leg, completed sagas per second, the CPU per process, the work per saga
+(DynamoDB calls, Celery tasks, HTTP requests, from the services' metrics), the endpoint and the table sizes.
 Targets (issue 4): each leg p50 < 250 ms, >= 10 sagas/s with 20 in flight.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -229,6 +231,36 @@ def process_cpu(system) -> dict[str, float]:  # noqa: ANN001
     return usage
 
 
+def scrape_counts(metrics_urls: dict[str, str], prefix: str) -> Counter[tuple[str, ...]]:
+    """What the services did so far, from their Prometheus counters: DynamoDB calls by table and
+    operation, Celery tasks by service, HTTP requests by service (the scrapes themselves excluded)."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: Counter[tuple[str, ...]] = Counter()
+    for url in metrics_urls.values():
+        for family in text_string_to_metric_families(requests.get(url, timeout=10).text):
+            for sample in family.samples:
+                labels = sample.labels
+                if sample.name == "oficina_dynamodb_requests_total":
+                    counts["DynamoDB calls", labels["table"].removeprefix(prefix), labels["operation"]] += sample.value
+                elif sample.name == "oficina_celery_tasks_total":
+                    counts["Celery tasks", labels["service"]] += sample.value
+                elif (sample.name == "oficina_http_request_duration_seconds_count"
+                      and labels["route"] != "/metrics"):
+                    counts["HTTP requests", labels["service"]] += sample.value
+    return counts
+
+
+def report_counts(counts: Counter[tuple[str, ...]], orders: int) -> None:
+    print("work per saga, from the services' metrics:")
+    for kind in ("DynamoDB calls", "Celery tasks", "HTTP requests"):
+        mine = {key[1:]: n for key, n in counts.items() if key[0] == kind and n > 0}
+        most_first = sorted(mine.items(), key=lambda kv: -kv[1])
+        detail = ", ".join(f"{' '.join(key)} {n / orders:.1f}" for key, n in most_first)
+        print(f"  {kind}: {sum(mine.values()) / orders:.1f} ({detail})")
+
+
 def table_sizes(endpoint: str | None, prefix: str) -> dict[str, int]:
     import boto3
 
@@ -277,8 +309,10 @@ def main() -> int:
     with running_system(redis_db=14, extra_env={"DEBUG": "false", "LOG_LEVEL": args.log_level},
                         keep_logs=ROOT / ".data" / "bench-logs") as system:
         bench = Bench(system.urls, args.timeout)
+        prefix = system.env["DYNAMODB_TABLE_PREFIX"]
         elapsed, before, after = bench.run(args.orders, args.in_flight, lambda: (
-            {**process_cpu(system), "bench client": time.process_time()}, machine_cpu_seconds(), cpu_by_command()))
+            {**process_cpu(system), "bench client": time.process_time()}, machine_cpu_seconds(), cpu_by_command(),
+            scrape_counts(system.metrics_urls(), prefix)))
         used = {name: after[0][name] - before[0].get(name, 0) for name in after[0]}
         machine = after[1] - before[1]
         for command in ("postgres", "redis-server"):
@@ -293,9 +327,9 @@ def main() -> int:
         outside = used.get("sandbox", 0.0) + used.get("bench client", 0.0)
         print(f"the system alone (the machine less the sandbox and this client): "
               f"{(machine - outside) / args.orders * 1000:.0f} ms of CPU per saga")
+        report_counts(after[3] - before[3], args.orders)
         endpoint = system.env["DYNAMODB_ENDPOINT_URL"]
-        report(bench, elapsed, args.orders, args.in_flight, f"dynalite {endpoint}",
-               table_sizes(endpoint, system.env["DYNAMODB_TABLE_PREFIX"]))
+        report(bench, elapsed, args.orders, args.in_flight, f"dynalite {endpoint}", table_sizes(endpoint, prefix))
     return 0
 
 

@@ -106,10 +106,10 @@ class System:
         """Billing's e-mails (the approval links) as files, for the browser tests to read."""
         return self.workdir / "mail"
 
-    def add(self, name: str, args: list[str], cwd: Path) -> Process:
+    def add(self, name: str, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> Process:
         process = Process(name, args, cwd, self.workdir / f"{name}.log")
         self.processes[name] = process
-        env = self.env
+        env = {**self.env, **(extra_env or {})}
         if cwd == PROJECT_DIRS["billing"]:
             env = {**env, "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
                    "EMAIL_FILE_PATH": str(self.mail_dir)}
@@ -121,7 +121,12 @@ class System:
                                               "--hostname", f"{service}-{uuid.uuid4().hex[:6]}@%h", "--pool",
                                               "threads", "--concurrency", "4", "--loglevel", "INFO",
                                               "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                        PROJECT_DIRS[service])
+                        PROJECT_DIRS[service], {"METRICS_PORT": str(self.ports[f"{service}-worker"])})
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Every process that serves Prometheus metrics: the web services and their workers."""
+        return {**{f"{s}-web": f"{self.url(s)}/metrics" for s in SERVICES},
+                **{f"{s}-worker": f"{self.url(f'{s}-worker')}/metrics" for s in SERVICES}}
 
     def web(self, service: str) -> Process:
         """The web process as the images run it: gunicorn with the images' own settings file."""
@@ -152,7 +157,8 @@ def _psql(sql: str, env: dict[str, str]) -> None:
 def running_system(*, redis_db: int = 13, extra_env: dict[str, str] | None = None,
                    keep_logs: Path | None = None) -> Iterator[System]:
     workdir = Path(tempfile.mkdtemp(prefix="oficina-system-"))
-    ports = {name: free_port() for name in ("os", "billing", "execution", "sandbox", "dynamodb")}
+    ports = {name: free_port() for name in ("os", "billing", "execution", "sandbox", "dynamodb",
+                                            *(f"{service}-worker" for service in SERVICES))}
     database = f"oficina_os_e2e_{uuid.uuid4().hex[:8]}"
     broker = f"redis://127.0.0.1:6379/{redis_db}"
     env = {

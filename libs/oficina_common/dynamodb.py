@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .errors import ConcurrencyConflict, ValidationFailed
+from .metrics import count_dynamodb_requests
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,10 @@ def _new_resource(endpoint_url: str | None, region: str) -> Any:
     if endpoint_url:
         # Emulators accept any credentials; real AWS takes them from the usual chain.
         extra = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-    return session.resource("dynamodb", endpoint_url=endpoint_url or None, region_name=region,
+    made = session.resource("dynamodb", endpoint_url=endpoint_url or None, region_name=region,
                             config=_boto_config(), **extra)
+    count_dynamodb_requests(made.meta.client.meta.events)
+    return made
 
 
 def resource(settings: DynamoSettings) -> Any:

@@ -69,6 +69,12 @@ TASK_DURATION = Histogram(
 SAGAS_FINISHED = Counter(
     "oficina_saga_finished_total", "Sagas that reached a final status, by outcome and reason.", ["outcome", "reason"],
 )
+# On-demand tables are billed per request, and each request is a round trip: what a saga costs.
+DYNAMODB_REQUESTS = Counter(
+    "oficina_dynamodb_requests_total",
+    "DynamoDB API calls, by table, operation and outcome (ok, the error code, or the exception class).",
+    ["service", "table", "operation", "outcome"],
+)
 # Labelled, so that (in multiprocess mode) only a process that counts one writes a file.
 SAGAS_RETRIED = Counter("oficina_saga_retried_total", "FAILED sagas an admin sent on again (they finish again).",
                         ["service"])
@@ -100,6 +106,31 @@ class RequestMetricsMiddleware:
         REQUEST_DURATION.labels(self.service, method, route_of(request), str(response.status_code)).observe(
             time.perf_counter() - started)
         return response
+
+
+# --- DynamoDB ------------------------------------------------------------------------------------
+def count_dynamodb_requests(events: Any) -> None:
+    """Count every call a boto3 DynamoDB client makes (register once per client's event system).
+
+    The table and operation are noted in the call's context before the request is built, so that
+    a call that never got an answer (connection refused, timeout) is counted too."""
+    def note(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        context["oficina_call"] = (params.get("TableName") or "several", model.name)
+
+    def count(context: dict[str, Any], outcome: str) -> None:
+        table, operation = context.get("oficina_call", ("unknown", "unknown"))
+        DYNAMODB_REQUESTS.labels(getattr(settings, "SERVICE_NAME", ""), table, operation, outcome).inc()
+
+    def answered(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        ok = http_response.status_code < 300
+        count(context, "ok" if ok else (parsed.get("Error") or {}).get("Code") or str(http_response.status_code))
+
+    def unanswered(exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+        count(context, type(exception).__name__)
+
+    events.register("before-parameter-build.dynamodb", note, unique_id="oficina-dynamodb-note")
+    events.register("after-call.dynamodb", answered, unique_id="oficina-dynamodb-answered")
+    events.register("after-call-error.dynamodb", unanswered, unique_id="oficina-dynamodb-unanswered")
 
 
 # --- Celery --------------------------------------------------------------------------------------

@@ -98,3 +98,38 @@ def test_expiry_and_numbers():
     assert is_expired({"ttl": Decimal(10)}, now=11)
     assert not is_expired({"ttl": 20}, now=11)
     assert to_python({"a": [Decimal("1"), Decimal("1.5")], "b": {Decimal(2)}}) == {"a": [1, "1.5"], "b": [2]}
+
+
+def _requests(table_name: str) -> dict[tuple[str, str], float]:
+    from oficina_common.metrics import DYNAMODB_REQUESTS
+
+    return {(s.labels["operation"], s.labels["outcome"]): s.value
+            for family in DYNAMODB_REQUESTS.collect() for s in family.samples
+            if s.name.endswith("_total") and s.labels["table"] == table_name and s.labels["service"] == "libs"}
+
+
+def test_every_call_is_counted_by_table_operation_and_outcome(dynamo_settings):
+    ensure_tables(dynamo_settings, (JOBS,))
+    jobs = table(dynamo_settings)
+    before = _requests(jobs.name)  # CreateTable, DescribeTable... are counted too
+    jobs.put_item(Item={"jobId": "a", "priority": 3})
+    jobs.get_item(Key={"jobId": "a", "priority": 3})
+    jobs.get_item(Key={"jobId": "a", "priority": 3})
+    with pytest.raises(AlreadyExists):
+        conditional_write(lambda: jobs.put_item(Item={"jobId": "a", "priority": 3},
+                                                ConditionExpression="attribute_not_exists(jobId)"),
+                          conflict="exists", error=AlreadyExists)
+    counted = {call: n - before.get(call, 0) for call, n in _requests(jobs.name).items()}
+    assert {call: n for call, n in counted.items() if n} == {
+        ("PutItem", "ok"): 1, ("GetItem", "ok"): 2, ("PutItem", "ConditionalCheckFailedException"): 1}
+
+
+def test_a_call_that_gets_no_answer_is_counted_by_its_exception():
+    from botocore.exceptions import EndpointConnectionError
+
+    reset_resources()
+    nowhere = DynamoSettings(endpoint_url="http://127.0.0.1:9", region="us-east-1", table_prefix="gone_")
+    with pytest.raises(EndpointConnectionError):
+        table(nowhere).get_item(Key={"jobId": "a", "priority": 1})
+    assert _requests("gone_jobs") == {("GetItem", "EndpointConnectionError"): 1}
+    reset_resources()
