@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from oficina_common.dynamodb import (
@@ -42,6 +42,8 @@ from .domain import (
 logger = logging.getLogger(__name__)
 
 MAX_VERSIONS = 1000
+# Budget versions whose lines a process keeps (a few hundred bytes each).
+LINES_CACHED = 4096
 
 
 def default_publisher() -> Publisher:
@@ -253,6 +255,20 @@ def _line_from(item: dict[str, Any]) -> BudgetLine:
                       quantity=int(item["quantity"]), unit_price_cents=int(item["unitPriceCents"]))
 
 
+@lru_cache(maxsize=LINES_CACHED)
+def _version_lines(items_table: Any, budget_id: str, version: int, lines_key: str) -> tuple[BudgetLine, ...]:
+    """A version's lines, read once per process: they are written before the version item that makes
+    them visible and never change after (a retried command rewrites the same rows), while a budget
+    is loaded again at every step of its saga and on every page that shows it."""
+    rows = query_all(
+        items_table,
+        KeyConditionExpression="budgetId = :b AND begins_with(itemId, :p)",
+        ExpressionAttributeValues={":b": budget_id, ":p": _lines_prefix(version, lines_key)},
+        ConsistentRead=True,
+    )
+    return tuple(_line_from(row) for row in sorted(rows, key=lambda r: r["itemId"]))
+
+
 class BudgetRepository(_OutboxCarrier):
     """Budget versions (``budgets``) and their immutable item lines (``budget_items``)."""
 
@@ -268,18 +284,9 @@ class BudgetRepository(_OutboxCarrier):
         return self._items_table if self._items_table is not None else tables.table(tables.BUDGET_ITEMS)
 
     # reads
-    def _lines(self, budget_id: str, version: int, lines_key: str) -> list[BudgetLine]:
-        rows = query_all(
-            self.items_table,
-            KeyConditionExpression="budgetId = :b AND begins_with(itemId, :p)",
-            ExpressionAttributeValues={":b": budget_id, ":p": _lines_prefix(version, lines_key)},
-            ConsistentRead=True,
-        )
-        return [_line_from(row) for row in sorted(rows, key=lambda r: r["itemId"])]
-
     def _load(self, item: dict[str, Any]) -> Budget:
-        version = int(item["version"])
-        return _budget_from(item, self._lines(item["budgetId"], version, item.get("linesKey", "")))
+        lines = _version_lines(self.items_table, item["budgetId"], int(item["version"]), item.get("linesKey", ""))
+        return _budget_from(item, lines)
 
     def get(self, budget_id: str, version: int) -> Budget | None:
         item = self.table.get_item(Key={"budgetId": budget_id, "version": version}, ConsistentRead=True).get("Item")

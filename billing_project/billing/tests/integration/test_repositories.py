@@ -24,6 +24,7 @@ from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Dispatcher, RecordingPublisher
+from oficina_common.metrics import DYNAMODB_REQUESTS
 from oficina_common.outbox import OUTBOX_INDEX
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -93,6 +94,23 @@ class TestBudgetRepository:
         assert [line.description for line in loaded.lines] == ["Troca de óleo", "Filtro de óleo"]
         assert budgets.latest(budget.budget_id) == budget
         assert budgets.get(budget.budget_id, 2) is None and budgets.latest(str(uuid.uuid4())) is None
+
+    def test_a_versions_lines_are_read_once_then_kept(self, budgets):
+        def line_queries() -> float:
+            return sum(s.value for family in DYNAMODB_REQUESTS.collect() for s in family.samples
+                       if s.name.endswith("_total") and s.labels["table"] == budgets.items_table.name
+                       and s.labels["operation"] == "Query")
+
+        budget = a_budget()
+        budgets.add(budget)
+        revision = replace(budget, version=2, lines=parse_lines(factories.ITEMS[:1]), lines_key="other")
+        budgets.add(revision)
+        before = line_queries()
+        assert budgets.get(budget.budget_id, 1).lines == budget.lines
+        assert budgets.latest(budget.budget_id).lines == revision.lines  # each version its own lines
+        assert [v.lines for v in budgets.versions(budget.budget_id)] == [budget.lines, revision.lines]
+        assert budgets.get(budget.budget_id, 1).lines == budget.lines
+        assert line_queries() - before == 2  # one per version, however often it is loaded
 
     def test_lines_live_in_budget_items_under_deterministic_ids(self, budgets):
         budget = a_budget()
