@@ -1,7 +1,8 @@
 """The Execution service's DynamoDB tables (names prefixed with ``DYNAMODB_TABLE_PREFIX``).
 
 - ``executions``: one item per saga instance, keyed (executionId, timestamp) where ``timestamp``
-  is when the saga started (the DiagnosisCompleted's ``occurred_at``). ``ServiceOrderIndex``
+  is when the saga started (the DiagnosisCompleted's ``occurred_at``); the instance itself is the
+  ``saga`` attribute, a JSON string (items written before it was one hold a map, still read). ``ServiceOrderIndex``
   finds an order's saga; ``StatusIndex`` (status, deadline) is what the sweeper queries for sagas
   past their step's timeout. The item carries its outbox (``OutboxIndex``), the ids of the last
   messages it applied (``handled``: the consumer's de-duplication, written with each change) and,

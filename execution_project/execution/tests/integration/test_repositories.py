@@ -1,6 +1,7 @@
 """The repositories against real DynamoDB endpoints (moto's server and dynalite, over HTTP)."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ from django.core.management import call_command
 
 from execution import saga as saga_flow
 from execution.domain import Job, Mechanic, iso
-from execution.repositories import HANDLED_KEPT
+from execution.repositories import HANDLED_KEPT, _to_dynamo
 from execution.tables import EXECUTIONS, TABLES, WORK_QUEUE
 from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
@@ -39,6 +40,19 @@ def test_a_saga_is_created_once_and_read_back_whole(deps):
     redelivered.started_at = decision.saga.started_at
     with pytest.raises(AlreadyExists):
         deps.executions.add(redelivered, [])
+
+
+def test_the_instance_is_one_json_string_and_an_older_map_is_still_read(deps):
+    stored, decision = started(deps)
+    raw = deps.executions.table.get_item(Key=stored.key, ConsistentRead=True)["Item"]
+    assert json.loads(raw["saga"]) == decision.saga.to_dict()
+    # As items were written before: the instance as a map of DynamoDB values.
+    deps.executions.table.put_item(Item={**raw, "saga": _to_dynamo(json.loads(raw["saga"]))})
+    older = deps.executions.get(decision.saga.execution_id)
+    assert older.saga == decision.saga and list(older.outbox) == list(stored.outbox)
+    # Saved again, it is a string from then on.
+    deps.executions.save(older, older.saga, [])
+    assert isinstance(deps.executions.table.get_item(Key=stored.key, ConsistentRead=True)["Item"]["saga"], str)
 
 
 def test_a_save_is_conditional_on_the_version_it_read_and_carries_its_messages(deps, publisher):
