@@ -1,39 +1,18 @@
-"""Liveness (the process answers) and readiness (DynamoDB and the broker answer too)."""
+"""``/healthz`` and ``/readyz`` (oficina_common.health): Billing needs its DynamoDB tables and the broker."""
 from __future__ import annotations
 
-import logging
+from django.conf import settings
 
-from django.http import HttpRequest, JsonResponse
+from oficina_common.dynamodb import check_tables
+from oficina_common.health import check_broker, healthz, readiness_view
 
-logger = logging.getLogger(__name__)
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+__all__ = ["healthz", "readyz"]
 
 
 def _dynamodb() -> None:
-    from billing.tables import BUDGETS, dynamo_settings, table
+    from billing.tables import ALL_TABLES, dynamo_settings
 
-    table(BUDGETS, dynamo_settings()).meta.client.describe_table(
-        TableName=BUDGETS.physical_name(dynamo_settings().table_prefix))
-
-
-def _broker() -> None:
-    from config.celery import app
-
-    with app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, timeout=2)
+    check_tables(dynamo_settings(), ALL_TABLES)
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {}
-    for name, check in (("dynamodb", _dynamodb), ("broker", _broker)):
-        try:
-            check()
-            checks[name] = "ok"
-        except Exception as exc:
-            logger.warning("readiness check %s failed: %s", name, exc)
-            checks[name] = "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+readyz = readiness_view({"dynamodb": _dynamodb, "broker": lambda: check_broker(settings.CELERY_BROKER_URL)})

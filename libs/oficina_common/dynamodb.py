@@ -109,14 +109,15 @@ def _resource(endpoint_url: str | None, region: str) -> Any:
         return _resources[key]
 
 
+def _credentials(endpoint_url: str | None) -> dict[str, str]:
+    # Emulators accept any credentials; real AWS takes them from the usual chain.
+    return {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint_url else {}
+
+
 def _new_resource(endpoint_url: str | None, region: str) -> Any:
     session = boto3.session.Session()
-    extra: dict[str, Any] = {}
-    if endpoint_url:
-        # Emulators accept any credentials; real AWS takes them from the usual chain.
-        extra = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     made = session.resource("dynamodb", endpoint_url=endpoint_url or None, region_name=region,
-                            config=_boto_config(), **extra)
+                            config=_boto_config(), **_credentials(endpoint_url))
     count_dynamodb_requests(made.meta.client.meta.events)
     return made
 
@@ -139,11 +140,33 @@ def table(settings: DynamoSettings, spec: TableSpec) -> Any:
     return found
 
 
+_probe_clients: dict[tuple[str | None, str], Any] = {}
+
+
+def check_tables(settings: DynamoSettings, specs: tuple[TableSpec, ...]) -> None:
+    """Raise unless the endpoint answers and every table exists (``/readyz``).
+
+    Asked with a client of its own that tries once and gives up within seconds: the services'
+    client retries for up to a minute, which a probe every few seconds would pile up. Its calls
+    stay out of ``oficina_dynamodb_requests_total``, which counts the services' work."""
+    key = (settings.endpoint_url or None, settings.region)
+    with _resources_lock:
+        if key not in _probe_clients:
+            _probe_clients[key] = boto3.session.Session().client(
+                "dynamodb", endpoint_url=key[0], region_name=settings.region,
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2),
+                **_credentials(key[0]))
+        client = _probe_clients[key]
+    for spec in specs:
+        client.describe_table(TableName=spec.physical_name(settings.table_prefix))
+
+
 def reset_resources() -> None:
     """Forget cached clients and tables (tests that switch endpoints, e.g. into ``mock_aws``)."""
     with _resources_lock:
         _resources.clear()
         _tables.clear()
+        _probe_clients.clear()
 
 
 def ensure_tables(settings: DynamoSettings, specs: tuple[TableSpec, ...], *, wait: bool = True) -> list[str]:
