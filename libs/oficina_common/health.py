@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 2
 
 
+@csrf_exempt  # a POST gets a plain 405, not the CSRF failure page (nothing here changes state)
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process answers."""
@@ -31,6 +33,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readiness_view(checks: Mapping[str, Callable[[], Any]]) -> Callable[[HttpRequest], JsonResponse]:
     """A ``/readyz`` view running ``checks`` (name -> a callable that raises when not ready)."""
 
+    @csrf_exempt
     @require_GET
     def readyz(request: HttpRequest) -> JsonResponse:
         results: dict[str, str] = {}

@@ -33,6 +33,13 @@ def test_readyz_is_503_when_the_broker_is_unreachable(client, settings):
                                "checks": {"database": "ok", "broker": "unavailable: OperationalError"}}
 
 
+def test_the_probes_answer_only_get():
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)  # as a browser's POST would meet it
+    assert strict.post("/readyz").status_code == 405 and strict.post("/healthz").status_code == 405
+
+
 @pytest.mark.django_db
 def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
     from django.db import OperationalError, connection
