@@ -11,6 +11,11 @@ from kombu import Queue
 # Tests that kill a worker mid-task shorten it (CELERY_VISIBILITY_TIMEOUT) to see the redelivery.
 VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
 MAX_RETRY_COUNTDOWN = min(300, max(1, VISIBILITY_TIMEOUT // 4))
+# How long a command to Redis may wait for its answer. Without it a broker that accepts the
+# connection and then stalls (paused, partitioned) holds a publish, and the web request behind it,
+# forever; with it the publish fails (Celery tries it four times: ~20 s at worst, inside gunicorn's
+# 30 s) and the message waits in the outbox for the sweeper. The worker's BRPOP polls every second.
+SOCKET_TIMEOUT = 5
 
 
 def celery_settings(queue: str, broker_url: str, *, eager: bool = False) -> dict[str, Any]:
@@ -30,7 +35,8 @@ def celery_settings(queue: str, broker_url: str, *, eager: bool = False) -> dict
         # throttle would scan only every ~100 s).
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT,
                                      "unacked_restore_interval": max(1, min(10, VISIBILITY_TIMEOUT // 4)),
-                                     "unacked_restore_throttle": 1},
+                                     "unacked_restore_throttle": 1,
+                                     "socket_timeout": SOCKET_TIMEOUT},
         "broker_connection_retry_on_startup": True,
         "task_always_eager": eager,
         "task_eager_propagates": eager,
