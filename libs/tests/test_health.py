@@ -79,7 +79,7 @@ def test_a_hanging_or_missing_dynamodb_fails_within_seconds(silent_endpoint):
         check_tables(DynamoSettings(silent_endpoint, "us-east-1", "t_"), (SPEC,))
     with pytest.raises(EndpointConnectionError):
         check_tables(DynamoSettings("http://127.0.0.1:9", "us-east-1", "t_"), (SPEC,))
-    # One attempt each (the services' own client tries five times, up to ten seconds a try), so
+    # One attempt each (the services' own client retries five times, up to 13 s a try), so
     # that a probe with both checks hanging still answers within its 5 s (about 2 s each).
     assert time.monotonic() - started < 3
     reset_resources()
