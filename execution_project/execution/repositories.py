@@ -110,10 +110,10 @@ class _ItemOutbox:
 
 
 class ExecutionRepository(_ItemOutbox):
-    """The ``executions`` table: the saga instance is the item's ``saga`` map.
+    """The ``executions`` table: the saga instance is the item's ``saga`` attribute (a JSON string).
 
     ``status``, ``deadline``, ``serviceOrderId`` and ``customer_id`` are copied to the top level
-    for the GSIs and filters; the ``saga`` map is the source of truth.
+    for the GSIs and filters; the ``saga`` attribute is the source of truth.
     """
 
     KEY = ("executionId", "timestamp")
