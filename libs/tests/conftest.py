@@ -1,3 +1,5 @@
+import socket
+import threading
 import uuid
 
 import pytest
@@ -24,3 +26,30 @@ def dynamo_settings(request) -> DynamoSettings:
     endpoint = request.getfixturevalue(f"{request.param}_endpoint")
     reset_resources()
     return DynamoSettings(endpoint_url=endpoint, region="us-east-1", table_prefix=f"t{uuid.uuid4().hex[:8]}_")
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A port that accepts connections and never answers: a DynamoDB endpoint or a broker that hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()

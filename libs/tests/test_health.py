@@ -1,7 +1,5 @@
 """The liveness and readiness views every service mounts, and the fail-fast DynamoDB check."""
 import json
-import socket
-import threading
 import time
 
 import pytest
@@ -36,40 +34,11 @@ def test_ready_when_every_check_passes_and_which_failed_when_not():
     assert answer(readiness_view({"a": lambda: None}), "post")[0] == 405
 
 
-
-
 def test_tables_are_checked_on_both_emulators(dynamo_settings):
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         check_tables(dynamo_settings, (SPEC,))
     ensure_tables(dynamo_settings, (SPEC,))
     check_tables(dynamo_settings, (SPEC,))
-
-
-@pytest.fixture
-def silent_endpoint():
-    """A port that accepts connections and never answers: a DynamoDB endpoint that hangs."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
 
 
 def test_a_hanging_or_missing_dynamodb_fails_within_seconds(silent_endpoint):
