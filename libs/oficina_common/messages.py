@@ -118,6 +118,21 @@ class Envelope:
                         payload=payload or {})
 
 
+# The longest free text (a reason, a note) a message carries: every receiver stores at least this
+# much. A sender cuts longer text to it; a receiver of a compensation cuts rather than refuses, so
+# that a cosmetic field never stops money or stock from being given back.
+TEXT_LIMIT = 500
+_ELLIPSIS = "…"
+
+
+def clip(text: str | None, limit: int = TEXT_LIMIT) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis marking the cut."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(_ELLIPSIS)].rstrip() + _ELLIPSIS
+
+
 def validate(data: Any) -> None:
     errors = sorted(_validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:

@@ -4,8 +4,10 @@ from oficina_common.messages import (
     COMMANDS,
     ENVELOPE_SCHEMA,
     EVENTS,
+    TEXT_LIMIT,
     Envelope,
     InvalidMessage,
+    clip,
     handler_task_name,
 )
 from oficina_common.messaging import DUPLICATE, Dispatcher, MemoryInbox, RecordingPublisher
@@ -119,3 +121,16 @@ def test_html_testing_reads_pages_by_testid():
     assert [e.text for e in by_testid(page, "item")] == ["a", "b"]
     assert set(by_testid(page)) == {"total", "qr", "item"}
     assert "hidden" not in visible_text(page) and "R$ 10,00" in visible_text(page)
+
+def test_short_text_is_kept_as_it_is_without_surrounding_blanks():
+    assert clip("  Freios gastos  ") == "Freios gastos"
+    assert clip(None) == ""
+
+
+def test_long_text_is_cut_to_the_limit_with_an_ellipsis():
+    reason = "Cliente desistiu do serviço. " * 40  # ~1,160 characters
+    cut = clip(reason)
+    assert len(cut) <= TEXT_LIMIT
+    assert cut.endswith("…")
+    assert reason.startswith(cut[:-1])
+    assert clip("abcdef", 4) == "abc…"
