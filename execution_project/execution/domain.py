@@ -84,6 +84,7 @@ class RevisionStatus(StrEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    FAILED = "FAILED"  # Billing never answered the request for the revised budget
 
 
 @dataclass
@@ -191,6 +192,8 @@ class SagaInstance:
     stuck: list[PendingCommand] = field(default_factory=list)
     failed_while: str | None = None
     cancelled_by_os: bool = False
+    # Budget versions the workshop made when no decision could be awaited: cancelled, never awaited.
+    foreign_versions: list[int] = field(default_factory=list)
     compensation_attempts: int = 0
     created_at: str = ""
     updated_at: str = ""

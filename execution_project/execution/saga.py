@@ -31,7 +31,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from oficina_common.messages import Envelope
+from oficina_common.messages import Envelope, clip
 
 from .domain import (
     FAR_FUTURE,
@@ -95,6 +95,9 @@ class Decision:
     effects: list[Effect] = field(default_factory=list)
     changed: bool = False
     notes: list[str] = field(default_factory=list)
+    # Set when the message came before the one it depends on (a decision on a budget version the
+    # saga has not heard of yet): nothing changed, and the message must be handled again later.
+    deferred: str | None = None
 
     @property
     def note(self) -> str:
@@ -129,6 +132,7 @@ class _Transition:
         self.notes: list[str] = []
         self.status_change: tuple[str, str] | None = None
         self.job_closed = False  # set while compensating a job the mechanic already failed
+        self.deferred: str | None = None
 
     # --- messages -------------------------------------------------------------------------
     def _envelope(self, type: str, payload: dict[str, Any], message_id: str = "") -> Envelope:
@@ -246,6 +250,11 @@ class _Transition:
     def ignore(self, why: str) -> None:
         self.note(f"ignored: {why}")
 
+    def defer(self, why: str) -> None:
+        """Not yet: the message overtook the one it depends on; it is to be handled again later."""
+        self.deferred = why
+        self.note(f"deferred: {why}")
+
     # --- result ---------------------------------------------------------------------------
     def decision(self) -> Decision:
         s = self.saga
@@ -257,7 +266,7 @@ class _Transition:
             s.updated_at = self.at
             s.deadline = _deadline(s)
         return Decision(saga=s, commands=self.commands, effects=self.effects, changed=self.changed,
-                        notes=self.notes)
+                        notes=self.notes, deferred=self.deferred)
 
 
 def summary(s: SagaInstance) -> dict[str, Any]:
@@ -267,7 +276,11 @@ def summary(s: SagaInstance) -> dict[str, Any]:
     if s.budget:
         out["budget"] = {"budget_id": s.budget.budget_id, "version": s.budget.version,
                          "status": str(s.budget.status), "total_cents": s.budget.total_cents}
-    payment = next((p for p in reversed(s.payments) if p.payment_id), None)
+    payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
+    duplicates = [p for p in s.payments if p.purpose == "duplicate"]
+    if duplicates:
+        out["duplicate_payments_refunded"] = [{"mercadopago_payment_id": p.mercadopago_payment_id,
+                                               "amount_cents": p.amount_cents} for p in duplicates]
     if payment:
         out["payment"] = {"payment_id": payment.payment_id, "status": str(payment.status),
                           "amount_cents": payment.amount_cents, "qr_code": payment.qr_code,
@@ -286,6 +299,12 @@ def _deadline(s: SagaInstance) -> str:
 
 
 # --- step actions ----------------------------------------------------------------------------
+def _cause(t: _Transition) -> str:
+    """Why the saga undoes things, as a command carries it: cut to what every receiver stores, so
+    that a long reason (an attendant's, a mechanic's) never gets a compensation refused."""
+    return clip(t.saga.cause)
+
+
 def _create_budget(t: _Transition) -> None:
     o = t.saga.order
     t.send("billing.CreateBudget", {
@@ -344,7 +363,7 @@ def _cancel_budget(t: _Transition) -> None:
     # Once the customer paid, the approved budget stays as the record; the refund undoes the money.
     open_budget = budget.status in (BudgetStatus.PENDING_APPROVAL, BudgetStatus.APPROVED) and not paid
     if open_budget or revision_waiting:
-        t.send("billing.CancelBudget", {"budget_id": budget.budget_id, "reason": s.cause or ""},
+        t.send("billing.CancelBudget", {"budget_id": budget.budget_id, "reason": _cause(t)},
                key="cancel_budget", step_number=1,
                awaits=("billing.BudgetCancelled", "billing.BudgetRejected", "billing.BudgetExpired"))
 
@@ -362,18 +381,19 @@ def _cancel_or_refund_payments(t: _Transition) -> None:
 
 
 def _undo_payment(t: _Transition, payment: Payment) -> None:
+    """Give the customer's money back (refund), or make sure none comes (cancel). Awaited while
+    the saga compensates; a saga that goes on (a revision's payment it gave up on) or is over
+    sends it and forgets (Billing answers, and a repeat undoes nothing twice)."""
     if not payment.payment_id:
         return
     step_number = 4 if payment.purpose == "budget" else 7
-    reason = t.saga.cause or ""
+    payload = {"payment_id": payment.payment_id, "reason": _cause(t)}
     if payment.status == PaymentStatus.APPROVED:
-        t.send("billing.RefundPayment", {"payment_id": payment.payment_id, "reason": reason},
-               key=f"refund_payment:{payment.payment_id}", awaits=("billing.PaymentRefunded",),
-               step_number=step_number)
+        _cancel_late(t, "billing.RefundPayment", payload, f"refund_payment:{payment.payment_id}",
+                     ("billing.PaymentRefunded",), step_number)
     elif payment.status == PaymentStatus.PENDING:
-        t.send("billing.CancelPayment", {"payment_id": payment.payment_id, "reason": reason},
-               key=f"cancel_payment:{payment.payment_id}", step_number=step_number,
-               awaits=("billing.PaymentCancelled", "billing.PaymentFailed", "billing.PaymentApproved"))
+        _cancel_late(t, "billing.CancelPayment", payload, f"cancel_payment:{payment.payment_id}",
+                     ("billing.PaymentCancelled", "billing.PaymentFailed", "billing.PaymentApproved"), step_number)
 
 
 def _withdraw_work(t: _Transition) -> None:
@@ -508,10 +528,10 @@ def _on_budget_created(t: _Transition, p: dict[str, Any]) -> None:
         _on_revision_created(t, budget, p)
         return
     if _is_undoing(s):
-        if t.answered("create_budget") or (s.budget is None and s.status != SagaStatus.COMPENSATING):
+        if t.answered("create_budget") or s.budget is None:
             # Created after the saga gave up: cancel it too.
             s.budget = budget
-            _cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": s.cause or ""},
+            _cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": _cause(t)},
                          f"cancel_budget:{budget.budget_id}:v{budget.version}", ("billing.BudgetCancelled",), 1)
         else:
             t.ignore("budget created while compensating")
@@ -522,13 +542,18 @@ def _on_budget_created(t: _Transition, p: dict[str, Any]) -> None:
     t.answered("create_budget")
     s.budget = budget
     t.advance(1)
+    _await_decision(t, budget)
+
+
+def _await_decision(t: _Transition, budget: Budget) -> None:
+    """The customer has until the budget expires (plus a grace), at most the approval timeout."""
     deadline = t.now + t.config.approval_timeout
     if budget.expires_at:
         try:
             deadline = min(deadline, parse_iso(budget.expires_at) + t.config.approval_grace)
         except ValueError:
             pass
-    s.wait_due_at = iso(max(deadline, t.now))
+    t.saga.wait_due_at = iso(max(deadline, t.now))
 
 
 def _cancel_late(t: _Transition, type: str, payload: dict[str, Any], key: str, awaits: tuple[str, ...],
@@ -537,20 +562,21 @@ def _cancel_late(t: _Transition, type: str, payload: dict[str, Any], key: str, a
     if t.saga.status == SagaStatus.COMPENSATING:
         t.send(type, payload, key=key, awaits=awaits, step_number=step_number)
     else:
-        t.send(type, payload)  # the saga is over: fire and forget
-    t.note(f"late reply undone with {type}")
+        t.send(type, payload)  # the saga goes on or is over: fire and forget
+    t.note(f"undone with {type}")
 
 
 def _on_revision_created(t: _Transition, budget: Budget, p: dict[str, Any]) -> None:
     s = t.saga
     revision = s.active_revision
     pending = s.pending_command("revise_budget")
-    if revision is None or revision.status != RevisionStatus.REQUESTED or pending is None:
-        t.ignore("no revision was requested")
+    if revision is None or revision.status != RevisionStatus.REQUESTED or pending is None \
+            or p.get("origin") == "staff":
+        _on_staff_revision(t, budget, p)
         return
     t.answered("revise_budget")
     if pending.undo:
-        _cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": s.cause or ""},
+        _cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": _cause(t)},
                      f"cancel_budget:{budget.budget_id}:v{budget.version}", ("billing.BudgetCancelled",), 7)
         _maybe_finish_compensation(t)
         return
@@ -563,6 +589,54 @@ def _on_revision_created(t: _Transition, budget: Budget, p: dict[str, Any]) -> N
                      "customer's approval")
 
 
+def _on_staff_revision(t: _Transition, budget: Budget, p: dict[str, Any]) -> None:
+    """A version the workshop made through Billing's API: while the customer decides, it replaces
+    the version awaited; during the work it is additional repairs awaiting the customer. At any
+    other moment no decision can be awaited, so the version is cancelled before anyone approves
+    what would never be charged."""
+    s = t.saga
+    if s.budget is None or budget.budget_id != s.budget.budget_id or budget.version <= s.budget.version \
+            or budget.version in s.foreign_versions:
+        t.ignore(f"budget v{budget.version} is not a newer version of this saga's budget")
+        return
+    items = [_item(i) for i in p.get("items") or []]
+    revision = s.active_revision
+    revision_open = revision is not None and revision.status in (RevisionStatus.REQUESTED,
+                                                                  RevisionStatus.PENDING_APPROVAL)
+    if s.is_live and s.step(2).status == StepStatus.RUNNING:
+        s.budget = budget
+        s.order.items = [*s.order.items, *items]
+        _await_decision(t, budget)
+        t.summary_update(f"Budget revised: v{budget.version} of {_money(budget.total_cents)} waits for the "
+                         "customer's approval")
+        return
+    if s.is_live and s.step(7).status == StepStatus.RUNNING and not s.work_done and not revision_open and items:
+        additional = p.get("additional_total_cents")
+        s.revisions.append(Revision(
+            number=len(s.revisions) + 1, status=RevisionStatus.PENDING_APPROVAL, queue_id=s.queue_id or "",
+            items=items, notes=clip(str(p.get("reason") or "")), budget_version=budget.version,
+            additional_total_cents=int(additional) if additional is not None else _items_total(items)))
+        s.budget = budget
+        t.summary_update(f"Additional repairs: budget v{budget.version} of {_money(budget.total_cents)} waits for "
+                         "the customer's approval")
+        return
+    s.foreign_versions.append(budget.version)
+    t.send("billing.CancelBudget", {"budget_id": budget.budget_id,
+                                    "reason": "The order cannot take a revised budget at this point"})
+    t.note(f"budget v{budget.version} cancelled: no decision can be awaited now")
+
+
+def _decision_too_early(s: SagaInstance, p: dict[str, Any]) -> bool:
+    """A decision on a version whose BudgetCreated has not come yet (it overtook it)."""
+    if not s.is_live:
+        return False
+    if s.budget is None:
+        return s.pending_command("create_budget") is not None
+    version = int(p["version"])
+    return str(p["budget_id"]) == s.budget.budget_id and version > s.budget.version \
+        and version not in s.foreign_versions
+
+
 def _items_total(items: list[dict[str, Any]]) -> int:
     return sum(int(i["quantity"]) * int(i["unit_price_cents"]) for i in items)
 
@@ -570,6 +644,9 @@ def _items_total(items: list[dict[str, Any]]) -> int:
 def _on_budget_approved(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
     version = int(p["version"])
+    if _decision_too_early(s, p):
+        t.defer(f"budget v{version} was decided before the saga heard of it")
+        return
     budget = s.budget
     if not s.is_live or budget is None or budget.budget_id != str(p["budget_id"]) or budget.version != version:
         t.ignore(f"budget v{version} is not the one awaited")
@@ -602,6 +679,9 @@ def _on_budget_approved(t: _Transition, p: dict[str, Any]) -> None:
 def _on_budget_refused(t: _Transition, p: dict[str, Any], *, status: BudgetStatus) -> None:
     s = t.saga
     version = int(p["version"])
+    if _decision_too_early(s, p):
+        t.defer(f"budget v{version} was decided before the saga heard of it")
+        return
     budget = s.budget
     if budget is None or budget.budget_id != str(p["budget_id"]) or budget.version != version:
         t.ignore(f"budget v{version} is not the one awaited")
@@ -633,7 +713,10 @@ def _on_budget_refused(t: _Transition, p: dict[str, Any], *, status: BudgetStatu
 
 def _on_budget_cancelled(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
-    if s.budget is None or s.budget.budget_id != str(p["budget_id"]):
+    if s.budget is None and _compensation_answered(t, "cancel_budget:blind"):
+        return
+    if s.budget is None or s.budget.budget_id != str(p["budget_id"]) \
+            or int(p.get("version") or 0) in s.foreign_versions:
         t.ignore("not this saga's budget")
         return
     if s.budget.status != BudgetStatus.CANCELLED:
@@ -646,21 +729,28 @@ def _on_budget_cancelled(t: _Transition, p: dict[str, Any]) -> None:
 def _on_parts_reserved(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
     parts = merge_part_lines(list(p.get("parts") or []))
-    if s.is_live and s.step(3).status == StepStatus.RUNNING and t.answered("reserve_parts"):
+    pending = s.pending_command("reserve_parts", "reserve_extra_parts")
+    if pending is not None and not pending.undo and s.is_live:
+        t.answered(pending.key)
         s.reserved_parts = merge_part_lines(s.reserved_parts, parts)
-        t.advance(3)
-        return
-    if s.is_live and t.answered("reserve_extra_parts"):
-        s.reserved_parts = merge_part_lines(s.reserved_parts, parts)
+        if pending.key == "reserve_parts":
+            t.advance(3)
+            return
         revision = s.active_revision
         if revision:
             revision.parts_status = "RESERVED"
         _consume_if_done(t)
         return
-    if s.status == SagaStatus.COMPENSATING and t.answered("reserve_parts", "reserve_extra_parts"):
-        s.reserved_parts = merge_part_lines(s.reserved_parts, parts)
+    if pending is not None or _is_undoing(s):
+        # A reservation the saga no longer wants (it timed out, or the saga turned back, or gave
+        # up and released blindly before the reservation landed): give the parts back.
+        if pending is not None:
+            t.answered(pending.key)
+        if s.status == SagaStatus.COMPENSATING:
+            s.reserved_parts = merge_part_lines(s.reserved_parts, parts)
         _cancel_late(t, "os.ReleaseParts", {"parts": parts}, f"release_parts:{s.version + 1}.{len(t.commands)}",
                      ("os.PartsReleased",), 3)
+        _maybe_finish_compensation(t)
         return
     t.ignore("no reservation was awaited")
 
@@ -671,22 +761,24 @@ def _on_parts_reservation_failed(t: _Transition, p: dict[str, Any]) -> None:
                         for m in p.get("missing") or [])
     detail = "; ".join(x for x in (str(p.get("reason") or ""), f"missing {missing}" if missing else "") if x)
     cause = f"Not enough parts in stock: {detail}" if detail else "Not enough parts in stock"
-    if s.is_live and s.step(3).status == StepStatus.RUNNING and t.answered("reserve_parts"):
+    pending = s.pending_command("reserve_parts", "reserve_extra_parts")
+    if pending is None:
+        t.ignore("no reservation was awaited")
+        return
+    t.answered(pending.key)
+    if pending.undo or not s.is_live:
+        _maybe_finish_compensation(t)  # nothing was reserved: nothing to give back
+        return
+    if pending.key == "reserve_parts":
         t.fail_step(3, cause)
         _compensate(t, cause)
         return
-    if s.is_live and t.answered("reserve_extra_parts"):
-        revision = s.active_revision
-        if revision:
-            revision.parts_status = "UNAVAILABLE"
-            revision.error = cause
-        t.summary_update(f"Additional parts unavailable ({cause}); the work goes on with what was approved")
-        _consume_if_done(t)
-        return
-    if s.status == SagaStatus.COMPENSATING and t.answered("reserve_parts", "reserve_extra_parts"):
-        _maybe_finish_compensation(t)
-        return
-    t.ignore("no reservation was awaited")
+    revision = s.active_revision
+    if revision:
+        revision.parts_status = "UNAVAILABLE"
+        revision.error = cause
+    t.summary_update(f"Additional parts unavailable ({cause}); the work goes on with what was approved")
+    _consume_if_done(t)
 
 
 def _on_parts_released(t: _Transition, p: dict[str, Any]) -> None:
@@ -709,7 +801,7 @@ def _on_parts_consumed(t: _Transition, p: dict[str, Any]) -> None:
 def _consume_if_done(t: _Transition) -> None:
     """The job is done and no extra reservation is outstanding: consume the parts, or finish."""
     s = t.saga
-    if not s.work_done or s.pending_command("reserve_extra_parts", "consume_parts"):
+    if not s.work_done or any(p.key in ("reserve_extra_parts", "consume_parts") and not p.undo for p in s.pending):
         return
     if s.reserved_parts:
         t.send("os.ConsumeParts", {"parts": s.reserved_parts}, key="consume_parts", awaits=("os.PartsConsumed",),
@@ -758,12 +850,16 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _unrequested_payment(t: _Transition, command: str, p: dict[str, Any]) -> None:
-    """A payment the saga never asked for (or no longer tracks): undo it if the saga is over."""
+    """A payment the saga never asked for (or no longer tracks): undo it if the saga turned back."""
     s = t.saga
-    if s.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED):
-        _cancel_late(t, command, {"payment_id": str(p["payment_id"]), "reason": s.cause or ""}, "", (), 4)
-    else:
-        t.ignore("no payment was requested")
+    if _is_undoing(s):
+        payment_id = str(p["payment_id"])
+        key = f"{'refund' if command == 'billing.RefundPayment' else 'cancel'}_payment:{payment_id}"
+        if s.pending_command(key) is None:
+            _cancel_late(t, command, {"payment_id": payment_id, "reason": _cause(t)}, key,
+                         ("billing.PaymentRefunded", "billing.PaymentCancelled", "billing.PaymentFailed"), 4)
+            return
+    t.ignore("no payment was requested")
 
 
 def _answer_payment_request(t: _Transition, key: str, p: dict[str, Any], status: PaymentStatus) -> Payment | None:
@@ -832,7 +928,7 @@ def _on_payment_approved(t: _Transition, p: dict[str, Any]) -> None:
         if _is_undoing(s) or previous != PaymentStatus.PENDING:
             # Approved after we asked to cancel it: the money is in, give it back.
             t.answered(f"cancel_payment:{payment.payment_id}")
-            _cancel_late(t, "billing.RefundPayment", {"payment_id": payment.payment_id, "reason": s.cause or ""},
+            _cancel_late(t, "billing.RefundPayment", {"payment_id": payment.payment_id, "reason": _cause(t)},
                          f"refund_payment:{payment.payment_id}", ("billing.PaymentRefunded",),
                          4 if payment.purpose == "budget" else 7)
             return
@@ -851,7 +947,8 @@ def _on_payment_failed(t: _Transition, p: dict[str, Any]) -> None:
     reason = str(p.get("reason") or p.get("status") or "rejected")
     cause = f"Payment failed: {reason}"
     if payment is None and key is None:
-        t.ignore("no payment was requested")
+        if not _unknown_payment_undone(t, p, PaymentStatus.CANCELLED):
+            t.ignore("no payment was requested")
         return
     if payment is None:
         assert key is not None
@@ -862,7 +959,8 @@ def _on_payment_failed(t: _Transition, p: dict[str, Any]) -> None:
             _maybe_finish_compensation(t)
             return
     elif payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.REFUNDED):
-        t.ignore("payment already closed")
+        if not _compensation_answered(t, "cancel_payment:blind"):
+            t.ignore("payment already closed")
         return
     else:
         payment.status = PaymentStatus.FAILED
@@ -889,19 +987,69 @@ def _on_payment_failed(t: _Transition, p: dict[str, Any]) -> None:
 
 def _on_payment_closed(t: _Transition, p: dict[str, Any], *, status: PaymentStatus, key: str) -> None:
     s = t.saga
+    if p.get("duplicate"):
+        _on_duplicate_refunded(t, p)
+        return
     payment = s.payment(str(p["payment_id"]))
     if payment is None:
-        t.ignore("unknown payment")
+        if not _unknown_payment_undone(t, p, status):
+            t.ignore("unknown payment")
         return
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.APPROVED):
         payment.status = status
         t.changed = True
-    if not _compensation_answered(t, f"{key}:{payment.payment_id}"):
+    # The answer to undoing this payment, or to a blind cancellation that turned out to be it.
+    if not (_compensation_answered(t, f"{key}:{payment.payment_id}")
+            or _compensation_answered(t, "cancel_payment:blind")):
         t.ignore(f"no {key} was awaited")
+
+
+def _job_not_recorded_yet(t: _Transition, p: dict[str, Any]) -> bool:
+    """News of the saga's job before the saga recorded that the job is queued: handle it later."""
+    s = t.saga
+    if s.is_live and s.step(6).status == StepStatus.RUNNING and str(p["queue_id"]) == s.queue_id:
+        t.defer("the job's news came before the saga recorded the job")
+        return True
+    return False
+
+
+def _unknown_payment_undone(t: _Transition, p: dict[str, Any], status: PaymentStatus) -> bool:
+    """The answer to undoing a payment the saga never recorded (it only heard of it late, or
+    cancelled it blindly): recorded, so that what the customer was charged and given back shows."""
+    payment_id = str(p["payment_id"])
+    pending = t.saga.pending_command(f"cancel_payment:{payment_id}", f"refund_payment:{payment_id}") \
+        or t.saga.pending_command("cancel_payment:blind")
+    if pending is None:
+        return False
+    t.saga.payments.append(Payment(
+        payment_id=payment_id, purpose="budget" if pending.step_number == 4 else "revision",
+        budget_version=int(pending.payload.get("version") or 0), amount_cents=int(p.get("amount_cents") or 0),
+        status=status, mercadopago_payment_id=_str_or_none(p.get("mercadopago_payment_id"))))
+    _compensation_answered(t, pending.key)
+    return True
+
+
+def _on_duplicate_refunded(t: _Transition, p: dict[str, Any]) -> None:
+    """The customer paid twice for one payment (Checkout Pro lets a preference be paid again):
+    Billing refunded the second charge; the saga records it beside the payment it duplicated."""
+    s = t.saga
+    mercadopago_payment_id = _str_or_none(p.get("mercadopago_payment_id"))
+    record_id = f"{p['payment_id']}:{mercadopago_payment_id}"
+    if s.payment(record_id):
+        t.ignore("duplicate payment already recorded")
+        return
+    original = s.payment(str(p["payment_id"]))
+    amount = int(p.get("amount_cents") or 0)
+    s.payments.append(Payment(payment_id=record_id, purpose="duplicate",
+                              budget_version=original.budget_version if original else 0, amount_cents=amount,
+                              status=PaymentStatus.REFUNDED, mercadopago_payment_id=mercadopago_payment_id))
+    t.summary_update(f"A second payment of {_money(amount)} for the same order was refunded")
 
 
 def _on_work_completed(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
+    if _job_not_recorded_yet(t, p):
+        return
     if not s.is_live or s.step(7).status != StepStatus.RUNNING or str(p["queue_id"]) != s.queue_id or s.work_done:
         t.ignore("no job of this saga is being worked on")
         return
@@ -913,6 +1061,8 @@ def _on_work_completed(t: _Transition, p: dict[str, Any]) -> None:
 
 def _on_work_failed(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
+    if _job_not_recorded_yet(t, p):
+        return
     if not s.is_live or s.step(7).status != StepStatus.RUNNING or str(p["queue_id"]) != s.queue_id or s.work_done:
         t.ignore("no job of this saga is being worked on")
         return
@@ -924,6 +1074,8 @@ def _on_work_failed(t: _Transition, p: dict[str, Any]) -> None:
 
 def _on_additional_repair(t: _Transition, p: dict[str, Any]) -> None:
     s = t.saga
+    if _job_not_recorded_yet(t, p):
+        return
     if not s.is_live or s.step(7).status != StepStatus.RUNNING or str(p["queue_id"]) != s.queue_id or s.work_done:
         t.ignore("no job of this saga is being worked on")
         return
@@ -940,7 +1092,7 @@ def _on_additional_repair(t: _Transition, p: dict[str, Any]) -> None:
     s.revisions.append(Revision(number=len(s.revisions) + 1, status=RevisionStatus.REQUESTED,
                                 queue_id=str(p["queue_id"]), items=items, notes=notes))
     t.send("billing.ReviseBudget", {"budget_id": s.budget.budget_id, "items": items,
-                                    "reason": notes or "Additional repairs found during the work"},
+                                    "reason": clip(notes) or "Additional repairs found during the work"},
            key="revise_budget", awaits=("billing.BudgetCreated",), step_number=7)
 
 
@@ -1031,6 +1183,8 @@ def handle(saga: SagaInstance, message: Envelope, *, now: datetime, config: Saga
         handler(t, message.payload)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSagaMessage(f"{message.type} without what the saga needs: {exc!r}") from exc
+    if t.deferred:
+        return Decision(saga=saga, notes=t.notes, deferred=t.deferred)
     return t.decision()
 
 
@@ -1070,14 +1224,19 @@ def time_out(saga: SagaInstance, *, now: datetime, config: SagaConfig) -> Decisi
 def _commands_timed_out(t: _Transition, overdue: list[PendingCommand]) -> None:
     s = t.saga
     for pending in overdue:
+        if pending.undo:
+            _undo_timed_out(t, pending)
+            continue
         if pending.attempts < t.config.max_attempts:
             t.resend(pending)
             continue
-        t.answered(pending.key)
         error = f"No reply to {pending.type} after {pending.attempts} attempts"
         if pending.key in REVISION_KEYS:
+            # The work goes on without the revision; a late reply is still undone.
+            _stop_awaiting(t, pending)
             revision = s.active_revision
             if revision:
+                revision.status = RevisionStatus.FAILED
                 revision.error = error
             t.note(error)
             _consume_if_done(t)
@@ -1088,9 +1247,56 @@ def _commands_timed_out(t: _Transition, overdue: list[PendingCommand]) -> None:
             t.note(error)
             return
         else:
+            # The command stays awaited while the saga compensates: what a late reply reports is
+            # undone, and if none ever comes, what the receiver may have done is undone blindly.
+            _stop_awaiting(t, pending)
             t.fail_step(pending.step_number, error)
             _compensate(t, f"The saga stopped: {error}")
             return
+
+
+def _stop_awaiting(t: _Transition, pending: PendingCommand) -> None:
+    """The saga no longer wants what ``pending`` asked for: its reply, if one comes, is undone."""
+    pending.undo = True
+    pending.due_at = t.due(t.config.step_timeout)
+    t.changed = True
+
+
+def _undo_timed_out(t: _Transition, pending: PendingCommand) -> None:
+    """A command whose reply would be undone is still unanswered: wait a little more, then undo
+    blindly what its receiver may have done without telling (each receiver undoes only what it did)."""
+    if pending.attempts < t.config.max_attempts:
+        pending.attempts += 1
+        pending.due_at = t.due(t.config.step_timeout)
+        t.changed = True
+        return
+    t.answered(pending.key)
+    blind = _blind_undo(t, pending)
+    if blind is None:
+        t.note(f"gave up waiting for the reply to {pending.type}")
+        return
+    type, payload, key, awaits = blind
+    if t.saga.status == SagaStatus.COMPENSATING:
+        t.send(type, payload, key=key, awaits=awaits, step_number=pending.step_number)
+    else:
+        t.send(type, payload)  # the saga goes on (or is over): fire and forget
+    t.note(f"no reply to {pending.type}: undone blindly with {type}")
+
+
+def _blind_undo(t: _Transition, pending: PendingCommand) -> tuple[str, dict[str, Any], str, tuple[str, ...]] | None:
+    """The compensation of a command whose outcome the saga never heard: by what it asked for."""
+    if pending.key in ("reserve_parts", "reserve_extra_parts"):
+        return ("os.ReleaseParts", {"parts": pending.payload["parts"]}, "release_parts:blind",
+                ("os.PartsReleased",))
+    if pending.key in ("request_payment", "request_extra_payment"):
+        return ("billing.CancelPayment", {"budget_id": pending.payload["budget_id"],
+                                          "version": pending.payload["version"], "reason": _cause(t)},
+                "cancel_payment:blind", ("billing.PaymentCancelled", "billing.PaymentRefunded",
+                                         "billing.PaymentFailed"))
+    if pending.key == "create_budget":
+        return "billing.CancelBudget", {"reason": _cause(t)}, "cancel_budget:blind", ("billing.BudgetCancelled",)
+    # A revision never answered: a late BudgetCreated for it is cancelled when it comes.
+    return None
 
 
 def _compensation_timed_out(t: _Transition, overdue: list[PendingCommand]) -> None:
@@ -1098,18 +1304,8 @@ def _compensation_timed_out(t: _Transition, overdue: list[PendingCommand]) -> No
     s.compensation_attempts += 1
     stuck: list[PendingCommand] = []
     for pending in overdue:
-        if pending.undo and pending.attempts < t.config.max_attempts:
-            pending.attempts += 1
-            pending.due_at = t.due(t.config.step_timeout)
-            t.changed = True
-        elif pending.undo:
-            t.answered(pending.key)
-            if pending.key in ("reserve_parts", "reserve_extra_parts"):
-                # No answer to the reservation: release blindly (OS releases only what it holds).
-                t.send("os.ReleaseParts", {"parts": pending.payload["parts"]}, key="release_parts:blind",
-                       awaits=("os.PartsReleased",), step_number=pending.step_number)
-            else:
-                t.note(f"gave up waiting for the reply to {pending.type}")
+        if pending.undo:
+            _undo_timed_out(t, pending)
         elif pending.attempts < t.config.max_attempts:
             t.resend(pending)
         else:

@@ -65,6 +65,11 @@ _FINISH_OUTCOMES = {SagaStatus.COMPLETED: "completed", SagaStatus.COMPENSATED: "
                     SagaStatus.FAILED: "failed"}
 
 
+class ReplyTooEarly(Exception):
+    """The message came before the one it depends on (two workers, two queues): nothing was
+    written, and the consumer tries it again a little later instead of dropping it."""
+
+
 def saga_finish_reason(saga: SagaInstance) -> str:
     """Why a finished saga ended so, in one word: the ``reason`` of ``oficina_saga_finished_total``.
 
@@ -186,6 +191,8 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
         if stored.has_applied(message_id):
             return _finish_applied(stored, deps)
         decision = decide(stored.saga)
+        if decision.deferred:
+            raise ReplyTooEarly(f"{cause}: {decision.deferred}")
         if not decision.changed:
             if decision.notes:
                 logger.info("%s: %s", cause, decision.note)

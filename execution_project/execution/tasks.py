@@ -26,8 +26,8 @@ _TRANSIENT_CODES = {
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, ConcurrencyConflict | UpstreamUnavailable | BotoCoreError | OperationalError
-                  | RedisConnectionError | RedisTimeoutError | ConnectionError | TimeoutError):
+    if isinstance(exc, services.ReplyTooEarly | ConcurrencyConflict | UpstreamUnavailable | BotoCoreError
+                  | OperationalError | RedisConnectionError | RedisTimeoutError | ConnectionError | TimeoutError):
         return True
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
 

@@ -7,6 +7,12 @@ from typing import Any
 from oficina_common.messages import Envelope
 
 # docs/messages.md: the payload keys of every message the Execution service sends.
+# A command's payload has one of its documented shapes (docs/messages.md); the extra shapes are the
+# blind compensations of a saga that never heard what its command did.
+BLIND_PAYLOAD_KEYS: dict[str, set[str]] = {
+    "billing.CancelBudget": {"reason"},
+    "billing.CancelPayment": {"budget_id", "version", "reason"},
+}
 DOCUMENTED_PAYLOAD_KEYS: dict[str, set[str]] = {
     "billing.CreateBudget": {"customer_id", "customer_name", "customer_email", "order_number", "tracking_url", "items"},
     "billing.ReviseBudget": {"budget_id", "items", "reason"},

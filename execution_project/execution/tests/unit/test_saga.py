@@ -432,13 +432,14 @@ def test_replies_the_saga_cannot_use_are_refused_loudly(scenario):
 
 
 # --- timeouts ----------------------------------------------------------------------------------
-def test_an_unanswered_command_is_sent_again_then_compensated(scenario):
+def test_an_unanswered_command_is_sent_again_then_compensated_and_undone_blindly(scenario):
     scenario.start()
     first = scenario.commands[0]
     scenario.later(seconds=30).sweep().expect_ignored()
     scenario.later(seconds=40).sweep().expect("billing.CreateBudget")
     again = scenario.commands[0]
-    # The same message again: a receiver that handled the first copy drops this one (its inbox).
+    # The same message again: a receiver that handled the first copy does not act twice, it answers
+    # again with the outcome it recorded (the first reply may be what was lost).
     assert again.payload == first.payload and again.message_id == first.message_id
     assert scenario.step(1).attempts == 2
     scenario.later(seconds=61).sweep().expect("billing.CreateBudget")
@@ -447,6 +448,12 @@ def test_an_unanswered_command_is_sent_again_then_compensated(scenario):
     assert scenario.change_status()["to"] == "CANCELLED"
     assert scenario.step(1).status == FAILED
     assert "after 3 attempts" in scenario.step(1).error
+    # Billing may have made the budget without the saga hearing of it: it is still awaited, then
+    # cancelled blindly (by the saga's id), and the saga is over once Billing confirms.
+    assert scenario.status == "COMPENSATING"
+    scenario.later(seconds=61).sweep().expect("billing.CancelBudget")
+    assert scenario.command("billing.CancelBudget") == {"reason": scenario.saga.cause[:500]}
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
     assert scenario.status == "COMPENSATED"
 
 
@@ -495,10 +502,22 @@ def test_a_budget_created_after_the_saga_gave_up_is_cancelled_too(scenario):
     scenario.start()
     for _ in range(3):
         scenario.later(seconds=61).sweep()
-    assert scenario.status == "COMPENSATED"
+    assert scenario.status == "COMPENSATING"  # the CreateBudget is still awaited, to undo it
     scenario.receive("billing.BudgetCreated", **budget_created()).expect("billing.CancelBudget")
+    assert scenario.command("billing.CancelBudget")["budget_id"] == "b-1"
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
     assert scenario.status == "COMPENSATED"
     scenario.receive("billing.BudgetCreated", **budget_created()).expect_ignored()
+
+
+def test_a_budget_created_after_the_blind_cancellation_is_cancelled_again():
+    over = SagaScenario().start()
+    for _ in range(4):
+        over.later(seconds=61).sweep()
+    over.expect("billing.CancelBudget").receive("billing.BudgetCancelled", budget_id="b-1", version=0)
+    assert over.status == "COMPENSATED"
+    over.receive("billing.BudgetCreated", **budget_created()).expect("billing.CancelBudget")
+    assert over.command("billing.CancelBudget")["budget_id"] == "b-1"
 
 
 def test_payments_that_appear_after_the_saga_is_over_are_cancelled_or_refunded():
@@ -658,7 +677,10 @@ def test_an_unanswered_revision_is_given_up_and_the_work_goes_on(scenario):
     scenario.later(seconds=61).sweep().expect()
     assert scenario.status == "IN_PROGRESS"
     assert "No reply to billing.ReviseBudget" in scenario.saga.active_revision.error
+    assert scenario.saga.active_revision.status == "FAILED"
+    scenario.later(seconds=61).sweep().expect()  # a late revision would be cancelled; none came
     assert scenario.saga.deadline == FAR_FUTURE
+    assert scenario.status == "IN_PROGRESS"
 
 
 def test_reports_that_are_empty_or_malformed_are_refused(scenario):
