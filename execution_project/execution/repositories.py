@@ -147,13 +147,15 @@ class ExecutionRepository(_ItemOutbox):
                            ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status})
         return self._page(page)
 
-    def due(self, status: str, now: str, *, limit: int = 100) -> list[str]:
-        """Ids of sagas in ``status`` whose deadline has passed (oldest deadline first)."""
-        response = self.table.query(
+    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> ResultPage[str]:
+        """Ids of sagas in ``status`` whose deadline has passed, oldest deadline first, a page at a
+        time: ``page_token`` goes on where the previous page stopped."""
+        page = query_page(
+            self.table, limit=limit, page_token=page_token,
             IndexName="StatusIndex", KeyConditionExpression="#status = :s AND deadline <= :now",
             ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status, ":now": now},
-            ProjectionExpression="executionId", Limit=limit)
-        return [item["executionId"] for item in response.get("Items", [])]
+            ProjectionExpression="executionId")
+        return ResultPage(items=[item["executionId"] for item in page.items], next_token=page.next_token)
 
     # --- writes ---------------------------------------------------------------------------
     def add(self, saga: SagaInstance, commands: Sequence[Envelope], *, message_id: str | None = None) -> StoredSaga:

@@ -152,11 +152,14 @@ class SweepReport:
 
 def saga_sweep(*, deps: Dependencies, limit: int = 100) -> SweepReport:
     """Celery beat: sagas past their step's timeout are retried or compensated; stranded outbox
-    messages are delivered. Queries only (StatusIndex, OutboxIndex), never a Scan."""
+    messages are delivered. Queries only (StatusIndex, OutboxIndex), never a Scan: up to ``limit``
+    sagas of each status per run, each run going on where the last one stopped."""
     report = SweepReport()
     now = iso(deps.clock())
     for status in SWEPT_STATUSES:
-        for execution_id in deps.executions.due(status, now, limit=limit):
+        page = deps.executions.due(status, now, limit=limit, page_token=deps.sweep_cursors.get(status))
+        deps.sweep_cursors[status] = page.next_token  # None: the walk is done, the next one starts over
+        for execution_id in page.items:
             with bind_correlation_id(execution_id):
                 try:
                     decision = saga_time_out(execution_id, deps=deps)

@@ -36,6 +36,9 @@ class Dependencies:
     config: SagaConfig = field(default_factory=SagaConfig)
     clock: Callable[[], datetime] = _utc_now
     outbox_sweep_age: timedelta = timedelta(seconds=30)
+    # Where each status's walk of due sagas goes on at the next sweep (kept by the worker thread;
+    # a restart walks from the start). Sagas that stay due never hold back the ones behind them.
+    sweep_cursors: dict[str, str | None] = field(default_factory=dict)
 
 
 def dynamo_settings() -> DynamoSettings:

@@ -90,8 +90,13 @@ class FakeExecutionRepository:
         stored.outbox = {}
         return sent
 
-    def due(self, status: str, now: str, *, limit: int = 100) -> list[str]:
-        return [s.execution_id for s in self.sagas.values() if s.status == status and s.deadline <= now][:limit]
+    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> ResultPage[str]:
+        due = sorted((s.deadline, s.execution_id) for s in self.sagas.values()
+                     if s.status == status and s.deadline <= now)
+        start = next((i for i, key in enumerate(due) if "|".join(key) > page_token), len(due)) if page_token else 0
+        page = due[start:start + limit]
+        more = start + limit < len(due)
+        return ResultPage([execution_id for _, execution_id in page], "|".join(page[-1]) if more else None)
 
     def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
                               page_token: str | None = None) -> ResultPage[SagaInstance]:

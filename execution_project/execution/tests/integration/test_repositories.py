@@ -95,8 +95,24 @@ def test_sagas_are_found_by_order_by_status_and_when_due(deps):
     page = deps.executions.list_by_service_order(saga.service_order_id)
     assert [s.execution_id for s in page.items] == [saga.execution_id]
     assert saga.execution_id in [s.execution_id for s in deps.executions.list_by_status("PENDING", limit=200).items]
-    assert saga.execution_id not in deps.executions.due("PENDING", iso(NOW))
-    assert saga.execution_id in deps.executions.due("PENDING", iso(NOW + timedelta(minutes=2)), limit=1000)
+    assert saga.execution_id not in deps.executions.due("PENDING", iso(NOW)).items
+    assert saga.execution_id in deps.executions.due("PENDING", iso(NOW + timedelta(minutes=2)), limit=1000).items
+
+
+def test_the_due_sagas_are_walked_a_page_at_a_time_going_on_where_the_last_page_stopped(deps):
+    status = f"WALK-{new_id()}"  # a status of this test's own, so other tests' sagas stay out
+    ids = []
+    for minutes in (1, 2, 3):
+        stored, decision = started(deps)
+        decision.saga.status = status
+        decision.saga.deadline = iso(NOW + timedelta(minutes=minutes))
+        deps.executions.save(stored, decision.saga, [])
+        ids.append(decision.saga.execution_id)
+    later = iso(NOW + timedelta(minutes=10))
+    first = deps.executions.due(status, later, limit=2)
+    assert first.items == ids[:2] and first.next_token
+    second = deps.executions.due(status, later, limit=2, page_token=first.next_token)
+    assert second.items == ids[2:] and second.next_token is None
 
 
 def test_step_records_follow_the_saga_and_never_go_backwards(deps):

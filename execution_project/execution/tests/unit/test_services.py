@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from execution import services
+from execution import services, tasks
 from execution.domain import Mechanic, queue_id_for
 from oficina_common.errors import ConcurrencyConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 
@@ -211,3 +211,39 @@ def test_the_queue_lists_the_most_urgent_job_first_and_a_mechanic_sees_only_thei
     assigned_to_bia = selectors.work_queue_list(mechanic=bia, status="ASSIGNED", service_order_id=None, limit=10,
                                                 page_token=None, deps=deps)
     assert assigned_to_bia.items == []
+
+
+def test_sagas_that_keep_failing_at_the_front_never_starve_the_ones_behind_them(deps, clock, monkeypatch):
+    events = [diagnosis_completed() for _ in range(5)]
+    for event in events:
+        services.message_handle(event.to_dict(), deps=deps)
+        clock.now += timedelta(seconds=1)
+    broken = {e.saga_id for e in events[:4]}  # the oldest deadlines: first in the StatusIndex
+    real_time_out = services.saga_flow.time_out
+
+    def time_out(saga, **kwargs):
+        if saga.execution_id in broken:
+            raise RuntimeError("a saga item no code can read")
+        return real_time_out(saga, **kwargs)
+
+    monkeypatch.setattr(services.saga_flow, "time_out", time_out)
+    clock.now = T0 + timedelta(minutes=5)
+    reports = [services.saga_sweep(deps=deps, limit=2) for _ in range(3)]
+    assert [r.failed for r in reports] == [2, 2, 0]
+    assert reports[2].timed_out == 1  # the newest saga is reached on the third run
+    assert deps.executions.sagas[events[4].saga_id].step(1).attempts == 2
+    assert services.saga_sweep(deps=deps, limit=2).failed == 2  # and the walk starts over
+
+
+def test_an_approval_that_overtakes_its_budget_is_retried_by_the_consumer_then_applied(deps):
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    approval = reply(event, "billing.BudgetApproved", budget_id="b-1", version=1, total_cents=19100, decided_by="c")
+    version = deps.executions.sagas[event.saga_id].version
+    with pytest.raises(services.ReplyTooEarly):
+        services.message_handle(approval, deps=deps)
+    assert deps.executions.sagas[event.saga_id].version == version  # nothing written, nothing dropped
+    assert tasks.is_transient(services.ReplyTooEarly("x"))  # the Celery task tries it again later
+    services.message_handle(reply(event, "billing.BudgetCreated", **budget_created()), deps=deps)
+    assert services.message_handle(approval, deps=deps) == "handled"
+    assert deps.executions.sagas[event.saga_id].current_step == 3
