@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from oficina_common.errors import InvalidTransition, ValidationFailed
+from oficina_common.messages import clip
 
 CURRENCY = "BRL"
 # Fixed forever: budget and payment ids are derived from it, so a redelivered command finds its record.
@@ -23,6 +24,7 @@ ID_NAMESPACE = uuid.UUID("0b7a1d52-6c1e-5f0e-9a3c-4f1d2b8e7c11")
 MAX_LINES = 200
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE_CENTS = 100_000_000
+MAX_LINE_DESCRIPTION = 300
 
 
 def budget_id_for_saga(saga_id: str) -> str:
@@ -121,11 +123,12 @@ class BudgetLine:
         if isinstance(catalog_id, bool) or not isinstance(catalog_id, str | int) or str(catalog_id).strip() == "":
             raise ValidationFailed(f"{where}.catalog_id: required.")
         description = data.get("description")
-        if not isinstance(description, str) or not description.strip() or len(description) > 300:
-            raise ValidationFailed(f"{where}.description: required, at most 300 characters.")
+        if not isinstance(description, str) or not description.strip():
+            raise ValidationFailed(f"{where}.description: required.")
         quantity = _whole(data.get("quantity"), f"{where}.quantity", 1, MAX_QUANTITY)
         unit_price = _whole(data.get("unit_price_cents"), f"{where}.unit_price_cents", 0, MAX_UNIT_PRICE_CENTS)
-        return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=description.strip(),
+        # A name longer than Billing keeps is cut, never a reason to refuse the budget.
+        return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=clip(description, MAX_LINE_DESCRIPTION),
                    quantity=quantity, unit_price_cents=unit_price)
 
 

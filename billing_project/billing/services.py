@@ -25,7 +25,7 @@ from oficina_common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from oficina_common.messages import Envelope
+from oficina_common.messages import TEXT_LIMIT, Envelope, clip
 
 from .dependencies import dependencies
 from .domain import (
@@ -73,7 +73,14 @@ def notification_url() -> str:
     return f"{settings.MERCADOPAGO_NOTIFICATION_BASE_URL.rstrip('/')}/api/v1/webhooks/mercadopago/"
 
 
+# The most Billing keeps of a command's cosmetic fields (longer text is cut, never refused).
+ORDER_NUMBER_LIMIT = 64
+URL_LIMIT = 1000
+PAYMENT_DESCRIPTION_LIMIT = 250  # Mercado Pago's own limit
+
+
 def _text(payload: dict[str, Any], name: str, *, required: bool = True, max_length: int = 500) -> str:
+    """A field that must be exactly right (an id, an e-mail address, a choice): refused when it is not."""
     value = payload.get(name)
     if value is None or value == "":
         if required:
@@ -85,6 +92,22 @@ def _text(payload: dict[str, Any], name: str, *, required: bool = True, max_leng
     if len(value) > max_length:
         raise ValidationFailed(f"{name}: at most {max_length} characters.")
     return value
+
+
+def _free_text(payload: dict[str, Any], name: str, limit: int = TEXT_LIMIT) -> str:
+    """A cosmetic field (a reason, a name, a description): cut to what Billing keeps, never refused,
+    so that a long cancel reason never stops a refund."""
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return clip(str(value), limit)
+
+
+def _link(payload: dict[str, Any], name: str) -> str:
+    """A link the customer follows: left out when too long, since a cut link leads nowhere."""
+    value = payload.get(name)
+    value = value.strip() if isinstance(value, str) else ""
+    return value if len(value) <= URL_LIMIT else ""
 
 
 def _whole(payload: dict[str, Any], name: str, minimum: int = 1) -> int:
@@ -127,10 +150,10 @@ def budget_create(*, command: Envelope) -> Budget:
         budget = Budget.open(
             budget_id=budget_id, saga_id=command.saga_id, service_order_id=command.service_order_id,
             customer_id=_text(payload, "customer_id"), lines=lines, now=_now(), approval_ttl=approval_ttl(),
-            command_id=command.message_id, customer_name=_text(payload, "customer_name", required=False),
+            command_id=command.message_id, customer_name=_free_text(payload, "customer_name"),
             customer_email=_text(payload, "customer_email", required=False, max_length=254),
-            order_number=_text(payload, "order_number", required=False, max_length=64),
-            tracking_url=_text(payload, "tracking_url", required=False, max_length=1000),
+            order_number=_free_text(payload, "order_number", ORDER_NUMBER_LIMIT),
+            tracking_url=_link(payload, "tracking_url"),
         )
         try:
             deps.budgets.add(budget, [_event("billing.BudgetCreated", budget, budget.created_payload(), command)])
@@ -161,6 +184,7 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
     """
     deps = dependencies()
     additional = parse_lines(items)
+    reason = clip(reason)
     command_id = command.message_id if command else f"api:{uuid.uuid4()}"
     for _ in range(MAX_ATTEMPTS):
         current = deps.budgets.latest(budget_id)
@@ -206,7 +230,7 @@ def budget_cancel(*, command: Envelope) -> Budget:
     """``billing.CancelBudget`` (a compensation): CANCELLED, and BudgetCancelled in reply, even if already closed."""
     deps = dependencies()
     budget_id = _text(command.payload, "budget_id")
-    reason = _text(command.payload, "reason", required=False)
+    reason = _free_text(command.payload, "reason")
     for _ in range(MAX_ATTEMPTS):
         current = deps.budgets.latest(budget_id)
         if current is None or current.saga_id != command.saga_id:
@@ -397,7 +421,7 @@ def payment_request(*, command: Envelope) -> Payment:
             saga_id=command.saga_id, service_order_id=command.service_order_id, budget_id=budget_id,
             budget_version=version, customer_id=budget.customer_id, amount_cents=amount_cents,
             method=PaymentMethod(method), payer_email=payer_email,
-            description=_text(payload, "description", required=False, max_length=250)
+            description=_free_text(payload, "description", PAYMENT_DESCRIPTION_LIMIT)
             or f"Oficina - OS {budget.order_number or budget.service_order_id}",
             status=PaymentStatus.PENDING, created_at=now, updated_at=now,
         )
@@ -526,7 +550,7 @@ def payment_refund(*, command: Envelope) -> Payment:
 def _compensate(command: Envelope) -> Payment:
     deps = dependencies()
     payment_id = _text(command.payload, "payment_id")
-    reason = _text(command.payload, "reason", required=False)
+    reason = _free_text(command.payload, "reason")
     payment = deps.payments.get(payment_id)
     if payment is None or payment.saga_id != command.saga_id:
         raise NotFound(f"Payment {payment_id} does not exist.")

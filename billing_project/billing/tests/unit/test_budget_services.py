@@ -9,8 +9,10 @@ from billing.domain import Actor, BudgetStatus, Decision, budget_id_for_saga, ha
 from billing.emails import brl
 from billing.tests import factories
 from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
+from oficina_common.messages import TEXT_LIMIT
 
 LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
+LONG_REASON = "o cliente desistiu do conserto depois de muita conversa " * 15  # 840 characters
 
 
 def link_token(message) -> str:
@@ -222,6 +224,52 @@ class TestCancelAndExpire:
         (expired,) = fake.published("billing.BudgetExpired")
         assert expired.payload == {"budget_id": budget.budget_id, "version": 1}
         assert fake.deps.budgets.get(decided.budget_id, 1).status == BudgetStatus.APPROVED
+
+
+class TestLongText:
+    """Cosmetic fields are cut to what Billing keeps: a long text never stops a budget or its cancellation."""
+
+    def test_a_long_cancel_reason_still_cancels(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        cancel = factories.command(command, "billing.CancelBudget",
+                                   {"budget_id": budget.budget_id, "reason": LONG_REASON})
+        assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
+        stored = fake.deps.budgets.get(budget.budget_id, 1)
+        assert len(stored.decision_reason) == TEXT_LIMIT and stored.decision_reason.endswith("…")
+        assert len(fake.published("billing.BudgetCancelled")) == 1
+
+    def test_long_names_and_descriptions_are_cut_and_an_overlong_link_left_out(self, fake):
+        cause = factories.create_budget(items=[{**factories.ITEMS[0], "description": "Troca de óleo " * 40}])
+        command = factories.command(cause, "billing.CreateBudget", {
+            **cause.payload, "customer_name": "Maria " * 100, "order_number": "OS-" + "9" * 100,
+            "tracking_url": "http://os.example/track/" + "A" * 1000})
+        budget = services.budget_create(command=command)
+        assert budget.status == BudgetStatus.PENDING_APPROVAL
+        assert len(budget.customer_name) == TEXT_LIMIT
+        assert len(budget.order_number) == 64
+        assert len(budget.lines[0].description) == 300 and budget.lines[0].description.endswith("…")
+        assert budget.tracking_url == ""  # a cut link would lead nowhere
+        (message,) = mail.outbox
+        assert message.subject.startswith("Seu orçamento da OS OS-999")
+        assert len(fake.published("billing.BudgetCreated")) == 1
+
+    def test_a_long_revision_reason_still_revises(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        revise = factories.command(command, "billing.ReviseBudget",
+                                   {"budget_id": budget.budget_id, "items": factories.EXTRA_ITEMS,
+                                    "reason": LONG_REASON})
+        revised = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS,
+                                         reason=LONG_REASON, command=revise)
+        assert revised.version == 2 and len(revised.revision_reason) == TEXT_LIMIT
+
+    def test_ids_are_still_refused_when_wrong(self, fake):
+        command = factories.create_budget()
+        services.budget_create(command=command)
+        with pytest.raises(ValidationFailed, match="budget_id"):
+            services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
+                                                             {"budget_id": "b" * 501, "reason": "x"}))
 
 
 def test_brl_formatting():

@@ -5,6 +5,9 @@ from billing.domain import Actor, PaymentStatus, payment_id_for
 from billing.mercadopago import MercadoPagoNotFound, MercadoPagoRefused, MercadoPagoUnavailable
 from billing.tests import factories
 from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
+from oficina_common.messages import TEXT_LIMIT
+
+LONG_REASON = "o trabalho falhou e o cliente deve receber o dinheiro de volta " * 14  # 882 characters
 
 
 @pytest.fixture
@@ -50,6 +53,14 @@ class TestRequestPayment:
         assert again.payment_id == first.payment_id
         assert len(fake.mercadopago.payments) == 1
         assert len(fake.deps.payments.items) == 1
+
+    def test_a_long_description_is_cut_to_mercado_pagos_limit(self, fake, approved_budget):
+        command, budget = approved_budget
+        message = factories.command(command, "billing.RequestPayment", {
+            **factories.request_payment(command, budget.budget_id).payload, "description": "Troca de óleo " * 40})
+        payment = services.payment_request(command=message)
+        assert payment.requested_at is not None and len(payment.description) == 250
+        assert len(fake.published("billing.PaymentRequested")) == 1
 
     def test_mercado_pago_unavailable_leaves_the_payment_pending_and_unrequested(self, fake, approved_budget):
         fake.mercadopago.fail_next = MercadoPagoUnavailable("Mercado Pago timed out.")
@@ -199,6 +210,26 @@ class TestCompensations:
         _, payment = request(approved_budget, method="checkout")
         fake.mercadopago.pay_checkout(payment.preference_id, "approved")
         assert self.cancel(approved_budget, payment).status == PaymentStatus.REFUNDED
+
+    def test_a_long_reason_still_cancels_and_refunds(self, fake, approved_budget):
+        command, _ = approved_budget
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        refunded = services.payment_refund(command=factories.command(
+            command, "billing.RefundPayment", {"payment_id": payment.payment_id, "reason": LONG_REASON}))
+        assert refunded.status == PaymentStatus.REFUNDED
+        assert fake.mercadopago.payments[payment.mercadopago_payment_id].status == "refunded"
+        assert len(fake.published("billing.PaymentRefunded")) == 1
+
+    def test_a_long_reason_still_cancels_a_pending_payment(self, fake, approved_budget):
+        command, _ = approved_budget
+        _, payment = request(approved_budget)
+        cancelled = services.payment_cancel(command=factories.command(
+            command, "billing.CancelPayment", {"payment_id": payment.payment_id, "reason": LONG_REASON}))
+        assert cancelled.status == PaymentStatus.CANCELLED
+        assert len(cancelled.cancel_reason) == TEXT_LIMIT and cancelled.cancel_reason.endswith("…")
+        assert fake.mercadopago.payments[payment.mercadopago_payment_id].status == "cancelled"
 
     def test_unknown_payment(self, fake, approved_budget):
         command, _ = approved_budget
