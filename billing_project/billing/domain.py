@@ -374,6 +374,9 @@ PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 
+CANCELLED_BEFORE_REQUEST = "cancelled before it was requested"
+
+
 class PaymentMethod(StrEnum):
     PIX = "pix"
     CHECKOUT = "checkout"
@@ -477,6 +480,12 @@ class Payment:
         return self.status not in PAYMENT_MOVES
 
     @property
+    def never_requested(self) -> bool:
+        """Closed before Mercado Pago ever heard of it: nobody could have paid it."""
+        return (self.status != PaymentStatus.PENDING and self.requested_at is None
+                and not self.mercadopago_payment_id and not self.preference_id)
+
+    @property
     def idempotency_key(self) -> str:
         return f"payment-{self.payment_id}"
 
@@ -513,7 +522,11 @@ class Payment:
 
     def cancelled(self, now: datetime) -> Payment:
         self._check_move(PaymentStatus.CANCELLED)
-        return replace(self, status=PaymentStatus.CANCELLED, updated_at=now)
+        cancelled = replace(self, status=PaymentStatus.CANCELLED, updated_at=now)
+        if cancelled.never_requested:
+            # What a RequestPayment coming after it is answered (PaymentFailed): nothing was charged.
+            cancelled = replace(cancelled, failure_reason=CANCELLED_BEFORE_REQUEST)
+        return cancelled
 
     def refunded(self, refund_id: str, now: datetime) -> Payment:
         self._check_move(PaymentStatus.REFUNDED)

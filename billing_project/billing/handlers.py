@@ -1,4 +1,10 @@
-"""The commands Billing consumes, each mapped to one service call (docs/messages.md)."""
+"""The commands Billing consumes, each mapped to one service call (docs/messages.md).
+
+No inbox: every command is idempotent by what it does (derived budget and payment ids,
+conditional writes, Mercado Pago idempotency keys), so a repeat runs again, changes nothing
+twice, and is answered again with the reply the first delivery got (the same message id). A
+saga that lost a reply recovers it by sending the command again.
+"""
 from __future__ import annotations
 
 from functools import cache
@@ -6,9 +12,8 @@ from typing import Any
 
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Dispatcher
-from oficina_common.outbox import DynamoInbox
 
-from . import services, tables
+from . import services
 
 
 def _revise(envelope: Envelope) -> Any:
@@ -30,7 +35,3 @@ HANDLERS = {
 @cache
 def dispatcher() -> Dispatcher:
     return Dispatcher(HANDLERS)
-
-
-def inbox() -> DynamoInbox:
-    return DynamoInbox(tables.table(tables.INBOX))

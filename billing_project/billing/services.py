@@ -163,11 +163,11 @@ def budget_create(*, command: Envelope) -> Budget:
             logger.info("budget %s version 1 created: %d cents", budget_id, budget.total_cents)
             deps.schedule_approval_email(budget.budget_id, budget.version)
             return budget
-    logger.info("budget %s already exists for saga %s; not created twice", budget_id, command.saga_id)
-    if existing.version == 1 and existing.command_id != command.message_id:
-        # Another CreateBudget for the same saga (a retry of the step): answer it again.
-        deps.budgets.republish(existing, [_event("billing.BudgetCreated", existing, existing.created_payload(),
-                                                     command)])
+    logger.info("budget %s already exists for saga %s; answering again", budget_id, command.saga_id)
+    # A redelivery, or another CreateBudget of the same saga (a retry of the step): the answer is
+    # version 1, whatever came after it; a redelivery's answer carries the id its first one had.
+    first = existing if existing.version == 1 else deps.budgets.get(budget_id, 1) or existing
+    deps.budgets.republish(first, [_event("billing.BudgetCreated", first, first.created_payload(), command)])
     _resume_approval_email(existing)
     return existing
 
@@ -190,11 +190,13 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
         current = deps.budgets.latest(budget_id)
         if current is None or (command is not None and current.saga_id != command.saga_id):
             raise NotFound(f"Budget {budget_id} does not exist.")
-        if current.command_id == command_id:
-            # This very command made the latest version before (a redelivery): finish what it started.
-            _supersede(deps.budgets.get(budget_id, current.version - 1))
-            _resume_approval_email(current)
-            return current
+        made = current if current.command_id == command_id else _revision_made_by(current, command)
+        if made is not None:
+            # This very command made a version before (a redelivery): finish what it started, answer again.
+            _supersede(deps.budgets.get(budget_id, made.version - 1))
+            _resume_approval_email(made)
+            deps.budgets.republish(made, [_event("billing.BudgetCreated", made, made.created_payload(), command)])
+            return made
         revised = current.revise(additional, reason=reason, now=_now(), approval_ttl=approval_ttl(),
                                  command_id=command_id)
         created = _event("billing.BudgetCreated", revised, revised.created_payload(), command)
@@ -208,6 +210,14 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
         deps.schedule_approval_email(revised.budget_id, revised.version)
         return revised
     raise ConcurrencyConflict(f"Budget {budget_id} kept changing while it was being revised; try again.")
+
+
+def _revision_made_by(latest: Budget, command: Envelope | None) -> Budget | None:
+    """The version a ReviseBudget made, when a newer one (staff's) came after it."""
+    if command is None or latest.version <= 2:
+        return None  # the latest is the only revision there is (already compared)
+    return next((b for b in dependencies().budgets.versions(latest.budget_id)
+                 if b.command_id == command.message_id), None)
 
 
 def _supersede(previous: Budget | None) -> None:
@@ -396,6 +406,19 @@ def payment_request(*, command: Envelope) -> Payment:
     method = _text(payload, "method", required=False) or PaymentMethod.PIX.value
     if method not in {m.value for m in PaymentMethod}:
         raise ValidationFailed("method: must be 'pix' or 'checkout'.")
+    payment_id = payment_id_for(command.saga_id, budget_id, version)
+    # A repeat is answered from the payment, whatever became of the budget since.
+    payment = deps.payments.get(payment_id) or _open_payment(payment_id, command, budget_id=budget_id,
+                                                             version=version, amount_cents=amount_cents,
+                                                             method=PaymentMethod(method))
+    return _request_at_mercadopago(payment, cause=command)
+
+
+def _open_payment(payment_id: str, command: Envelope, *, budget_id: str, version: int, amount_cents: int,
+                  method: PaymentMethod) -> Payment:
+    """The payment's record, written once: of two deliveries at once, the first write is kept."""
+    deps = dependencies()
+    payload = command.payload
     budget = deps.budgets.get(budget_id, version)
     if budget is None or budget.saga_id != command.saga_id:
         raise NotFound(f"Budget {budget_id} version {version} does not exist.")
@@ -405,31 +428,22 @@ def payment_request(*, command: Envelope) -> Payment:
     payer_email = _text(payload, "payer_email", required=False, max_length=254) or budget.customer_email
     if not payer_email:
         raise ValidationFailed("payer_email: required (the budget has no customer e-mail either).")
-    payment_id = payment_id_for(command.saga_id, budget_id, version)
-    payment = deps.payments.get(payment_id)
-    if payment is not None and payment.requested_at is not None:
-        logger.info("payment %s was already requested; answering again", payment_id)
-        event_type = "billing.PaymentFailed" if payment.status == PaymentStatus.REJECTED else "billing.PaymentRequested"
-        deps.payments.republish(payment, [_event(event_type, payment, payment.event_payload(event_type), command)])
-        return payment
-    if payment is None:
-        now = _now()
-        payment = Payment(
-            payment_id=payment_id,
-            # Deterministic sort key: the conditional put then guards against a second payment record.
-            timestamp=iso(budget.created_at),
-            saga_id=command.saga_id, service_order_id=command.service_order_id, budget_id=budget_id,
-            budget_version=version, customer_id=budget.customer_id, amount_cents=amount_cents,
-            method=PaymentMethod(method), payer_email=payer_email,
-            description=_free_text(payload, "description", PAYMENT_DESCRIPTION_LIMIT)
-            or f"Oficina - OS {budget.order_number or budget.service_order_id}",
-            status=PaymentStatus.PENDING, created_at=now, updated_at=now,
-        )
-        try:
-            deps.payments.add(payment)
-        except AlreadyExists:
-            payment = deps.payments.get(payment_id)
-    return _request_at_mercadopago(payment, cause=command)
+    now = _now()
+    payment = Payment(
+        payment_id=payment_id,
+        # Deterministic sort key: the conditional put then guards against a second payment record.
+        timestamp=iso(budget.created_at),
+        saga_id=command.saga_id, service_order_id=command.service_order_id, budget_id=budget_id,
+        budget_version=version, customer_id=budget.customer_id, amount_cents=amount_cents,
+        method=method, payer_email=payer_email,
+        description=_free_text(payload, "description", PAYMENT_DESCRIPTION_LIMIT)
+        or f"Oficina - OS {budget.order_number or budget.service_order_id}",
+        status=PaymentStatus.PENDING, created_at=now, updated_at=now,
+    )
+    try:
+        return deps.payments.add(payment)
+    except AlreadyExists:
+        return deps.payments.get(payment_id)
 
 
 def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Payment:
@@ -440,7 +454,7 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
     """
     deps = dependencies()
     if payment.status != PaymentStatus.PENDING or payment.requested_at is not None:
-        return payment
+        return _answer_request(payment, cause)
     now = _now()
     event_type = "billing.PaymentRequested"
     try:
@@ -469,7 +483,7 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
             return p.refused(refusal, now)
     for _ in range(MAX_ATTEMPTS):
         if payment.status != PaymentStatus.PENDING or payment.requested_at is not None:
-            return payment
+            return _answer_request(payment, cause)  # another delivery recorded it first
         updated = record(payment)
         try:
             saved = deps.payments.save(updated, expected=payment,
@@ -479,6 +493,19 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
         except ConcurrencyConflict:
             payment = deps.payments.get(payment.payment_id)
     raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing while it was being requested.")
+
+
+def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
+    """Answer a RequestPayment that finds its payment already settled: a repeat gets the reply the
+    first delivery got (same message id); a payment cancelled before it reached Mercado Pago fails."""
+    if command is None:
+        return payment
+    event_type = ("billing.PaymentFailed" if payment.status == PaymentStatus.REJECTED or payment.never_requested
+                  else "billing.PaymentRequested")
+    logger.info("payment %s is %s already; answering %s again", payment.payment_id, payment.status, event_type)
+    reply = _event(event_type, payment, payment.event_payload(event_type), command)
+    dependencies().payments.republish(payment, [reply])
+    return payment
 
 
 def _apply_mercadopago(payment: Payment, mp: MercadoPagoPayment, *, cause: Envelope | None = None) -> Payment:

@@ -8,7 +8,7 @@ from typing import Any
 
 from oficina_common import dynamodb
 from oficina_common.dynamodb import DynamoSettings, Index, TableSpec
-from oficina_common.outbox import OUTBOX_INDEX, inbox_table_spec
+from oficina_common.outbox import OUTBOX_INDEX
 
 BUDGETS = TableSpec(
     name="budgets",
@@ -50,10 +50,7 @@ APPROVAL_TOKENS = TableSpec(
     ttl_attribute="ttl",
 )
 
-# Extra: message ids the consumer has processed (de-duplication of redelivered commands).
-INBOX = inbox_table_spec("billing_inbox")
-
-ALL_TABLES: tuple[TableSpec, ...] = (BUDGETS, BUDGET_ITEMS, PAYMENTS, APPROVAL_TOKENS, INBOX)
+ALL_TABLES: tuple[TableSpec, ...] = (BUDGETS, BUDGET_ITEMS, PAYMENTS, APPROVAL_TOKENS)
 
 
 def dynamo_settings() -> DynamoSettings:

@@ -56,9 +56,9 @@ def _run(task: Any, what: str, call: Any, *, retry: bool = True) -> Any:
 
 @shared_task(name="billing.handle_message", bind=True, acks_late=True)
 def handle_message(self: Any, data: Any) -> Any:
-    """Billing's consumer: every command on the ``billing`` queue, once per message id."""
+    """Billing's consumer: every command on the ``billing`` queue; a repeat is answered again (handlers.py)."""
     kind = data.get("type") if isinstance(data, dict) else None
-    return _run(self, f"message {kind}", lambda: handlers.dispatcher().dispatch(data, handlers.inbox()))
+    return _run(self, f"message {kind}", lambda: handlers.dispatcher().dispatch(data, None))
 
 
 @shared_task(name="billing.process_mercadopago_notification", bind=True, acks_late=True)

@@ -203,9 +203,11 @@ class FakeMercadoPagoPayment:
 
 
 class FakeMercadoPago:
-    """Mercado Pago as the gateway sees it: idempotent by key, statuses set by the test."""
+    """Mercado Pago as the gateway sees it: idempotent by key (also for calls at the same moment),
+    statuses set by the test."""
 
     def __init__(self) -> None:
+        self.lock = threading.RLock()
         self.payments: dict[str, FakeMercadoPagoPayment] = {}
         self.keys: dict[str, str] = {}
         self.preferences: dict[str, dict[str, Any]] = {}
@@ -227,17 +229,19 @@ class FakeMercadoPago:
     def create_pix_payment(self, *, idempotency_key: str, amount_cents: int, description: str, payer_email: str,
                            external_reference: str, notification_url: str) -> MercadoPagoPayment:
         self._maybe_fail("create_pix_payment", idempotency_key)
-        if idempotency_key not in self.keys:
-            payment = FakeMercadoPagoPayment(self._new_id(), "pending", amount_cents, external_reference)
-            self.payments[payment.id] = payment
-            self.keys[idempotency_key] = payment.id
-        return self.payments[self.keys[idempotency_key]].view()
+        with self.lock:
+            if idempotency_key not in self.keys:
+                payment = FakeMercadoPagoPayment(self._new_id(), "pending", amount_cents, external_reference)
+                self.payments[payment.id] = payment
+                self.keys[idempotency_key] = payment.id
+            return self.payments[self.keys[idempotency_key]].view()
 
     def create_checkout_preference(self, *, idempotency_key: str, amount_cents: int, description: str,
                                    payer_email: str, external_reference: str,
                                    notification_url: str) -> CheckoutPreference:
         self._maybe_fail("create_checkout_preference", idempotency_key)
-        preference_id = self.keys.setdefault(idempotency_key, f"pref-{self._new_id()}")
+        with self.lock:
+            preference_id = self.keys.setdefault(idempotency_key, f"pref-{self._new_id()}")
         self.preferences[preference_id] = {"external_reference": external_reference, "amount_cents": amount_cents}
         return CheckoutPreference(id=preference_id, init_point=f"https://mp.example/checkout/{preference_id}")
 
@@ -260,22 +264,24 @@ class FakeMercadoPago:
 
     def cancel_payment(self, mercadopago_payment_id: str, *, idempotency_key: str) -> MercadoPagoPayment:
         self._maybe_fail("cancel_payment", idempotency_key)
-        payment = self.payments[mercadopago_payment_id]
-        if payment.status not in ("pending", "in_process", "authorized", "cancelled"):
-            raise MercadoPagoRefused(f"a payment with status {payment.status} cannot be cancelled", status=400)
-        payment.status = "cancelled"
-        return payment.view()
+        with self.lock:
+            payment = self.payments[mercadopago_payment_id]
+            if payment.status not in ("pending", "in_process", "authorized", "cancelled"):
+                raise MercadoPagoRefused(f"a payment with status {payment.status} cannot be cancelled", status=400)
+            payment.status = "cancelled"
+            return payment.view()
 
     def refund_payment(self, mercadopago_payment_id: str, *, idempotency_key: str) -> str:
         self._maybe_fail("refund_payment", idempotency_key)
-        if idempotency_key in self.refunds:
+        with self.lock:
+            if idempotency_key in self.refunds:
+                return self.refunds[idempotency_key]
+            payment = self.payments[mercadopago_payment_id]
+            if payment.status != "approved":
+                raise MercadoPagoRefused(f"a payment with status {payment.status} cannot be refunded", status=400)
+            payment.status = "refunded"
+            self.refunds[idempotency_key] = f"refund-{mercadopago_payment_id}"
             return self.refunds[idempotency_key]
-        payment = self.payments[mercadopago_payment_id]
-        if payment.status != "approved":
-            raise MercadoPagoRefused(f"a payment with status {payment.status} cannot be refunded", status=400)
-        payment.status = "refunded"
-        self.refunds[idempotency_key] = f"refund-{mercadopago_payment_id}"
-        return self.refunds[idempotency_key]
 
     def set_status(self, mercadopago_payment_id: str, status: str, detail: str = "") -> None:
         self.payments[mercadopago_payment_id].status = status

@@ -1,11 +1,12 @@
-"""Concurrent decisions on one budget version: the conditional write lets exactly one win."""
+"""Concurrent decisions on one budget version, and concurrent deliveries of one command: the
+conditional writes (and Mercado Pago's idempotency keys) let exactly one change happen."""
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from django.core import mail
 
-from billing import services
-from billing.domain import Actor, BudgetStatus
+from billing import handlers, services
+from billing.domain import Actor, BudgetStatus, PaymentStatus, payment_id_for
 from billing.tests import factories
 
 CONCURRENCY = 20
@@ -71,3 +72,54 @@ def test_concurrent_deliveries_of_create_budget_make_one_budget(real_any):
     answers = {e.message_id for e in real_any.published("billing.BudgetCreated")}
     assert len(answers) == 1 + len(retries)
     assert len(mail.outbox) == 1
+
+
+def deliver_at_once(envelope, times: int = 8) -> list[str]:
+    """The same message delivered ``times`` times at the same moment, as the worker handles it (no inbox)."""
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(lambda _: handlers.dispatcher().dispatch(envelope.to_dict(), None), range(times)))
+
+
+def approved_budget():
+    command = factories.create_budget()
+    budget = services.budget_create(command=command)
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("ana"))
+    return command, budget
+
+
+def test_concurrent_deliveries_of_request_payment_make_one_payment(real_any):
+    command, budget = approved_budget()
+    request = factories.request_payment(command, budget.budget_id)
+    assert deliver_at_once(request) == ["handled"] * 8
+    payments = real_any.deps.payments.list_by_budget(budget.budget_id)
+    assert [p.payment_id for p in payments] == [payment_id_for(command.saga_id, budget.budget_id, 1)]
+    assert len(real_any.mercadopago.payments) == 1  # one charge at Mercado Pago
+    assert {e.message_id for e in real_any.published("billing.PaymentRequested")} == {
+        real_any.published("billing.PaymentRequested")[0].message_id}
+
+
+def test_concurrent_deliveries_of_refund_payment_refund_once(real_any):
+    command, budget = approved_budget()
+    payment = services.payment_request(command=factories.request_payment(command, budget.budget_id))
+    real_any.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+    services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+    refund = factories.command(command, "billing.RefundPayment", {"payment_id": payment.payment_id,
+                                                                  "reason": "work failed"})
+    deliver_at_once(refund)
+    assert len(real_any.mercadopago.refunds) == 1  # the customer gets the money back once
+    assert real_any.deps.payments.get(payment.payment_id).status == PaymentStatus.REFUNDED
+    answers = real_any.published("billing.PaymentRefunded")
+    assert answers and {e.message_id for e in answers} == {answers[0].message_id}
+
+
+def test_concurrent_deliveries_of_revise_budget_make_one_version(real_any):
+    command, budget = approved_budget()
+    revise = factories.command(command, "billing.ReviseBudget", {"budget_id": budget.budget_id,
+                                                                 "items": factories.EXTRA_ITEMS, "reason": "freio"})
+    deliver_at_once(revise)
+    versions = real_any.deps.budgets.versions(budget.budget_id)
+    assert [(b.version, b.status) for b in versions] == [(1, BudgetStatus.SUPERSEDED),
+                                                         (2, BudgetStatus.PENDING_APPROVAL)]
+    revisions = [e for e in real_any.published("billing.BudgetCreated") if e.payload["version"] == 2]
+    assert revisions and {e.message_id for e in revisions} == {revisions[0].message_id}
+    assert len(mail.outbox) == 2  # one link for each version

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from billing import handlers, tables
+from billing import tables
 from billing.domain import (
     ApprovalToken,
     Budget,
@@ -23,7 +23,7 @@ from billing.tests import factories
 from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
-from oficina_common.messaging import Dispatcher, RecordingPublisher
+from oficina_common.messaging import RecordingPublisher
 from oficina_common.metrics import DYNAMODB_REQUESTS
 from oficina_common.outbox import OUTBOX_INDEX
 
@@ -287,27 +287,16 @@ class TestPaymentRepository:
         assert payments.get(payment.payment_id) == payment
 
 
-class TestInbox:
-    def test_a_redelivered_message_is_handled_once(self, any_tables):
-        handled = []
-        dispatcher = Dispatcher({"billing.CancelBudget": handled.append})
-        message = Envelope(type="billing.CancelBudget", saga_id="s", service_order_id="o", payload={}).to_dict()
-        inbox = handlers.inbox()
-        assert dispatcher.dispatch(message, inbox) == "handled"
-        assert dispatcher.dispatch(message, inbox) == "duplicate"
-        assert len(handled) == 1
-
-
 def test_create_tables_is_idempotent(any_tables, settings, capsys):
     settings.DYNAMODB_TABLE_PREFIX = f"c{uuid.uuid4().hex[:6]}_"
     call_command("create_tables")
     call_command("create_tables")
     output = capsys.readouterr().out
-    assert "5 table(s) created" in output and "0 table(s) created" in output
+    assert "4 table(s) created" in output and "0 table(s) created" in output
     client = resource(tables.dynamo_settings()).meta.client
     names = client.list_tables()["TableNames"]
     expected = {f"{settings.DYNAMODB_TABLE_PREFIX}{name}" for name in
-                ("budgets", "budget_items", "payments", "budget_approval_tokens", "billing_inbox")}
+                ("budgets", "budget_items", "payments", "budget_approval_tokens")}
     assert expected <= set(names)
     budgets = client.describe_table(TableName=f"{settings.DYNAMODB_TABLE_PREFIX}budgets")["Table"]
     assert {i["IndexName"] for i in budgets["GlobalSecondaryIndexes"]} == {

@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from billing import services, tasks
-from billing.domain import Actor, PaymentStatus
+from billing.domain import Actor, PaymentStatus, budget_id_for_saga
 from billing.mercadopago import MercadoPagoUnavailable
 from billing.tests import factories
 from oficina_common.errors import InvalidTransition, UpstreamUnavailable
@@ -30,11 +30,15 @@ def test_what_is_worth_retrying(error, transient):
     assert tasks.is_transient(error) is transient
 
 
-def test_a_command_is_handled_once(real):
-    command = factories.create_budget().to_dict()
-    assert tasks.handle_message.apply(args=[command]).get() == "handled"
-    assert tasks.handle_message.apply(args=[command]).get() == "duplicate"
-    assert len(real.published("billing.BudgetCreated")) == 1
+def test_a_repeated_command_makes_one_budget_and_is_answered_again(real):
+    command = factories.create_budget()
+    assert tasks.handle_message.apply(args=[command.to_dict()]).get() == "handled"
+    assert tasks.handle_message.apply(args=[command.to_dict()]).get() == "handled"
+    (budget,) = real.deps.budgets.versions(budget_id_for_saga(command.saga_id))
+    replies = real.published("billing.BudgetCreated")
+    # The reply went out again, with the id the saga's inbox already knows: it is taken once.
+    assert len(replies) == 2 and replies[0].message_id == replies[1].message_id
+    assert replies[1].payload["budget_id"] == budget.budget_id
 
 
 def test_malformed_and_unknown_messages_are_dropped(real):

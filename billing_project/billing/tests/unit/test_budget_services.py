@@ -42,7 +42,10 @@ class TestCreateBudget:
         again = services.budget_create(command=command)
         assert again.budget_id == first.budget_id
         assert len(fake.deps.budgets.items) == 1
-        assert [e.type for e in fake.published()] == ["billing.BudgetCreated"]
+        # Answered again with the same message id: the saga takes one BudgetCreated.
+        assert {(e.type, e.message_id) for e in fake.published()} == {("billing.BudgetCreated",
+                                                                      fake.published()[0].message_id)}
+        assert len(fake.published()) == 2
         assert len(mail.outbox) == 1
 
     def test_a_retried_step_for_the_same_saga_gets_its_answer_again(self, fake):
@@ -53,6 +56,16 @@ class TestCreateBudget:
         assert len(fake.deps.budgets.items) == 1
         replies = fake.published("billing.BudgetCreated")
         assert len(replies) == 2 and replies[0].payload == replies[1].payload
+
+    def test_a_repeat_after_a_revision_is_answered_with_version_1(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS)
+        services.budget_create(command=command)
+        first, revision, again = fake.published("billing.BudgetCreated")
+        assert again.message_id == first.message_id and again.payload == first.payload
+        assert again.payload["version"] == 1 and revision.payload["version"] == 2
+        assert len(fake.deps.budgets.versions(budget.budget_id)) == 2
 
     def test_bad_items_are_refused(self, fake):
         with pytest.raises(ValidationFailed, match="items"):
@@ -182,9 +195,25 @@ class TestRevise:
         assert created.payload["revision"] is True
         assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
         assert len(mail.outbox) == 2 and "adicional" in mail.outbox[1].subject
-        # The same command again changes nothing.
+        # The same command again changes nothing, and is answered again with the same message id.
         again = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
         assert again.version == 2 and len(fake.deps.budgets.versions(budget.budget_id)) == 2
+        answer = fake.published("billing.BudgetCreated")[-1]
+        assert answer.message_id == created.message_id and answer.payload == created.payload
+        assert len(mail.outbox) == 2
+
+    def test_a_repeat_after_a_staff_revision_makes_no_third_version(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        revise = factories.command(command, "billing.ReviseBudget",
+                                   {"budget_id": budget.budget_id, "items": factories.EXTRA_ITEMS})
+        services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
+        services.budget_revise(budget_id=budget.budget_id, items=factories.ITEMS[:1])  # staff: version 3
+        again = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
+        assert again.version == 2
+        assert [b.version for b in fake.deps.budgets.versions(budget.budget_id)] == [1, 2, 3]
+        first, staff, answer = fake.published("billing.BudgetCreated")[1:]
+        assert answer.message_id == first.message_id and answer.payload["version"] == 2
 
     def test_a_revision_for_another_saga_or_budget_finds_nothing(self, fake):
         command = factories.create_budget()
@@ -205,7 +234,7 @@ class TestCancelAndExpire:
         assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
         assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
         replies = fake.published("billing.BudgetCancelled")
-        assert len(replies) == 2
+        assert len(replies) == 2 and replies[0].message_id == replies[1].message_id
         assert replies[0].payload == {"budget_id": budget.budget_id, "version": 1}
 
     def test_cancel_of_an_unknown_budget(self, fake):

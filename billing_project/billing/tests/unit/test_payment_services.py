@@ -53,6 +53,28 @@ class TestRequestPayment:
         assert again.payment_id == first.payment_id
         assert len(fake.mercadopago.payments) == 1
         assert len(fake.deps.payments.items) == 1
+        # Each delivery is answered; a redelivery with the id its first answer had.
+        answers = fake.published("billing.PaymentRequested")
+        assert len(answers) == 3 and answers[0].message_id == answers[1].message_id != answers[2].message_id
+        assert answers[0].payload == answers[1].payload == answers[2].payload
+
+    def test_a_repeat_is_answered_from_the_payment_after_the_budget_was_cancelled(self, fake, approved_budget):
+        command, budget = approved_budget
+        message, payment = request(approved_budget)
+        services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
+                                                         {"budget_id": budget.budget_id}))
+        services.payment_request(command=message)
+        first, again = fake.published("billing.PaymentRequested")
+        assert again.message_id == first.message_id
+        assert len(fake.mercadopago.payments) == 1
+
+    def test_a_refused_request_is_answered_again_as_failed(self, fake, approved_budget):
+        fake.mercadopago.fail_next = MercadoPagoRefused("Mercado Pago answered 400: bad", status=400)
+        message, _ = request(approved_budget)
+        services.payment_request(command=message)
+        first, again = fake.published("billing.PaymentFailed")
+        assert again.message_id == first.message_id and again.payload["status"] == "REJECTED"
+        assert fake.published("billing.PaymentRequested") == []
 
     def test_a_long_description_is_cut_to_mercado_pagos_limit(self, fake, approved_budget):
         command, budget = approved_budget
@@ -189,7 +211,8 @@ class TestCompensations:
         services.payment_refund(command=refund)
         services.payment_refund(command=refund)
         assert len(fake.mercadopago.refunds) == 1
-        assert len(fake.published("billing.PaymentRefunded")) == 2
+        first, again = fake.published("billing.PaymentRefunded")
+        assert again.message_id == first.message_id
 
     def test_refund_of_a_pending_payment_cancels_it(self, fake, approved_budget):
         command, _ = approved_budget
