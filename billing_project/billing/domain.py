@@ -238,6 +238,21 @@ class Budget:
                    customer_name=customer_name, customer_email=customer_email, order_number=order_number,
                    tracking_url=tracking_url, command_id=command_id, lines_key=lines_key_for(command_id))
 
+    @classmethod
+    def cancelled_unopened(cls, *, budget_id: str, saga_id: str, service_order_id: str, reason: str,
+                           now: datetime, command_id: str) -> Budget:
+        """Version 1 recorded CANCELLED before CreateBudget came (the saga undid it blind): no lines,
+        nothing to approve, and a CreateBudget arriving later finds it and opens nothing."""
+        return cls(budget_id=budget_id, version=1, saga_id=saga_id, service_order_id=service_order_id,
+                   customer_id="", status=BudgetStatus.CANCELLED, lines=(), expires_at=now, created_at=now,
+                   updated_at=now, decision_reason=reason, command_id=command_id,
+                   lines_key=lines_key_for(command_id))
+
+    @property
+    def never_opened(self) -> bool:
+        """Cancelled before it was created (every budget that was opened has lines)."""
+        return not self.lines
+
     def _move(self, to: BudgetStatus, now: datetime, **changes: Any) -> Budget:
         if to not in BUDGET_MOVES.get(self.status, frozenset()):
             raise InvalidTransition(
@@ -326,6 +341,10 @@ class Budget:
 
     def closed_payload(self) -> dict[str, Any]:
         return {"budget_id": self.budget_id, "version": self.version}
+
+    def cancelled_payload(self) -> dict[str, Any]:
+        """BudgetCancelled: the version's status says whether it was cancelled or had closed otherwise."""
+        return {**self.closed_payload(), "status": self.status.value}
 
 
 def hash_approval_token(token: str) -> str:
@@ -474,6 +493,18 @@ class Payment:
     cancel_reason: str = ""
     refund_id: str = ""
     rev: int = 0
+
+    @classmethod
+    def open(cls, *, payment_id: str, budget: Budget, saga_id: str, service_order_id: str, amount_cents: int,
+             method: PaymentMethod, payer_email: str, description: str, now: datetime) -> Payment:
+        """A PENDING payment of a budget version, not yet known to Mercado Pago."""
+        return cls(payment_id=payment_id,
+                   # Deterministic sort key: the conditional put then guards against a second payment record.
+                   timestamp=iso(budget.created_at),
+                   saga_id=saga_id, service_order_id=service_order_id, budget_id=budget.budget_id,
+                   budget_version=budget.version, customer_id=budget.customer_id, amount_cents=amount_cents,
+                   method=method, payer_email=payer_email, description=description,
+                   status=PaymentStatus.PENDING, created_at=now, updated_at=now)
 
     @property
     def is_final(self) -> bool:

@@ -42,7 +42,6 @@ from .domain import (
     PaymentStatus,
     budget_id_for_saga,
     hash_approval_token,
-    iso,
     parse_lines,
     payment_id_for,
 )
@@ -167,7 +166,12 @@ def budget_create(*, command: Envelope) -> Budget:
     # A redelivery, or another CreateBudget of the same saga (a retry of the step): the answer is
     # version 1, whatever came after it; a redelivery's answer carries the id its first one had.
     first = existing if existing.version == 1 else deps.budgets.get(budget_id, 1) or existing
-    deps.budgets.republish(first, [_event("billing.BudgetCreated", first, first.created_payload(), command)])
+    if first.never_opened:
+        # The saga cancelled it before this command came: nothing is opened for approval.
+        reply = _event("billing.BudgetCancelled", first, first.cancelled_payload(), command)
+    else:
+        reply = _event("billing.BudgetCreated", first, first.created_payload(), command)
+    deps.budgets.republish(first, [reply])
     _resume_approval_email(existing)
     return existing
 
@@ -237,16 +241,34 @@ def _supersede(previous: Budget | None) -> None:
 
 
 def budget_cancel(*, command: Envelope) -> Budget:
-    """``billing.CancelBudget`` (a compensation): CANCELLED, and BudgetCancelled in reply, even if already closed."""
+    """``billing.CancelBudget`` (a compensation): CANCELLED, and BudgetCancelled in reply, even if already closed.
+
+    Without ``budget_id`` it is the saga's budget (the saga gave up waiting for CreateBudget's
+    reply). When that budget does not exist yet, version 1 is recorded CANCELLED without lines, in
+    the same conditional create CreateBudget makes: whichever comes first, the other finds it, so
+    a CreateBudget arriving later opens nothing for approval.
+    """
     deps = dependencies()
-    budget_id = _text(command.payload, "budget_id")
+    saga_budget_id = budget_id_for_saga(command.saga_id)
+    budget_id = _text(command.payload, "budget_id", required=False) or saga_budget_id
     reason = _free_text(command.payload, "reason")
     for _ in range(MAX_ATTEMPTS):
         current = deps.budgets.latest(budget_id)
+        if current is None and budget_id == saga_budget_id:
+            unopened = Budget.cancelled_unopened(budget_id=budget_id, saga_id=command.saga_id,
+                                                 service_order_id=command.service_order_id, reason=reason,
+                                                 now=_now(), command_id=command.message_id)
+            reply = _event("billing.BudgetCancelled", unopened, unopened.cancelled_payload(), command)
+            try:
+                deps.budgets.add(unopened, [reply])
+            except AlreadyExists:
+                continue  # CreateBudget made it meanwhile: cancel that
+            logger.info("budget %s cancelled before it was created", budget_id)
+            return unopened
         if current is None or current.saga_id != command.saga_id:
             raise NotFound(f"Budget {budget_id} does not exist.")
         cancelled = current.cancel(reason=reason, now=_now())
-        reply = _event("billing.BudgetCancelled", current, current.closed_payload(), command)
+        reply = _event("billing.BudgetCancelled", current, (cancelled or current).cancelled_payload(), command)
         if cancelled is None:
             logger.info("budget %s is already %s; nothing to cancel", budget_id, current.status)
             deps.budgets.republish(current, [reply])
@@ -428,18 +450,11 @@ def _open_payment(payment_id: str, command: Envelope, *, budget_id: str, version
     payer_email = _text(payload, "payer_email", required=False, max_length=254) or budget.customer_email
     if not payer_email:
         raise ValidationFailed("payer_email: required (the budget has no customer e-mail either).")
-    now = _now()
-    payment = Payment(
-        payment_id=payment_id,
-        # Deterministic sort key: the conditional put then guards against a second payment record.
-        timestamp=iso(budget.created_at),
-        saga_id=command.saga_id, service_order_id=command.service_order_id, budget_id=budget_id,
-        budget_version=version, customer_id=budget.customer_id, amount_cents=amount_cents,
-        method=method, payer_email=payer_email,
+    payment = Payment.open(
+        payment_id=payment_id, budget=budget, saga_id=command.saga_id, service_order_id=command.service_order_id,
+        amount_cents=amount_cents, method=method, payer_email=payer_email,
         description=_free_text(payload, "description", PAYMENT_DESCRIPTION_LIMIT)
-        or f"Oficina - OS {budget.order_number or budget.service_order_id}",
-        status=PaymentStatus.PENDING, created_at=now, updated_at=now,
-    )
+        or f"Oficina - OS {budget.order_number or budget.service_order_id}", now=_now())
     try:
         return deps.payments.add(payment)
     except AlreadyExists:
@@ -576,11 +591,51 @@ def payment_refund(*, command: Envelope) -> Payment:
 
 def _compensate(command: Envelope) -> Payment:
     deps = dependencies()
-    payment_id = _text(command.payload, "payment_id")
     reason = _free_text(command.payload, "reason")
+    if command.payload.get("payment_id") in (None, ""):
+        return _compensate_blind(command, reason)
+    payment_id = _text(command.payload, "payment_id")
     payment = deps.payments.get(payment_id)
     if payment is None or payment.saga_id != command.saga_id:
         raise NotFound(f"Payment {payment_id} does not exist.")
+    return _undo(payment, reason, command)
+
+
+def _compensate_blind(command: Envelope, reason: str) -> Payment:
+    """The saga gave up waiting for RequestPayment's reply and names the budget version instead.
+
+    A payment that does not exist yet is recorded CANCELLED, under the key RequestPayment would
+    create (the same conditional create): a RequestPayment arriving later charges nobody.
+    """
+    deps = dependencies()
+    budget_id = _text(command.payload, "budget_id")
+    version = _whole(command.payload, "version")
+    payment_id = payment_id_for(command.saga_id, budget_id, version)
+    payment = deps.payments.get(payment_id)
+    if payment is None:
+        budget = deps.budgets.get(budget_id, version)
+        if budget is None or budget.saga_id != command.saga_id:
+            raise NotFound(f"Budget {budget_id} version {version} does not exist.")
+        now = _now()
+        unrequested = Payment.open(
+            payment_id=payment_id, budget=budget, saga_id=command.saga_id, service_order_id=command.service_order_id,
+            amount_cents=0, method=PaymentMethod.PIX, payer_email=budget.customer_email, description="", now=now,
+        ).with_cancel_requested(reason, now).cancelled(now)
+        reply = _event("billing.PaymentCancelled", unrequested,
+                       unrequested.event_payload("billing.PaymentCancelled"), command)
+        try:
+            deps.payments.add(unrequested, [reply])
+        except AlreadyExists:
+            payment = deps.payments.get(payment_id)  # RequestPayment recorded it meanwhile: undo that one
+        else:
+            logger.info("payment %s cancelled before it was requested", payment_id)
+            return unrequested
+    return _undo(payment, reason, command)
+
+
+def _undo(payment: Payment, reason: str, command: Envelope) -> Payment:
+    """Cancel a PENDING payment, refund an APPROVED one; a closed one is answered for again."""
+    deps = dependencies()
     acted = False
     for _ in range(MAX_ATTEMPTS):
         if payment.status == PaymentStatus.PENDING:
@@ -596,7 +651,7 @@ def _compensate(command: Envelope) -> Payment:
                 deps.payments.republish(payment, [reply])
             return payment
         acted = True
-    raise ConcurrencyConflict(f"Payment {payment_id} kept changing while it was being undone.")
+    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing while it was being undone.")
 
 
 def _cancel_pending(payment: Payment, reason: str, cause: Envelope) -> Payment:

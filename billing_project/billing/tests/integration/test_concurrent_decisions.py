@@ -6,7 +6,7 @@ import requests
 from django.core import mail
 
 from billing import handlers, services
-from billing.domain import Actor, BudgetStatus, PaymentStatus, payment_id_for
+from billing.domain import Actor, BudgetStatus, PaymentStatus, budget_id_for_saga, payment_id_for
 from billing.tests import factories
 
 CONCURRENCY = 20
@@ -76,8 +76,12 @@ def test_concurrent_deliveries_of_create_budget_make_one_budget(real_any):
 
 def deliver_at_once(envelope, times: int = 8) -> list[str]:
     """The same message delivered ``times`` times at the same moment, as the worker handles it (no inbox)."""
-    with ThreadPoolExecutor(times) as pool:
-        return list(pool.map(lambda _: handlers.dispatcher().dispatch(envelope.to_dict(), None), range(times)))
+    return deliver_together([envelope] * times)
+
+
+def deliver_together(envelopes) -> list[str]:
+    with ThreadPoolExecutor(len(envelopes)) as pool:
+        return list(pool.map(lambda e: handlers.dispatcher().dispatch(e.to_dict(), None), envelopes))
 
 
 def approved_budget():
@@ -123,3 +127,30 @@ def test_concurrent_deliveries_of_revise_budget_make_one_version(real_any):
     revisions = [e for e in real_any.published("billing.BudgetCreated") if e.payload["version"] == 2]
     assert revisions and {e.message_id for e in revisions} == {revisions[0].message_id}
     assert len(mail.outbox) == 2  # one link for each version
+
+
+def test_a_blind_cancel_racing_create_budget_leaves_nothing_to_approve(real_any):
+    for _ in range(5):
+        create = factories.create_budget()
+        cancel = factories.command(create, "billing.CancelBudget", {"reason": "the saga gave up"})
+        deliver_together([create, cancel])
+        (budget,) = real_any.deps.budgets.versions(budget_id_for_saga(create.saga_id))
+        assert budget.status == BudgetStatus.CANCELLED
+        # The cancel is answered (and so is the CreateBudget, if it came second: cancelled too).
+        answers = [e.payload["status"] for e in real_any.published("billing.BudgetCancelled")
+                   if e.saga_id == create.saga_id]
+        assert answers and set(answers) == {"CANCELLED"}
+
+
+def test_a_blind_cancel_racing_request_payment_leaves_nothing_to_pay(real_any):
+    for _ in range(5):
+        command, budget = approved_budget()
+        cancel = factories.command(command, "billing.CancelPayment",
+                                   {"budget_id": budget.budget_id, "version": 1, "reason": "the saga gave up"})
+        deliver_together([factories.request_payment(command, budget.budget_id), cancel])
+        payment = real_any.deps.payments.get(payment_id_for(command.saga_id, budget.budget_id, 1))
+        assert payment.status == PaymentStatus.CANCELLED
+        shown = [e.payload["mercadopago_payment_id"] for e in real_any.published("billing.PaymentRequested")
+                 if e.saga_id == command.saga_id]
+        # A Pix code the customer was given is cancelled at Mercado Pago.
+        assert all(real_any.mercadopago.payments[mp_id].status == "cancelled" for mp_id in shown)

@@ -115,7 +115,7 @@ def test_cancel_budget_and_expiry(live, settings):
     command, budget_id = create_and_approve(live)
     live.send(factories.command(command, "billing.CancelBudget", {"budget_id": budget_id, "reason": "no parts"}))
     (cancelled,) = live.broker.wait_for("billing.BudgetCancelled")
-    assert cancelled.payload == {"budget_id": budget_id, "version": 1}
+    assert cancelled.payload == {"budget_id": budget_id, "version": 1, "status": "CANCELLED"}
 
     settings.BUDGET_APPROVAL_TTL_HOURS = 0.5 / 3600  # half a second
     expiring = factories.create_budget()

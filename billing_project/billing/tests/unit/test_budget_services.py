@@ -235,12 +235,60 @@ class TestCancelAndExpire:
         assert services.budget_cancel(command=cancel).status == BudgetStatus.CANCELLED
         replies = fake.published("billing.BudgetCancelled")
         assert len(replies) == 2 and replies[0].message_id == replies[1].message_id
-        assert replies[0].payload == {"budget_id": budget.budget_id, "version": 1}
+        assert replies[0].payload == {"budget_id": budget.budget_id, "version": 1, "status": "CANCELLED"}
 
     def test_cancel_of_an_unknown_budget(self, fake):
         command = factories.create_budget()
         with pytest.raises(NotFound):
             services.budget_cancel(command=factories.command(command, "billing.CancelBudget", {"budget_id": "x"}))
+
+    def test_a_closed_budget_is_answered_with_its_status(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        services.budget_decide(budget_id=budget.budget_id, version=1, decision="reject", actor=Actor.staff("a"))
+        services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
+                                                         {"budget_id": budget.budget_id}))
+        (reply,) = fake.published("billing.BudgetCancelled")
+        assert reply.payload == {"budget_id": budget.budget_id, "version": 1, "status": "REJECTED"}
+
+
+class TestBlindCancel:
+    """The saga gave up waiting for CreateBudget's reply: it cancels without knowing the budget."""
+
+    def test_without_a_budget_id_the_sagas_budget_is_cancelled(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        services.budget_cancel(command=factories.command(command, "billing.CancelBudget", {"reason": "gave up"}))
+        assert fake.deps.budgets.get(budget.budget_id, 1).status == BudgetStatus.CANCELLED
+        (reply,) = fake.published("billing.BudgetCancelled")
+        assert reply.payload == {"budget_id": budget.budget_id, "version": 1, "status": "CANCELLED"}
+
+    def test_before_the_budget_exists_it_is_answered_and_never_opened(self, fake):
+        create = factories.create_budget()
+        cancel = factories.command(create, "billing.CancelBudget", {"reason": "gave up"})
+        services.budget_cancel(command=cancel)
+        budget_id = budget_id_for_saga(create.saga_id)
+        (reply,) = fake.published("billing.BudgetCancelled")
+        assert reply.payload == {"budget_id": budget_id, "version": 1, "status": "CANCELLED"}
+        # The CreateBudget that was on its way arrives: the customer is asked nothing.
+        budget = services.budget_create(command=create)
+        assert budget.status == BudgetStatus.CANCELLED and budget.lines == ()
+        assert fake.published("billing.BudgetCreated") == [] and mail.outbox == []
+        answer = fake.published("billing.BudgetCancelled")[-1]
+        assert answer.payload == reply.payload and answer.message_id != reply.message_id
+        with pytest.raises(InvalidTransition):
+            services.budget_decide(budget_id=budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+        # The cancellation again: the same answer, the same id.
+        services.budget_cancel(command=cancel)
+        assert fake.published("billing.BudgetCancelled")[-1].message_id == reply.message_id
+        assert len(fake.deps.budgets.versions(budget_id)) == 1
+
+    def test_an_explicit_budget_id_of_another_budget_is_still_not_found(self, fake):
+        command = factories.create_budget()
+        with pytest.raises(NotFound):
+            services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
+                                                             {"budget_id": budget_id_for_saga("another saga")}))
+        assert fake.deps.budgets.items == {}
 
     def test_pending_versions_past_their_expiry_expire_once(self, fake):
         budget = services.budget_create(command=factories.create_budget())

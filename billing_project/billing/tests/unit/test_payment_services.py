@@ -260,6 +260,71 @@ class TestCompensations:
             services.payment_cancel(command=factories.command(command, "billing.CancelPayment", {"payment_id": "x"}))
 
 
+class TestBlindCancel:
+    """The saga gave up waiting for RequestPayment's reply: it names the budget version, not the payment."""
+
+    def cancel(self, approved_budget, kind="billing.CancelPayment"):
+        command, budget = approved_budget
+        message = factories.command(command, kind, {"budget_id": budget.budget_id, "version": 1, "reason": "gave up"})
+        return message, services.payment_cancel(command=message)
+
+    def test_a_payment_not_yet_requested_is_recorded_cancelled_and_never_charged(self, fake, approved_budget):
+        command, budget = approved_budget
+        message, cancelled = self.cancel(approved_budget)
+        payment_id = payment_id_for(command.saga_id, budget.budget_id, 1)
+        assert (cancelled.payment_id, cancelled.status) == (payment_id, PaymentStatus.CANCELLED)
+        (reply,) = fake.published("billing.PaymentCancelled")
+        assert reply.payload == {"payment_id": payment_id}
+        # The RequestPayment that was on its way arrives: nobody is charged, the saga hears why.
+        _, payment = request(approved_budget)
+        assert payment.status == PaymentStatus.CANCELLED and fake.mercadopago.calls == []
+        (failed,) = fake.published("billing.PaymentFailed")
+        assert failed.payload["payment_id"] == payment_id
+        assert failed.payload["reason"] == "cancelled before it was requested"
+        assert fake.published("billing.PaymentRequested") == []
+        # The cancellation again: the same answer, the same id.
+        services.payment_cancel(command=message)
+        assert fake.published("billing.PaymentCancelled")[-1].message_id == reply.message_id
+        assert len(fake.deps.payments.items) == 1
+
+    def test_a_pending_payment_is_cancelled_at_mercado_pago(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        _, cancelled = self.cancel(approved_budget)
+        assert cancelled.payment_id == payment.payment_id and cancelled.status == PaymentStatus.CANCELLED
+        assert fake.mercadopago.payments[payment.mercadopago_payment_id].status == "cancelled"
+
+    def test_an_approved_payment_is_refunded(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        _, refunded = self.cancel(approved_budget, kind="billing.RefundPayment")
+        assert refunded.status == PaymentStatus.REFUNDED and len(fake.mercadopago.refunds) == 1
+
+    def test_an_unknown_budget_version(self, fake, approved_budget):
+        command, budget = approved_budget
+        with pytest.raises(NotFound, match="version 2"):
+            services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+                                                              {"budget_id": budget.budget_id, "version": 2}))
+        with pytest.raises(ValidationFailed, match="version"):
+            services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+                                                              {"budget_id": budget.budget_id}))
+        assert fake.deps.payments.items == {}
+
+    def test_a_request_retried_after_its_payment_was_cancelled_charges_nobody(self, fake, approved_budget):
+        command, _ = approved_budget
+        fake.mercadopago.fail_next = MercadoPagoUnavailable("Mercado Pago timed out.")
+        with pytest.raises(MercadoPagoUnavailable):
+            request(approved_budget)
+        (payment,) = fake.deps.payments.items.values()
+        services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+                                                          {"payment_id": payment.payment_id}))
+        _, retried = request(approved_budget)
+        assert retried.status == PaymentStatus.CANCELLED
+        assert [call for call, _ in fake.mercadopago.calls] == ["create_pix_payment"]  # only the failed try
+        (failed,) = fake.published("billing.PaymentFailed")
+        assert failed.payload["reason"] == "cancelled before it was requested"
+
+
 class TestReconciliation:
     def test_pending_payments_whose_webhook_never_came(self, fake, approved_budget, settings):
         settings.PAYMENT_RECONCILE_AFTER_SECONDS = 120
