@@ -27,6 +27,10 @@ MAX_UNIT_PRICE_CENTS = 100_000_000
 MAX_LINE_DESCRIPTION = 300
 
 
+# The command id of a revision staff made over the API (no command): what tells the saga it came from staff.
+STAFF_REVISION_PREFIX = "api:"
+
+
 def budget_id_for_saga(saga_id: str) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, f"budget:{saga_id}"))
 
@@ -107,10 +111,13 @@ class BudgetLine:
     def total_cents(self) -> int:
         return self.quantity * self.unit_price_cents
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_message(self) -> dict[str, Any]:
+        """The line as messages carry it (the shape CreateBudget receives)."""
         return {"kind": self.kind, "catalog_id": self.catalog_id, "description": self.description,
-                "quantity": self.quantity, "unit_price_cents": self.unit_price_cents,
-                "total_cents": self.total_cents}
+                "quantity": self.quantity, "unit_price_cents": self.unit_price_cents}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.to_message(), "total_cents": self.total_cents}
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str = "items") -> BudgetLine:
@@ -201,6 +208,7 @@ class Budget:
     tracking_url: str = ""
     currency: str = CURRENCY
     additional_total_cents: int = 0
+    additional_line_count: int = 0
     revision_reason: str = ""
     decided_by: str = ""
     decided_at: datetime | None = None
@@ -217,6 +225,16 @@ class Budget:
     @property
     def is_revision(self) -> bool:
         return self.version > 1
+
+    @property
+    def additional_lines(self) -> tuple[BudgetLine, ...]:
+        """The lines this version added to the previous one (a revision's last lines)."""
+        return self.lines[len(self.lines) - self.additional_line_count:] if self.additional_line_count else ()
+
+    @property
+    def origin(self) -> str:
+        """Who asked for this version: the saga (a command) or staff (the API)."""
+        return "staff" if self.command_id.startswith(STAFF_REVISION_PREFIX) else "saga"
 
     @property
     def was_approved(self) -> bool:
@@ -318,7 +336,8 @@ class Budget:
         return replace(
             self, version=self.version + 1, status=BudgetStatus.PENDING_APPROVAL, lines=lines,
             expires_at=now + approval_ttl, created_at=now, updated_at=now,
-            additional_total_cents=sum(line.total_cents for line in additional), revision_reason=reason,
+            additional_total_cents=sum(line.total_cents for line in additional),
+            additional_line_count=len(additional), revision_reason=reason,
             decided_by="", decided_at=None, decision_reason="", command_id=command_id,
             lines_key=lines_key_for(command_id), link_sent_at=None, rev=0,
         )
@@ -329,7 +348,9 @@ class Budget:
                                    "total_cents": self.total_cents, "expires_at": iso(self.expires_at),
                                    "revision": self.is_revision}
         if self.is_revision:
-            payload["additional_total_cents"] = self.additional_total_cents
+            # The additional lines go with it: a revision staff made reaches the saga with what it adds.
+            payload.update(additional_total_cents=self.additional_total_cents,
+                           items=[line.to_message() for line in self.additional_lines], origin=self.origin)
         return payload
 
     def decided_payload(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from .dependencies import dependencies
 from .domain import (
     BUDGET_EVENTS,
     ID_NAMESPACE,
+    STAFF_REVISION_PREFIX,
     Actor,
     ApprovalToken,
     Budget,
@@ -189,7 +190,7 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
     deps = dependencies()
     additional = parse_lines(items)
     reason = clip(reason)
-    command_id = command.message_id if command else f"api:{uuid.uuid4()}"
+    command_id = command.message_id if command else f"{STAFF_REVISION_PREFIX}{uuid.uuid4()}"
     for _ in range(MAX_ATTEMPTS):
         current = deps.budgets.latest(budget_id)
         if current is None or (command is not None and current.saga_id != command.saga_id):

@@ -153,7 +153,10 @@ class TestRevisions:
         assert body["total_cents"] == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
         versions = staff.get(url(budget.budget_id, "versions")).json()
         assert [v["status"] for v in versions] == ["SUPERSEDED", "PENDING_APPROVAL"]
-        assert real.published("billing.BudgetCreated")[-1].payload["revision"] is True
+        revision = real.published("billing.BudgetCreated")[-1].payload
+        assert revision["revision"] is True
+        # The saga hears what staff added, and that staff added it.
+        assert revision["items"] == factories.EXTRA_ITEMS and revision["origin"] == "staff"
         assert len(mail.outbox) == 2
 
     def test_customers_may_not_revise(self, customer, budget):

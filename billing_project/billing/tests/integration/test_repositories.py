@@ -174,6 +174,7 @@ class TestBudgetRepository:
         budgets.add(other)
         assert [b.version for b in budgets.versions(first.budget_id)] == [1, 2]
         assert budgets.latest(first.budget_id).total_cents == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
+        assert budgets.latest(first.budget_id).created_payload()["items"] == factories.EXTRA_ITEMS
         listed = budgets.list_by_service_order(first.service_order_id)
         assert {(b.budget_id, b.version) for b in listed} == {(first.budget_id, 2), (other.budget_id, 1)}
 

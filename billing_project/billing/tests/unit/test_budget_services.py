@@ -194,6 +194,7 @@ class TestRevise:
         assert created.message_id != revise.message_id and created.saga_id == command.saga_id
         assert created.payload["revision"] is True
         assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
+        assert created.payload["items"] == factories.EXTRA_ITEMS and created.payload["origin"] == "saga"
         assert len(mail.outbox) == 2 and "adicional" in mail.outbox[1].subject
         # The same command again changes nothing, and is answered again with the same message id.
         again = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
@@ -201,6 +202,16 @@ class TestRevise:
         answer = fake.published("billing.BudgetCreated")[-1]
         assert answer.message_id == created.message_id and answer.payload == created.payload
         assert len(mail.outbox) == 2
+
+    def test_a_staff_revision_reaches_the_saga_with_its_items(self, fake):
+        command = factories.create_budget()
+        budget = services.budget_create(command=command)
+        services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, reason="freio")
+        created = fake.published("billing.BudgetCreated")[-1]
+        assert created.saga_id == command.saga_id and created.payload["version"] == 2
+        assert created.payload["origin"] == "staff"
+        assert created.payload["items"] == factories.EXTRA_ITEMS
+        assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
 
     def test_a_repeat_after_a_staff_revision_makes_no_third_version(self, fake):
         command = factories.create_budget()

@@ -133,7 +133,18 @@ class TestBudgetRevision:
         assert revised.rev == 0 and revised.lines_key != approved.lines_key
         assert revised.created_payload() == {
             "budget_id": "b-1", "version": 2, "total_cents": factories.ITEMS_TOTAL + factories.EXTRA_TOTAL,
-            "expires_at": iso(NOW + TTL), "revision": True, "additional_total_cents": factories.EXTRA_TOTAL}
+            "expires_at": iso(NOW + TTL), "revision": True, "additional_total_cents": factories.EXTRA_TOTAL,
+            "items": factories.EXTRA_ITEMS, "origin": "saga"}
+
+    def test_a_revision_says_which_lines_it_added_and_who_asked(self):
+        by_staff = a_budget().revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW, approval_ttl=TTL,
+                                     command_id="api:7")
+        again = by_staff.revise(parse_lines(factories.ITEMS[:1]), reason="", now=NOW, approval_ttl=TTL,
+                                command_id="m-3")
+        assert by_staff.created_payload()["origin"] == "staff"
+        assert again.created_payload()["origin"] == "saga"
+        assert again.created_payload()["items"] == factories.ITEMS[:1]  # only what version 3 added
+        assert len(again.lines) == 4
 
     def test_first_version_payload_is_not_a_revision(self):
         assert a_budget().created_payload()["revision"] is False
