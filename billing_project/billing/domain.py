@@ -513,6 +513,8 @@ class Payment:
     cancel_requested_at: datetime | None = None
     cancel_reason: str = ""
     refund_id: str = ""
+    # Mercado Pago payments refunded because the order was already paid by another one.
+    refunded_extras: tuple[str, ...] = ()
     rev: int = 0
 
     @classmethod
@@ -548,6 +550,21 @@ class Payment:
     @property
     def cancel_idempotency_key(self) -> str:
         return f"cancel-{self.payment_id}"
+
+    def is_stray(self, mp: MercadoPagoPayment) -> bool:
+        """Money approved for a payment we had already given up on (paid after cancelling)."""
+        return self.status in (PaymentStatus.CANCELLED, PaymentStatus.REJECTED) and \
+            mp.our_status == PaymentStatus.APPROVED
+
+    def is_duplicate(self, mp: MercadoPagoPayment) -> bool:
+        """A second payment for an order another Mercado Pago payment already paid (Checkout Pro lets
+        the customer pay twice), not yet given back and told of."""
+        return (self.status in (PaymentStatus.APPROVED, PaymentStatus.REFUNDED)
+                and self.mercadopago_payment_id not in (None, mp.id) and mp.id not in self.refunded_extras
+                and mp.our_status in (PaymentStatus.APPROVED, PaymentStatus.REFUNDED))
+
+    def with_extra_refunded(self, mercadopago_payment_id: str, now: datetime) -> Payment:
+        return replace(self, refunded_extras=(*self.refunded_extras, mercadopago_payment_id), updated_at=now)
 
     def _check_move(self, to: PaymentStatus) -> None:
         if to not in PAYMENT_MOVES.get(self.status, frozenset()):
@@ -595,6 +612,10 @@ class Payment:
         target = mp.our_status
         if target is None:
             raise PaymentMismatch(f"Mercado Pago payment {mp.id} has an unknown status {mp.status!r}.")
+        if self.status != PaymentStatus.PENDING and self.mercadopago_payment_id not in (None, mp.id):
+            # Settled on another Mercado Pago payment: news of this one (a second checkout payment,
+            # refunded as an extra) never moves ours.
+            return None
         if (self.method == PaymentMethod.CHECKOUT and self.cancel_requested_at is None
                 and target in (PaymentStatus.REJECTED, PaymentStatus.CANCELLED)):
             # One failed try on the checkout page; the customer may still pay with another card.
@@ -641,6 +662,12 @@ class Payment:
         if event_type == "billing.PaymentCancelled":
             return {"payment_id": self.payment_id}
         raise ValueError(f"not a payment event: {event_type}")
+
+    def extra_refunded_payload(self, extra: MercadoPagoPayment) -> dict[str, Any]:
+        """PaymentRefunded for a duplicate: the extra payment went back; this one stays as it is."""
+        return {"payment_id": self.payment_id, "mercadopago_payment_id": extra.id,
+                "amount_cents": extra.amount_cents, "status": PaymentStatus.REFUNDED.value, "duplicate": True,
+                "reason": "second payment for the same order"}
 
 
 def _payment_event(target: PaymentStatus, mp: MercadoPagoPayment, *,

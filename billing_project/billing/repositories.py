@@ -469,6 +469,7 @@ def _payment_changes(payment: Payment) -> dict[str, Any]:
         "cancelRequestedAt": iso(payment.cancel_requested_at),
         "cancelReason": payment.cancel_reason,
         "refundId": payment.refund_id,
+        "refundedExtras": list(payment.refunded_extras) or None,
     }
 
 
@@ -502,6 +503,7 @@ def _payment_from(item: dict[str, Any]) -> Payment:
         cancel_requested_at=parse_iso(item.get("cancelRequestedAt")),
         cancel_reason=item.get("cancelReason", ""),
         refund_id=item.get("refundId", ""),
+        refunded_extras=tuple(item.get("refundedExtras") or ()),
         rev=int(item.get("rev", 0)),
     )
 

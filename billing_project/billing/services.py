@@ -118,19 +118,19 @@ def _whole(payload: dict[str, Any], name: str, minimum: int = 1) -> int:
 
 
 def _event(event_type: str, source: Budget | Payment, payload: dict[str, Any],
-           cause: Envelope | None = None) -> Envelope:
+           cause: Envelope | None = None, *, origin: str | None = None) -> Envelope:
     """A reply to the command that caused it, or an event of the source's saga.
 
-    Its message id is derived from what caused it (the command, or the budget version / payment
-    that moved), so the same news published twice carries the same id and the consumer's inbox
-    takes it once.
+    Its message id is derived from what caused it (the command, the budget version / payment that
+    moved, or the ``origin`` named), so the same news published twice carries the same id and the
+    consumer's inbox takes it once.
     """
-    if isinstance(source, Budget):
-        origin = f"budget:{source.budget_id}:{source.version}"
-    else:
-        origin = f"payment:{source.payment_id}"
     if cause is not None:
         origin = f"message:{cause.message_id}"
+    elif origin is None and isinstance(source, Budget):
+        origin = f"budget:{source.budget_id}:{source.version}"
+    elif origin is None:
+        origin = f"payment:{source.payment_id}"
     message_id = str(uuid.uuid5(ID_NAMESPACE, f"{origin}:{event_type}"))
     return Envelope(type=event_type, saga_id=cause.saga_id if cause else source.saga_id,
                     service_order_id=cause.service_order_id if cause else source.service_order_id,
@@ -558,11 +558,19 @@ def payment_sync_from_mercadopago(*, mercadopago_payment_id: str, request_id: st
                        mp.id, mp.external_reference, request_id or "-")
         return None
     with bind_correlation_id(payment.saga_id or None):
-        if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.REJECTED) and \
-                mp.our_status == PaymentStatus.APPROVED:
-            _refund_stray(payment, mp)
-            return payment
-        return _apply_mercadopago(payment, mp)
+        return _take_news(payment, mp)
+
+
+def _take_news(payment: Payment, mp: MercadoPagoPayment) -> Payment:
+    """What Mercado Pago says of one of its payments for ours; money it must not keep goes back."""
+    if payment.is_stray(mp):
+        logger.warning("Mercado Pago payment %s was approved but payment %s is %s; refunding it",
+                       mp.id, payment.payment_id, payment.status)
+        _give_back(mp)
+        return payment
+    if payment.is_duplicate(mp):
+        return _refund_duplicate(payment, mp)
+    return _apply_mercadopago(payment, mp)
 
 
 def _is_uuid(value: str) -> bool:
@@ -573,11 +581,33 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _refund_stray(payment: Payment, mp: MercadoPagoPayment) -> None:
-    """Money arrived for a payment we already gave up on (paid after cancelling): give it back."""
-    logger.warning("Mercado Pago payment %s was approved but payment %s is %s; refunding it",
-                   mp.id, payment.payment_id, payment.status)
+def _give_back(mp: MercadoPagoPayment) -> None:
+    """Refund a Mercado Pago payment we keep no money of; its own key makes a repeat refund nothing."""
     dependencies().mercadopago.refund_payment(mp.id, idempotency_key=f"refund-stray-{mp.id}")
+
+
+def _refund_duplicate(payment: Payment, extra: MercadoPagoPayment) -> Payment:
+    """The order was paid twice (a second Checkout Pro payment): refund the extra one and tell the saga.
+
+    Recorded on the payment with the message, in one conditional write: a repeat of the webhook
+    finds it recorded and does nothing; a refund made before a crash is not made twice (the key).
+    """
+    deps = dependencies()
+    logger.warning("Mercado Pago payment %s pays payment %s a second time (it was paid by %s); refunding it",
+                   extra.id, payment.payment_id, payment.mercadopago_payment_id)
+    if extra.our_status == PaymentStatus.APPROVED:
+        _give_back(extra)
+    refunded = _event("billing.PaymentRefunded", payment, payment.extra_refunded_payload(extra),
+                      origin=f"mercadopago:{extra.id}")
+    for _ in range(MAX_ATTEMPTS):
+        if extra.id in payment.refunded_extras:
+            return payment
+        try:
+            return deps.payments.save(payment.with_extra_refunded(extra.id, _now()), expected=payment,
+                                      messages=[refunded])
+        except ConcurrencyConflict:
+            payment = deps.payments.get(payment.payment_id)
+    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing; it will be tried again.")
 
 
 def payment_cancel(*, command: Envelope) -> Payment:
@@ -725,10 +755,11 @@ def payments_reconcile(*, limit: int = 100) -> int:
                 elif payment.method == PaymentMethod.PIX and payment.mercadopago_payment_id:
                     _apply_mercadopago(payment, deps.mercadopago.get_payment(payment.mercadopago_payment_id))
                 else:
+                    # Every try on the checkout page, a paid one first: a second paid one is given back.
                     tries = deps.mercadopago.find_payments(payment.payment_id)
                     tries.sort(key=lambda mp: mp.our_status != PaymentStatus.APPROVED)
-                    if tries:
-                        _apply_mercadopago(payment, tries[0])
+                    for mp in tries:
+                        payment = _take_news(payment, mp)
                 checked += 1
             except UpstreamUnavailable as exc:
                 logger.warning("reconciliation of payment %s postponed: %s", candidate.payment_id, exc)

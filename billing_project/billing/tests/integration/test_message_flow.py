@@ -91,6 +91,37 @@ def test_checkout_with_a_failed_try_then_a_paid_one(live):
     assert paid.payload["payment_id"] == requested.payload["payment_id"]
 
 
+def test_a_second_payment_for_a_paid_order_is_given_back(live):
+    command, budget_id = create_and_approve(live)
+    live.send(factories.request_payment(command, budget_id, method="checkout"))
+    (requested,) = live.broker.wait_for("billing.PaymentRequested")
+    payment_id = requested.payload["payment_id"]
+    requests.post(f"{requested.payload['init_point']}/pay", data={"outcome": "approve"}, timeout=10).raise_for_status()
+    (paid,) = live.broker.wait_for("billing.PaymentApproved")
+    first = paid.payload["mercadopago_payment_id"]
+    # Real Checkout Pro lets the customer pay the same preference again (the sandbox's page does not):
+    # a second payment with our reference, made through Mercado Pago's API and approved.
+    second = str(requests.post(f"{live.sandbox.url}/v1/payments", timeout=10, json={
+        "transaction_amount": factories.ITEMS_TOTAL / 100, "payment_method_id": "pix", "description": "OS",
+        "external_reference": payment_id, "notification_url": f"{live.url}/api/v1/webhooks/mercadopago/",
+        "payer": {"email": factories.CUSTOMER_EMAIL}},
+        headers={"Authorization": "Bearer t", "X-Idempotency-Key": f"second-{payment_id}"}).json()["id"])
+    live.sandbox.approve(second)
+    (refunded,) = live.broker.wait_for("billing.PaymentRefunded")
+    assert refunded.payload == {"payment_id": payment_id, "mercadopago_payment_id": second,
+                                "amount_cents": factories.ITEMS_TOTAL, "status": "REFUNDED", "duplicate": True,
+                                "reason": "second payment for the same order"}
+    wait_until(lambda: live.sandbox.payment(second)["status"] == "refunded", message="the second payment refunded")
+    delivered = len([n for n in live.sandbox.notifications(second) if n["ok"]])
+    live.sandbox.resend(second)  # the notification again (and the refund's own): nothing new
+    wait_until(lambda: len([n for n in live.sandbox.notifications(second) if n["ok"]]) > delivered,
+               message="the notification delivered again")
+    live.broker.wait_idle()
+    assert len(live.broker.of_type("billing.PaymentRefunded")) == 1
+    assert live.sandbox.payment(first)["status"] == "approved"
+    assert live.api("get", f"payments/{payment_id}/", token=factories.staff_token()).json()["status"] == "APPROVED"
+
+
 def test_revision_supersedes_the_approved_version(live):
     command, budget_id = create_and_approve(live)
     live.send(factories.command(command, "billing.ReviseBudget",

@@ -214,6 +214,13 @@ class TestMercadoPagoStatuses:
         assert a_payment(status=status).observe(mp("approved"), NOW) is None
         assert a_payment(status=status).observe(mp("pending"), NOW) is None
 
+    def test_news_of_another_mercado_pago_payment_never_moves_a_settled_one(self):
+        approved = a_payment(status=PaymentStatus.APPROVED)
+        assert approved.observe(mp("refunded", id="901"), NOW) is None
+        assert approved.is_duplicate(mp("approved", id="901"))
+        assert not approved.is_duplicate(mp("approved"))  # the payment it settled on
+        assert not approved.with_extra_refunded("901", NOW).is_duplicate(mp("approved", id="901"))
+
     def test_approved_may_still_be_refunded(self):
         changed, event = a_payment(status=PaymentStatus.APPROVED).observe(mp("refunded"), NOW)
         assert changed.status == PaymentStatus.REFUNDED and event == "billing.PaymentRefunded"

@@ -1,7 +1,9 @@
+import uuid
+
 import pytest
 
 from billing import services
-from billing.domain import Actor, PaymentStatus, payment_id_for
+from billing.domain import ID_NAMESPACE, Actor, PaymentStatus, payment_id_for
 from billing.mercadopago import MercadoPagoNotFound, MercadoPagoRefused, MercadoPagoUnavailable
 from billing.tests import factories
 from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
@@ -166,6 +168,67 @@ class TestMercadoPagoNews:
         assert fake.mercadopago.payments[late.id].status == "refunded"
         assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.CANCELLED
         assert fake.published("billing.PaymentApproved") == []
+
+
+class TestPaidTwice:
+    """Checkout Pro lets a customer pay one preference twice: the second payment goes back, once."""
+
+    def paid_twice(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        first = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=first.id)
+        return payment, first, fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+
+    def test_the_second_payment_is_refunded_and_the_saga_told_once(self, fake, approved_budget):
+        payment, first, second = self.paid_twice(fake, approved_budget)
+        for _ in range(3):  # Mercado Pago's notification of the second payment, repeated
+            services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        assert fake.mercadopago.payments[second.id].status == "refunded"
+        assert fake.mercadopago.payments[first.id].status == "approved"
+        assert list(fake.mercadopago.refunds) == [f"refund-stray-{second.id}"]
+        stored = fake.deps.payments.get(payment.payment_id)
+        assert (stored.status, stored.mercadopago_payment_id) == (PaymentStatus.APPROVED, first.id)
+        (refunded,) = fake.published("billing.PaymentRefunded")
+        assert refunded.payload == {"payment_id": payment.payment_id, "mercadopago_payment_id": second.id,
+                                    "amount_cents": 12200, "status": "REFUNDED", "duplicate": True,
+                                    "reason": "second payment for the same order"}
+        assert refunded.message_id == str(uuid.uuid5(ID_NAMESPACE, f"mercadopago:{second.id}:billing.PaymentRefunded"))
+        assert len(fake.published("billing.PaymentApproved")) == 1
+        # News of the first payment, or of the second's refund, changes nothing more.
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=first.id)
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        assert len(fake.published()) == len(set(e.message_id for e in fake.published()))
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+
+    def test_a_refund_made_before_a_crash_is_told_without_refunding_again(self, fake, approved_budget):
+        payment, _, second = self.paid_twice(fake, approved_budget)
+        fake.mercadopago.refund_payment(second.id, idempotency_key=f"refund-stray-{second.id}")  # then the crash
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        assert len(fake.mercadopago.refunds) == 1
+        (refunded,) = fake.published("billing.PaymentRefunded")
+        assert refunded.payload["duplicate"] is True and refunded.payload["mercadopago_payment_id"] == second.id
+
+    def test_a_second_payment_after_a_refund_of_the_first_is_given_back_too(self, fake, approved_budget):
+        command, _ = approved_budget
+        payment, first, second = self.paid_twice(fake, approved_budget)
+        services.payment_refund(command=factories.command(command, "billing.RefundPayment",
+                                                          {"payment_id": payment.payment_id}))
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        assert fake.mercadopago.payments[second.id].status == "refunded"
+        assert fake.mercadopago.payments[first.id].status == "refunded"
+        assert [e.payload.get("duplicate", False) for e in fake.published("billing.PaymentRefunded")] == [False, True]
+
+    def test_reconciliation_finds_both_payments(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        fake.clock.advance(seconds=300)
+        services.payments_reconcile()
+        assert sorted(p.status for p in fake.mercadopago.payments.values()) == ["approved", "refunded"]
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+        assert len(fake.published("billing.PaymentApproved")) == 1
+        assert [e.payload["duplicate"] for e in fake.published("billing.PaymentRefunded")] == [True]
 
 
 class TestCompensations:
