@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -513,8 +513,13 @@ class PaymentRepository(_OutboxCarrier):
 
     spec = tables.PAYMENTS
     key_attributes = ("paymentId", "timestamp")
+    # Where the reconciliation's walk stopped: one small item of this table, under a key that is no
+    # payment's (payment ids are UUIDs) and with none of the indexes' attributes, so no query sees it.
+    RECONCILE_CURSOR = {"paymentId": "#reconcile", "timestamp": "cursor"}
 
     def get(self, payment_id: str) -> Payment | None:
+        if payment_id == self.RECONCILE_CURSOR["paymentId"]:
+            return None
         # One item per payment; its sort key is not known to callers, so Query the partition.
         items = self.table.query(KeyConditionExpression="paymentId = :p", ExpressionAttributeValues={":p": payment_id},
                                  Limit=1, ConsistentRead=True).get("Items", [])
@@ -539,16 +544,23 @@ class PaymentRepository(_OutboxCarrier):
                           ExpressionAttributeValues={":b": budget_id})
         return [_payment_from(item) for item in items]
 
-    def pending_created_before(self, cutoff: datetime, *, limit: int = 100) -> list[Payment]:
-        items = query_all(self.table, IndexName="StatusIndex", KeyConditionExpression="#s = :s AND createdAt <= :c",
+    def pending_created_before(self, cutoff: datetime, *, limit: int = 100,
+                               page_token: str | None = None) -> tuple[list[Payment], str | None]:
+        """One page of PENDING payments created before ``cutoff``, oldest first, and the token of the next."""
+        page = query_page(self.table, IndexName="StatusIndex", KeyConditionExpression="#s = :s AND createdAt <= :c",
                           ExpressionAttributeNames={"#s": "status"},
-                          ExpressionAttributeValues={":s": PaymentStatus.PENDING.value, ":c": iso(cutoff)})
-        found = []
-        for n, item in enumerate(items):
-            if n >= limit:
-                break
-            found.append(_payment_from(item))
-        return found
+                          ExpressionAttributeValues={":s": PaymentStatus.PENDING.value, ":c": iso(cutoff)},
+                          limit=limit, page_token=_page_token(page_token, self.spec, "StatusIndex"))
+        return [_payment_from(item) for item in page.items], page.next_token
+
+    def reconcile_cursor(self) -> str | None:
+        item = self.table.get_item(Key=self.RECONCILE_CURSOR, ConsistentRead=True).get("Item")
+        return (item or {}).get("pageToken")
+
+    def save_reconcile_cursor(self, page_token: str | None) -> None:
+        # Unconditional: of two overlapping runs the later one's place is as good as the other's.
+        self.table.put_item(Item=_present({**self.RECONCILE_CURSOR, "pageToken": page_token,
+                                           "updatedAt": iso(datetime.now(UTC))}))
 
     def add(self, payment: Payment, messages: Sequence[Envelope] = ()) -> Payment:
         self._insert(_payment_item(payment), messages, conflict=f"Payment {payment.payment_id} already exists.")

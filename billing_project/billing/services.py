@@ -740,11 +740,17 @@ def _refund_approved(payment: Payment, cause: Envelope) -> Payment:
 
 
 def payments_reconcile(*, limit: int = 100) -> int:
-    """PENDING payments older than PAYMENT_RECONCILE_AFTER_SECONDS: ask Mercado Pago what became of them."""
+    """PENDING payments older than PAYMENT_RECONCILE_AFTER_SECONDS: ask Mercado Pago what became of them.
+
+    One page of at most ``limit`` a run, going on where the previous run stopped and starting
+    again once the walk is done: payments that stay pending (Mercado Pago still waiting, or down)
+    never starve the others, and each of N is looked at within ceil(N / limit) runs.
+    """
     deps = dependencies()
     cutoff = _now() - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
+    candidates = _next_pending_page(cutoff, limit)
     checked = 0
-    for candidate in deps.payments.pending_created_before(cutoff, limit=limit):
+    for candidate in candidates:
         with bind_correlation_id(candidate.saga_id or None):
             try:
                 payment = deps.payments.get(candidate.payment_id)
@@ -766,6 +772,23 @@ def payments_reconcile(*, limit: int = 100) -> int:
             except ApplicationError as exc:
                 logger.error("reconciliation of payment %s failed: %s", candidate.payment_id, exc)
     return checked
+
+
+def _next_pending_page(cutoff: datetime, limit: int) -> list[Payment]:
+    """The page after the one the previous run looked at; the cursor moves on before the page is
+    worked on, so a payment that breaks a run is not the first of the next one."""
+    deps = dependencies()
+    cursor = deps.payments.reconcile_cursor()
+    try:
+        page, after = deps.payments.pending_created_before(cutoff, limit=limit, page_token=cursor)
+    except ValidationFailed:
+        logger.warning("the reconciliation's cursor is no longer valid; starting from the oldest payment")
+        page, after = [], None
+    if not page and cursor:
+        # The previous run ended on the walk's last payment: start again from the oldest.
+        page, after = deps.payments.pending_created_before(cutoff, limit=limit)
+    deps.payments.save_reconcile_cursor(after)
+    return page
 
 
 def outbox_sweep() -> int:

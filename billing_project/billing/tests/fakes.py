@@ -20,6 +20,7 @@ from billing.domain import (
     MercadoPagoPayment,
     Payment,
     PaymentStatus,
+    iso,
 )
 from billing.mercadopago import CheckoutPreference, MercadoPagoNotFound, MercadoPagoRefused
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
@@ -141,6 +142,7 @@ class InMemoryPaymentRepository:
     def __init__(self, publisher: RecordingPublisher):
         self.publisher = publisher
         self.items: dict[str, Payment] = {}
+        self.cursor: str | None = None
         self.lock = threading.Lock()
 
     def get(self, payment_id: str) -> Payment | None:
@@ -156,8 +158,24 @@ class InMemoryPaymentRepository:
     def list_by_budget(self, budget_id: str) -> list[Payment]:
         return [p for p in self.items.values() if p.budget_id == budget_id]
 
-    def pending_created_before(self, cutoff: datetime, *, limit: int = 100) -> list[Payment]:
-        return [p for p in self.items.values() if p.status == PaymentStatus.PENDING and p.created_at <= cutoff][:limit]
+    def pending_created_before(self, cutoff: datetime, *, limit: int = 100,
+                               page_token: str | None = None) -> tuple[list[Payment], str | None]:
+        """Pages as DynamoDB's index gives them: oldest first, the next page starting after the last
+        key (whatever became of that payment since), a token whenever a page is full."""
+        pending = sorted((p for p in self.items.values() if p.status == PaymentStatus.PENDING
+                          and p.created_at <= cutoff), key=self._position)
+        page = [p for p in pending if page_token is None or self._position(p) > tuple(page_token.split("|"))][:limit]
+        return page, "|".join(self._position(page[-1])) if len(page) == limit else None
+
+    @staticmethod
+    def _position(payment: Payment) -> tuple[str, str]:
+        return iso(payment.created_at), payment.payment_id
+
+    def reconcile_cursor(self) -> str | None:
+        return self.cursor
+
+    def save_reconcile_cursor(self, page_token: str | None) -> None:
+        self.cursor = page_token
 
     def add(self, payment: Payment, messages: Sequence[Envelope] = ()) -> Payment:
         with self.lock:

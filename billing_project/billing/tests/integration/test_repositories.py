@@ -274,7 +274,7 @@ class TestPaymentRepository:
         done = a_payment(created_at=NOW - timedelta(minutes=10), status=PaymentStatus.APPROVED)
         for payment in (old, young, done):
             payments.add(payment)
-        found = {p.payment_id for p in payments.pending_created_before(NOW - timedelta(minutes=2))}
+        found = {p.payment_id for p in payments.pending_created_before(NOW - timedelta(minutes=2))[0]}
         assert old.payment_id in found
         assert young.payment_id not in found and done.payment_id not in found
 

@@ -419,6 +419,49 @@ class TestReconciliation:
         stored = fake.deps.payments.get(payment.payment_id)
         assert stored.status == PaymentStatus.APPROVED and stored.mercadopago_payment_id == paid.id
 
+    @staticmethod
+    def pending_payments(fake, count):
+        """``count`` Pix payments Mercado Pago keeps pending, requested a second apart."""
+        payments = []
+        for _ in range(count):
+            command = factories.create_budget()
+            budget = services.budget_create(command=command)
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                   actor=Actor.customer("42"))
+            payments.append(services.payment_request(command=factories.request_payment(command, budget.budget_id)))
+            fake.clock.advance(seconds=1)
+        fake.clock.advance(seconds=300)
+        return payments
+
+    @staticmethod
+    def run(fake, limit):
+        """One run of the reconciliation: the Mercado Pago payments it asked about."""
+        fake.mercadopago.calls.clear()
+        services.payments_reconcile(limit=limit)
+        return {key for call, key in fake.mercadopago.calls if call == "get_payment"}
+
+    def test_stuck_payments_never_starve_the_others(self, fake):
+        payments = self.pending_payments(fake, 5)
+        runs = [self.run(fake, limit=2) for _ in range(3)]  # ceil(5 / 2)
+        assert [len(run) for run in runs] == [2, 2, 1]
+        assert set().union(*runs) == {p.mercadopago_payment_id for p in payments}
+        assert self.run(fake, limit=2) == runs[0]  # the walk starts again from the oldest
+
+    def test_a_walk_ending_on_a_full_page_starts_again_at_once(self, fake):
+        payments = self.pending_payments(fake, 4)
+        runs = [self.run(fake, limit=2) for _ in range(3)]
+        assert set().union(*runs[:2]) == {p.mercadopago_payment_id for p in payments}
+        assert runs[2] == runs[0]  # not an empty run
+
+    def test_a_payment_settled_meanwhile_does_not_lose_the_place(self, fake):
+        payments = self.pending_payments(fake, 5)
+        first = self.run(fake, limit=2)
+        for payment in payments[:2]:  # the page just looked at is paid and leaves the walk
+            fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+            services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        assert self.run(fake, limit=2) == {p.mercadopago_payment_id for p in payments[2:4]}
+        assert first == {p.mercadopago_payment_id for p in payments[:2]}
+
     def test_mercado_pago_down_postpones_without_failing(self, fake, approved_budget):
         _, payment = request(approved_budget)
         fake.clock.advance(seconds=300)
