@@ -35,7 +35,7 @@ class PublishedFilter(admin.SimpleListFilter):
 class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ("type", "queue", "service_order_id", "created_at", "published_at", "attempts")
     list_filter = (PublishedFilter, "type", "queue")
-    search_fields = ("message_id", "service_order_id", "saga_id")
+    search_fields = ("message_id", "service_order_id", "saga_id", "caused_by")
     actions = ("relay_now",)
 
     @admin.action(description="Publish what is waiting now")

@@ -24,6 +24,11 @@ def _raw_parts(envelope: Envelope) -> Any:
     return envelope.payload.get("parts", [])
 
 
+def _reply(command: Envelope, message_type: str, payload: dict[str, Any]) -> None:
+    """Answer ``command`` through the outbox; the row remembers the command, for its repeats."""
+    outbox.publish(command.reply(message_type, payload), caused_by=command.message_id)
+
+
 def reserve_parts(envelope: Envelope) -> None:
     try:
         lines = parse_part_lines(_raw_parts(envelope))
@@ -34,26 +39,26 @@ def reserve_parts(envelope: Envelope) -> None:
         outcome = stock.parts_reserve(service_order_id=envelope.service_order_id, lines=lines)
         requested = lines_to_message(lines)
     if outcome.ok:
-        outbox.publish(envelope.reply("os.PartsReserved", {"parts": lines_to_message(outcome.parts)}))
+        _reply(envelope, "os.PartsReserved", {"parts": lines_to_message(outcome.parts)})
         return
     logger.info("parts reservation failed for %s: %s", envelope.service_order_id, outcome.reason)
-    outbox.publish(envelope.reply("os.PartsReservationFailed", {
+    _reply(envelope, "os.PartsReservationFailed", {
         "parts": requested,
         "missing": [shortage.to_message() for shortage in outcome.missing],
         "reason": outcome.reason,
-    }))
+    })
 
 
 def release_parts(envelope: Envelope) -> None:
     outcome = stock.parts_release(service_order_id=envelope.service_order_id,
                                   lines=parse_part_lines(_raw_parts(envelope)))
-    outbox.publish(envelope.reply("os.PartsReleased", {"parts": lines_to_message(outcome.parts)}))
+    _reply(envelope, "os.PartsReleased", {"parts": lines_to_message(outcome.parts)})
 
 
 def consume_parts(envelope: Envelope) -> None:
     outcome = stock.parts_consume(service_order_id=envelope.service_order_id,
                                   lines=parse_part_lines(_raw_parts(envelope)))
-    outbox.publish(envelope.reply("os.PartsConsumed", {"parts": lines_to_message(outcome.parts)}))
+    _reply(envelope, "os.PartsConsumed", {"parts": lines_to_message(outcome.parts)})
 
 
 def change_status(envelope: Envelope) -> None:

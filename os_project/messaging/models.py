@@ -14,6 +14,9 @@ class OutboxMessage(models.Model):
     queue = models.CharField(max_length=40)
     saga_id = models.CharField(max_length=64)
     service_order_id = models.CharField(max_length=64, db_index=True)
+    # The command whose handling published it (empty for an event no command caused): a repeat of
+    # that command is answered with these same messages again.
+    caused_by = models.CharField(max_length=64, blank=True, default="", db_index=True)
     envelope = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)

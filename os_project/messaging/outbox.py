@@ -25,8 +25,12 @@ from .publishers import get_publisher
 logger = logging.getLogger(__name__)
 
 
-def publish(envelope: Envelope) -> OutboxMessage:
-    """Record ``envelope`` for publishing when (and only if) the current transaction commits."""
+def publish(envelope: Envelope, *, caused_by: str = "") -> OutboxMessage:
+    """Record ``envelope`` for publishing when (and only if) the current transaction commits.
+
+    ``caused_by``: the id of the command it answers, so that a repeat of that command is
+    answered again (:func:`republish`).
+    """
     data = envelope.to_dict()  # validates against the envelope schema now, not at relay time
     message = OutboxMessage.objects.create(
         message_id=envelope.message_id,
@@ -34,6 +38,7 @@ def publish(envelope: Envelope) -> OutboxMessage:
         queue=envelope.queue,
         saga_id=envelope.saga_id,
         service_order_id=envelope.service_order_id,
+        caused_by=caused_by,
         envelope=data,
     )
     transaction.on_commit(partial(_publish_committed, envelope, message.pk), robust=True)
@@ -62,6 +67,22 @@ def _record_attempt(pk: int, error: str, *, published: bool = False) -> None:
     if published:
         changes["published_at"] = timezone.now()
     OutboxMessage.objects.filter(pk=pk, published_at__isnull=True).update(**changes)
+
+
+def republish(caused_by: str, *, publisher: Publisher | None = None) -> int:
+    """Publish again the replies a command caused (the same envelopes, the same message ids).
+
+    A repeat of a command was handled once already: its effects stay as they are, but the saga
+    re-sends a command when the reply did not reach it, so the reply goes out again and the
+    saga's inbox takes it once. A command that was rejected caused nothing to repeat.
+    """
+    publisher = publisher or get_publisher()
+    sent = 0
+    for message in OutboxMessage.objects.filter(caused_by=caused_by).order_by("created_at"):
+        publisher.publish(Envelope.from_dict(message.envelope))  # a broker outage: the task retries
+        _record_attempt(message.pk, "", published=True)
+        sent += 1
+    return sent
 
 
 def relay(*, publisher: Publisher | None = None, limit: int | None = None,

@@ -6,7 +6,9 @@ from typing import Any
 from django.db import transaction
 
 from oficina_common.errors import ApplicationError
+from oficina_common.messaging import DUPLICATE
 
+from . import outbox
 from .handlers import dispatcher
 from .inbox import DatabaseInbox, DuplicateMessage
 from .models import ProcessedMessage
@@ -17,18 +19,25 @@ logger = logging.getLogger(__name__)
 def message_handle(data: Any) -> str:
     """Run one consumed message: its effects, its replies and its inbox row commit together.
 
-    Returns what happened: handled, duplicate, rejected (a domain error: logged, never retried),
+    Returns what happened: handled, duplicate (its effects were made once already; the replies
+    it caused are published again), rejected (a domain error: logged, never retried),
     malformed or unhandled.
     """
     try:
         with transaction.atomic():
-            return dispatcher.dispatch(data, DatabaseInbox())
+            outcome = dispatcher.dispatch(data, DatabaseInbox())
     except DuplicateMessage:
         logger.info("message %s was handled by another delivery", data.get("message_id"))
-        return "duplicate"
+        outcome = DUPLICATE
     except ApplicationError as exc:
         logger.warning("dropped %s %s: %s", data.get("type"), data.get("message_id"), exc.message)
         # Remember it, so a redelivery is not tried again.
         ProcessedMessage.objects.get_or_create(message_id=str(data.get("message_id")),
                                                defaults={"type": str(data.get("type"))})
         return "rejected"
+    if outcome == DUPLICATE:
+        # The saga sends a command again when its reply was lost: answer it again, change nothing.
+        answered = outbox.republish(str(data.get("message_id")))
+        logger.info("repeated %s %s answered again (%d message(s))", data.get("type"), data.get("message_id"),
+                    answered)
+    return outcome

@@ -2,6 +2,7 @@
 import pytest
 from celery.exceptions import Retry
 from django.core import mail
+from kombu.exceptions import OperationalError as BrokerError
 
 from catalog.models import Part, PartReservation
 from catalog.services import part_create
@@ -142,6 +143,85 @@ def test_the_same_message_twice_has_one_effect(diagnosed_order, oil_filter):
     assert ProcessedMessage.objects.filter(message_id=message["message_id"]).count() == 1
 
 
+def _handled_and_sent(message, django_capture_on_commit_callbacks):
+    """Handle ``message`` as the worker does, the after-commit publishing included: its outcome."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return handle_message.apply(args=[message]).get()
+
+
+def test_a_repeated_reservation_reserves_once_and_is_answered_again(diagnosed_order, oil_filter, published,
+                                                                     django_capture_on_commit_callbacks):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2))})
+    assert _handled_and_sent(message, django_capture_on_commit_callbacks) == "handled"
+    # The reply was lost on its way: the saga sends the same command again.
+    assert _handled_and_sent(message, django_capture_on_commit_callbacks) == "duplicate"
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 2  # one reservation
+    assert PartReservation.objects.get().reserved == 2
+    first, again = published.published
+    assert again.type == "os.PartsReserved" and again.to_dict() == first.to_dict()  # the same id: taken once
+    [row] = OutboxMessage.objects.exclude(type="os.DiagnosisCompleted")
+    assert row.caused_by == message["message_id"]
+
+
+@pytest.mark.parametrize("type_, reply", [("os.ReleaseParts", "os.PartsReleased"),
+                                          ("os.ConsumeParts", "os.PartsConsumed")])
+def test_a_repeated_release_or_consumption_is_answered_again(diagnosed_order, oil_filter, published, type_, reply,
+                                                             django_capture_on_commit_callbacks):
+    handle_message.apply(args=[command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2))})])
+    message = command(diagnosed_order, type_, {"parts": part_lines((oil_filter, 2))})
+    _handled_and_sent(message, django_capture_on_commit_callbacks)
+    _handled_and_sent(message, django_capture_on_commit_callbacks)
+    answers = [e for e in published.published if e.type == reply]
+    assert len(answers) == 2 and answers[0].message_id == answers[1].message_id
+    assert answers[1].payload == {"parts": part_lines((oil_filter, 2))}
+    oil_filter.refresh_from_db()
+    assert oil_filter.quantity_reserved == 0
+    assert oil_filter.quantity_in_stock == (3 if type_ == "os.ConsumeParts" else 5)
+
+
+def test_a_repeated_failed_reservation_is_answered_with_the_same_failure(diagnosed_order, oil_filter, published,
+                                                                         django_capture_on_commit_callbacks):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 9))})
+    _handled_and_sent(message, django_capture_on_commit_callbacks)
+    oil_filter.quantity_in_stock = 20  # stock arrives meanwhile: the answer stays the one given
+    oil_filter.save()
+    assert _handled_and_sent(message, django_capture_on_commit_callbacks) == "duplicate"
+    first, again = published.published
+    assert again.type == "os.PartsReservationFailed" and again.to_dict() == first.to_dict()
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0
+
+
+def test_a_rejected_command_has_no_reply_to_repeat(diagnosed_order, published, django_capture_on_commit_callbacks):
+    message = command(diagnosed_order, "os.ReleaseParts", {"parts": "everything"})
+    assert _handled_and_sent(message, django_capture_on_commit_callbacks) == "rejected"
+    assert _handled_and_sent(message, django_capture_on_commit_callbacks) == "duplicate"
+    assert published.published == []
+
+
+def test_a_repeat_is_answered_even_when_the_first_reply_never_left(diagnosed_order, oil_filter, published):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1))})
+    handle_message.apply(args=[message])  # committed; the broker was down (nothing published)
+    assert published.published == []
+    assert handle_message.apply(args=[message]).get() == "duplicate"
+    [reply] = published.published
+    assert reply.type == "os.PartsReserved"
+    assert OutboxMessage.objects.get(message_id=reply.message_id).published_at is not None  # the sweep skips it
+
+
+class BrokerDown:
+    def publish(self, envelope):
+        raise BrokerError("redis is down")
+
+
+def test_a_repeat_while_the_broker_is_down_is_retried(diagnosed_order, oil_filter, settings):
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1))})
+    handle_message.apply(args=[message])
+    settings.OS_MESSAGE_PUBLISHER = "messaging.tests.integration.test_consumer.BrokerDown"
+    with pytest.raises(Retry, match="redis is down"):  # the answer is owed: the task tries again later
+        handle_message.apply(args=[message])
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
+
+
 def test_change_status_moves_the_order_records_the_saga_and_emails(diagnosed_order,
                                                                      django_capture_on_commit_callbacks):
     message = command(diagnosed_order, "os.ChangeStatus", {
@@ -168,6 +248,18 @@ def test_change_status_to_the_same_status_only_refreshes_the_summary(diagnosed_o
     assert diagnosed_order.status == "AWAITING_PAYMENT"
     assert diagnosed_order.saga_summary["payment"] == {"status": "PENDING", "qr_code": "pix"}
     assert StatusHistory.objects.count() == before
+
+
+def test_change_status_is_never_refused_for_a_long_reason(diagnosed_order):
+    reason = "O cliente recusou o orçamento depois de longa conversa sobre as peças. " * 12  # 852 characters
+    message = command(diagnosed_order, "os.ChangeStatus", {
+        "to": "CANCELLED", "reason": reason,
+        "summary": {"budget": {"status": "REJECTED", "reason": reason}, "payment": {"failure_reason": reason}}})
+    assert handle_message.apply(args=[message]).get() == "handled"
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "CANCELLED"
+    assert StatusHistory.objects.filter(service_order=diagnosed_order).last().reason == reason
+    assert diagnosed_order.saga_summary["budget"]["reason"] == reason
 
 
 def test_an_illegal_change_status_is_dropped_and_not_retried(diagnosed_order):

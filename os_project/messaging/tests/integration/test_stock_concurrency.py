@@ -74,10 +74,13 @@ def test_orders_locking_parts_in_opposite_orders_do_not_deadlock(two_orders):
     assert list(Part.objects.order_by("sku").values_list("quantity_reserved", flat=True)) == [2, 2]
 
 
-def test_the_same_message_delivered_twice_at_once_has_one_effect(two_orders):
+def test_the_same_message_delivered_twice_at_once_has_one_effect(two_orders, published):
     part = part_create(sku="DUP", name="Dup", unit_price="1.00", quantity_in_stock=5)
     message = _reserve(two_orders[0], part)
     results = _run_at_once(message, dict(message))
     assert sorted(results) == ["duplicate", "handled"]
     assert Part.objects.get(pk=part.pk).quantity_reserved == 1
     assert OutboxMessage.objects.filter(type="os.PartsReserved").count() == 1
+    # Both deliveries are answered, with the one reply's id: the saga takes it once.
+    answers = [e.message_id for e in published.published if e.type == "os.PartsReserved"]
+    assert len(answers) == 2 and len(set(answers)) == 1
