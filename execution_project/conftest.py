@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from execution import wiring
 from execution.tables import TABLES
@@ -14,6 +15,14 @@ from oficina_common.messaging import RecordingPublisher
 from oficina_common.testing import dynalite_server, moto_server
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server: one line per request
+
+# The saga's model check (execution/tests/unit/test_saga_model.py): the suite runs a fixed,
+# derandomized exploration in well under a minute; `--hypothesis-profile=long` explores further.
+settings.register_profile("ci", max_examples=300, stateful_step_count=100, deadline=None, derandomize=True,
+                          database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5000, stateful_step_count=80, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
 
 _tables_ready: dict[str, DynamoSettings] = {}
 

@@ -50,6 +50,7 @@ from .domain import (
     StepState,
     StepStatus,
     iso,
+    key_matches,
     merge_part_lines,
     parse_iso,
     part_lines,
@@ -492,7 +493,7 @@ def _compensation_pending(s: SagaInstance, step_number: int) -> bool:
 
 
 def _compensation_answered(t: _Transition, *keys: str) -> bool:
-    pending = t.answered(*keys)
+    pending = t.answered(*keys) or _stuck_answered(t, *keys)
     if pending is None:
         return False
     state = t.saga.step(pending.step_number)
@@ -500,6 +501,21 @@ def _compensation_answered(t: _Transition, *keys: str) -> bool:
         state.status = StepStatus.COMPENSATED
     _maybe_finish_compensation(t)
     return True
+
+
+def _stuck_answered(t: _Transition, *keys: str) -> PendingCommand | None:
+    """A FAILED saga hears from a participant it had given up on: the command is confirmed after
+    all, and once none is left unconfirmed the saga goes on compensating (and is over)."""
+    s = t.saga
+    pending = next((p for p in s.stuck if key_matches(p.key, keys)), None) if s.status == SagaStatus.FAILED else None
+    if pending is None:
+        return None
+    s.stuck.remove(pending)
+    t.changed = True
+    if not s.stuck and s.failed_while == SagaStatus.COMPENSATING:
+        s.status, s.failed_while, s.finished_at = SagaStatus.COMPENSATING, None, None
+        t.note("every unconfirmed compensation is confirmed now")
+    return pending
 
 
 def _maybe_finish_compensation(t: _Transition, *, announce: bool = True) -> None:
@@ -712,14 +728,15 @@ def _on_budget_refused(t: _Transition, p: dict[str, Any], *, status: BudgetStatu
 
 
 def _on_budget_cancelled(t: _Transition, p: dict[str, Any]) -> None:
+    """Billing cancels the budget's latest version: the answer to any cancellation awaited (a
+    blind one included), whichever version that turned out to be."""
     s = t.saga
-    if s.budget is None and _compensation_answered(t, "cancel_budget:blind"):
-        return
-    if s.budget is None or s.budget.budget_id != str(p["budget_id"]) \
-            or int(p.get("version") or 0) in s.foreign_versions:
+    if s.budget is not None and s.budget.budget_id != str(p["budget_id"]):
         t.ignore("not this saga's budget")
         return
-    if s.budget.status != BudgetStatus.CANCELLED:
+    version = int(p.get("version") or 0)
+    if s.budget is not None and version == s.budget.version and version not in s.foreign_versions \
+            and s.budget.status != BudgetStatus.CANCELLED:
         s.budget.status = BudgetStatus.CANCELLED
         t.changed = True
     if not _compensation_answered(t, "cancel_budget", "cancel_budget:"):
@@ -959,13 +976,14 @@ def _on_payment_failed(t: _Transition, p: dict[str, Any]) -> None:
             _maybe_finish_compensation(t)
             return
     elif payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.REFUNDED):
-        if not _compensation_answered(t, "cancel_payment:blind"):
+        if not (_compensation_answered(t, f"cancel_payment:{payment.payment_id}")
+                or _compensation_answered(t, "cancel_payment:blind")):
             t.ignore("payment already closed")
         return
     else:
         payment.status = PaymentStatus.FAILED
         t.changed = True
-        if s.status == SagaStatus.COMPENSATING:
+        if _is_undoing(s):
             _compensation_answered(t, f"cancel_payment:{payment.payment_id}")
             return
     if not s.is_live:
@@ -998,8 +1016,9 @@ def _on_payment_closed(t: _Transition, p: dict[str, Any], *, status: PaymentStat
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.APPROVED):
         payment.status = status
         t.changed = True
-    # The answer to undoing this payment, or to a blind cancellation that turned out to be it.
-    if not (_compensation_answered(t, f"{key}:{payment.payment_id}")
+    # The answer to undoing this payment (a cancellation is answered by a refund when the customer
+    # had paid meanwhile, and the other way round), or to a blind cancellation that turned out to be it.
+    if not (_compensation_answered(t, f"cancel_payment:{payment.payment_id}", f"refund_payment:{payment.payment_id}")
             or _compensation_answered(t, "cancel_payment:blind")):
         t.ignore(f"no {key} was awaited")
 
@@ -1056,7 +1075,26 @@ def _on_work_completed(t: _Transition, p: dict[str, Any]) -> None:
     s.work_done = True
     s.work_notes = str(p.get("notes") or "")
     t.changed = True
+    revision = s.active_revision
+    if revision and revision.status in (RevisionStatus.REQUESTED, RevisionStatus.PENDING_APPROVAL):
+        _close_revision(t, revision, "The work was finished before the customer decided on the additional repairs")
     _consume_if_done(t)
+
+
+def _close_revision(t: _Transition, revision: Revision, error: str) -> None:
+    """A revision that can no longer be done: it is never reserved nor charged, and its budget
+    version is cancelled so that the customer is not asked to approve it any more."""
+    s = t.saga
+    revision.status = RevisionStatus.FAILED
+    revision.error = error
+    t.changed = True
+    requested = s.pending_command("revise_budget")
+    if requested is not None and not requested.undo:
+        _stop_awaiting(t, requested)  # the version Billing makes for it is cancelled when it comes
+    if revision.budget_version and s.budget:
+        s.foreign_versions.append(revision.budget_version)
+        t.send("billing.CancelBudget", {"budget_id": s.budget.budget_id, "reason": clip(error)})
+    t.note(error)
 
 
 def _on_work_failed(t: _Transition, p: dict[str, Any]) -> None:
@@ -1108,6 +1146,17 @@ def _on_order_cancelled(t: _Transition, p: dict[str, Any]) -> None:
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
         t.changed = True
+    elif s.status == SagaStatus.COMPLETED and not s.cancelled_by_os:
+        # The cancellation raced the end of the work: the OS cancelled the order before it heard
+        # that the work was finished, and a cancelled order keeps none of the customer's money.
+        # The parts were used: they stay consumed.
+        s.cancelled_by_os = True
+        s.os_status = OsStatus.CANCELLED
+        s.cause = cause
+        t.changed = True
+        for payment in s.payments:
+            _undo_payment(t, payment)  # refunds what was paid, cancels what still could be
+        t.note("cancelled after the work was finished: payments refunded or cancelled")
     else:
         t.ignore("the saga is over")
 
