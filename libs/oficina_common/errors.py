@@ -72,15 +72,6 @@ class UpstreamUnavailable(ApplicationError):
     code = "upstream_unavailable"
 
 
-class MessageInProgress(UpstreamUnavailable):
-    """Another delivery of this message is being handled right now: try again once its lease ends.
-
-    Transient on purpose: if that delivery's worker died, dropping this copy would lose the message.
-    """
-
-    code = "message_in_progress"
-
-
 def _first_message(detail: Any) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])

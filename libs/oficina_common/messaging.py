@@ -1,10 +1,17 @@
-"""Putting envelopes on the broker and taking them off, once.
+"""Putting envelopes on the broker and taking them off.
 
 Publishing is ``send_task`` by name onto the destination service's own queue, so no service
-imports another's code. Consuming goes through an :class:`Inbox` so a redelivered message
-(at-least-once delivery) changes nothing twice; or, where every message changes one aggregate,
-the aggregate itself records the ids it has applied, in the same conditional write as the change
-(``dispatch(data, inbox=None)``: the handler returns :data:`DUPLICATE` for a message it had applied).
+imports another's code. Delivery is at least once, so every consumer makes a repeated message
+change nothing twice, in one of two ways:
+
+- through an :class:`Inbox` (the OS: a row per handled message id, written in the handler's
+  transaction): ``dispatch(data, inbox)`` runs the handler only for an id it has not seen;
+- by itself (``dispatch(data, None)``): Billing's commands are idempotent by what they do, and the
+  saga's item records the ids it has applied in the same conditional write as the change; a
+  handler may return :data:`DUPLICATE` for a message it had already applied.
+
+Either way a repeated command is answered again (the receiver publishes the reply it gave the
+first time, with the same message id): the saga sends a command again when its reply was lost.
 """
 from __future__ import annotations
 
@@ -66,15 +73,6 @@ class Inbox(Protocol):
         ...
 
 
-class LeasingInbox(Inbox, Protocol):
-    """An inbox that can hold a message while it is handled, so two deliveries of one message
-    at the same moment (a redelivery racing the first) never both run the handler."""
-
-    def claim(self, message_id: str, message_type: str) -> bool: ...
-
-    def release(self, message_id: str) -> None: ...
-
-
 class MemoryInbox:
     def __init__(self) -> None:
         self.ids: set[str] = set()
@@ -122,8 +120,6 @@ class Dispatcher:
                     logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
                     return DUPLICATE
                 return "handled"
-            if isinstance(inbox, LeasingInboxBase):
-                return self._dispatch_leased(envelope, handler, inbox)
             if inbox.seen(envelope.message_id):
                 logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
                 return "duplicate"
@@ -131,20 +127,3 @@ class Dispatcher:
             if not inbox.mark(envelope.message_id, envelope.type):
                 logger.warning("%s %s was handled twice at once", envelope.type, envelope.message_id)
             return "handled"
-
-    @staticmethod
-    def _dispatch_leased(envelope: Envelope, handler: Handler, inbox: LeasingInboxBase) -> str:
-        if not inbox.claim(envelope.message_id, envelope.type):
-            logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
-            return "duplicate"
-        try:
-            handler(envelope)
-        except BaseException:
-            inbox.release(envelope.message_id)  # let the redelivery try again
-            raise
-        inbox.mark(envelope.message_id, envelope.type)
-        return "handled"
-
-
-class LeasingInboxBase:
-    """Marker base for inboxes implementing :class:`LeasingInbox`."""

@@ -1,11 +1,11 @@
-"""The outbox and the inbox on DynamoDB.
+"""The outbox on DynamoDB.
 
 Outbox: the messages a state change publishes travel in the SAME conditional single-item write
 as the change itself, in a map attribute ``outbox`` (message id -> envelope JSON) on the
 aggregate's item. ``outbox_pending``/``outbox_at`` are set while the map is non-empty, and form
 the sparse GSI ``OutboxIndex`` the sweeper queries (never a Scan) for messages a crash left
-undelivered. Delivery is at-least-once: publish first, then remove; consumers de-duplicate
-through the inbox.
+undelivered. Delivery is at-least-once: publish first, then remove; consumers make a repeated
+message change nothing twice (see :mod:`oficina_common.messaging`).
 
 Every item that can carry messages must be created with an ``outbox`` map (maybe empty):
 DynamoDB cannot ``SET outbox.#id`` on a missing map.
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .dynamodb import Index, TableSpec, epoch_seconds, is_conditional_failure, is_expired, now_iso, query_all
-from .errors import MessageInProgress
+from .dynamodb import Index, is_conditional_failure, now_iso, query_all
 from .messages import Envelope
-from .messaging import LeasingInboxBase, Publisher
+from .messaging import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +114,7 @@ class DynamoOutboxRelay:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
-            # Another relay removed it first: it was published (maybe twice; the inbox copes).
+            # Another relay removed it first: it was published (maybe twice; consumers take it once).
 
     def _clear_pending_flag(self, key: dict[str, Any]) -> None:
         try:
@@ -151,81 +149,3 @@ class DynamoOutboxRelay:
             logger.warning("outbox sweeper delivered %d stranded message(s)", sent)
         return sent
 
-
-def inbox_table_spec(name: str) -> TableSpec:
-    return TableSpec(name=name, hash_key=("message_id", "S"), ttl_attribute="expires_at")
-
-
-class DynamoInbox(LeasingInboxBase):
-    """Message ids a consumer has processed, kept for ``retention`` (redeliveries come soon).
-
-    A message is first claimed (state PROCESSING, with a lease), then marked DONE. A delivery
-    that finds it claimed and the lease still running is a duplicate; a lease that ran out means
-    the worker handling it died, and the redelivery takes it over.
-    """
-
-    def __init__(self, table: Any, retention: timedelta = timedelta(days=7), lease: timedelta | None = None):
-        self.table = table
-        self.retention = retention
-        # Longer than any handler runs (Mercado Pago calls time out in seconds); a redelivery that
-        # finds a live lease retries later, so a dead worker's message waits at most this long.
-        self.lease = lease if lease is not None else timedelta(seconds=int(os.environ.get("INBOX_LEASE_SECONDS", "60")))
-
-    def seen(self, message_id: str) -> bool:
-        item = self.table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
-        return bool(item) and not is_expired(item, "expires_at")
-
-    def _put(self, message_id: str, message_type: str, state: str, condition: str, values: dict[str, Any]) -> bool:
-        now = datetime.now(UTC)
-        try:
-            self.table.put_item(
-                Item={
-                    "message_id": message_id,
-                    "type": message_type,
-                    "state": state,
-                    "processed_at": now_iso(),
-                    "lease_until": epoch_seconds(now + self.lease),
-                    "expires_at": epoch_seconds(now + self.retention),
-                },
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":now": epoch_seconds(now), **values},
-            )
-            return True
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-
-    def claim(self, message_id: str, message_type: str) -> bool:
-        """True: ours to handle. False: already handled. Raises MessageInProgress while another
-        delivery holds a live lease on it."""
-        if self._put(
-            message_id, message_type, "PROCESSING",
-            "attribute_not_exists(message_id) OR expires_at <= :now"
-            " OR (#state = :processing AND lease_until <= :now)",
-            {":processing": "PROCESSING"},
-        ):
-            return True
-        item = self.table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item") or {}
-        if item.get("state") == "PROCESSING":
-            raise MessageInProgress(f"message {message_id} is being handled by another delivery",
-                                    extra={"lease_until": int(item.get("lease_until", 0))})
-        return False
-
-    def release(self, message_id: str) -> None:
-        try:
-            self.table.delete_item(Key={"message_id": message_id}, ConditionExpression="#state = :processing",
-                                   ExpressionAttributeNames={"#state": "state"},
-                                   ExpressionAttributeValues={":processing": "PROCESSING"})
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-
-    def mark(self, message_id: str, message_type: str) -> bool:
-        """DONE; False when another delivery had already finished it."""
-        return self._put(
-            message_id, message_type, "DONE",
-            "attribute_not_exists(message_id) OR #state <> :done OR expires_at <= :now",
-            {":done": "DONE"},
-        )

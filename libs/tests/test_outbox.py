@@ -8,9 +8,7 @@ from oficina_common.messages import Envelope
 from oficina_common.messaging import RecordingPublisher
 from oficina_common.outbox import (
     OUTBOX_INDEX,
-    DynamoInbox,
     DynamoOutboxRelay,
-    inbox_table_spec,
     new_item_outbox,
     outbox_update,
     pending_messages,
@@ -81,85 +79,3 @@ def test_new_messages_keep_the_pending_flag(orders):
     assert list(after["outbox"]) == ["late"]
     assert after["outbox_pending"] == "1"
 
-
-def test_inbox_marks_once(dynamo_settings):
-    spec = inbox_table_spec("inbox")
-    ensure_tables(dynamo_settings, (spec,))
-    inbox = DynamoInbox(resource(dynamo_settings).Table(spec.physical_name(dynamo_settings.table_prefix)))
-    assert not inbox.seen("m1")
-    assert inbox.mark("m1", "os.PartsReserved") is True
-    assert inbox.mark("m1", "os.PartsReserved") is False
-    assert inbox.seen("m1")
-    expired = DynamoInbox(inbox.table, retention=timedelta(seconds=-10))
-    expired.mark("m2", "x")
-    assert not inbox.seen("m2")
-
-
-@pytest.fixture
-def dynamo_inbox(dynamo_settings):
-    spec = inbox_table_spec("inbox")
-    ensure_tables(dynamo_settings, (spec,))
-    return DynamoInbox(resource(dynamo_settings).Table(spec.physical_name(dynamo_settings.table_prefix)))
-
-
-def test_a_claimed_message_is_busy_until_its_lease_runs_out(dynamo_inbox):
-    from oficina_common.errors import MessageInProgress
-
-    assert dynamo_inbox.claim("m1", "x") is True
-    with pytest.raises(MessageInProgress):  # retried later: the first worker may have died
-        dynamo_inbox.claim("m1", "x")
-    dead_worker = DynamoInbox(dynamo_inbox.table, lease=timedelta(seconds=-1))
-    assert dead_worker.claim("m2", "x") is True
-    assert dynamo_inbox.claim("m2", "x") is True  # the first worker died: its lease ran out
-    assert dynamo_inbox.mark("m2", "x") is True
-    assert dynamo_inbox.claim("m2", "x") is False
-    assert dynamo_inbox.mark("m2", "x") is False
-
-
-def test_dispatcher_runs_a_message_once_and_again_after_a_failure(dynamo_inbox):
-    from oficina_common.messaging import Dispatcher
-
-    calls = []
-
-    def flaky(envelope):
-        calls.append(envelope.message_id)
-        if len(calls) == 1:
-            raise ConnectionError("broker down")
-
-    dispatcher = Dispatcher({"billing.BudgetApproved": flaky})
-    data = event(1).to_dict()
-    with pytest.raises(ConnectionError):
-        dispatcher.dispatch(data, dynamo_inbox)
-    assert dispatcher.dispatch(data, dynamo_inbox) == "handled"  # the claim was released
-    assert dispatcher.dispatch(data, dynamo_inbox) == "duplicate"
-    assert len(calls) == 2
-
-
-def test_concurrent_deliveries_run_the_handler_once(dynamo_settings, dynamo_inbox):
-    import threading
-
-    from oficina_common.messaging import Dispatcher
-
-    calls = []
-    barrier = threading.Barrier(8)
-    dispatcher = Dispatcher({"billing.BudgetApproved": calls.append})
-    data = event(1).to_dict()
-    results = []
-
-    def deliver():
-        from oficina_common.errors import MessageInProgress
-
-        barrier.wait()
-        try:
-            results.append(dispatcher.dispatch(data, dynamo_inbox))
-        except MessageInProgress:
-            results.append("busy")
-
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1
-    assert results.count("handled") == 1
-    assert set(results) <= {"handled", "busy", "duplicate"}
