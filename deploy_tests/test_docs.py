@@ -32,14 +32,31 @@ def test_the_commands_it_shows_are_the_ones_the_images_run() -> None:
     assert "docker compose -f docker/compose.yaml up --build" in DOC and compose()["services"]
 
 
+TABLE_MODULES = (ROOT / "billing_project" / "billing" / "tables.py",
+                 ROOT / "execution_project" / "execution" / "tables.py")
+
+
+def table_names(path) -> list[str]:
+    return re.findall(r'name="(\w+)"', path.read_text())
+
+
 def test_it_names_every_table_the_services_create() -> None:
-    for path in (ROOT / "billing_project" / "billing" / "tables.py",
-                 ROOT / "execution_project" / "execution" / "tables.py"):
-        text = path.read_text()
-        names = re.findall(r'name="(\w+)"', text) + re.findall(r'inbox_table_spec\("(\w+)"\)', text)
+    for path in TABLE_MODULES:
+        names = table_names(path)
         assert names, path
         for name in names:
             assert f"`{name}`" in DOC, f"docs/deploy.md does not list the table {name} (IAM policies name them)"
+
+
+def test_it_lists_and_grants_only_tables_the_services_create() -> None:
+    """A table the code no longer creates leaves the docs too: the list and the IAM policies' ARNs."""
+    created = {name for path in TABLE_MODULES for name in table_names(path)}
+    listed = {name for line in DOC.splitlines() if re.match(r"- (Billing|Execution): `", line)
+              for name in re.findall(r"`(\w+)`", line)}
+    granted = set(re.findall(r"table/oficina_(\w+)", DOC))
+    assert listed and granted, "docs/deploy.md: no table list or no table ARNs found"
+    assert listed <= created, f"docs/deploy.md lists tables nobody creates: {sorted(listed - created)}"
+    assert granted <= created, f"docs/deploy.md grants tables nobody creates: {sorted(granted - created)}"
 
 
 def test_the_webhook_url_it_gives_is_the_one_billing_builds() -> None:
