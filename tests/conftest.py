@@ -25,7 +25,6 @@ E2E_ENV = {
     "OUTBOX_SWEEP_SECONDS": "3",
     "SAGA_SWEEP_INTERVAL_SECONDS": "3",
     "SAGA_APPROVAL_GRACE_SECONDS": "10",
-    "INBOX_LEASE_SECONDS": "5",  # a killed worker's message is taken over soon after redelivery
     "MERCADOPAGO_SANDBOX_RETRY_BASE_SECONDS": "0.2",
     "MERCADOPAGO_WEBHOOK_SECRET": "e2e-webhook-secret",
 }

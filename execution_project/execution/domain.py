@@ -148,6 +148,11 @@ class Revision:
     parts_status: str | None = None  # RESERVED or UNAVAILABLE once OS answered
     error: str | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """Still on its way to the customer, or waiting for the customer's decision."""
+        return self.status in (RevisionStatus.REQUESTED, RevisionStatus.PENDING_APPROVAL)
+
 
 @dataclass
 class PendingCommand:
@@ -162,8 +167,8 @@ class PendingCommand:
     due_at: str
     # True once the saga compensates: the reply is still awaited, to undo what it reports.
     undo: bool = False
-    # A re-sent command keeps its first message id: a receiver that did handle the first copy
-    # drops the second through its inbox instead of acting twice (reserving parts twice, say).
+    # A re-sent command keeps its first message id: a receiver that did handle the first copy does
+    # not act twice (reserving parts twice, say); it answers again with the outcome it recorded.
     message_id: str = ""
 
 
@@ -201,8 +206,11 @@ class SagaInstance:
     version: int = 0
 
     # --- reading --------------------------------------------------------------------------
-    def step(self, number: int) -> StepState:
-        return self.steps[number - 1]
+    def step(self, ref: int | str) -> StepState:
+        """A step by its number or its name."""
+        if isinstance(ref, str):
+            return next(step for step in self.steps if step.name == ref)
+        return self.steps[ref - 1]
 
     def started_steps(self) -> list[StepState]:
         """The steps that have begun (what execution_steps projects of a saga)."""

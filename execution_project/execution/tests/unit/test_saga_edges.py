@@ -200,3 +200,84 @@ def test_a_second_payment_for_the_same_order_refunded_by_billing_is_recorded_and
     assert scenario.status == "IN_PROGRESS"
     scenario.receive("billing.PaymentRefunded", payment_id="p-1", mercadopago_payment_id="9555",
                      amount_cents=TOTAL_CENTS, duplicate=True).expect_ignored()
+
+
+# --- what the model check found (test_saga_model.py), each as a plain regression test ---------
+def test_a_cancellation_answered_by_a_refund_is_an_answer():
+    """Found: a staff cancel asked to cancel a Pix the customer had paid meanwhile (its approval
+    was lost); Billing refunded it, and the saga waited for a cancellation for ever."""
+    scenario = SagaScenario().awaiting_payment()
+    scenario.receive("os.OrderCancelled", reason="desistiu", cancelled_by="a")
+    assert scenario.command("billing.CancelPayment")["payment_id"] == "p-1"
+    scenario.receive("os.PartsReleased", parts=[{"catalog_id": "7", "quantity": 2}])
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
+    scenario.receive("billing.PaymentRefunded", payment_id="p-1", mercadopago_payment_id="9001",
+                     amount_cents=TOTAL_CENTS)
+    assert scenario.status == "COMPENSATED"
+
+
+def test_a_cancel_answering_the_latest_version_answers_the_awaited_cancellation():
+    """Found: Billing cancels a budget's latest version; when that was a staff revision the
+    saga had set aside, the answer was ignored and the compensation never ended."""
+    scenario = SagaScenario().start()
+    scenario.receive("os.OrderCancelled", reason="desistiu", cancelled_by="a")
+    scenario.receive("billing.BudgetCreated", **budget_created()).expect("billing.CancelBudget")
+    _staff_revision(scenario, EXTRA_PADS).expect("billing.CancelBudget")
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=2)
+    assert scenario.status == "COMPENSATED"
+
+
+def test_a_failed_saga_that_hears_the_confirmation_after_all_ends_compensated():
+    """Found: a cancellation confirmed after the saga had given up waiting left it FAILED for good."""
+    scenario = SagaScenario().awaiting_payment()
+    scenario.receive("os.OrderCancelled", reason="desistiu", cancelled_by="a")
+    scenario.receive("os.PartsReleased", parts=[{"catalog_id": "7", "quantity": 2}])
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
+    for _ in range(3):
+        scenario.later(seconds=61).sweep()
+    assert scenario.status == "FAILED"
+    scenario.receive("billing.PaymentFailed", payment_id="p-1", status="REJECTED", reason="recusado")
+    assert scenario.status == "COMPENSATED"
+
+
+def test_a_cancel_that_races_the_end_of_the_work_refunds_the_customer():
+    """Found: the OS cancelled the order while the saga finished the work: the order was
+    CANCELLED and the customer's money kept. The saga compensates the payments."""
+    scenario = SagaScenario().in_execution()
+    scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
+    scenario.receive("os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+    assert scenario.status == "COMPLETED"
+    scenario.receive("os.OrderCancelled", reason="desistiu", cancelled_by="a").expect("billing.RefundPayment")
+    assert scenario.status == "COMPENSATING"
+    scenario.later(seconds=61).sweep().expect("billing.RefundPayment")  # a lost refund is sent again
+    scenario.receive("billing.PaymentRefunded", payment_id="p-1", mercadopago_payment_id="9001",
+                     amount_cents=TOTAL_CENTS)
+    assert scenario.status == "COMPENSATED"
+
+
+def test_a_revision_approved_after_the_work_was_finished_is_cancelled_not_charged():
+    """Found: the customer approved additional repairs while the mechanic closed the job; the
+    extra parts were reserved for good and a payment asked for work never done."""
+    scenario = SagaScenario().in_execution()
+    _staff_revision(scenario, EXTRA_PADS)
+    scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
+    scenario.expect("billing.CancelBudget", "os.ConsumeParts")
+    assert scenario.saga.active_revision.status == "FAILED"
+    _approved(scenario, version=2, total_cents=TOTAL_CENTS + 8000).expect_ignored()
+    scenario.receive("os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+    assert scenario.status == "COMPLETED"
+
+
+def test_a_late_payment_after_the_saga_is_over_is_refunded_and_awaited_until_confirmed():
+    """Found: the refund of a payment approved after the saga was over went out once; lost by the
+    broker, the money stayed. The saga compensates again until the refund is confirmed."""
+    scenario = SagaScenario().awaiting_approval()
+    scenario.receive("billing.BudgetRejected", budget_id="b-1", version=1, reason="não", decided_by="c")
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=1)
+    assert scenario.status == "COMPENSATED"
+    scenario.receive("billing.PaymentApproved", **payment_approved("p-8")).expect("billing.RefundPayment")
+    assert scenario.status == "COMPENSATING"
+    scenario.later(seconds=61).sweep().expect("billing.RefundPayment")
+    scenario.receive("billing.PaymentRefunded", payment_id="p-8", mercadopago_payment_id="9001",
+                     amount_cents=TOTAL_CENTS)
+    assert scenario.status == "COMPENSATED"

@@ -1,0 +1,93 @@
+"""The saga of a service order: declared in :mod:`.definition`, moved by :mod:`.engine`, shown to
+the OS by :mod:`.projection`.
+
+Given a saga instance and a reply (or event, or the clock), :func:`handle`, :func:`time_out` and
+:func:`work_enqueued` return a :class:`Decision`: the new instance, the commands (envelopes) to
+send and the local effects (the work-queue job) to run. No I/O happens here; message ids are
+derived from the saga id and its version, so the same input always gives the same output.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from oficina_common.messages import Envelope
+
+from ..domain import SagaInstance, ServiceOrder, StepState, iso
+from . import engine
+from .definition import REPLY_TYPES, SAGA, SAGA_STEPS, STEP_NAMES
+from .engine import (
+    Decision,
+    EnqueueWork,
+    InvalidSagaMessage,
+    OnTimeout,
+    SagaConfig,
+    SagaStep,
+    Transition,
+    WithdrawWork,
+)
+from .projection import summary
+from .steps import item_line
+
+__all__ = ["REPLY_TYPES", "SAGA_STEPS", "STEP_NAMES", "Decision", "EnqueueWork", "InvalidSagaMessage", "OnTimeout",
+           "SagaConfig", "SagaStep", "WithdrawWork", "handle", "retry_failed", "start", "summary", "time_out",
+           "work_enqueued"]
+
+
+def start(event: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
+    """A new saga from ``os.DiagnosisCompleted``: it asks Billing for the budget."""
+    p = event.payload
+    try:
+        priority = min(5, max(1, int(p.get("priority") or 3)))
+        order = ServiceOrder(
+            order_number=str(p.get("order_number") or ""), customer_id=str(p["customer_id"]),
+            customer_name=str(p.get("customer_name") or ""), customer_email=str(p.get("customer_email") or ""),
+            tracking_url=str(p.get("tracking_url") or ""), vehicle=dict(p.get("vehicle") or {}),
+            priority=priority, items=[item_line(i) for i in p["items"]], notes=str(p.get("notes") or ""))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidSagaMessage(f"os.DiagnosisCompleted without what the saga needs: {exc}") from exc
+    if not order.items:
+        raise InvalidSagaMessage("os.DiagnosisCompleted without items")
+    at = iso(now)
+    saga = SagaInstance(execution_id=event.saga_id, service_order_id=event.service_order_id,
+                        started_at=event.occurred_at, order=order,
+                        steps=[StepState(step_number=s.number, name=s.name) for s in SAGA_STEPS],
+                        created_at=at, updated_at=at)
+    t = Transition(SAGA, saga, now, config, fresh=True)
+    t.start_step(SAGA_STEPS[0].name)
+    t.note("started")
+    return t.decision()
+
+
+def handle(saga: SagaInstance, message: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
+    """The saga's answer to a reply or event: its new state and the commands to send."""
+    return engine.handle(Transition(SAGA, saga, now, config), message, saga)
+
+
+def work_enqueued(saga: SagaInstance, queue_id: str, *, now: datetime, config: SagaConfig) -> Decision:
+    """The job is in the work queue (the enqueue_work step's local action is done)."""
+    t = Transition(SAGA, saga, now, config)
+    s = t.saga
+    if s.is_live and t.running("enqueue_work") and queue_id == s.queue_id:
+        t.answered("enqueue_work")
+        t.advance("enqueue_work")
+    elif engine.is_undoing(s):
+        # The job appeared after the saga turned back: take it off the queue again.
+        t.effects.append(WithdrawWork(queue_id, s.order.priority, s.cause or "Service order cancelled"))
+        t.note("job withdrawn")
+    else:
+        t.ignore("the job was already enqueued")
+    return t.decision()
+
+
+def time_out(saga: SagaInstance, *, now: datetime, config: SagaConfig) -> Decision:
+    """The sweeper's turn: re-send overdue commands, or give up and compensate."""
+    t = Transition(SAGA, saga, now, config)
+    engine.time_out(t)
+    return t.decision()
+
+
+def retry_failed(saga: SagaInstance, *, now: datetime, config: SagaConfig, by: str) -> Decision:
+    """A person's retry of a FAILED saga once the participant that never answered is back."""
+    t = Transition(SAGA, saga, now, config)
+    engine.retry_failed(t, by)
+    return t.decision()

@@ -1,0 +1,48 @@
+"""What the OS shows of a saga: the summary it keeps beside the order, and the reason of each
+status change. Apart from the steps and the engine, so that what a person reads has one home."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..domain import SagaInstance
+
+
+def money(cents: int) -> str:
+    return f"R$ {cents / 100:.2f}".replace(".", ",")
+
+
+def summary(s: SagaInstance) -> dict[str, Any]:
+    """What the OS shows of the saga: budget, payment and execution, as far as known."""
+    out: dict[str, Any] = {"execution": {"execution_id": s.execution_id, "status": str(s.status),
+                                         "current_step": s.steps[s.current_step - 1].name}}
+    if s.budget:
+        out["budget"] = {"budget_id": s.budget.budget_id, "version": s.budget.version,
+                         "status": str(s.budget.status), "total_cents": s.budget.total_cents}
+    payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
+    duplicates = [p for p in s.payments if p.purpose == "duplicate"]
+    if duplicates:
+        out["duplicate_payments_refunded"] = [{"mercadopago_payment_id": p.mercadopago_payment_id,
+                                               "amount_cents": p.amount_cents} for p in duplicates]
+    if payment:
+        out["payment"] = {"payment_id": payment.payment_id, "status": str(payment.status),
+                          "amount_cents": payment.amount_cents, "qr_code": payment.qr_code,
+                          "init_point": payment.init_point}
+    return out
+
+
+_REASONS: dict[str, Callable[[SagaInstance], str]] = {
+    "create_budget": lambda s: (f"Budget v{s.budget.version} of {money(s.budget.total_cents)} waits for the "
+                                "customer's approval") if s.budget else "Budget created",
+    "await_approval": lambda s: "Budget approved",
+    "reserve_parts": lambda s: "Budget approved; waiting for the payment",
+    "request_payment": lambda s: "Payment requested",
+    "await_payment": lambda s: "Payment approved",
+    "enqueue_work": lambda s: "Payment approved; the job is in the mechanics' queue",
+    "complete_work": lambda s: f"Work completed: {s.work_notes}" if s.work_notes else "Work completed",
+}
+
+
+def status_reason(step: str, s: SagaInstance) -> str:
+    """The reason the OS records when step ``step`` moves the order."""
+    return _REASONS[step](s)
