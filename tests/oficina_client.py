@@ -142,6 +142,10 @@ class OficinaClient:
         return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/reject/",
                          json={"version": version, "reason": reason}, token=token)
 
+    def revise_budget(self, budget_id: str, items: list[dict], reason: str = "") -> dict:
+        return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/revisions/",
+                         json={"items": items, "reason": reason})
+
     def payments(self, order_id: str) -> list[dict]:
         return items_of(self.json("GET", f"{self.urls.billing}/api/v1/payments/",
                                   params={"service_order_id": order_id}))

@@ -145,6 +145,38 @@ def mechanic_reports_extra(staff: OficinaClient, ctx: dict) -> None:
     ctx.update(job=job, additional_cents=unit_cents, expected_version=2)
 
 
+@when("a mechanic takes the job")
+def mechanic_takes(staff: OficinaClient, ctx: dict) -> None:
+    ctx["job"] = staff.claim_job_of(ctx["order"]["id"], WAIT)
+
+
+@when(parsers.parse("a mechanic takes the job and fails it with a {length:d}-character reason"))
+def mechanic_fails_at_length(staff: OficinaClient, ctx: dict, length: int) -> None:
+    job = staff.claim_job_of(ctx["order"]["id"], WAIT)
+    staff.fail_job(job["queue_id"], long_text("Motor fundido, sem conserto. ", length))
+
+
+@when(parsers.parse("the attendant cancels the order with a {length:d}-character reason"))
+def attendant_cancels_at_length(staff: OficinaClient, ctx: dict, length: int) -> None:
+    staff.cancel(ctx["order"]["id"], long_text("O cliente desistiu do conserto. ", length))
+
+
+def long_text(sentence: str, length: int) -> str:
+    return (sentence * (length // len(sentence) + 1))[:length]
+
+
+@when("the attendant adds an oil filter to the budget")
+def attendant_revises(staff: OficinaClient, ctx: dict) -> None:
+    budget = pending_budget(staff, ctx) if staff.order(ctx["order"]["id"])["status"] == "AWAITING_APPROVAL" \
+        else staff.budget(staff.budgets(ctx["order"]["id"])[0]["budget_id"])
+    part = ctx["part"]
+    revised = staff.revise_budget(budget["budget_id"], [{
+        "kind": "part", "catalog_id": str(part["id"]), "description": part["name"], "quantity": 1,
+        "unit_price_cents": reais_to_cents(str(part["unit_price"]))}], reason="Filtro extra")
+    assert revised["version"] == budget["version"] + 1
+    ctx.update(expected_version=revised["version"], additional_cents=reais_to_cents(str(ctx["part"]["unit_price"])))
+
+
 @when("the mechanic finishes the job")
 def the_mechanic_finishes(staff: OficinaClient, ctx: dict) -> None:
     staff.complete_job(ctx["job"]["queue_id"], "Concluído")
@@ -163,6 +195,7 @@ def attendant_cancels(staff: OficinaClient, ctx: dict, reason: str) -> None:
 
 # --- Then ------------------------------------------------------------------------------------
 @then(parsers.parse("the order is awaiting approval with a budget of R$ {total}"))
+@when(parsers.parse("the order is awaiting approval with a budget of R$ {total}"))
 def awaiting_approval(staff: OficinaClient, ctx: dict, total: str) -> None:
     staff.wait_for_status(ctx["order"]["id"], "AWAITING_APPROVAL", WAIT)
     budget = pending_budget(staff, ctx)
@@ -261,6 +294,20 @@ def refunded(staff: OficinaClient, ctx: dict) -> None:
     wait_for(lambda: staff.sandbox_payment(mp_id)["status"] == "refunded", timeout=WAIT, what="the refund")
     payment = next(p for p in staff.payments(ctx["order"]["id"]) if p["payment_id"] == ctx["payment"]["payment_id"])
     assert payment["status"] == "REFUNDED"
+
+
+@then("Maria's payment is refunded at Mercado Pago exactly once")
+def refunded_once(staff: OficinaClient, ctx: dict) -> None:
+    ctx["payment"] = next(p for p in staff.payments(ctx["order"]["id"]) if p["status"] in ("APPROVED", "REFUNDED"))
+    refunded(staff, ctx)
+    assert len(staff.sandbox_payment(ctx["payment"]["mercadopago_payment_id"])["refunds"]) == 1
+
+
+@then(parsers.parse("Maria is asked to pay R$ {total}"))
+@when(parsers.parse("Maria is asked to pay R$ {total}"))
+def asked_to_pay(staff: OficinaClient, ctx: dict, total: str) -> None:
+    payment = payment_of(staff, ctx, reais_to_cents(total))
+    assert payment["budget_version"] == ctx["expected_version"]
 
 
 @then("Maria's payment is cancelled at Mercado Pago")

@@ -91,3 +91,49 @@ Feature: A car goes from the front desk to delivery
     And no oil filter is reserved
     And Maria's payment is cancelled at Mercado Pago
     And the saga is compensated
+
+  # The edges workshops hit every week: nothing a person types may keep Maria's money.
+  Scenario: The attendant cancels a paid order with a long reason and Maria gets her money back once
+    When the mechanic diagnoses an oil change and 2 oil filters
+    And Maria approves the budget
+    And Maria pays the Pix
+    And the attendant cancels the order with a 900-character reason
+    Then the order is cancelled and its history says "cliente desistiu"
+    And Maria's payment is refunded at Mercado Pago exactly once
+    And no oil filter is reserved
+    And the saga is compensated
+
+  Scenario: The mechanic fails the job with a long reason and Maria gets her money back once
+    When the mechanic diagnoses an oil change and 2 oil filters
+    And Maria approves the budget
+    And Maria pays the Pix
+    And a mechanic takes the job and fails it with a 2000-character reason
+    Then the order is cancelled and its history says "sem conserto"
+    And Maria's payment is refunded at Mercado Pago exactly once
+    And 5 oil filters are in stock
+    And the saga is compensated
+
+  Scenario: The attendant revises the budget while Maria decides
+    When the mechanic diagnoses an oil change and 2 oil filters
+    And the order is awaiting approval with a budget of R$ 191.00
+    And the attendant adds an oil filter to the budget
+    Then a second budget version of R$ 226.50 waits for Maria
+    When Maria approves the budget
+    Then the order is awaiting payment and 3 oil filters are reserved
+    And Maria is asked to pay R$ 226.50
+    When Maria pays the Pix
+    And a mechanic takes the job and finishes it
+    Then the order is finished and 3 oil filters left the stock
+
+  Scenario: The attendant revises the budget during the work
+    When the mechanic diagnoses an oil change and 2 oil filters
+    And Maria approves the budget
+    And Maria pays the Pix
+    And a mechanic takes the job
+    And the attendant adds an oil filter to the budget
+    Then a second budget version of R$ 226.50 waits for Maria
+    When Maria approves the budget
+    Then Maria is asked to pay R$ 35.50
+    When Maria pays the additional Pix
+    And the mechanic finishes the job
+    Then the order is finished and 3 oil filters left the stock
