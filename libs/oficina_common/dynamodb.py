@@ -260,12 +260,19 @@ def decode_page_token(token: str | None) -> dict[str, Any] | None:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # Numbers as Decimal: a key attribute is a DynamoDB number, and boto3 refuses floats.
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()), parse_float=Decimal)
         if not isinstance(data, dict):
             raise ValueError("not an object")
+        if not all(_is_key_value(value) for value in data.values()):
+            raise ValueError("a key attribute is a string or a number")
         return data
     except (ValueError, json.JSONDecodeError) as exc:
         raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
+
+
+def _is_key_value(value: Any) -> bool:
+    return isinstance(value, str | Decimal) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 @dataclass

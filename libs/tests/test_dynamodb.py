@@ -1,3 +1,5 @@
+import base64
+import json
 from decimal import Decimal
 
 import pytest
@@ -90,6 +92,27 @@ def test_page_tokens():
         decode_page_token("!!not-base64!!")
     with pytest.raises(ValidationFailed):
         decode_page_token(encode_page_token({"a": 1})[:-3] + "xyz")
+
+
+@pytest.mark.parametrize("key", [{"jobId": "a", "priority": [1]}, {"jobId": None}, {"jobId": True},
+                                 {"jobId": {"S": "a"}}])
+def test_a_page_token_whose_key_is_no_dynamodb_key_is_a_400(key):
+    token = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    with pytest.raises(ValidationFailed):
+        decode_page_token(token)
+
+
+def test_a_page_token_with_a_fractional_number_reaches_dynamodb_as_a_decimal(dynamo_settings):
+    """It was a 500: boto3 refuses floats. DynamoDB then refuses the key, which is a 400."""
+    token = base64.urlsafe_b64encode(json.dumps({"jobId": "a", "priority": 1.5}).encode()).decode()
+    assert decode_page_token(token) == {"jobId": "a", "priority": Decimal("1.5")}
+    ensure_tables(dynamo_settings, (JOBS,))
+    query = {"IndexName": "StatusIndex", "KeyConditionExpression": "#s = :s",
+             "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": {":s": "QUEUED"}}
+    try:  # before: boto3's TypeError on the float, a 500
+        query_page(table(dynamo_settings), page_token=token, **query)
+    except ValidationFailed:
+        pass  # dynalite (like DynamoDB) refuses a start key that does not fit the index; moto reads on
 
 
 def test_expiry_and_numbers():
