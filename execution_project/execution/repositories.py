@@ -200,7 +200,7 @@ class ExecutionRepository(_ItemOutbox):
             saga.version = expected
             raise
         outbox = dict(stored.outbox)
-        outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
+        outbox.update({e.message_id: json.dumps(e.to_dict(), ensure_ascii=False) for e in commands})
         return StoredSaga(saga=saga, outbox=outbox, handled=handled)
 
     # --- mapping --------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class ExecutionRepository(_ItemOutbox):
             # One JSON string, not a map: written whole at every step and read at every message, the
             # map's ~120 nested values cost boto3 and the endpoint about 1.7 ms more per write and
             # 0.5 ms per read (bench notes in issue 4), and no expression ever looks inside it.
-            "saga": json.dumps(data, separators=(",", ":")),
+            "saga": json.dumps(data, separators=(",", ":"), ensure_ascii=False),
         }
         if saga.status in TERMINAL_STATUSES:
             attributes[TTL_ATTRIBUTE] = epoch_seconds(datetime.now(UTC) + self.retention)

@@ -6,6 +6,7 @@ projected and their local effects run.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,11 +346,27 @@ def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, event_type: str
         return closed
 
 
+# A DynamoDB item holds at most 400 KB, and a report is stored on the job and (as the revision,
+# the command that asks for it and its outbox copy) on the saga: each report is bounded in bytes
+# as stored, and a job takes a bounded number of them.
+MAX_REPORT_BYTES = 16_000
+MAX_REPORTS_PER_JOB = 10
+MAX_JOB_BYTES = 300_000  # the job as JSON, which is larger than what DynamoDB counts of it
+
+
+def _stored_bytes(data: Any) -> int:
+    return len(json.dumps(data, ensure_ascii=False).encode())
+
+
 def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: list[dict[str, Any]], notes: str,
                                   deps: Dependencies) -> Job:
     """The mechanic found more to fix: the saga asks Billing for a revised budget."""
     if not items:
         raise ValidationFailed("Report at least one item.", code="no_items")
+    size = _stored_bytes({"items": items, "notes": notes})
+    if size > MAX_REPORT_BYTES:
+        raise ValidationFailed(f"items: a report holds at most {MAX_REPORT_BYTES} bytes of items and notes; "
+                               f"this one has {size}.", code="report_too_large", extra={"bytes": size})
     stored = _job(queue_id, deps)
     job = stored.job
     with bind_correlation_id(job.execution_id):
@@ -357,6 +374,10 @@ def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: l
         if job.status not in ACTIVE_JOB_STATUSES:
             raise InvalidTransition(f"Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; "
                                     f"this one is {job.status}.", extra={"from": job.status})
+        if len(job.additional_repairs) >= MAX_REPORTS_PER_JOB or _stored_bytes(job.to_dict()) + size > MAX_JOB_BYTES:
+            raise InvalidTransition(f"This job takes no more reports of additional repairs (at most "
+                                    f"{MAX_REPORTS_PER_JOB}, and what it holds is near what one record can hold).",
+                                    code="too_many_reports")
         event = Envelope(type="execution.AdditionalRepairReported", saga_id=job.execution_id,
                          service_order_id=job.service_order_id,
                          payload={"queue_id": job.queue_id, "items": items, "notes": notes})

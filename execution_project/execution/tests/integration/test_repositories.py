@@ -13,7 +13,7 @@ from execution.domain import Job, Mechanic, iso
 from execution.repositories import HANDLED_KEPT, _to_dynamo
 from execution.tables import EXECUTIONS, TABLES, WORK_QUEUE
 from oficina_common.dynamodb import DynamoSettings, resource
-from oficina_common.errors import AlreadyExists, ConcurrencyConflict
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict, InvalidTransition
 from oficina_common.messages import Envelope
 
 from ..factories import budget_created, diagnosis_completed, new_id
@@ -181,6 +181,28 @@ def test_a_job_moves_only_from_the_status_it_was_read_in(empty_queue, publisher)
     assert publisher.published[0].payload == {"queue_id": job.queue_id, "notes": "ok"}
     assert deps.jobs.get(job.queue_id).outbox == {}
     assert not deps.jobs.withdraw(job.queue_id, 3, "late", NOW)
+
+
+def test_a_job_with_every_report_it_takes_at_their_largest_stays_writable(empty_queue):
+    """DynamoDB refuses an item over 400 KB: the caps on reports keep the job well under it."""
+    from execution import services
+
+    deps = empty_queue
+    job = make_job(3, iso(NOW))
+    job.items = [{"kind": "part", "catalog_id": str(n), "description": "Peça ç" * 80, "quantity": 1,
+                  "unit_price_cents": 100} for n in range(200)]  # the largest budget Billing makes
+    deps.jobs.add(job)
+    joao = Mechanic("7", "joao")
+    deps.jobs.claim(joao, NOW)
+    wordy = {"kind": "part", "catalog_id": "7", "description": "Correção " * 55, "quantity": 1,
+             "unit_price_cents": 100}
+    with pytest.raises(InvalidTransition, match="no more reports"):
+        for _ in range(services.MAX_REPORTS_PER_JOB + 1):
+            services.job_report_additional_repairs(queue_id=job.queue_id, mechanic=joao, items=[wordy] * 20,
+                                                   notes="ç" * 900, deps=deps)
+    stored = deps.jobs.get(job.queue_id)
+    assert len(stored.job.additional_repairs) >= 5
+    deps.jobs.transition(stored, {"status": "COMPLETED", "result_notes": "ok"}, expected_status="ASSIGNED")
 
 
 def test_a_withdrawn_job_leaves_the_queue_and_expired_jobs_are_invisible(empty_queue):

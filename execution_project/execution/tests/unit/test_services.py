@@ -247,3 +247,21 @@ def test_an_approval_that_overtakes_its_budget_is_retried_by_the_consumer_then_a
     services.message_handle(reply(event, "billing.BudgetCreated", **budget_created()), deps=deps)
     assert services.message_handle(approval, deps=deps) == "handled"
     assert deps.executions.sagas[event.saga_id].current_step == 3
+
+
+def test_additional_repair_reports_are_bounded_in_bytes_and_in_number(deps):
+    """A DynamoDB item holds 400 KB: the job (and the saga) must stay writable whatever is reported."""
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    queue_id = queue_id_for(event.saga_id)
+    services.work_queue_claim(mechanic=JOAO, deps=deps)
+    wordy = {"kind": "part", "catalog_id": "7", "description": "Correção " * 55, "quantity": 1,
+             "unit_price_cents": 100}
+    with pytest.raises(ValidationFailed, match="items: a report holds at most"):
+        services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[wordy] * 50, notes="",
+                                               deps=deps)
+    for _ in range(services.MAX_REPORTS_PER_JOB):
+        services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[wordy] * 20, notes="ç" * 900,
+                                               deps=deps)
+    with pytest.raises(InvalidTransition, match="no more reports"):
+        services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[wordy], notes="", deps=deps)
