@@ -2,15 +2,32 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from oficina_common.errors import ValidationFailed
 
-from .domain import normalize_document, normalize_plate
+from .domain import CNPJ_LENGTH, CPF_LENGTH, clean_document, format_document, normalize_document, normalize_plate
 from .models import Customer, Vehicle
 
 
+class DocumentSearchMixin:
+    """The admin's search also finds a customer by a CPF/CNPJ typed with punctuation or in lower case
+    (``12.abc.345/01de-35``), which the plain text search cannot match against the stored form."""
+
+    document_lookup = "document"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+        document = clean_document(search_term)
+        if len(document) in (CPF_LENGTH, CNPJ_LENGTH) and document.isalnum():
+            results |= queryset.filter(**{self.document_lookup: document})
+        return results, may_have_duplicates
+
+
 class CustomerAdminForm(forms.ModelForm):
-    document = forms.CharField(max_length=20, help_text="CPF or CNPJ, with or without punctuation.")
+    document = forms.CharField(max_length=20, help_text="CPF or CNPJ (numeric or alphanumeric), with or without "
+                                                        "punctuation.")
 
     class Meta:
         model = Customer
@@ -44,17 +61,22 @@ class VehicleInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(DocumentSearchMixin, admin.ModelAdmin):
     form = CustomerAdminForm
-    list_display = ("name", "document", "email", "phone", "created_at")
+    list_display = ("name", "formatted_document", "email", "phone", "created_at")
     search_fields = ("name", "document", "email", "phone", "vehicles__plate")
     list_filter = ("created_at",)
     inlines = (VehicleInline,)
 
+    @admin.display(description="document", ordering="document")
+    def formatted_document(self, customer: Customer) -> str:
+        return format_document(customer.document)
+
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(DocumentSearchMixin, admin.ModelAdmin):
     form = VehicleAdminForm
+    document_lookup = "customer__document"
     list_display = ("plate", "brand", "model", "year", "customer")
     search_fields = ("plate", "brand", "model", "customer__name", "customer__document")
     list_filter = ("brand", "year")

@@ -10,32 +10,38 @@ from core.openapi import error_example, invalid
 from core.permissions import IsFrontDesk, StaffReadsFrontDeskWrites
 
 from . import selectors, services
-from .domain import document_type
+from .domain import document_type, format_document
 from .models import Customer, Vehicle
 
 
 class CustomerInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    document = serializers.CharField(max_length=30, help_text="CPF or CNPJ, with or without punctuation.")
+    document = serializers.CharField(max_length=30, help_text="CPF or CNPJ (numeric, or alphanumeric as issued "
+                                     "from July 2026), with or without punctuation, in any case.")
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     phone = serializers.RegexField(r"^[0-9+()\-\s]*$", required=False, allow_blank=True, max_length=30)
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
     document_type = serializers.SerializerMethodField()
+    document_formatted = serializers.SerializerMethodField()
 
     class Meta:
         model = Customer
-        fields = ("id", "name", "document", "document_type", "email", "phone", "created_at", "updated_at")
+        fields = ("id", "name", "document", "document_type", "document_formatted", "email", "phone",
+                  "created_at", "updated_at")
 
     def get_document_type(self, customer: Customer) -> str:
         return document_type(customer.document).value
+
+    def get_document_formatted(self, customer: Customer) -> str:
+        return format_document(customer.document)
 
 
 CUSTOMER_REQUEST = {"name": "Maria da Silva", "document": "529.982.247-25", "email": "maria@example.com",
                     "phone": "(11) 99999-0000"}
 CUSTOMER_RESPONSE = {"id": 1, "name": "Maria da Silva", "document": "52998224725", "document_type": "cpf",
-                     "email": "maria@example.com", "phone": "(11) 99999-0000",
+                     "document_formatted": "529.982.247-25", "email": "maria@example.com", "phone": "(11) 99999-0000",
                      "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T12:00:00Z"}
 
 

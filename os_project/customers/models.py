@@ -1,9 +1,12 @@
 from django.db import models
 
+from .domain import format_document
+
 
 class Customer(models.Model):
     name = models.CharField(max_length=200)
-    document = models.CharField(max_length=14, unique=True, help_text="CPF or CNPJ, digits only.")
+    document = models.CharField(max_length=14, unique=True,
+                                help_text="CPF or CNPJ (numeric or alphanumeric), upper case, no punctuation.")
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=30, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -13,7 +16,7 @@ class Customer(models.Model):
         ordering = ("name", "id")
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.document})"
+        return f"{self.name} ({format_document(self.document)})"
 
 
 class Vehicle(models.Model):

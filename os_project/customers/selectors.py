@@ -5,11 +5,8 @@ from django.db.models import QuerySet
 
 from core.filters import IdFilter
 
+from .domain import clean_document
 from .models import Customer, Vehicle
-
-
-def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -22,7 +19,7 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ("name", "email", "document")
 
     def filter_document(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(document=_digits(value))
+        return queryset.filter(document=clean_document(value))
 
 
 class VehicleFilter(django_filters.FilterSet):

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from core.actors import actor_name
 from core.money import format_brl
+from customers.admin import DocumentSearchMixin
 from oficina_common.auth import ADMIN, ATTENDANT, role_of
 from oficina_common.errors import ApplicationError
 
@@ -99,7 +100,8 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet,
 
 
 @admin.register(ServiceOrder)
-class ServiceOrderAdmin(admin.ModelAdmin):
+class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
+    document_lookup = "customer__document"
     list_display = ("number", "status", "priority", "customer", "vehicle", "created_at")
     list_filter = ("status", "priority", "created_at")
     search_fields = ("number", "tracking_code", "customer__name", "customer__document", "vehicle__plate")

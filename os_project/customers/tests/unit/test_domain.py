@@ -10,6 +10,8 @@ from customers.domain import (
 )
 from oficina_common.errors import ValidationFailed
 
+WRONG_SHAPE = "CPF (11 digits) or a CNPJ (14 characters: 12 letters or digits, then 2 check digits)"
+
 
 @pytest.mark.parametrize("raw", ["529.982.247-25", "52998224725", " 529 982 247 25 ", "529982247-25"])
 def test_a_cpf_with_or_without_punctuation_is_stored_as_its_digits(raw):
@@ -25,10 +27,10 @@ def test_a_cnpj_with_or_without_punctuation_is_stored_as_its_digits(raw):
     ("529.982.247-26", "This CPF is not valid"),
     ("111.111.111-11", "This CPF is not valid"),
     ("11.222.333/0001-82", "This CNPJ is not valid"),
-    ("1234567890", "CPF (11 digits) or a CNPJ (14 digits)"),
-    ("5299822472A", "CPF (11 digits) or a CNPJ (14 digits)"),
-    ("", "CPF (11 digits) or a CNPJ (14 digits)"),
-    (None, "CPF (11 digits) or a CNPJ (14 digits)"),
+    ("1234567890", WRONG_SHAPE),
+    ("5299822472A", WRONG_SHAPE),
+    ("", WRONG_SHAPE),
+    (None, WRONG_SHAPE),
 ])
 def test_a_wrong_document_is_refused_with_a_clear_message(raw, message):
     with pytest.raises(ValidationFailed) as caught:
