@@ -348,9 +348,11 @@ class Budget:
                                    "total_cents": self.total_cents, "expires_at": iso(self.expires_at),
                                    "revision": self.is_revision}
         if self.is_revision:
-            # The additional lines go with it: a revision staff made reaches the saga with what it adds.
+            # A revision staff made reaches the saga with what it adds (items) and the whole version
+            # (lines): versions may reach the saga out of order, and it awaits the newest one whole.
             payload.update(additional_total_cents=self.additional_total_cents,
-                           items=[line.to_message() for line in self.additional_lines], origin=self.origin)
+                           items=[line.to_message() for line in self.additional_lines],
+                           lines=[line.to_message() for line in self.lines], origin=self.origin)
         return payload
 
     def decided_payload(self) -> dict[str, Any]:

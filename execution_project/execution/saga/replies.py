@@ -105,22 +105,29 @@ def _on_staff_revision(t: Transition, budget: Budget, p: dict[str, Any]) -> None
             or budget.version in s.foreign_versions:
         t.ignore(f"budget v{budget.version} is not a newer version of this saga's budget")
         return
-    items = [item_line(i) for i in p.get("items") or []]
+    # Versions may come out of order (v3 before v2): the whole version's lines say what is awaited
+    # and what it adds to what the customer approved; ``items`` (what it added to the version
+    # before it) is what older messages carry.
+    lines = [item_line(i) for i in p["lines"]] if p.get("lines") is not None else None
     revision = s.active_revision
     revision_open = revision is not None and revision.is_open
     if s.is_live and t.running("await_approval"):
         s.budget = budget
-        s.order.items = [*s.order.items, *items]
+        s.order.items = lines if lines is not None else [*s.order.items, *(item_line(i) for i in p.get("items") or [])]
         await_decision(t, budget)
         t.summary_update(f"Budget revised: v{budget.version} of {money(budget.total_cents)} waits for the "
                          "customer's approval")
         return
+    if lines is not None:
+        approved = len(s.order.items) + sum(len(r.items) for r in s.revisions if r.status == RevisionStatus.APPROVED)
+        items = lines[approved:]  # Billing appends a revision's lines to the version it revises
+    else:
+        items = [item_line(i) for i in p.get("items") or []]
     if s.is_live and t.running("complete_work") and not s.work_done and not revision_open and items:
-        additional = p.get("additional_total_cents")
         s.revisions.append(Revision(
             number=len(s.revisions) + 1, status=RevisionStatus.PENDING_APPROVAL, queue_id=s.queue_id or "",
             items=items, notes=clip(str(p.get("reason") or "")), budget_version=budget.version,
-            additional_total_cents=int(additional) if additional is not None else items_total(items)))
+            additional_total_cents=items_total(items)))
         s.budget = budget
         t.summary_update(f"Additional repairs: budget v{budget.version} of {money(budget.total_cents)} waits for "
                          "the customer's approval")

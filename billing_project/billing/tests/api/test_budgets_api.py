@@ -157,6 +157,7 @@ class TestRevisions:
         assert revision["revision"] is True
         # The saga hears what staff added, and that staff added it.
         assert revision["items"] == factories.EXTRA_ITEMS and revision["origin"] == "staff"
+        assert revision["lines"] == [*factories.ITEMS, *factories.EXTRA_ITEMS]  # the whole version
         assert len(mail.outbox) == 2
 
     def test_customers_may_not_revise(self, customer, budget):

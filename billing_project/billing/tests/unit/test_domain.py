@@ -134,7 +134,7 @@ class TestBudgetRevision:
         assert revised.created_payload() == {
             "budget_id": "b-1", "version": 2, "total_cents": factories.ITEMS_TOTAL + factories.EXTRA_TOTAL,
             "expires_at": iso(NOW + TTL), "revision": True, "additional_total_cents": factories.EXTRA_TOTAL,
-            "items": factories.EXTRA_ITEMS, "origin": "saga"}
+            "items": factories.EXTRA_ITEMS, "lines": [*factories.ITEMS, *factories.EXTRA_ITEMS], "origin": "saga"}
 
     def test_a_revision_says_which_lines_it_added_and_who_asked(self):
         by_staff = a_budget().revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW, approval_ttl=TTL,

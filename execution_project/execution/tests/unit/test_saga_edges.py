@@ -5,7 +5,7 @@ from __future__ import annotations
 from execution.domain import FAR_FUTURE
 from oficina_common.messages import TEXT_LIMIT
 
-from ..factories import TOTAL_CENTS, budget_created, payment_approved, payment_requested
+from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, payment_approved, payment_requested
 from ..saga_support import FAILED, SagaScenario
 
 EXTRA_PADS = {"kind": "part", "catalog_id": "9", "description": "Pastilha de freio", "quantity": 1,
@@ -23,7 +23,7 @@ def _staff_revision(scenario: SagaScenario, *items: dict, version: int = 2) -> S
     extra = sum(i["quantity"] * i["unit_price_cents"] for i in items)
     return scenario.receive("billing.BudgetCreated", **budget_created(
         version=version, total_cents=TOTAL_CENTS + extra, revision=True, origin="staff",
-        additional_total_cents=extra, items=list(items)))
+        additional_total_cents=extra, items=list(items), lines=[OIL_CHANGE, OIL_FILTERS, *items]))
 
 
 # --- a compensation is never refused for a cosmetic field ------------------------------------
@@ -281,3 +281,25 @@ def test_a_late_payment_after_the_saga_is_over_is_refunded_and_awaited_until_con
     scenario.receive("billing.PaymentRefunded", payment_id="p-8", mercadopago_payment_id="9001",
                      amount_cents=TOTAL_CENTS)
     assert scenario.status == "COMPENSATED"
+
+
+def test_staff_revisions_that_arrive_out_of_order_leave_the_saga_awaiting_the_newest_version_whole():
+    """Found by the model check: v3 reached the saga before v2; the pads v2 added were charged in
+    v3's total but never reserved. The saga takes a version's whole lines."""
+    scenario = SagaScenario().awaiting_approval()
+    scenario.receive("billing.BudgetCreated", **budget_created(
+        version=3, total_cents=TOTAL_CENTS + 13000, revision=True, origin="staff", additional_total_cents=5000,
+        items=[BRAKE_JOB], lines=[OIL_CHANGE, OIL_FILTERS, EXTRA_PADS, BRAKE_JOB]))
+    _staff_revision(scenario, EXTRA_PADS).expect_ignored()  # v2, older than what is awaited
+    _approved(scenario, version=3, total_cents=TOTAL_CENTS + 13000)
+    assert scenario.command("os.ReserveParts") == {"parts": [{"catalog_id": "7", "quantity": 2},
+                                                             {"catalog_id": "9", "quantity": 1}]}
+
+
+def test_a_staff_revision_during_the_work_adds_what_its_lines_add_to_what_was_approved():
+    scenario = SagaScenario().in_execution()
+    scenario.receive("billing.BudgetCreated", **budget_created(
+        version=3, total_cents=TOTAL_CENTS + 13000, revision=True, origin="staff", additional_total_cents=5000,
+        items=[BRAKE_JOB], lines=[OIL_CHANGE, OIL_FILTERS, EXTRA_PADS, BRAKE_JOB]))
+    revision = scenario.saga.active_revision
+    assert revision.items == [EXTRA_PADS, BRAKE_JOB] and revision.additional_total_cents == 13000

@@ -118,7 +118,8 @@ class World:
                                    "total_cents": _total(version.items), "expires_at": None,
                                    "revision": version.number > 1}
         if version.number > 1:
-            payload.update(origin=origin, items=version.additional, additional_total_cents=_total(version.additional))
+            payload.update(origin=origin, items=version.additional, lines=version.items,
+                           additional_total_cents=_total(version.additional))
         return self.event("billing.BudgetCreated", cause, **payload)
 
     def payment_event(self, type: str, payment: PaymentRecord, cause: str, **extra: Any) -> Envelope:
