@@ -10,7 +10,10 @@ DEV_JWT_SIGNING_KEY = "dev-insecure-jwt-signing-key-change-me-0123456789"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 
-def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20) -> dict[str, Any]:
+def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20,
+                            throttle_rates: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """``throttle_rates``: the service's scopes and their rates (:func:`throttle_rates`); a view
+    is throttled only when it names one of them in ``throttle_scope``."""
     authentication = ["oficina_common.authentication.JWTAuthentication"]
     if session_auth:
         authentication.append("rest_framework.authentication.SessionAuthentication")
@@ -26,7 +29,49 @@ def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20) 
             "rest_framework.renderers.BrowsableAPIRenderer",
         ],
         "UNAUTHENTICATED_USER": None,
+        "DEFAULT_THROTTLE_CLASSES": ["oficina_common.throttling.ScopedRateThrottle"],
+        "DEFAULT_THROTTLE_RATES": dict(throttle_rates or {}),
     }
+
+
+# How long the cache (Redis) may take before a throttle gives up on it and lets the request through.
+CACHE_SOCKET_TIMEOUT = 2
+
+
+def redis_cache(url: str, *, key_prefix: str) -> dict[str, Any]:
+    """``CACHES`` of a service: Django's own Redis backend. The prefix (the service's name) lets
+    the three services share one Redis database without reading each other's keys."""
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": key_prefix,
+            "OPTIONS": {"socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT},
+        }
+    }
+
+
+def throttle_rates(defaults: dict[str, str], overrides: dict[str, str]) -> dict[str, str | None]:
+    """The service's throttle rates: its defaults, with those named in ``THROTTLE_RATES``
+    (``scope=rate,…``, a rate as DRF writes it, ``10/min``, or ``off``) in their place.
+
+    A scope the service does not have, or a rate DRF cannot read, stops the service at start:
+    a typo must not leave an endpoint unthrottled.
+    """
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ImproperlyConfigured(f"THROTTLE_RATES names {unknown}; this service's scopes are {sorted(defaults)}.")
+    rates: dict[str, str | None] = {}
+    for scope, rate in {**defaults, **overrides}.items():
+        rate = str(rate).strip()
+        if rate.lower() == "off":
+            rates[scope] = None
+            continue
+        number, _, period = rate.partition("/")
+        if not number.isdigit() or int(number) < 1 or period[:1] not in {"s", "m", "h", "d"}:
+            raise ImproperlyConfigured(f"THROTTLE_RATES: {scope}={rate!r} is not a rate like 10/min, 100/hour or off.")
+        rates[scope] = rate
+    return rates
 
 
 def spectacular_settings(title: str, description: str) -> dict[str, Any]:

@@ -65,6 +65,20 @@ class AlreadyExists(ApplicationError):
     code = "already_exists"
 
 
+class TooManyRequests(ApplicationError):
+    """Refused for now (a login locked out after repeated failures): ``Retry-After`` says when to try again."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None,
+                 extra: dict[str, Any] | None = None):
+        if retry_after is not None:
+            extra = {**(extra or {}), "retry_after_seconds": retry_after}
+        super().__init__(message, code=code, extra=extra)
+        self.retry_after = retry_after
+
+
 class UpstreamUnavailable(ApplicationError):
     """An outside system (Mercado Pago, the broker) failed; the caller may retry."""
 
@@ -89,7 +103,9 @@ def _body(message: str, code: str, extra: dict[str, Any] | None = None) -> dict[
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error the same shape, the right status."""
     if isinstance(exc, ApplicationError):
-        return Response(_body(exc.message, exc.code, exc.extra), status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        return Response(_body(exc.message, exc.code, exc.extra), status=exc.status_code,
+                        headers={"Retry-After": str(retry_after)} if retry_after is not None else None)
     if isinstance(exc, Http404):
         return Response(_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
@@ -109,12 +125,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             codes = codes.get("code") or codes.get("detail") if isinstance(codes, dict) else codes
             detail = detail["detail"]
         code = codes if isinstance(codes, str) else "error"
-        headers = {}
+        headers, extra = {}, {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
-        return Response(_body(_first_message(detail), code), status=exc.status_code, headers=headers)
+        if getattr(exc, "wait", None) is not None:
+            # DRF's Throttled: whole seconds, rounded up (DRF does), in the header and the body.
+            headers["Retry-After"] = str(exc.wait)
+            extra["retry_after_seconds"] = exc.wait
+        return Response(_body(_first_message(detail), code, extra), status=exc.status_code, headers=headers)
     logger.exception("unhandled error", extra={"view": str(context.get("view"))})
     return Response(_body("Internal error; it has been logged.", "internal_error"),
                     status=status.HTTP_500_INTERNAL_SERVER_ERROR)

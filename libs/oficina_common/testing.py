@@ -1,4 +1,4 @@
-"""Test helpers: real DynamoDB endpoints over HTTP (moto's server, dynalite) on free ports."""
+"""Test helpers: real DynamoDB endpoints over HTTP (moto's server, dynalite) on free ports; a cache per test."""
 from __future__ import annotations
 
 import shutil
@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,3 +91,10 @@ def scraped_request_counts(body: str, service: str) -> dict[tuple[str, str, str]
     return {(s.labels["route"], s.labels["method"], s.labels["status"]): s.value
             for family in text_string_to_metric_families(body) for s in family.samples
             if s.name == "oficina_http_request_duration_seconds_count" and s.labels["service"] == service}
+
+
+def isolated_caches(caches: dict) -> dict:
+    """``CACHES`` for one test: the same Redis under a key prefix of the test's own, so throttle
+    counters never carry over from another test or another run. Nothing is flushed: the Redis
+    database may be shared with a running system or another suite."""
+    return {alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for alias, config in caches.items()}

@@ -53,3 +53,11 @@ def silent_endpoint():
     for connection in accepted:
         connection.close()
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings):
+    """Throttle counters of this test only (oficina_common.testing.isolated_caches)."""
+    from oficina_common.testing import isolated_caches
+
+    settings.CACHES = isolated_caches(settings.CACHES)

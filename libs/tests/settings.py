@@ -2,7 +2,7 @@
 import os
 
 from oficina_common.auth import jwt_settings
-from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, rest_framework_settings
+from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, redis_cache, rest_framework_settings
 
 SECRET_KEY = "libs-tests"
 DEBUG = False
@@ -12,7 +12,8 @@ DATABASES = {}
 SERVICE_NAME = "libs"
 MIDDLEWARE = ["oficina_common.metrics.RequestMetricsMiddleware", "oficina_common.correlation.CorrelationIdMiddleware"]
 ROOT_URLCONF = "tests.urls"
-REST_FRAMEWORK = rest_framework_settings()
+REST_FRAMEWORK = rest_framework_settings(throttle_rates={"tries": "3/min"})
 SIMPLE_JWT = jwt_settings(DEV_JWT_SIGNING_KEY)
 USE_TZ = True
 CELERY_BROKER_URL = os.environ.get("LIBS_TEST_BROKER_URL", "redis://127.0.0.1:6379/9")
+CACHES = redis_cache(os.environ.get("LIBS_TEST_CACHE_URL", "redis://127.0.0.1:6379/9"), key_prefix="libs")

@@ -50,7 +50,28 @@ class RaiseApi(APIView):
         return Response({"data": request.data, "correlation_id": get_correlation_id()})
 
 
+class ThrottledApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_scope = "tries"
+
+    def post(self, request):
+        return Response({"ok": True})
+
+
+def throttled_page(request):
+    from django.http import HttpResponse
+
+    from oficina_common.throttling import PageThrottle
+
+    throttle = PageThrottle("tries")
+    if not throttle.allow_request(request, None):
+        return HttpResponse("devagar", status=429, headers={"Retry-After": str(int(throttle.wait()))})
+    return HttpResponse("ok")
+
+
 urlpatterns = [
+    path("throttled/", ThrottledApi.as_view()),
+    path("throttled-page/", throttled_page),
     path("whoami/", WhoAmIApi.as_view()),
     path("anyrole/", AnyRoleApi.as_view()),
     path("raise/<str:kind>/", RaiseApi.as_view()),
