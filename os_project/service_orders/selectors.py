@@ -1,6 +1,7 @@
 """Reads of service orders for the API, the tracking page and the reports."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_filters
@@ -21,13 +22,20 @@ def _status_rank() -> Case:
                 default=Value(len(ACTIVE_ORDER)), output_field=IntegerField())
 
 
+def _offset_postgres_takes(moment: datetime | None) -> None:
+    """PostgreSQL refuses an offset past ±15:59 (Python takes up to ±23:59); real ones reach ±14:00."""
+    offset = moment.utcoffset() if moment else None
+    if offset is not None and abs(offset) > timedelta(hours=14):
+        raise DjangoValidationError("The time-zone offset must be between -14:00 and +14:00.", code="invalid_offset")
+
+
 class ServiceOrderFilter(django_filters.FilterSet):
     customer_id = IdFilter(field_name="customer_id")
     vehicle_id = IdFilter(field_name="vehicle_id")
     status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES,
                                                  help_text="Repeat to ask for several; closed orders only this way.")
     updated_after = django_filters.IsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte",
+        field_name="updated_at", lookup_expr="gte", validators=[_offset_postgres_takes],
         help_text="Only orders changed at or after this ISO 8601 moment, closed ones included: "
                   "what a screen or an integration kept in sync asks for.")
 
