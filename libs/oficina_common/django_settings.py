@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -11,9 +12,12 @@ DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 
 def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20,
-                            throttle_rates: dict[str, str | None] | None = None) -> dict[str, Any]:
+                            throttle_rates: dict[str, str | None] | None = None,
+                            num_proxies: int = 0) -> dict[str, Any]:
     """``throttle_rates``: the service's scopes and their rates (:func:`throttle_rates`); a view
-    is throttled only when it names one of them in ``throttle_scope``."""
+    is throttled only when it names one of them in ``throttle_scope``. ``num_proxies``: how many
+    proxies in front of the service append to X-Forwarded-For (the load balancer); 0 trusts no
+    header and counts the connection's own address."""
     authentication = ["oficina_common.authentication.JWTAuthentication"]
     if session_auth:
         authentication.append("rest_framework.authentication.SessionAuthentication")
@@ -31,6 +35,7 @@ def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20,
         "UNAUTHENTICATED_USER": None,
         "DEFAULT_THROTTLE_CLASSES": ["oficina_common.throttling.ScopedRateThrottle"],
         "DEFAULT_THROTTLE_RATES": dict(throttle_rates or {}),
+        "NUM_PROXIES": num_proxies,
     }
 
 
@@ -39,8 +44,14 @@ CACHE_SOCKET_TIMEOUT = 2
 
 
 def redis_cache(url: str, *, key_prefix: str) -> dict[str, Any]:
-    """``CACHES`` of a service: Django's own Redis backend. The prefix (the service's name) lets
-    the three services share one Redis database without reading each other's keys."""
+    """``CACHES`` of a service: Django's own Redis backend at ``CACHE_URL``, or the broker's Redis
+    when that is empty. The prefix (the service's name) keeps the services' keys apart from each
+    other and from Celery's, so one Redis database serves them all (never ``cache.clear()`` it:
+    that empties the whole database, the broker's queues with it)."""
+    if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"CACHE_URL must name a Redis (redis://, rediss:// or unix://), not {urlsplit(url).scheme or url!r}: "
+            "the throttles keep their counts there, and the broker's URL is used only when it is a Redis.")
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

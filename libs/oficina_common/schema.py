@@ -36,3 +36,9 @@ def error_example(status: int, code: str, message: str, extra: dict[str, Any] | 
 def field_error_example(field: str, message: str) -> OpenApiExample:
     """A 400 as a serializer refuses one field."""
     return error_example(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})
+
+
+def throttled_example(wait: int = 42) -> OpenApiExample:
+    """The 429 of a throttled request (DRF's Throttled through the shared handler; ``Retry-After`` says the same)."""
+    return error_example(429, "throttled", f"Request was throttled. Expected available in {wait} seconds.",
+                         extra={"retry_after_seconds": wait})

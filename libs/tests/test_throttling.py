@@ -66,6 +66,12 @@ def test_client_ip_trusts_only_the_configured_proxies(settings):
         api_settings.reload()
 
 
+@pytest.mark.parametrize("url", ["sqs://", "", "memory://"])
+def test_the_cache_must_be_a_redis(url):
+    with pytest.raises(ImproperlyConfigured, match="CACHE_URL must name a Redis"):
+        redis_cache(url, key_prefix="os")
+
+
 def test_rates_come_from_the_defaults_with_the_environment_on_top():
     defaults = {"staff_login": "10/min", "webhook": "300/min"}
     assert throttle_rates(defaults, {}) == defaults
