@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from config.celery import app as celery_app
 from messaging.testing import PUBLISHED
 from oficina_common.messaging import RecordingPublisher
+from oficina_common.testing import isolated_caches
 
 TEST_BROKER_URL = os.environ.get("OS_TEST_BROKER_URL", "redis://127.0.0.1:6379/10")
 
@@ -33,6 +34,7 @@ def _test_settings(settings: Any) -> None:
     settings.OS_SERVICE_URL = "http://os.test"
     settings.OS_PUBLIC_URL = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = isolated_caches(settings.CACHES)  # throttle counts start at zero in every test
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,8 +16,10 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from core.openapi import error_example, error_responses
 from oficina_common.auth import STAFF_ROLES, add_staff_claims, role_of
 from oficina_common.errors import PermissionDenied
+from oficina_common.schema import throttled_example
 
 from . import services
+from .lockout import LoginLockedOut, cooloff_seconds, is_locked_out, lockout_message
 
 
 class StaffTokenObtainPairSerializer(TokenObtainPairSerializer):
@@ -28,9 +32,19 @@ class StaffTokenObtainPairSerializer(TokenObtainPairSerializer):
         return token
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        data = super().validate(attrs)
+        request = self.context["request"]
+        try:
+            data = super().validate(attrs)
+        except AuthenticationFailed:
+            # django-axes counted the failure (or refused a locked username+address before even
+            # checking the password) and marked the request: say so rather than "wrong password".
+            if is_locked_out(request):
+                raise LoginLockedOut() from None
+            raise
         if role_of(self.user) not in STAFF_ROLES:
             raise PermissionDenied("This account has no staff role; ask an admin to set one.")
+        # A token is a login: axes forgets this address's earlier typos and logs the access.
+        user_logged_in.send(sender=self.user.__class__, request=request, user=self.user)
         return data
 
 
@@ -51,7 +65,11 @@ REFRESH = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9
 CUSTOMER_ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiY3VzdG9tZXIiLCJjdXN0b21lcl9pZCI6IjEifQ.uwVNiCNw"
 
 
-@extend_schema(tags=["auth"], auth=[], responses={200: StaffTokenOutputSerializer, **error_responses(400, 401, 403)},
+@extend_schema(tags=["auth"], auth=[],
+               responses={200: StaffTokenOutputSerializer, **error_responses(400, 401, 403, 429)},
+               description="Throttled per client address (`staff_login`), and a username that fails "
+                           "`AXES_FAILURE_LIMIT` times in a row from one address is locked out there for "
+                           "`AXES_COOLOFF_MINUTES` (429 `login_locked_out`, `Retry-After`).",
                examples=[
                    OpenApiExample("Staff login", request_only=True,
                                   value={"username": "ana.souza", "password": "a-strong-password"}),
@@ -61,6 +79,9 @@ CUSTOMER_ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiY3VzdG9tZXIi
                    error_example(401, "no_active_account", "No active account found with the given credentials"),
                    error_example(403, "permission_denied",
                                  "This account has no staff role; ask an admin to set one."),
+                   throttled_example(),
+                   error_example(429, "login_locked_out", lockout_message(),
+                                 extra={"retry_after_seconds": cooloff_seconds()}),
                ])
 class StaffTokenObtainApi(TokenObtainPairView):
     """Staff username/password -> a short-lived access token and a refresh token."""
@@ -68,20 +89,25 @@ class StaffTokenObtainApi(TokenObtainPairView):
     serializer_class = StaffTokenObtainPairSerializer
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_scope = "staff_login"
 
 
-@extend_schema(tags=["auth"], auth=[], responses={200: AccessTokenOutputSerializer, **error_responses(400, 401)},
+@extend_schema(tags=["auth"], auth=[],
+               responses={200: AccessTokenOutputSerializer, **error_responses(400, 401, 429)},
+               description="Throttled per client address (`token_refresh`).",
                examples=[
                    OpenApiExample("Refresh", request_only=True, value={"refresh": REFRESH}),
                    OpenApiExample("A new access token", response_only=True, status_codes=["200"],
                                   value={"access": ACCESS}),
                    error_example(401, "token_not_valid", "Token is invalid"),
+                   throttled_example(),
                ])
 class StaffTokenRefreshApi(TokenRefreshView):
     """A new access token from a refresh token."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_scope = "token_refresh"
 
 
 class CustomerTokenObtainApi(APIView):
@@ -89,6 +115,7 @@ class CustomerTokenObtainApi(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_scope = "customer_token"
 
     @extend_schema_serializer(component_name="CustomerTokenInput")
     class InputSerializer(serializers.Serializer):
@@ -100,7 +127,8 @@ class CustomerTokenObtainApi(APIView):
         access = serializers.CharField()
 
     @extend_schema(tags=["auth"], auth=[], request=InputSerializer,
-                   responses={200: OutputSerializer, **error_responses(400, 401)}, examples=[
+                   responses={200: OutputSerializer, **error_responses(400, 401, 429)},
+                   description="Throttled per client address (`customer_token`).", examples=[
                        OpenApiExample("Customer login", request_only=True,
                                       value={"document": "529.982.247-25",
                                              "tracking_code": "TbUiKuzBpG75TiE-9ae-tyQM"}),
@@ -108,6 +136,7 @@ class CustomerTokenObtainApi(APIView):
                                       value={"access": CUSTOMER_ACCESS}),
                        error_example(401, "invalid_credentials",
                                      "No service order matches this document and tracking code."),
+                       throttled_example(),
                    ])
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)

@@ -1,6 +1,7 @@
 """Settings of the OS service. Every value comes from the environment, with development defaults."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -10,8 +11,10 @@ from oficina_common.correlation import logging_config
 from oficina_common.django_settings import (
     DEV_JWT_SIGNING_KEY,
     DEV_SECRET_KEY,
+    redis_cache,
     rest_framework_settings,
     spectacular_settings,
+    throttle_rates,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",  # staff logins locked out after repeated failures (docs/security.md)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served by the service itself: no CDN needed
@@ -54,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -83,6 +89,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -100,7 +111,23 @@ STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- API -------------------------------------------------------------------------------------
-REST_FRAMEWORK = rest_framework_settings(session_auth=True, page_size=env.int("PAGE_SIZE", default=20))
+# Requests per client address (per user once a token is verified); THROTTLE_RATES=scope=rate,…
+# replaces any of them. Logins are rare (a staff member logs in about once a day, then refreshes),
+# so the limits sit far above what a person does and far below what a guessing script needs.
+THROTTLE_RATES = throttle_rates({
+    # A person mistypes a password a few times; 10 a minute never stops one, and caps password
+    # spraying from one address (django-axes locks a username after AXES_FAILURE_LIMIT failures).
+    "staff_login": "10/min",
+    # The tracking code cannot be guessed; this stops scripts walking documents and codes.
+    "customer_token": "10/min",
+    # Each open front-desk or mechanic screen refreshes once per access token (30 min): a whole
+    # workshop behind one address stays far below 30 a minute.
+    "token_refresh": "30/min",
+}, env.dict("THROTTLE_RATES", default={}))
+# Proxies in front of the service whose X-Forwarded-For is trusted (the load balancer: 1 on k8s);
+# 0 counts the connection's own address. The throttles and the login lockout count by it.
+REST_FRAMEWORK = rest_framework_settings(session_auth=True, page_size=env.int("PAGE_SIZE", default=20),
+                                         throttle_rates=THROTTLE_RATES, num_proxies=env.int("NUM_PROXIES", default=0))
 REST_FRAMEWORK.update({
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -132,6 +159,19 @@ SIMPLE_JWT = jwt_settings(
     refresh_days=env.int("JWT_REFRESH_DAYS", default=1),
 )
 
+# --- login lockout (django-axes; docs/security.md) ------------------------------------------
+# Failed staff logins (the API's auth/token/, /admin/login/, the browsable API's) are counted per
+# username and client address: a guesser locks out only himself, never the colleague at another
+# desk. The lockout lifts AXES_COOLOFF_MINUTES after the last failure, or at once when an admin
+# deletes the attempt in the admin (Axes > Access attempts) or runs `manage.py axes_reset_username`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a login that works forgets the typos before it
+AXES_CLIENT_IP_CALLABLE = "oficina_common.throttling.client_ip"  # the address the throttles count by
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_page"  # 429, Retry-After, the admin's look
+AXES_VERBOSE = False  # no start-up banner in every process; failures and lockouts are still logged
+
 # --- other services and public addresses ----------------------------------------------------
 OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001").rstrip("/")
 OS_PUBLIC_URL = env("OS_PUBLIC_URL", default="").rstrip("/")
@@ -146,6 +186,8 @@ DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", default="oficina_")
 # --- Celery and messaging -------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The throttles' counters (docs/security.md): CACHE_URL, or the broker's Redis (keys under "os:").
+CACHES = redis_cache(env("CACHE_URL", default="") or CELERY_BROKER_URL, key_prefix="os")
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=5.0)
 # The sweep leaves younger rows to the after-commit fast path of the process that wrote them.
 OUTBOX_SWEEP_MIN_AGE_SECONDS = env.float("OUTBOX_SWEEP_MIN_AGE_SECONDS", default=2.0)

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 
 from accounts.models import User
 
@@ -18,12 +19,12 @@ def test_the_default_admin_is_created_once_and_updated_after(capsys, monkeypatch
     assert "created" in capsys.readouterr().out
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff and admin.role == "admin"
-    assert authenticate(username="admin", password="admin") is not None
+    assert authenticate(HttpRequest(), username="admin", password="admin") is not None
     monkeypatch.setenv("ADMIN_PASSWORD", "n3w-passw0rd")
     call_command("ensure_admin")
     assert "updated" in capsys.readouterr().out
     assert User.objects.filter(username="admin").count() == 1
-    assert authenticate(username="admin", password="n3w-passw0rd") is not None
+    assert authenticate(HttpRequest(), username="admin", password="n3w-passw0rd") is not None
 
 
 def test_a_named_admin_from_the_environment(monkeypatch):
@@ -47,7 +48,7 @@ def test_production_accepts_an_explicit_password(monkeypatch):
     monkeypatch.setenv("DJANGO_ENV", "production")
     monkeypatch.setenv("ADMIN_PASSWORD", "a-long-secret")
     call_command("ensure_admin")
-    assert authenticate(username="admin", password="a-long-secret") is not None
+    assert authenticate(HttpRequest(), username="admin", password="a-long-secret") is not None
 
 
 def test_an_empty_username_is_refused(monkeypatch):
