@@ -34,6 +34,11 @@ app.conf.beat_schedule = {
         "task": "os.relay_outbox",
         "schedule": settings.OUTBOX_SWEEP_SECONDS,
     },
+    # A diagnosis whose message the broker lost after it was handed over: published again.
+    "resend-unanswered-diagnoses": {
+        "task": "os.resend_unanswered_diagnoses",
+        "schedule": 60.0,
+    },
     "purge-old-messages": {
         "task": "os.purge_messages",
         "schedule": 6 * 3600,

@@ -193,6 +193,10 @@ OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=5.0)
 OUTBOX_SWEEP_MIN_AGE_SECONDS = env.float("OUTBOX_SWEEP_MIN_AGE_SECONDS", default=2.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=7)
+# A diagnosis the saga has not answered this long is published again (the broker may have lost it),
+# up to this many times; the saga starts once whatever it receives.
+DIAGNOSIS_RESEND_AFTER_SECONDS = env.float("DIAGNOSIS_RESEND_AFTER_SECONDS", default=120.0)
+DIAGNOSIS_RESEND_MAX_ATTEMPTS = env.int("DIAGNOSIS_RESEND_MAX_ATTEMPTS", default=30)
 # Dotted path of a callable returning the publisher the outbox relay uses (tests swap in a fake).
 OS_MESSAGE_PUBLISHER = env("OS_MESSAGE_PUBLISHER", default="messaging.publishers.celery_publisher")
 

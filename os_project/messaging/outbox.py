@@ -115,6 +115,37 @@ def relay(*, publisher: Publisher | None = None, limit: int | None = None,
     return sent
 
 
+def resend_unanswered(*, message_type: str, service_order_ids: list[str], older_than: timedelta,
+                      max_attempts: int, publisher: Publisher | None = None) -> int:
+    """Publish again, with its own id, a message already handed to the broker whose effect was
+    never seen: a broker that loses everything (a Redis restart, a failover) loses it after we
+    marked it published. The receiver takes a repeat once. Each row is tried again at most
+    ``max_attempts`` times, ``older_than`` apart; returns how many went out."""
+    publisher = publisher or get_publisher()
+    cutoff = timezone.now() - older_than
+    sent = 0
+    with transaction.atomic():
+        rows = list(OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+            type=message_type, service_order_id__in=service_order_ids, published_at__lt=cutoff,
+            attempts__lte=max_attempts))
+        for row in rows:
+            if _try_publish_again(publisher, row):
+                sent += 1
+    return sent
+
+
+def _try_publish_again(publisher: Publisher, row: OutboxMessage) -> bool:
+    try:
+        publisher.publish(Envelope.from_dict(row.envelope))
+    except Exception as exc:  # the broker is down: the next run tries again
+        logger.warning("could not publish %s again: %s", row.type, exc)
+        return False
+    OutboxMessage.objects.filter(pk=row.pk).update(published_at=timezone.now(), attempts=F("attempts") + 1)
+    logger.warning("%s %s published again: its effect was never seen", row.type, row.message_id,
+                   extra={"message_id": str(row.message_id), "message_type": row.type})
+    return True
+
+
 def purge(*, older_than: timedelta | None = None) -> tuple[int, int]:
     """Delete published outbox rows and inbox ids older than the retention (redeliveries come soon)."""
     cutoff = timezone.now() - (older_than or timedelta(days=settings.MESSAGE_RETENTION_DAYS))

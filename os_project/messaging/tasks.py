@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from oficina_common.celery_config import backoff
 from oficina_common.errors import ApplicationError
+from service_orders.services import service_orders_resend_unanswered_diagnoses
 
 from . import outbox, services
 
@@ -36,6 +37,11 @@ def handle_message(self, data: Any) -> str:
 def relay_outbox() -> int:
     """Beat's sweep: what the after-commit fast path could not publish (a crash, the broker down)."""
     return outbox.relay(min_age=timedelta(seconds=settings.OUTBOX_SWEEP_MIN_AGE_SECONDS))
+
+
+@shared_task(name="os.resend_unanswered_diagnoses", acks_late=True, ignore_result=True)
+def resend_unanswered_diagnoses() -> int:
+    return service_orders_resend_unanswered_diagnoses()
 
 
 @shared_task(name="os.purge_messages", acks_late=True, ignore_result=True)

@@ -5,8 +5,10 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -184,6 +186,20 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
 
 
 @transaction.atomic
+def service_orders_resend_unanswered_diagnoses() -> int:
+    """Orders whose diagnosis the saga never answered (still IN_DIAGNOSIS once the saga should
+    have asked for the budget): their ``os.DiagnosisCompleted`` is published again. A broker that
+    loses everything loses it after the outbox marked it published; the saga starts once."""
+    waiting = ServiceOrder.objects.filter(status=Status.IN_DIAGNOSIS, saga_id__isnull=False)
+    ids = [str(pk) for pk in waiting.order_by("updated_at").values_list("pk", flat=True)[:500]]
+    if not ids:
+        return 0
+    return outbox.resend_unanswered(
+        message_type="os.DiagnosisCompleted", service_order_ids=ids,
+        older_than=timedelta(seconds=settings.DIAGNOSIS_RESEND_AFTER_SECONDS),
+        max_attempts=settings.DIAGNOSIS_RESEND_MAX_ATTEMPTS)
+
+
 def service_order_deliver(*, service_order_id: Any, by: str) -> ServiceOrder:
     order = _locked_order(service_order_id)
     _move(order, Status.DELIVERED, by=by, reason="Vehicle handed to the customer")
