@@ -218,13 +218,26 @@ wait_http() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Billing talks to the project's sandbox unless MERCADOPAGO_BASE_URL points elsewhere (the real
+# Mercado Pago, or a sandbox this script does not run): then nothing here uses a local sandbox.
+uses_local_sandbox() {
+  case "${MERCADOPAGO_BASE_URL%/}" in
+    "http://127.0.0.1:$SANDBOX_PORT" | "http://localhost:$SANDBOX_PORT") return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 cmd_up() {
   dev_environment
   install_all
   ensure_postgres
   ensure_redis
   mkdir -p "$LOG_DIR" "$DATA_DIR/dynalite"
-  for port in "$OS_PORT" "$BILLING_PORT" "$EXECUTION_PORT" "$SANDBOX_PORT"; do
+  local sandbox=""
+  [ -d "$ROOT/mercadopago_sandbox" ] && uses_local_sandbox && sandbox=1
+  local ports=("$OS_PORT" "$BILLING_PORT" "$EXECUTION_PORT")
+  [ -n "$sandbox" ] && ports+=("$SANDBOX_PORT")
+  for port in "${ports[@]}"; do
     port_free "$port" || die "port $port is taken (another ./manage_all.sh up?); stop it or set *_PORT"
   done
   trap stop_all INT TERM HUP EXIT  # HUP: the terminal was closed
@@ -236,10 +249,18 @@ cmd_up() {
     for _ in $(seq 1 60); do port_free "$DYNAMODB_PORT" || break; sleep 0.25; done
   fi
 
-  if [ -d "$ROOT/mercadopago_sandbox" ]; then
+  if [ -n "$sandbox" ]; then
     say "starting the Mercado Pago sandbox on $SANDBOX_PORT"
     MERCADOPAGO_SANDBOX_DATA_FILE="$DATA_DIR/mercadopago_sandbox.json" \
       start_bg sandbox "$ROOT" "$PY" -m mercadopago_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT"
+  else
+    # Its health is no business of ours (the real one has no /healthz), and a sandbox page next to
+    # it would only let someone approve payments Billing never sees.
+    say "Billing uses the Mercado Pago at $MERCADOPAGO_BASE_URL: the sandbox is not started, and up does not wait for it"
+    [ "$MERCADOPAGO_ACCESS_TOKEN" != "TEST-sandbox-access-token" ] \
+      || say "MERCADOPAGO_ACCESS_TOKEN is still the sandbox's; set your application's token or payments are refused"
+    say "its notifications go to ${MERCADOPAGO_NOTIFICATION_BASE_URL:-$PUBLIC_BASE_URL}/api/v1/webhooks/mercadopago/" \
+      "(an address it must reach: PUBLIC_BASE_URL; until then the reconciliation polls the payments)"
   fi
 
   create_database
@@ -264,7 +285,8 @@ cmd_up() {
       --schedule "$DATA_DIR/$service-beat-schedule" --loglevel INFO
   done
 
-  [ -d "$ROOT/mercadopago_sandbox" ] && wait_http sandbox "$MERCADOPAGO_BASE_URL/healthz"
+  # The sandbox's own port, whatever MERCADOPAGO_BASE_URL says.
+  [ -z "$sandbox" ] || wait_http sandbox "http://127.0.0.1:$SANDBOX_PORT/healthz"
   for service in "${SERVICES[@]}"; do
     [ -f "$(service_dir "$service")/manage.py" ] || continue
     local port_var url
@@ -273,6 +295,8 @@ cmd_up() {
     wait_http "$service-web" "$url/healthz"
   done
 
+  local mercadopago="Mercado Pago sandbox  http://127.0.0.1:$SANDBOX_PORT/sandbox/"
+  [ -n "$sandbox" ] || mercadopago="Mercado Pago       $MERCADOPAGO_BASE_URL (not the sandbox; not started)"
   cat <<EOF
 
   Oficina is up. Ctrl-C stops everything started here. Logs: $LOG_DIR/
@@ -281,7 +305,7 @@ cmd_up() {
                      Swagger: $OS_SERVICE_URL/api/docs/
   Billing service    $BILLING_SERVICE_URL/api/v1/      Swagger: $BILLING_SERVICE_URL/api/docs/
   Execution service  $EXECUTION_SERVICE_URL/api/v1/      Swagger: $EXECUTION_SERVICE_URL/api/docs/
-  Mercado Pago sandbox  $MERCADOPAGO_BASE_URL/sandbox/
+  $mercadopago
   DynamoDB endpoint  ${DYNAMODB_ENDPOINT_URL:-AWS ($AWS_REGION)}   Redis: $CELERY_BROKER_URL
   PostgreSQL         $DATABASE_URL
 
@@ -297,6 +321,8 @@ EOF
 cmd_demo() {
   dev_environment
   [ -x "$PY" ] || die "run ./manage_all.sh up first"
+  # The demo pays by approving the payment in the sandbox, as the customer's bank would.
+  uses_local_sandbox || die "the demo pays through the Mercado Pago sandbox; MERCADOPAGO_BASE_URL is $MERCADOPAGO_BASE_URL"
   "$PY" "$ROOT/tests/demo.py" "$@"
 }
 
