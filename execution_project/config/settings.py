@@ -13,6 +13,7 @@ from oficina_common.correlation import logging_config
 from oficina_common.django_settings import (
     DEV_JWT_SIGNING_KEY,
     DEV_SECRET_KEY,
+    redis_cache,
     rest_framework_settings,
     spectacular_settings,
 )
@@ -72,7 +73,9 @@ JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
 JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
 SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
 
-REST_FRAMEWORK = rest_framework_settings(page_size=env.int("API_PAGE_SIZE", default=20))
+# No endpoint of Execution is throttled yet; the trusted proxies are set as everywhere (docs/security.md).
+REST_FRAMEWORK = rest_framework_settings(page_size=env.int("API_PAGE_SIZE", default=20),
+                                         num_proxies=env.int("NUM_PROXIES", default=0))
 SPECTACULAR_SETTINGS = spectacular_settings(
     "Oficina — Execution service",
     "The saga that takes a service order from diagnosis to a finished job, and the mechanics' work queue.",
@@ -86,6 +89,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # --- messaging -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The service's cache (docs/security.md): CACHE_URL, or the broker's Redis (keys under "execution:").
+CACHES = redis_cache(env("CACHE_URL", default="") or CELERY_BROKER_URL, key_prefix="execution")
 
 # --- DynamoDB ------------------------------------------------------------------------------
 AWS_REGION = env("AWS_REGION", default="us-east-1")

@@ -271,6 +271,14 @@ def merge_part_lines(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return part_lines([{"kind": "part", **line} for group in groups for line in group])
 
 
+def subtract_part_lines(held: list[dict[str, Any]], gone: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What is still held of ``held`` once ``gone`` left (never below nothing)."""
+    left = {line["catalog_id"]: line["quantity"] for line in merge_part_lines(held)}
+    for line in merge_part_lines(gone):
+        left[line["catalog_id"]] = left.get(line["catalog_id"], 0) - line["quantity"]
+    return [{"catalog_id": catalog_id, "quantity": quantity} for catalog_id, quantity in left.items() if quantity > 0]
+
+
 def queue_id_for(execution_id: str) -> str:
     """One job per saga, with an id the saga can compute before the job exists."""
     return str(uuid.uuid5(NAMESPACE, f"work:{execution_id}"))

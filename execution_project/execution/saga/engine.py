@@ -507,8 +507,13 @@ def _commands_timed_out(t: Transition, overdue: list[PendingCommand]) -> None:
 
 
 def _undo_timed_out(t: Transition, pending: PendingCommand) -> None:
-    """A command whose reply would be undone is still unanswered: wait a little more, then undo
-    blindly what its receiver may have done without telling (each receiver undoes only what it did)."""
+    """A command whose reply would be undone is still unanswered. While the saga goes on it is
+    asked again (the same message: its receiver answers with what it did), so that exactly that
+    is undone; a saga that turned back waits a little more, then undoes blindly what the receiver
+    may have done without telling (each receiver undoes only what it did for the order)."""
+    if t.saga.is_live:
+        t.resend(pending)
+        return
     if pending.attempts < t.config.max_attempts:
         pending.attempts += 1
         pending.due_at = t.due(t.config.step_timeout)

@@ -24,6 +24,7 @@ from ..domain import (
     StepStatus,
     merge_part_lines,
     part_lines,
+    subtract_part_lines,
 )
 from .engine import (
     Transition,
@@ -76,14 +77,16 @@ def _on_revision_created(t: Transition, budget: Budget, p: dict[str, Any]) -> No
     s = t.saga
     revision = s.active_revision
     pending = s.pending_command("revise_budget")
-    if revision is None or revision.status != RevisionStatus.REQUESTED or pending is None \
-            or p.get("origin") == "staff":
+    if pending is None or p.get("origin") == "staff":
         _on_staff_revision(t, budget, p)
         return
     t.answered("revise_budget")
-    if pending.undo:
-        cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": undo_reason(t)},
-                     f"cancel_budget:{budget.budget_id}:v{budget.version}", "complete_work")
+    if pending.undo or revision is None or revision.status != RevisionStatus.REQUESTED:
+        # The version the saga asked for and then gave up on (or turned back from): cancelled.
+        s.foreign_versions.append(budget.version)
+        cancel_late(t, "billing.CancelBudget", {"budget_id": budget.budget_id, "reason": undo_reason(t)
+                                                or "The additional repairs were given up"},
+                    f"cancel_budget:{budget.budget_id}:v{budget.version}", "complete_work")
         maybe_finish_compensation(t)
         return
     revision.status = RevisionStatus.PENDING_APPROVAL
@@ -109,8 +112,7 @@ def _on_staff_revision(t: Transition, budget: Budget, p: dict[str, Any]) -> None
     # and what it adds to what the customer approved; ``items`` (what it added to the version
     # before it) is what older messages carry.
     lines = [item_line(i) for i in p["lines"]] if p.get("lines") is not None else None
-    revision = s.active_revision
-    revision_open = revision is not None and revision.is_open
+    revision_open = _revision_under_way(s)
     if s.is_live and t.running("await_approval"):
         s.budget = budget
         s.order.items = lines if lines is not None else [*s.order.items, *(item_line(i) for i in p.get("items") or [])]
@@ -136,6 +138,14 @@ def _on_staff_revision(t: Transition, budget: Budget, p: dict[str, Any]) -> None
     t.send("billing.CancelBudget", {"budget_id": budget.budget_id,
                                     "reason": "The order cannot take a revised budget at this point"})
     t.note(f"budget v{budget.version} cancelled: no decision can be awaited now")
+
+
+def _revision_under_way(s: SagaInstance) -> bool:
+    """One revision at a time: until the last one's budget, parts and payment are settled (or
+    undone), a new one would be taken for it (their replies do not say which revision they answer)."""
+    revision = s.active_revision
+    return (revision is not None and revision.is_open) or s.pending_command(
+        "revise_budget", "reserve_extra_parts", "request_extra_payment") is not None
 
 
 def _decision_too_early(s: SagaInstance, p: dict[str, Any]) -> bool:
@@ -263,8 +273,7 @@ def on_parts_reserved(t: Transition, p: dict[str, Any]) -> None:
         # up and released blindly before the reservation landed): give the parts back.
         if pending is not None:
             t.answered(pending.key)
-        if s.status == SagaStatus.COMPENSATING:
-            s.reserved_parts = merge_part_lines(s.reserved_parts, parts)
+        s.reserved_parts = merge_part_lines(s.reserved_parts, parts)  # held until released
         cancel_late(t, "os.ReleaseParts", {"parts": parts}, f"release_parts:{s.version + 1}.{len(t.commands)}",
                     "reserve_parts")
         maybe_finish_compensation(t)
@@ -301,7 +310,8 @@ def on_parts_reservation_failed(t: Transition, p: dict[str, Any]) -> None:
 def on_parts_released(t: Transition, p: dict[str, Any]) -> None:
     s = t.saga
     if compensation_answered(t, "release_parts", "release_parts:"):
-        s.reserved_parts = []
+        # What the OS released (it releases only what it holds) is no longer held for the order.
+        s.reserved_parts = subtract_part_lines(s.reserved_parts, list(p.get("parts") or []))
         return
     t.ignore("no release was awaited")
 
@@ -579,9 +589,8 @@ def on_additional_repair(t: Transition, p: dict[str, Any]) -> None:
     s = t.saga
     if not _news_of_the_job(t, p):
         return
-    revision = s.active_revision
-    if revision and revision.is_open:
-        t.ignore("a revision already waits for the customer")
+    if _revision_under_way(s):
+        t.ignore("a revision is already under way")
         return
     assert s.budget is not None
     items = [item_line(i) for i in p.get("items") or []]

@@ -125,9 +125,10 @@ def withdraw_work(t: Transition) -> None:
 
 
 def consume_if_done(t: Transition) -> None:
-    """The job is done and no extra reservation is outstanding: consume the parts, or finish."""
+    """The job is done and what the order holds is settled (no reservation or release still on
+    its way): consume the parts, or finish."""
     s = t.saga
-    if not s.work_done or any(p.key in ("reserve_extra_parts", "consume_parts") and not p.undo for p in s.pending):
+    if not s.work_done or s.pending_command("reserve_extra_parts", "consume_parts", "release_parts", "release_parts:"):
         return
     if s.reserved_parts:
         t.send("os.ConsumeParts", {"parts": s.reserved_parts}, key="consume_parts",

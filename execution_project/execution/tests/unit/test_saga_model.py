@@ -479,6 +479,9 @@ class SagaModel(RuleBasedStateMachine):
             assert not [p for p in w.payments.values() if p.status == "PENDING"], "a cancelled order can be paid"
         else:
             assert kept[f"p-{budget_payment.budget_version}"] == 1
+            # Money is kept only for what the customer approved and the saga charged for.
+            charged = {budget_payment.budget_version} | {r.budget_version for r in s.revisions if r.status == "APPROVED"}
+            assert all(w.payments[p].version in charged for p, k in kept.items() if k), (kept, s.revisions)
 
     def _settle(self) -> None:
         """Everything in flight arrives, people act or never do, the clock runs past every timeout."""
