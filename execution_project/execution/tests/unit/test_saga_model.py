@@ -480,7 +480,8 @@ class SagaModel(RuleBasedStateMachine):
         else:
             assert kept[f"p-{budget_payment.budget_version}"] == 1
             # Money is kept only for what the customer approved and the saga charged for.
-            charged = {budget_payment.budget_version} | {r.budget_version for r in s.revisions if r.status == "APPROVED"}
+            charged = {budget_payment.budget_version} | {
+                r.budget_version for r in s.revisions if r.status == "APPROVED"}
             assert all(w.payments[p].version in charged for p, k in kept.items() if k), (kept, s.revisions)
 
     def _settle(self) -> None:
