@@ -22,7 +22,14 @@ from billing.tests.support import NOBODY, WEBHOOK_SECRET, BrokerSpy, LiveBilling
 from config.celery import app as celery_app
 from oficina_common.dynamodb import DynamoSettings, ensure_tables
 from oficina_common.messaging import RecordingPublisher
-from oficina_common.testing import dynalite_available, dynalite_server, free_port, moto_server, wait_for_port
+from oficina_common.testing import (
+    dynalite_available,
+    dynalite_server,
+    free_port,
+    isolated_caches,
+    moto_server,
+    wait_for_port,
+)
 
 TEST_BROKER_URL = os.environ.get("BILLING_TEST_BROKER_URL", "redis://127.0.0.1:6379/11")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +47,7 @@ def _billing_settings(settings: object) -> Iterator[None]:
     settings.MERCADOPAGO_WEBHOOK_SECRET = WEBHOOK_SECRET
     # Links and notification URLs point nowhere unless a test serves Billing over HTTP.
     settings.PUBLIC_BASE_URL = settings.MERCADOPAGO_NOTIFICATION_BASE_URL = NOBODY
+    settings.CACHES = isolated_caches(settings.CACHES)  # throttle counts start at zero in every test
     yield
     dependencies.install(None)
 

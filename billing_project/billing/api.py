@@ -180,6 +180,7 @@ class _BudgetDecisionApi(APIView):
     """Approve or reject: staff, the order's customer (JWT) or the approval link's token."""
 
     permission_classes = [AllowAny]
+    throttle_scope = "budget_decision"
     decision = Decision.APPROVE
 
     def _actor(self, request: Request, token: str) -> Actor:
@@ -206,10 +207,11 @@ class BudgetApproveApi(_BudgetDecisionApi):
 
     @extend_schema(
         operation_id="budgets_approve", parameters=[BUDGET_ID], request=InputSerializer,
-        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 429: ERROR},
         examples=examples.BUDGET_APPROVE,
         description="Approve a version. The same decision again is a 200 no-op; a stale version or "
-                    "a budget already rejected is a 409. The token may also come as `?token=`.",
+                    "a budget already rejected is a 409. The token may also come as `?token=`. Throttled "
+                    "(`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
         return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
@@ -226,10 +228,10 @@ class BudgetRejectApi(_BudgetDecisionApi):
 
     @extend_schema(
         operation_id="budgets_reject", parameters=[BUDGET_ID], request=InputSerializer,
-        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 429: ERROR},
         examples=examples.BUDGET_REJECT,
         description="Reject a version, with a reason. The same decision again is a 200 no-op; a stale "
-                    "version or a budget already approved is a 409.",
+                    "version or a budget already approved is a 409. Throttled (`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
         return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
@@ -300,6 +302,7 @@ class MercadoPagoWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_scope = "mercadopago_webhook"
 
     @extend_schema(
         operation_id="webhooks_mercadopago", auth=[],
@@ -316,6 +319,7 @@ class MercadoPagoWebhookApi(APIView):
         responses={
             200: inline_serializer("WebhookAccepted", {"status": serializers.CharField()}),
             400: ERROR, 401: ERROR,
+            429: OpenApiResponse(ERROR, description="Throttled (`mercadopago_webhook`); Mercado Pago retries."),
             503: OpenApiResponse(ERROR, description="The work could not be queued; Mercado Pago retries."),
         },
     )

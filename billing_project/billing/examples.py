@@ -1,7 +1,13 @@
 """Request and response examples of Billing's endpoints, as Swagger UI shows them (one realistic order)."""
 from __future__ import annotations
 
-from oficina_common.schema import error_example, field_error_example, request_example, response_example
+from oficina_common.schema import (
+    error_example,
+    field_error_example,
+    request_example,
+    response_example,
+    throttled_example,
+)
 
 BUDGET_ID = "3e2227b6-c372-5686-bf2a-f779eb28d1b2"
 SERVICE_ORDER_ID = "7bede83e-7816-4213-bb33-5d9b5bd3eeb7"
@@ -57,6 +63,8 @@ PAYMENT_CHECKOUT = {
 
 NOT_AUTHENTICATED = error_example(401, "not_authenticated", "As credenciais de autenticação não foram fornecidas.")
 BUDGET_NOT_FOUND = error_example(404, "not_found", f"Budget {BUDGET_ID} does not exist.")
+# DRF's own words, in Billing's language (pt-br), typo included.
+THROTTLED = throttled_example(message="Pedido foi suprimido. Espera-se que esteja diponível em {wait} segundos.")
 
 BUDGET_LIST = [
     response_example("The budgets of a service order", {"results": [BUDGET], "next_page_token": None}),
@@ -89,6 +97,7 @@ BUDGET_APPROVE = [
                   extra={"from": "REJECTED", "to": "APPROVED"}, name="409 already rejected"),
     error_example(409, "stale_version", f"Version 1 of budget {BUDGET_ID} is stale: the budget is at version 2.",
                   extra={"version": 1, "latest_version": 2}, name="409 stale version"),
+    THROTTLED,
 ]
 BUDGET_REJECT = [
     request_example("With a reason", {"version": 1, "reason": "Ficou acima do que eu esperava"}),
@@ -100,6 +109,7 @@ BUDGET_REJECT = [
     error_example(409, "invalid_transition",
                   f"Budget {BUDGET_ID} version 1 is already APPROVED; it cannot be rejected.",
                   extra={"from": "APPROVED", "to": "REJECTED"}, name="409 already approved"),
+    THROTTLED,
 ]
 BUDGET_REVISION = [
     request_example("An additional repair", {
@@ -138,5 +148,6 @@ WEBHOOK = [
     response_example("Another topic (ignored)", {"status": "ignored"}),
     error_example(400, "invalid", "data.id: a Mercado Pago payment id is required."),
     error_example(401, "invalid_signature", "Invalid Mercado Pago signature."),
+    THROTTLED,
     error_example(503, "upstream_unavailable", "The notification could not be queued; try again."),
 ]

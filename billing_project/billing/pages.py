@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods
 
 from oficina_common.errors import ApplicationError, NotFound
+from oficina_common.throttling import PageThrottle
 
 from . import links, selectors, services
 from .domain import Actor, Budget, BudgetStatus, Decision, Payment, PaymentMethod, PaymentStatus
@@ -157,6 +159,10 @@ def _after_decision(budget: Budget, decision: Decision) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @customer_page
 def budget_review(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST":
+        throttle = PageThrottle("budget_review")  # per address: settings.THROTTLE_RATES
+        if not throttle.allow_request(request, None):
+            return _throttled(request, math.ceil(throttle.wait() or 60))
     view = selectors.approval_link_view(token)
     if request.method == "GET":
         if view.state != LinkState.READY:
@@ -195,6 +201,15 @@ def budget_review(request: HttpRequest, token: str) -> HttpResponse:
                 409))
         return _message(request, _link_message(view), view.budget)
     return _after_decision(outcome.budget, decision)
+
+
+def _throttled(request: HttpRequest, wait: int) -> HttpResponse:
+    response = _message(request, Message(
+        "throttled", "Muitas tentativas seguidas",
+        f"Por segurança, espere {wait} segundo{'s' if wait != 1 else ''} e tente de novo. "
+        "Se o problema continuar, fale com a oficina.", 429))
+    response["Retry-After"] = str(wait)
+    return response
 
 
 # --- after the decision: payment and rejection pages (signed view token) ---------------------------

@@ -12,8 +12,10 @@ from oficina_common.django_settings import (
     DEV_JWT_SIGNING_KEY,
     DEV_SECRET_KEY,
     DEV_WEBHOOK_SECRET,
+    redis_cache,
     rest_framework_settings,
     spectacular_settings,
+    throttle_rates,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,7 +88,22 @@ JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
 JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
 JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
 SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
-REST_FRAMEWORK = rest_framework_settings()
+# Requests per client address (per user once a token is verified); THROTTLE_RATES=scope=rate,…
+# replaces any of them (docs/security.md).
+THROTTLE_RATES = throttle_rates({
+    # POST budgets/{id}/approve|reject/: a customer decides once; the front desk decides a few
+    # budgets in a row for customers on the phone. 30 a minute is far above either.
+    "budget_decision": "30/min",
+    # The approval page's POST (budgets/review/{token}/): one click, maybe a second; the address
+    # may be a mobile carrier's, shared by many customers, hence not lower.
+    "budget_review": "10/min",
+    # Mercado Pago's notifications: one or a few per payment, retried when refused, from a handful
+    # of its addresses. Generous: a refused notification is retried and the reconciliation polls,
+    # yet a flood of forged ones stops here before any signature is computed.
+    "mercadopago_webhook": "300/min",
+}, env.dict("THROTTLE_RATES", default={}))
+# Proxies in front of the service whose X-Forwarded-For is trusted (the load balancer: 1 on k8s).
+REST_FRAMEWORK = rest_framework_settings(throttle_rates=THROTTLE_RATES, num_proxies=env.int("NUM_PROXIES", default=0))
 SPECTACULAR_SETTINGS = {
     **spectacular_settings(
         "Oficina Billing API",
@@ -98,6 +115,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- messaging ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+# The throttles' counters (docs/security.md): CACHE_URL, or the broker's Redis (keys under "billing:").
+CACHES = redis_cache(env("CACHE_URL", default="") or CELERY_BROKER_URL, key_prefix="billing")
 BEAT_OUTBOX_SWEEP_SECONDS = env.float("BEAT_OUTBOX_SWEEP_SECONDS", default=30.0)
 BEAT_RECONCILE_SECONDS = env.float("BEAT_RECONCILE_SECONDS", default=60.0)
 BEAT_EXPIRE_BUDGETS_SECONDS = env.float("BEAT_EXPIRE_BUDGETS_SECONDS", default=60.0)

@@ -38,7 +38,8 @@ def field_error_example(field: str, message: str) -> OpenApiExample:
     return error_example(400, "invalid", f"{field}: {message}", extra={"fields": {field: [message]}})
 
 
-def throttled_example(wait: int = 42) -> OpenApiExample:
-    """The 429 of a throttled request (DRF's Throttled through the shared handler; ``Retry-After`` says the same)."""
-    return error_example(429, "throttled", f"Request was throttled. Expected available in {wait} seconds.",
-                         extra={"retry_after_seconds": wait})
+def throttled_example(wait: int = 42, message: str = "Request was throttled. Expected available in {wait} seconds."
+                      ) -> OpenApiExample:
+    """The 429 of a throttled request (DRF's Throttled through the shared handler; ``Retry-After`` says the same).
+    ``message`` as DRF words it in the service's language."""
+    return error_example(429, "throttled", message.format(wait=wait), extra={"retry_after_seconds": wait})

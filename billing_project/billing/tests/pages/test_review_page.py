@@ -284,3 +284,21 @@ class TestAdditionalRepairs:
         assert one(page.content, "message-title").text == "Reparo adicional recusado"
         assert "O serviço continua com o que você já aprovou" in visible_text(page.content)
 
+
+
+class TestThrottling:
+    def test_the_eleventh_post_in_a_minute_from_one_address_waits(self, visitor, pending, fake):
+        page = visitor.get(pending.review_url)
+        token = csrf_token_of(page.content.decode())
+        answers = [visitor.post(pending.review_url, {"csrfmiddlewaretoken": token, "decision": "maybe"})
+                   for _ in range(11)]
+        assert [a.status_code for a in answers[:10]] == [400] * 10
+        throttled = answers[10]
+        assert throttled.status_code == 429 and throttled["Content-Type"].startswith("text/html")
+        wait = int(throttled["Retry-After"])
+        assert 0 < wait <= 60
+        text = visible_text(throttled.content)
+        assert "Muitas tentativas seguidas" in text and f"espere {wait} segundo" in text
+        # Reading the page is not throttled, and nothing was decided.
+        assert visitor.get(pending.review_url).status_code == 200
+        assert fake.deps.budgets.get(pending.budget.budget_id, 1).status == BudgetStatus.PENDING_APPROVAL
