@@ -20,7 +20,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from oficina_common.auth import CUSTOMER, STAFF_ROLES, IsStaff, IsStaffOrCustomer, customer_id_of, role_of
+from oficina_common.auth import (
+    ADMIN,
+    ATTENDANT,
+    CUSTOMER,
+    STAFF_ROLES,
+    HasRole,
+    IsStaffOrCustomer,
+    customer_id_of,
+    role_of,
+)
 from oficina_common.errors import AuthenticationRequired, PermissionDenied, UpstreamUnavailable, ValidationFailed
 
 from . import examples, selectors, services
@@ -41,7 +50,7 @@ def actor_of(request: Request) -> Actor:
     if role in STAFF_ROLES:
         token = getattr(request.user, "token", None)
         name = token.get("username", "") if token is not None else ""
-        return Actor.staff(str(name or getattr(request.user, "id", "") or role))
+        return Actor.staff(str(name or getattr(request.user, "id", "") or role), role)
     if role == CUSTOMER and customer_id_of(request.user):
         return Actor.customer(str(customer_id_of(request.user)))
     raise PermissionDenied("Your role may not do this.")
@@ -177,7 +186,8 @@ class BudgetVersionListApi(APIView):
 
 
 class _BudgetDecisionApi(APIView):
-    """Approve or reject: staff, the order's customer (JWT) or the approval link's token."""
+    """Approve or reject: the order's customer (JWT or the approval link's token), or an attendant
+    or an admin for them, with a reason (billing.domain.Actor decides who may)."""
 
     permission_classes = [AllowAny]
     throttle_scope = "budget_decision"
@@ -203,14 +213,19 @@ class BudgetApproveApi(_BudgetDecisionApi):
     @extend_schema_serializer(component_name="BudgetApproveInput")
     class InputSerializer(serializers.Serializer):
         version = serializers.IntegerField(min_value=1)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
+                                       help_text="Required when staff (attendant, admin) approve for the customer.")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
 
     @extend_schema(
         operation_id="budgets_approve", parameters=[BUDGET_ID], request=InputSerializer,
-        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 429: ERROR},
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR,
+                   429: ERROR},
         examples=examples.BUDGET_APPROVE,
-        description="Approve a version. The same decision again is a 200 no-op; a stale version or "
-                    "a budget already rejected is a 409. The token may also come as `?token=`. Throttled "
+        description="Approve a version: the order's customer (their token, or the e-mailed link's), or an "
+                    "attendant or admin for them with a `reason` (kept as `decision_reason`, who in "
+                    "`decided_by`); a mechanic may not. The same decision again is a 200 no-op; a stale version "
+                    "or a budget already rejected is a 409. The token may also come as `?token=`. Throttled "
                     "(`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
@@ -228,17 +243,19 @@ class BudgetRejectApi(_BudgetDecisionApi):
 
     @extend_schema(
         operation_id="budgets_reject", parameters=[BUDGET_ID], request=InputSerializer,
-        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 429: ERROR},
+        responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR,
+                   429: ERROR},
         examples=examples.BUDGET_REJECT,
-        description="Reject a version, with a reason. The same decision again is a 200 no-op; a stale "
-                    "version or a budget already approved is a 409. Throttled (`budget_decision`).",
+        description="Reject a version, with a reason (required when an attendant or admin rejects for the "
+                    "customer; a mechanic may not). The same decision again is a 200 no-op; a stale version or a "
+                    "budget already approved is a 409. Throttled (`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
         return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
 
 
 class BudgetRevisionCreateApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [HasRole.of(ADMIN, ATTENDANT)]  # a mechanic reports additional repairs instead
 
     @extend_schema_serializer(component_name="BudgetRevisionCreateInput")
     class InputSerializer(serializers.Serializer):

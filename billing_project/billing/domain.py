@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from oficina_common.errors import InvalidTransition, ValidationFailed
+from oficina_common.auth import ADMIN, ATTENDANT
+from oficina_common.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from oficina_common.messages import clip
 
 CURRENCY = "BRL"
@@ -153,22 +154,28 @@ def parse_lines(raw: Any) -> tuple[BudgetLine, ...]:
     return tuple(BudgetLine.from_dict(item, where=f"items[{n}]") for n, item in enumerate(raw))
 
 
+# The staff roles that may decide a budget for the customer. Never a mechanic: he diagnoses the
+# car and reports the additional repairs, so he would be approving his own charge.
+DECIDING_STAFF_ROLES = frozenset({ADMIN, ATTENDANT})
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who decides: staff, the order's customer (JWT), or whoever holds the e-mailed link."""
+    """Who decides: staff (with their role), the order's customer (JWT), or whoever holds the e-mailed link."""
 
     role: str
     name: str = ""
     customer_id: str | None = None
     approval_token: str | None = None
+    staff_role: str = ""
 
     STAFF = "staff"
     CUSTOMER = "customer"
     APPROVAL_LINK = "approval_link"
 
     @classmethod
-    def staff(cls, name: str) -> Actor:
-        return cls(role=cls.STAFF, name=name or "staff")
+    def staff(cls, name: str, staff_role: str) -> Actor:
+        return cls(role=cls.STAFF, name=name or staff_role or "staff", staff_role=staff_role)
 
     @classmethod
     def customer(cls, customer_id: str) -> Actor:
@@ -180,7 +187,8 @@ class Actor:
 
     @property
     def decided_by(self) -> str:
-        return f"staff:{self.name}" if self.role == self.STAFF else "customer"
+        """``customer``, or who on the staff decided: ``attendant:ana.souza``."""
+        return f"{self.staff_role or self.STAFF}:{self.name}" if self.role == self.STAFF else "customer"
 
     def may_see(self, customer_id: str) -> bool:
         if self.role == self.STAFF:
@@ -188,6 +196,17 @@ class Actor:
         if self.role == self.CUSTOMER:
             return self.customer_id is not None and self.customer_id == customer_id
         return self.role == self.APPROVAL_LINK  # the token itself is checked against its budget
+
+    def check_may_decide(self, reason: str) -> None:
+        """The customer decides freely; an attendant or an admin decides for them and says why."""
+        if self.role != self.STAFF:
+            return
+        if self.staff_role not in DECIDING_STAFF_ROLES:
+            raise PermissionDenied("Only the customer, an attendant or an admin decides a budget.",
+                                   code="may_not_decide_budget")
+        if not reason.strip():
+            raise ValidationFailed("reason: staff deciding for the customer record why (e.g. \"approved by "
+                                   "phone with Maria\").", code="reason_required", extra={"field": "reason"})
 
 
 @dataclass(frozen=True)

@@ -84,13 +84,27 @@ BUDGET_VERSIONS = [
     response_example("Version 1 approved, then revised", [BUDGET_SUPERSEDED, BUDGET_REVISED]),
     NOT_AUTHENTICATED, BUDGET_NOT_FOUND,
 ]
+# Staff deciding for the customer (an attendant or an admin) say why; a mechanic may not decide.
+MAY_NOT_DECIDE = error_example(403, "may_not_decide_budget",
+                               "Only the customer, an attendant or an admin decides a budget.")
+REASON_REQUIRED = error_example(
+    400, "reason_required", 'reason: staff deciding for the customer record why (e.g. "approved by phone with '
+    'Maria").', extra={"field": "reason"}, name="400 reason_required")
+BUDGET_APPROVED_BY_STAFF = {**BUDGET_APPROVED, "decided_by": "attendant:ana.souza",
+                            "decision_reason": "Aprovado por telefone com a Maria"}
+
 BUDGET_APPROVE = [
-    request_example("The customer (JWT) or staff", {"version": 1}),
+    request_example("The customer (JWT)", {"version": 1}),
+    request_example("An attendant or admin, for the customer", {"version": 1,
+                    "reason": "Aprovado por telefone com a Maria"}),
     request_example("With the e-mailed link token", {"version": 1, "token": APPROVAL_TOKEN},
                     description="What the review page does; nobody needs to be logged in."),
     response_example("Approved", BUDGET_APPROVED),
+    response_example("Approved by staff", BUDGET_APPROVED_BY_STAFF),
     field_error_example("version", "Um número inteiro válido é exigido."),
+    REASON_REQUIRED,
     error_example(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    MAY_NOT_DECIDE,
     error_example(404, "invalid_approval_link", "This approval link is invalid or has expired."),
     error_example(409, "invalid_transition",
                   f"Budget {BUDGET_ID} version 1 is already REJECTED; it cannot be approved.",
@@ -104,7 +118,9 @@ BUDGET_REJECT = [
     request_example("With the e-mailed link token", {"version": 1, "reason": "Vou pensar", "token": APPROVAL_TOKEN}),
     response_example("Rejected", BUDGET_REJECTED),
     field_error_example("reason", "Certifique-se de que este campo não tenha mais de 500 caracteres."),
+    REASON_REQUIRED,
     error_example(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
+    MAY_NOT_DECIDE,
     BUDGET_NOT_FOUND,
     error_example(409, "invalid_transition",
                   f"Budget {BUDGET_ID} version 1 is already APPROVED; it cannot be rejected.",

@@ -289,7 +289,8 @@ class DecisionOutcome:
 
 def budget_decide(*, budget_id: str, version: int, decision: Decision | str, actor: Actor,
                   reason: str = "") -> DecisionOutcome:
-    """Approve or reject one budget version, by staff, the order's customer or the e-mailed link.
+    """Approve or reject one budget version, by the order's customer (JWT or the e-mailed link),
+    or by an attendant or an admin for them, who must give the reason (a mechanic may not).
 
     The same decision again is a no-op; a stale version or the contrary decision is an
     InvalidTransition (409). Concurrent decisions: the write is conditional on the status the
@@ -300,8 +301,9 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
         decision = Decision(decision)
     except ValueError as exc:
         raise ValidationFailed("decision: must be 'approve' or 'reject'.") from exc
+    actor.check_may_decide(reason)
     if decision is Decision.REJECT and not reason.strip():
-        reason = "rejected by the customer" if actor.role != Actor.STAFF else "rejected by staff"
+        reason = "rejected by the customer"
     now = _now()
     token = _approval_token(actor, budget_id, version, decision, now) if actor.approval_token else None
     for _ in range(MAX_ATTEMPTS):

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework_simplejwt.tokens import AccessToken
 
+from billing.domain import Actor
 from oficina_common.auth import issue_customer_token
 from oficina_common.messages import Envelope
 
@@ -46,6 +47,11 @@ def request_payment(cause: Envelope, budget_id: str, *, version: int = 1, amount
     return command(cause, "billing.RequestPayment", {
         "budget_id": budget_id, "version": version, "amount_cents": amount_cents, "method": method,
         "payer_email": CUSTOMER_EMAIL, "description": "OS-2024-0042 Troca de óleo"})
+
+
+# Staff deciding for the customer: an attendant, and the reason staff must give.
+ATTENDANT = Actor.staff("ana", "attendant")
+STAFF_REASON = "aprovado por telefone com a Maria"
 
 
 def staff_token(role: str = "attendant", username: str = "ana") -> str:

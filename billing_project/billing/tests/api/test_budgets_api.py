@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 from django.core import mail
+from rest_framework.test import APIClient
 
 from billing import services
 from billing.tests import factories
@@ -143,6 +144,57 @@ class TestDecisions:
         assert set(response.json()) == {"message", "code", "extra"}
 
 
+def staff_client(role: str, username: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.staff_token(role, username)}")
+    return client
+
+
+class TestWhoDecides:
+    """The customer decides; an attendant or an admin may decide for them and says why; a mechanic never."""
+
+    @pytest.mark.parametrize("decision", ["approve", "reject"])
+    def test_a_mechanic_gets_403_and_nothing_changes(self, budget, real, decision):
+        response = staff_client("mechanic", "mario").post(url(budget.budget_id, decision),
+                                                          {"version": 1, "reason": "eu mesmo aprovo"}, format="json")
+        assert response.status_code == 403
+        assert response.json() == {"message": "Only the customer, an attendant or an admin decides a budget.",
+                                   "code": "may_not_decide_budget", "extra": {}}
+        assert real.deps.budgets.get(budget.budget_id, 1).status.value == "PENDING_APPROVAL"
+        assert real.published("billing.BudgetApproved") == real.published("billing.BudgetRejected") == []
+
+    @pytest.mark.parametrize("role, decision, status", [
+        ("attendant", "approve", "APPROVED"), ("admin", "approve", "APPROVED"),
+        ("attendant", "reject", "REJECTED"), ("admin", "reject", "REJECTED"),
+    ])
+    def test_staff_decide_for_the_customer_and_the_budget_shows_who_and_why(self, budget, real, role, decision,
+                                                                          status):
+        client = staff_client(role, "ana.souza")
+        response = client.post(url(budget.budget_id, decision), {"version": 1, "reason": "Maria ligou"},
+                               format="json")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == status
+        assert body["decided_by"] == f"{role}:ana.souza" and body["decision_reason"] == "Maria ligou"
+        shown = client.get(url(budget.budget_id)).json()
+        assert (shown["decided_by"], shown["decision_reason"]) == (f"{role}:ana.souza", "Maria ligou")
+        (event,) = real.published(f"billing.Budget{status.title()}")
+        assert event.payload["decided_by"] == f"{role}:ana.souza"
+
+    @pytest.mark.parametrize("decision", ["approve", "reject"])
+    @pytest.mark.parametrize("reason", [None, "", "   "])
+    def test_staff_without_a_reason_get_400(self, staff, budget, real, decision, reason):
+        body = {"version": 1} if reason is None else {"version": 1, "reason": reason}
+        response = staff.post(url(budget.budget_id, decision), body, format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "reason_required" and response.json()["extra"] == {"field": "reason"}
+        assert real.deps.budgets.get(budget.budget_id, 1).status.value == "PENDING_APPROVAL"
+
+    def test_the_customer_approves_without_a_reason(self, customer, budget):
+        body = customer.post(url(budget.budget_id, "approve"), {"version": 1}, format="json").json()
+        assert (body["status"], body["decided_by"], body["decision_reason"]) == ("APPROVED", "customer", "")
+
+
 class TestRevisions:
     def test_staff_revision_creates_version_2(self, staff, budget, real):
         response = staff.post(url(budget.budget_id, "revisions"),
@@ -163,6 +215,15 @@ class TestRevisions:
     def test_customers_may_not_revise(self, customer, budget):
         assert customer.post(url(budget.budget_id, "revisions"), {"items": factories.EXTRA_ITEMS},
                              format="json").status_code == 403
+
+    def test_a_mechanic_may_not_revise_an_admin_may(self, budget, real):
+        refused = staff_client("mechanic", "mario").post(url(budget.budget_id, "revisions"),
+                                                         {"items": factories.EXTRA_ITEMS}, format="json")
+        assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+        assert real.deps.budgets.latest(budget.budget_id).version == 1
+        created = staff_client("admin", "boss").post(url(budget.budget_id, "revisions"),
+                                                     {"items": factories.EXTRA_ITEMS, "reason": "freio"}, format="json")
+        assert created.status_code == 201 and created.json()["version"] == 2
 
     def test_bad_items_and_closed_budgets(self, staff, budget):
         bad = staff.post(url(budget.budget_id, "revisions"), {"items": [{"kind": "gift"}]}, format="json")

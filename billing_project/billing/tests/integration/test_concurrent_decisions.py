@@ -16,8 +16,9 @@ def test_20_concurrent_approvals_publish_one_budget_approved(real_any):
     budget = services.budget_create(command=factories.create_budget())
 
     def approve(n: int):
-        actor = Actor.customer(factories.CUSTOMER_ID) if n % 2 else Actor.staff(f"clerk{n}")
-        return services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=actor)
+        actor = Actor.customer(factories.CUSTOMER_ID) if n % 2 else Actor.staff(f"clerk{n}", "attendant")
+        return services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=actor,
+                                      reason=factories.STAFF_REASON)
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         outcomes = list(pool.map(approve, range(CONCURRENCY)))
@@ -87,7 +88,8 @@ def deliver_together(envelopes) -> list[str]:
 def approved_budget():
     command = factories.create_budget()
     budget = services.budget_create(command=command)
-    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("ana"))
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                           actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
     return command, budget
 
 

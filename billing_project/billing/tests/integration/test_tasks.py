@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from billing import services, tasks
-from billing.domain import Actor, PaymentStatus, budget_id_for_saga
+from billing.domain import PaymentStatus, budget_id_for_saga
 from billing.mercadopago import MercadoPagoUnavailable
 from billing.tests import factories
 from oficina_common.errors import InvalidTransition, UpstreamUnavailable
@@ -58,7 +58,8 @@ def test_a_domain_error_is_logged_and_dropped(real, caplog):
 def test_mercado_pago_down_is_retried_with_the_same_idempotency_key(real):
     command = factories.create_budget()
     budget = services.budget_create(command=command)
-    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                           actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
     real.mercadopago.fail_next = MercadoPagoUnavailable("Mercado Pago timed out.")
     result = tasks.handle_message.apply(args=[factories.request_payment(command, budget.budget_id).to_dict()])
     assert result.get() == "handled"  # eagerly, the retry runs at once
@@ -71,7 +72,8 @@ def test_mercado_pago_down_is_retried_with_the_same_idempotency_key(real):
 def test_a_notification_task_applies_mercado_pagos_state(real):
     command = factories.create_budget()
     budget = services.budget_create(command=command)
-    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                           actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
     payment = services.payment_request(command=factories.request_payment(command, budget.budget_id))
     real.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
     result = tasks.process_mercadopago_notification.apply(args=[payment.mercadopago_payment_id, "req-1"])

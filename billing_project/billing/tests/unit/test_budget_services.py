@@ -8,7 +8,7 @@ from billing import services
 from billing.domain import Actor, BudgetStatus, Decision, budget_id_for_saga, hash_approval_token
 from billing.emails import brl
 from billing.tests import factories
-from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
+from oficina_common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from oficina_common.messages import TEXT_LIMIT
 
 LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
@@ -144,20 +144,49 @@ class TestDecide:
         (rejected,) = fake.published("billing.BudgetRejected")
         assert rejected.payload["reason"] == "caro"
 
-    def test_staff_decisions_are_signed_by_the_staff_member(self, fake):
+    @pytest.mark.parametrize("role", ["attendant", "admin"])
+    def test_staff_decisions_record_who_and_why(self, fake, role):
         budget = services.budget_create(command=factories.create_budget())
-        services.budget_decide(budget_id=budget.budget_id, version=1, decision=Decision.REJECT,
-                               actor=Actor.staff("ana"))
+        outcome = services.budget_decide(budget_id=budget.budget_id, version=1, decision=Decision.REJECT,
+                                         actor=Actor.staff("ana", role), reason="cliente desistiu por telefone")
+        assert outcome.budget.decided_by == f"{role}:ana"
+        assert outcome.budget.decision_reason == "cliente desistiu por telefone"
         (rejected,) = fake.published("billing.BudgetRejected")
-        assert rejected.payload["decided_by"] == "staff:ana"
-        assert rejected.payload["reason"] == "rejected by staff"
+        assert rejected.payload["decided_by"] == f"{role}:ana"
+        assert rejected.payload["reason"] == "cliente desistiu por telefone"
+
+    @pytest.mark.parametrize("decision", ["approve", "reject"])
+    def test_a_mechanic_decides_nothing(self, fake, decision):
+        budget = services.budget_create(command=factories.create_budget())
+        with pytest.raises(PermissionDenied, match="Only the customer, an attendant or an admin"):
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision=decision,
+                                   actor=Actor.staff("mario", "mechanic"), reason="eu mesmo aprovo")
+        assert fake.deps.budgets.get(budget.budget_id, 1).status == BudgetStatus.PENDING_APPROVAL
+        assert fake.published("billing.BudgetApproved") == fake.published("billing.BudgetRejected") == []
+
+    @pytest.mark.parametrize("decision", ["approve", "reject"])
+    def test_staff_must_say_why(self, fake, decision):
+        budget = services.budget_create(command=factories.create_budget())
+        with pytest.raises(ValidationFailed, match="reason") as refused:
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision=decision,
+                                   actor=factories.ATTENDANT, reason="  ")
+        assert refused.value.code == "reason_required"
+        assert fake.deps.budgets.get(budget.budget_id, 1).status == BudgetStatus.PENDING_APPROVAL
+
+    def test_the_customer_needs_no_reason_to_approve(self, fake):
+        budget = services.budget_create(command=factories.create_budget())
+        outcome = services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                         actor=Actor.customer(factories.CUSTOMER_ID))
+        assert outcome.budget.decided_by == "customer" and outcome.budget.decision_reason == ""
 
     def test_unknown_decisions_and_versions(self, fake):
         budget = services.budget_create(command=factories.create_budget())
         with pytest.raises(ValidationFailed):
-            services.budget_decide(budget_id=budget.budget_id, version=1, decision="maybe", actor=Actor.staff("a"))
+            services.budget_decide(budget_id=budget.budget_id, version=1, decision="maybe",
+                                   actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
         with pytest.raises(NotFound):
-            services.budget_decide(budget_id=budget.budget_id, version=9, decision="approve", actor=Actor.staff("a"))
+            services.budget_decide(budget_id=budget.budget_id, version=9, decision="approve",
+                                   actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
 
     def test_a_link_for_version_1_cannot_decide_version_2(self, fake):
         command = factories.create_budget()
@@ -183,7 +212,8 @@ class TestRevise:
     def test_revision_supersedes_the_previous_version_and_emails_a_new_link(self, fake):
         command = factories.create_budget()
         budget = services.budget_create(command=command)
-        services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+        services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                               actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
         revise = factories.command(command, "billing.ReviseBudget",
                                    {"budget_id": budget.budget_id, "items": factories.EXTRA_ITEMS, "reason": "freio"})
         revised = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, reason="freio",
@@ -256,7 +286,8 @@ class TestCancelAndExpire:
     def test_a_closed_budget_is_answered_with_its_status(self, fake):
         command = factories.create_budget()
         budget = services.budget_create(command=command)
-        services.budget_decide(budget_id=budget.budget_id, version=1, decision="reject", actor=Actor.staff("a"))
+        services.budget_decide(budget_id=budget.budget_id, version=1, decision="reject",
+                               actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
         services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
                                                          {"budget_id": budget.budget_id}))
         (reply,) = fake.published("billing.BudgetCancelled")
@@ -288,7 +319,8 @@ class TestBlindCancel:
         answer = fake.published("billing.BudgetCancelled")[-1]
         assert answer.payload == reply.payload and answer.message_id != reply.message_id
         with pytest.raises(InvalidTransition):
-            services.budget_decide(budget_id=budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+            services.budget_decide(budget_id=budget_id, version=1, decision="approve",
+                                   actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
         # The cancellation again: the same answer, the same id.
         services.budget_cancel(command=cancel)
         assert fake.published("billing.BudgetCancelled")[-1].message_id == reply.message_id
@@ -304,7 +336,8 @@ class TestBlindCancel:
     def test_pending_versions_past_their_expiry_expire_once(self, fake):
         budget = services.budget_create(command=factories.create_budget())
         decided = services.budget_create(command=factories.create_budget())
-        services.budget_decide(budget_id=decided.budget_id, version=1, decision="approve", actor=Actor.staff("a"))
+        services.budget_decide(budget_id=decided.budget_id, version=1, decision="approve",
+                               actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
         assert services.budgets_expire() == 0
         fake.clock.advance(hours=72, seconds=1)
         assert services.budgets_expire() == 1

@@ -176,8 +176,9 @@ class TestActor:
     def test_customers_see_only_their_own(self):
         assert Actor.customer("42").may_see("42")
         assert not Actor.customer("42").may_see("43")
-        assert Actor.staff("ana").may_see("43")
-        assert Actor.staff("ana").decided_by == "staff:ana"
+        assert Actor.staff("ana", "attendant").may_see("43")
+        assert Actor.staff("ana", "attendant").decided_by == "attendant:ana"
+        assert Actor.staff("", "admin").decided_by == "admin:admin"
         assert Actor.approval_link("t").decided_by == "customer"
 
 
