@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+
+from oficina_common.mail import workshop_reply_to
 
 from .domain import Budget
 from .formatting import brl, first_name, local_time
@@ -29,10 +31,12 @@ def send_approval_email(budget: Budget, link: str) -> None:
     }
     subject = (f"Reparo adicional na OS {order}: precisamos da sua aprovação" if budget.is_revision
                else f"Seu orçamento da OS {order} está pronto")
-    send_mail(
-        subject,
-        render_to_string("billing/email/budget_approval.txt", context),
-        settings.DEFAULT_FROM_EMAIL,
-        [budget.customer_email],
-        html_message=render_to_string("billing/email/budget_approval.html", context),
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("billing/email/budget_approval.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[budget.customer_email],
+        reply_to=workshop_reply_to(),  # the e-mail invites a reply; the sender is a no-reply address
     )
+    message.attach_alternative(render_to_string("billing/email/budget_approval.html", context), "text/html")
+    message.send()

@@ -9,6 +9,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from oficina_common.mail import workshop_reply_to
+
 logger = logging.getLogger(__name__)
 
 NEXT_STEP: dict[str, str] = {
@@ -57,6 +59,7 @@ def status_email_send(*, service_order_id: str, status: str) -> bool:
         body=render_to_string("notifications/status_change.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.customer.email],
+        reply_to=workshop_reply_to(),  # customers answer it ("fale com a oficina"); the sender is a no-reply address
     )
     message.attach_alternative(render_to_string("notifications/status_change.html", context), "text/html")
     message.send()

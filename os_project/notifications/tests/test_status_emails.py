@@ -1,3 +1,5 @@
+import email
+import email.policy
 import smtplib
 
 import pytest
@@ -51,3 +53,15 @@ def test_every_status_change_sends_one_email(attendant_api, order, django_captur
         attendant_api.post(f"/api/v1/service-orders/{order.pk}/cancel/", {"reason": "desistiu"})
     assert [m.subject for m in mail.outbox] == [f"{order.number}: Em diagnóstico", f"{order.number}: Cancelada"]
     assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"
+
+
+def test_a_reply_to_a_status_email_reaches_the_workshop_not_the_no_reply_sender(order, settings):
+    # "Se tiver dúvidas, fale com a oficina": a customer answers the e-mail they have.
+    settings.WORKSHOP_REPLY_TO_EMAIL = "Oficina do Zé <atendimento@oficinadoze.com.br>"
+    send_status_email.apply(args=[str(order.pk), "CANCELLED"])
+    [message] = mail.outbox
+    assert "fale com a oficina" in message.body
+    assert message.from_email == settings.DEFAULT_FROM_EMAIL
+    # As the customer's mail app reads the header it was sent with (the name is RFC 2047 encoded).
+    received = email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
+    assert received["Reply-To"] == "Oficina do Zé <atendimento@oficinadoze.com.br>"

@@ -1,6 +1,9 @@
 """The approval e-mail: Portuguese, friendly, with the absolute link to the review page."""
 from __future__ import annotations
 
+import email
+import email.policy
+
 from django.core import mail
 
 from billing import services
@@ -51,3 +54,25 @@ def test_customers_links_and_mercado_pagos_notifications_may_use_different_addre
     settings.MERCADOPAGO_NOTIFICATION_BASE_URL = "http://billing:8000/"
     assert services.approval_url("t0k3n") == "http://localhost:8002/budgets/review/t0k3n/"
     assert services.notification_url() == "http://billing:8000/api/v1/webhooks/mercadopago/"
+
+
+def test_a_reply_to_the_budget_email_reaches_the_workshop_not_the_no_reply_sender(fake, settings):
+    # The e-mail says "é só responder a este e-mail": the reply must land somewhere read.
+    settings.DEFAULT_FROM_EMAIL = "Oficina <nao-responda@oficina.example>"
+    settings.WORKSHOP_REPLY_TO_EMAIL = "Oficina do Zé <atendimento@oficinadoze.com.br>"
+    services.budget_create(command=factories.create_budget())
+    (message,) = mail.outbox
+    assert "responder a este e-mail" in message.body
+    assert message.from_email == "Oficina <nao-responda@oficina.example>"
+    # As the customer's mail app reads the header it was sent with (the name is RFC 2047 encoded).
+    received = email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
+    assert received["Reply-To"] == "Oficina do Zé <atendimento@oficinadoze.com.br>"
+    assert message.alternatives[0][1] == "text/html"
+
+
+def test_the_budget_email_has_a_reply_to_even_unconfigured(fake, monkeypatch):
+    from oficina_common.mail import DEFAULT_WORKSHOP_REPLY_TO
+
+    monkeypatch.delenv("WORKSHOP_REPLY_TO_EMAIL", raising=False)
+    services.budget_create(command=factories.create_budget())
+    assert mail.outbox[0].reply_to == [DEFAULT_WORKSHOP_REPLY_TO]
