@@ -138,7 +138,7 @@ class Bench:
         # after the status (the saga asks Billing and tells the OS at once).
         budget = wait_for(lambda: (client.budgets(order_id) or [None])[0], timeout=self.timeout, interval=WATCH)
         self.started(order_id, "approval")
-        client.approve_budget(budget["budget_id"], budget["version"])
+        client.approve_budget(budget["budget_id"], budget["version"], reason="Aprovado por telefone")
         self.watcher.wait(order_id, LEG_END["approval"])
 
         payment = wait_for(lambda: next((p for p in client.payments(order_id) if p.get("mercadopago_payment_id")),

@@ -134,9 +134,10 @@ class OficinaClient:
     def budget(self, budget_id: str, token: str | None = None) -> dict:
         return self.json("GET", f"{self.urls.billing}/api/v1/budgets/{budget_id}/", token=token)
 
-    def approve_budget(self, budget_id: str, version: int, token: str | None = None) -> dict:
-        return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/approve/",
-                         json={"version": version}, token=token)
+    def approve_budget(self, budget_id: str, version: int, token: str | None = None, reason: str = "") -> dict:
+        """The customer's approval (with her token), or staff's on her behalf (staff say why)."""
+        body: dict[str, Any] = {"version": version, **({"reason": reason} if reason else {})}
+        return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/approve/", json=body, token=token)
 
     def reject_budget(self, budget_id: str, version: int, reason: str, token: str | None = None) -> dict:
         return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/reject/",

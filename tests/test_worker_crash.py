@@ -29,7 +29,7 @@ def test_workers_killed_mid_step_finish_the_saga_without_a_second_charge(system,
     # Mercado Pago answers the payment request slowly: the billing worker is caught mid-call.
     staff.json("POST", f"{staff.urls.sandbox}/sandbox/faults", token="",
                json={"delay_seconds": 4, "times": 1, "path_prefix": "/v1/payments", "method": "POST"})
-    staff.approve_budget(budget["budget_id"], budget["version"])
+    staff.approve_budget(budget["budget_id"], budget["version"], reason="Aprovado por telefone")
     wait_for(lambda: staff.payments(order_id), timeout=WAIT, what="the payment record (before Mercado Pago answers)")
     system.restart_worker("billing", signal.SIGKILL)
     system.restart_worker("os", signal.SIGKILL)

@@ -388,28 +388,30 @@ def _compensation_pending(s: SagaInstance, step_number: int) -> bool:
 
 def compensation_answered(t: Transition, *keys: str) -> bool:
     """A compensation (or the undoing of a late reply) is confirmed."""
-    pending = t.answered(*keys) or _stuck_answered(t, *keys)
+    pending = t.answered(*keys) or stuck_answered(t, *keys)
     if pending is None:
         return False
     state = t.saga.step(pending.step_number)
-    if state.status == StepStatus.COMPLETED and not _compensation_pending(t.saga, pending.step_number):
-        state.status = StepStatus.COMPENSATED
+    if is_undoing(t.saga) and state.status == StepStatus.COMPLETED \
+            and not _compensation_pending(t.saga, pending.step_number):
+        state.status = StepStatus.COMPENSATED  # (a saga that goes on only undid a late reply)
     maybe_finish_compensation(t)
     return True
 
 
-def _stuck_answered(t: Transition, *keys: str) -> PendingCommand | None:
+def stuck_answered(t: Transition, *keys: str) -> PendingCommand | None:
     """A FAILED saga hears from a participant it had given up on: the command is confirmed after
-    all, and once none is left unconfirmed the saga goes on compensating (and is over)."""
+    all, and once none is left unconfirmed the saga goes on with what it was doing (compensating,
+    or finishing the work)."""
     s = t.saga
     pending = next((p for p in s.stuck if key_matches(p.key, keys)), None) if s.status == SagaStatus.FAILED else None
     if pending is None:
         return None
     s.stuck.remove(pending)
     t.changed = True
-    if not s.stuck and s.failed_while == SagaStatus.COMPENSATING:
-        s.status, s.failed_while, s.finished_at = SagaStatus.COMPENSATING, None, None
-        t.note("every unconfirmed compensation is confirmed now")
+    if not s.stuck and s.failed_while:
+        s.status, s.failed_while, s.finished_at = s.failed_while, None, None
+        t.note("every unconfirmed command is confirmed now")
     return pending
 
 

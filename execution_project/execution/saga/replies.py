@@ -33,6 +33,7 @@ from .engine import (
     compensation_answered,
     is_undoing,
     maybe_finish_compensation,
+    stuck_answered,
     undo_reason,
 )
 from .projection import money
@@ -318,9 +319,10 @@ def on_parts_released(t: Transition, p: dict[str, Any]) -> None:
 
 def on_parts_consumed(t: Transition, p: dict[str, Any]) -> None:
     s = t.saga
-    if s.is_live and t.answered("consume_parts"):
+    if (s.is_live and t.answered("consume_parts")) or stuck_answered(t, "consume_parts"):
         s.reserved_parts = []
-        t.advance("complete_work")
+        if s.is_live:
+            t.advance("complete_work")
         return
     t.ignore("no consumption was awaited")
 
@@ -617,14 +619,16 @@ def on_order_cancelled(t: Transition, p: dict[str, Any]) -> None:
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
         t.changed = True
-    elif s.status == SagaStatus.COMPLETED and not s.cancelled_by_os:
+    elif s.status in (SagaStatus.COMPLETED, SagaStatus.FAILED) and not s.cancelled_by_os:
         # The cancellation raced the end of the work: the OS cancelled the order before it heard
         # that the work was finished, and a cancelled order keeps none of the customer's money.
-        # The parts were used: they stay consumed. The saga compensates the payments.
+        # The parts were used: they stay consumed. The saga compensates the payments (a FAILED
+        # one keeps the refunds with what a person retries).
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
-        s.cause = cause
-        s.status, s.finished_at = SagaStatus.COMPENSATING, None
+        if s.status == SagaStatus.COMPLETED:
+            s.cause = cause
+            s.status, s.finished_at = SagaStatus.COMPENSATING, None
         t.changed = True
         for payment in s.payments:
             undo_payment(t, payment)  # refunds what was paid, cancels what still could be

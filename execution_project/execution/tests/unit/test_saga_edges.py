@@ -303,3 +303,41 @@ def test_a_staff_revision_during_the_work_adds_what_its_lines_add_to_what_was_ap
         items=[BRAKE_JOB], lines=[OIL_CHANGE, OIL_FILTERS, EXTRA_PADS, BRAKE_JOB]))
     revision = scenario.saga.active_revision
     assert revision.items == [EXTRA_PADS, BRAKE_JOB] and revision.additional_total_cents == 13000
+
+
+def test_a_consumption_confirmed_after_the_saga_failed_for_a_person_completes_it():
+    """Found: PartsConsumed came after the saga had given up waiting (FAILED for a person); it was
+    ignored, and a staff cancel then left the order CANCELLED with the customer's money kept."""
+    scenario = SagaScenario().in_execution()
+    scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
+    for _ in range(3):
+        scenario.later(seconds=61).sweep()
+    assert scenario.status == "FAILED"
+    scenario.receive("os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+    assert scenario.status == "COMPLETED"
+
+
+def test_a_staff_cancel_of_a_failed_saga_keeps_the_refund_for_the_retry():
+    scenario = SagaScenario().in_execution()
+    scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
+    for _ in range(3):
+        scenario.later(seconds=61).sweep()
+    scenario.receive("os.OrderCancelled", reason="desistiu", cancelled_by="a").expect("billing.RefundPayment")
+    assert [p.type for p in scenario.saga.stuck] == ["os.ConsumeParts", "billing.RefundPayment"]
+    scenario.retry().expect("os.ConsumeParts", "billing.RefundPayment", "os.ChangeStatus")
+
+
+def test_undoing_a_late_revision_in_a_saga_that_goes_on_compensates_no_step():
+    """Found: the cancelled late revision marked the job's step COMPENSATED; the saga never completed."""
+    scenario = SagaScenario().in_execution()
+    scenario.receive("execution.AdditionalRepairReported", queue_id=scenario.saga.queue_id, items=[EXTRA_PADS],
+                     notes="pastilhas")
+    scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
+    scenario.receive("billing.BudgetCreated", **budget_created(version=2, total_cents=TOTAL_CENTS + 8000,
+                                                                revision=True, origin="saga",
+                                                                additional_total_cents=8000))
+    scenario.expect("billing.CancelBudget")
+    scenario.receive("os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}])
+    assert scenario.status == "IN_PROGRESS"  # it completes once the cancellation is confirmed
+    scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=2)
+    assert scenario.status == "COMPLETED" and scenario.step("complete_work").status == "COMPLETED"
