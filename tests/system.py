@@ -152,6 +152,7 @@ class System:
 # minute: the throttles stay on, far above that; each service's own suite tests their real rates.
 SYSTEM_THROTTLE_RATES = {
     "os": "staff_login=10000/min,customer_token=10000/min,token_refresh=10000/min",
+    "billing": "budget_decision=10000/min,budget_review=10000/min,mercadopago_webhook=100000/min",
 }
 
 
