@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,13 @@ from oficina_common.auth import (
     customer_id_of,
     role_of,
 )
-from oficina_common.errors import AuthenticationRequired, PermissionDenied, UpstreamUnavailable, ValidationFailed
+from oficina_common.errors import (
+    AuthenticationRequired,
+    NotFound,
+    PermissionDenied,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 
 from . import examples, selectors, services
 from .dependencies import dependencies
@@ -134,6 +141,15 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 
 BUDGET_ID = OpenApiParameter("budget_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def _known_id(value: str, what: str) -> str:
+    """Budget and payment ids are UUIDs: anything else cannot exist, and never reaches DynamoDB
+    (which refuses a key over 2 KB with an error that would be a 500)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(f"{what} {value[:64]} does not exist.") from None
 PAYMENT_ID = OpenApiParameter("payment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -171,6 +187,7 @@ class BudgetDetailApi(APIView):
                    responses={200: BudgetOutputSerializer, 401: ERROR, 404: ERROR},
                    examples=examples.BUDGET_DETAIL, description="The budget's latest version.")
     def get(self, request: Request, budget_id: str) -> Response:
+        budget_id = _known_id(budget_id, "Budget")
         return Response(_budget_data(selectors.budget_latest(budget_id=budget_id, actor=actor_of(request))))
 
 
@@ -181,6 +198,7 @@ class BudgetVersionListApi(APIView):
                    responses={200: BudgetOutputSerializer(many=True), 401: ERROR, 404: ERROR},
                    examples=examples.BUDGET_VERSIONS, description="Every version of the budget, oldest first.")
     def get(self, request: Request, budget_id: str) -> Response:
+        budget_id = _known_id(budget_id, "Budget")
         versions = selectors.budget_versions(budget_id=budget_id, actor=actor_of(request))
         return Response([_budget_data(b) for b in versions])
 
@@ -212,7 +230,7 @@ class BudgetApproveApi(_BudgetDecisionApi):
 
     @extend_schema_serializer(component_name="BudgetApproveInput")
     class InputSerializer(serializers.Serializer):
-        version = serializers.IntegerField(min_value=1)
+        version = serializers.IntegerField(min_value=1, max_value=1_000_000)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
                                        help_text="Required when staff (attendant, admin) approve for the customer.")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
@@ -229,6 +247,7 @@ class BudgetApproveApi(_BudgetDecisionApi):
                     "(`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
+        budget_id = _known_id(budget_id, "Budget")
         return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
 
 
@@ -237,7 +256,7 @@ class BudgetRejectApi(_BudgetDecisionApi):
 
     @extend_schema_serializer(component_name="BudgetRejectInput")
     class InputSerializer(serializers.Serializer):
-        version = serializers.IntegerField(min_value=1)
+        version = serializers.IntegerField(min_value=1, max_value=1_000_000)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
 
@@ -251,6 +270,7 @@ class BudgetRejectApi(_BudgetDecisionApi):
                     "budget already approved is a 409. Throttled (`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:
+        budget_id = _known_id(budget_id, "Budget")
         return self._decide(request, budget_id, _valid(self.InputSerializer, request.data))
 
 
@@ -270,6 +290,7 @@ class BudgetRevisionCreateApi(APIView):
                     "becomes SUPERSEDED and the customer gets a new approval link.",
     )
     def post(self, request: Request, budget_id: str) -> Response:
+        budget_id = _known_id(budget_id, "Budget")
         data = _valid(self.InputSerializer, request.data)
         selectors.budget_latest(budget_id=budget_id, actor=actor_of(request))
         revised = services.budget_revise(budget_id=str(budget_id), items=[dict(i) for i in data["items"]],
@@ -306,6 +327,7 @@ class PaymentDetailApi(APIView):
                    responses={200: PaymentOutputSerializer, 401: ERROR, 404: ERROR},
                    examples=examples.PAYMENT_DETAIL)
     def get(self, request: Request, payment_id: str) -> Response:
+        payment_id = _known_id(payment_id, "Payment")
         return Response(_payment_data(selectors.payment_get(payment_id=payment_id, actor=actor_of(request))))
 
 

@@ -47,6 +47,16 @@ class TestReading:
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
 
+    @pytest.mark.parametrize("budget_id", ["x" * 3000, "not-a-uuid"])
+    def test_a_decision_on_a_malformed_id_is_404_not_500(self, staff, real, budget_id):
+        response = staff.post(url(budget_id, "approve"), {"version": 1, "reason": "por telefone"}, format="json")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+    def test_a_version_no_budget_can_have_is_400_not_500(self, staff, real, budget):
+        response = staff.post(url(budget.budget_id, "approve"), {"version": 1e40, "reason": "por telefone"},
+                              format="json")
+        assert response.status_code == 400 and "version" in response.json()["message"]
+
     def test_list_by_service_order(self, customer, staff, budget):
         for client in (customer, staff):
             response = client.get("/api/v1/budgets/", {"service_order_id": budget.service_order_id})
