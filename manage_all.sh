@@ -3,6 +3,7 @@
 #   ./manage_all.sh up                 run the whole system (Ctrl-C stops everything it started)
 #   ./manage_all.sh test [suite…]      install what is missing and run every test suite
 #   ./manage_all.sh demo               walk one order through the saga against a running system
+#   ./manage_all.sh chaos [--orders N] the fault run: orders through the saga while workers die and the broker loses all
 #   ./manage_all.sh install            only install (virtualenv, Python and npm packages)
 #   ./manage_all.sh <os|billing|execution|all> <manage.py args…>
 set -euo pipefail
@@ -318,6 +319,13 @@ EOF
   [ -n "$STOPPING" ] || say "a process stopped on its own; see $LOG_DIR (stopping the rest)"
 }
 
+cmd_chaos() {  # the fault run (bench/chaos.py): its own system on free ports, like the tests
+  install_all
+  ensure_postgres
+  ensure_redis
+  "$PY" "$ROOT/bench/chaos.py" "$@"
+}
+
 cmd_demo() {
   dev_environment
   [ -x "$PY" ] || die "run ./manage_all.sh up first"
@@ -333,6 +341,7 @@ main() {
     up) cmd_up "$@" ;;
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
+    chaos) cmd_chaos "$@" ;;
     install) install_all ;;
     os|billing|execution) dev_environment; install_python; manage "$verb" "$@" ;;
     all)
@@ -343,7 +352,7 @@ main() {
         say "$service: manage.py $*"; manage "$service" "$@"
       done ;;
     help|-h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$verb' (up, test, demo, install, os, billing, execution, all)" ;;
+    *) die "unknown command '$verb' (up, test, demo, chaos, install, os, billing, execution, all)" ;;
   esac
 }
 

@@ -185,7 +185,6 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
     return order
 
 
-@transaction.atomic
 def service_orders_resend_unanswered_diagnoses() -> int:
     """Orders whose diagnosis the saga never answered (still IN_DIAGNOSIS once the saga should
     have asked for the budget): their ``os.DiagnosisCompleted`` is published again. A broker that
@@ -200,6 +199,7 @@ def service_orders_resend_unanswered_diagnoses() -> int:
         max_attempts=settings.DIAGNOSIS_RESEND_MAX_ATTEMPTS)
 
 
+@transaction.atomic
 def service_order_deliver(*, service_order_id: Any, by: str) -> ServiceOrder:
     order = _locked_order(service_order_id)
     _move(order, Status.DELIVERED, by=by, reason="Vehicle handed to the customer")

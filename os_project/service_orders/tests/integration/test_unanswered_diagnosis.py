@@ -40,3 +40,18 @@ def test_an_answered_or_cancelled_diagnosis_is_left_alone_and_the_tries_are_boun
     OutboxMessage.objects.filter(pk=row.pk).update(attempts=1)
     service_order_cancel(service_order_id=diagnosed_order.pk, reason="desistiu", by="ana")
     assert service_orders_resend_unanswered_diagnoses() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_status_move_runs_in_its_own_transaction(order):
+    """Outside the test's own transaction (as a request runs): each use case opens its own, which
+    its row lock needs. Seen: deliver/ lost its @transaction.atomic to a function put above it."""
+    from service_orders.models import ServiceOrder
+    from service_orders.services import service_order_deliver
+
+    ServiceOrder.objects.filter(pk=order.pk).update(status="FINISHED")
+    assert service_order_deliver(service_order_id=order.pk, by="ana").status == "DELIVERED"
+    cancelled = service_order_cancel(service_order_id=ServiceOrder.objects.create(
+        customer=order.customer, vehicle=order.vehicle, complaint="x", number="OS-T-1",
+        tracking_code="trk-t-1").pk, reason="desistiu", by="ana")
+    assert cancelled.status == "CANCELLED"
