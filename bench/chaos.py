@@ -112,7 +112,7 @@ class Run:
         self.call(lambda: c.submit_diagnosis(order.order_id, [
             {"kind": "service", "catalog_id": service["id"], "quantity": 1},
             {"kind": "part", "catalog_id": part["id"], "quantity": FILTERS}]))
-        c.wait_for_status(order.order_id, "AWAITING_APPROVAL", self.wait)
+        self.wait_for(c, order.order_id, "AWAITING_APPROVAL", self.wait)
         budget = next(b for b in self.call(lambda: c.budgets(order.order_id, token=token))
                       if b["status"] == "PENDING_APPROVAL")
         if order.outcome == "rejected":
@@ -121,7 +121,7 @@ class Run:
         self.call(lambda: c.approve_budget(budget["budget_id"], budget["version"], token=token))
         if order.outcome == "no_stock":
             return
-        c.wait_for_status(order.order_id, "AWAITING_PAYMENT", self.wait)
+        self.wait_for(c, order.order_id, "AWAITING_PAYMENT", self.wait)
         order.payment = self._pending_payment(c, order)
         if order.outcome == "cancel_awaiting_payment":
             self.call(lambda: c.cancel(order.order_id, "O cliente desistiu. " * 40))
@@ -130,13 +130,27 @@ class Run:
         self.call(lambda: c.sandbox_set_status(order.payment["mercadopago_payment_id"], action))
         if order.outcome == "payment_rejected":
             return
-        c.wait_for_status(order.order_id, "IN_EXECUTION", self.wait)
+        self.wait_for(c, order.order_id, "IN_EXECUTION", self.wait)
         if order.outcome == "cancel_in_execution":
             self.call(lambda: c.cancel(order.order_id, "Cancelado pela oficina"))
             return
         if order.outcome == "delivered":
-            c.wait_for_status(order.order_id, "FINISHED", self.wait)
+            self.wait_for(c, order.order_id, "FINISHED", self.wait)
             self.call(lambda: c.deliver(order.order_id))
+
+    def wait_for(self, c: OficinaClient, order_id: str, status: str) -> None:
+        """A person refreshes the page until the order gets there (a 503 is just another refresh)."""
+        deadline = time.monotonic() + self.wait
+        seen = ""
+        while time.monotonic() < deadline:
+            try:
+                seen = c.order(order_id)["status"]
+            except (SystemError_, OSError):
+                seen = "unavailable"
+            if seen == status:
+                return
+            time.sleep(0.3)
+        raise SystemError_(f"order {order_id} never reached {status} (last seen {seen})")
 
     def _pending_payment(self, c: OficinaClient, order: Order) -> dict:
         deadline = time.monotonic() + self.wait
@@ -207,9 +221,9 @@ def check(run: Run, order: Order, settle: float) -> None:
     saga_status, os_status = EXPECTED.get(order.outcome, ("COMPENSATED", "CANCELLED"))
     deadline = time.monotonic() + settle
     while True:
-        executions = c.executions(order.order_id)
+        executions = run.call(lambda: c.executions(order.order_id))
         saga = executions[0] if executions else {}
-        os_now = c.order(order.order_id)["status"]
+        os_now = run.call(lambda: c.order(order.order_id))["status"]
         if (saga.get("status") == saga_status and os_now == os_status) or time.monotonic() > deadline:
             break
         time.sleep(1)
@@ -218,17 +232,17 @@ def check(run: Run, order: Order, settle: float) -> None:
                            f"step {saga.get('current_step')})")
     if os_now != os_status:
         order.wrong.append(f"OS {os_now} (expected {os_status})")
-    part = c.part(order.part_id)
+    part = run.call(lambda: c.part(order.part_id))
     consumed = FILTERS if order.outcome == "delivered" else 0
     if part["quantity_reserved"] != 0:
         order.wrong.append(f"{part['quantity_reserved']} part(s) left reserved")
     if part["quantity_in_stock"] != order.stock - consumed:
         order.wrong.append(f"stock {part['quantity_in_stock']} (expected {order.stock - consumed})")
-    for payment in c.payments(order.order_id):
+    for payment in run.call(lambda: c.payments(order.order_id)):
         mp_id = payment.get("mercadopago_payment_id")
         if not mp_id:
             continue
-        mp = c.sandbox_payment(mp_id)
+        mp = run.call(partial(c.sandbox_payment, mp_id))
         refunds = len(mp.get("refunds") or [])
         if order.outcome == "delivered":
             if mp["status"] != "approved" or refunds:

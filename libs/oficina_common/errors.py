@@ -10,6 +10,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -133,6 +135,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(exc.wait)
             extra["retry_after_seconds"] = exc.wait
         return Response(_body(_first_message(detail), code, extra), status=exc.status_code, headers=headers)
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database went away under the request (a failover, a killed connection): nothing
+        # was written (the request's transaction rolled back), and the next try gets a new one.
+        logger.warning("database unavailable: %s", exc, extra={"view": str(context.get("view"))})
+        return Response(_body("The service is briefly unavailable; try again in a moment.", "database_unavailable"),
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
     logger.exception("unhandled error", extra={"view": str(context.get("view"))})
     return Response(_body("Internal error; it has been logged.", "internal_error"),
                     status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -91,6 +91,14 @@ def test_unexpected_error_is_500_without_internals(client):
     assert "secret internals" not in response.content.decode()
 
 
+def test_a_database_gone_under_the_request_is_503_to_try_again_not_500(client):
+    """Seen in the fault run: PostgreSQL connections killed under a request answered 500."""
+    response = client.post("/raise/database-gone/")
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert response.json()["code"] == "database_unavailable"
+    assert "server closed" not in response.content.decode()
+
+
 def test_correlation_id_is_echoed_or_made(client):
     response = client.post("/raise/ok/", HTTP_X_CORRELATION_ID="saga-123")
     assert response["X-Correlation-ID"] == "saga-123"

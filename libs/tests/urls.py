@@ -47,6 +47,10 @@ class RaiseApi(APIView):
             Input(data=request.data).is_valid(raise_exception=True)
         if kind == "boom":
             raise RuntimeError("secret internals")
+        if kind == "database-gone":
+            from django.db import OperationalError
+
+            raise OperationalError("server closed the connection unexpectedly")
         return Response({"data": request.data, "correlation_id": get_correlation_id()})
 
 
