@@ -262,6 +262,9 @@ def main() -> int:
     parser.add_argument("--wait", type=float, default=240.0, help="how long a person waits for the next status")
     parser.add_argument("--settle", type=float, default=180.0, help="how long the check waits for each saga")
     args = parser.parse_args()
+    # Stopped from outside (a timeout, Ctrl-C): unwind, so that the system it started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"fault run stopped after {time.monotonic() - started:.0f} s"))
+    started = time.monotonic()
     rng = random.Random(args.seed)
     orders = [Order(n, rng.choice(OUTCOMES)) for n in range(args.orders)]
     print(f"fault run: {args.orders} orders, seed {args.seed}: "
@@ -269,7 +272,6 @@ def main() -> int:
     from system import running_system
 
     fault_log: list[str] = []
-    started = time.monotonic()
     with running_system(redis_db=15, extra_env=CHAOS_ENV, keep_logs=ROOT / ".data" / "chaos-logs") as system:
         run = Run(system.urls, args.wait)
         stop = threading.Event()
