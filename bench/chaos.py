@@ -112,7 +112,7 @@ class Run:
         self.call(lambda: c.submit_diagnosis(order.order_id, [
             {"kind": "service", "catalog_id": service["id"], "quantity": 1},
             {"kind": "part", "catalog_id": part["id"], "quantity": FILTERS}]))
-        self.wait_for(c, order.order_id, "AWAITING_APPROVAL", self.wait)
+        self.wait_for(c, order.order_id, "AWAITING_APPROVAL")
         budget = next(b for b in self.call(lambda: c.budgets(order.order_id, token=token))
                       if b["status"] == "PENDING_APPROVAL")
         if order.outcome == "rejected":
@@ -121,7 +121,7 @@ class Run:
         self.call(lambda: c.approve_budget(budget["budget_id"], budget["version"], token=token))
         if order.outcome == "no_stock":
             return
-        self.wait_for(c, order.order_id, "AWAITING_PAYMENT", self.wait)
+        self.wait_for(c, order.order_id, "AWAITING_PAYMENT")
         order.payment = self._pending_payment(c, order)
         if order.outcome == "cancel_awaiting_payment":
             self.call(lambda: c.cancel(order.order_id, "O cliente desistiu. " * 40))
@@ -130,12 +130,12 @@ class Run:
         self.call(lambda: c.sandbox_set_status(order.payment["mercadopago_payment_id"], action))
         if order.outcome == "payment_rejected":
             return
-        self.wait_for(c, order.order_id, "IN_EXECUTION", self.wait)
+        self.wait_for(c, order.order_id, "IN_EXECUTION")
         if order.outcome == "cancel_in_execution":
             self.call(lambda: c.cancel(order.order_id, "Cancelado pela oficina"))
             return
         if order.outcome == "delivered":
-            self.wait_for(c, order.order_id, "FINISHED", self.wait)
+            self.wait_for(c, order.order_id, "FINISHED")
             self.call(lambda: c.deliver(order.order_id))
 
     def wait_for(self, c: OficinaClient, order_id: str, status: str) -> None:
