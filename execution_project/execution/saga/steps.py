@@ -105,9 +105,8 @@ def cancel_or_refund_payments(t: Transition) -> None:
 
 
 def undo_payment(t: Transition, payment: Payment) -> None:
-    """Give the customer's money back (refund), or make sure none comes (cancel). Awaited while
-    the saga compensates; a saga that goes on (a revision's payment it gave up on) or is over
-    sends it and forgets (Billing answers, and a repeat undoes nothing twice)."""
+    """Give the customer's money back (refund), or make sure none comes (cancel); awaited until
+    Billing confirms it, like every undo (see :func:`cancel_late`)."""
     if not payment.payment_id:
         return
     step = "request_payment" if payment.purpose == "budget" else "complete_work"
