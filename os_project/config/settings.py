@@ -197,6 +197,10 @@ MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=7)
 # up to this many times; the saga starts once whatever it receives.
 DIAGNOSIS_RESEND_AFTER_SECONDS = env.float("DIAGNOSIS_RESEND_AFTER_SECONDS", default=120.0)
 DIAGNOSIS_RESEND_MAX_ATTEMPTS = env.int("DIAGNOSIS_RESEND_MAX_ATTEMPTS", default=30)
+# Work a customer declined is offered again by e-mail this many days later (once per order), with a
+# link that books it, valid this many days (os.remind_declined_work, beat).
+DECLINED_WORK_REMINDER_DAYS = env.int("DECLINED_WORK_REMINDER_DAYS", default=30)
+DECLINED_WORK_LINK_DAYS = env.int("DECLINED_WORK_LINK_DAYS", default=30)
 # Dotted path of a callable returning the publisher the outbox relay uses (tests swap in a fake).
 OS_MESSAGE_PUBLISHER = env("OS_MESSAGE_PUBLISHER", default="messaging.publishers.celery_publisher")
 
