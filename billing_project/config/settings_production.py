@@ -4,7 +4,7 @@ import environ
 from oficina_common.django_settings import refuse_unsafe_production, with_static_files
 
 from .settings import *  # noqa: F403
-from .settings import JWT_SIGNING_KEY, MERCADOPAGO_WEBHOOK_SECRET, SECRET_KEY
+from .settings import JWT_ALGORITHM, JWT_PUBLIC_KEY, MERCADOPAGO_WEBHOOK_SECRET, SECRET_KEY
 
 _env = environ.Env()
 
@@ -17,5 +17,5 @@ SECURE_SSL_REDIRECT = _env.bool("SECURE_SSL_REDIRECT", default=False)  # the loa
 SECURE_HSTS_SECONDS = _env.int("SECURE_HSTS_SECONDS", default=31536000)
 MIDDLEWARE = with_static_files(MIDDLEWARE)  # noqa: F405  (Swagger UI's files, collected at build time)
 
-refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY,
+refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_public_key=JWT_PUBLIC_KEY, jwt_algorithm=JWT_ALGORITHM,
                          webhook_secret=MERCADOPAGO_WEBHOOK_SECRET, require_webhook_secret=True)

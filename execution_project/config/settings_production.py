@@ -7,10 +7,10 @@ from oficina_common.correlation import logging_config
 from oficina_common.django_settings import refuse_unsafe_production, with_static_files
 
 from .settings import *  # noqa: F403
-from .settings import JWT_SIGNING_KEY, REST_FRAMEWORK, SECRET_KEY, env
+from .settings import JWT_ALGORITHM, JWT_PUBLIC_KEY, REST_FRAMEWORK, SECRET_KEY, env
 
 DEBUG = env.bool("DEBUG", default=False)
-refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY)
+refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_public_key=JWT_PUBLIC_KEY, jwt_algorithm=JWT_ALGORITHM)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost"])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

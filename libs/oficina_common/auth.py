@@ -1,8 +1,10 @@
 """JWT authentication shared by the three services.
 
 The OS service issues tokens (staff from username/password, customers from document +
-tracking code); every service verifies them statelessly with the shared key, so Billing and
-Execution need no user table. Roles travel in the ``role`` claim.
+tracking code) and alone holds the private key that signs them (RS256 by default, or EdDSA);
+every service verifies them statelessly with the public key, so Billing and Execution need no
+user table and cannot mint a token. ``iss`` and ``aud`` are set on issue and checked on verify.
+Roles travel in the ``role`` claim.
 
 This module is safe to import from settings (it touches no Django model); the authentication
 class itself lives in :mod:`oficina_common.authentication`.
@@ -22,13 +24,33 @@ STAFF_ROLES = frozenset({ADMIN, ATTENDANT, MECHANIC})
 ROLES = (ADMIN, ATTENDANT, MECHANIC, CUSTOMER)
 
 
-def jwt_settings(signing_key: str, *, verifying_key: str = "", algorithm: str = "HS256",
+# Asymmetric only: with an HS* secret every service that verifies could also sign.
+JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "EdDSA")
+DEFAULT_JWT_ISSUER = "oficina-os"
+DEFAULT_JWT_AUDIENCE = "oficina"
+
+
+def pem_from_env(value: str) -> str:
+    """A PEM key as an environment variable holds it: real line breaks, or ``\\n`` on one line."""
+    pem = value.replace("\\n", "\n").strip()
+    return pem + "\n" if pem else ""
+
+
+def jwt_settings(*, public_key: str, private_key: str = "", algorithm: str = "RS256",
+                 issuer: str = DEFAULT_JWT_ISSUER, audience: str = DEFAULT_JWT_AUDIENCE,
                  access_minutes: int = 30, refresh_days: int = 1) -> dict[str, Any]:
-    """The ``SIMPLE_JWT`` dict for every service (a key pair with RS256 works the same way)."""
+    """The ``SIMPLE_JWT`` dict of a service. The OS passes its private key and signs; Billing and
+    Execution pass none (``SIGNING_KEY`` empty: encoding a token fails) and only verify."""
+    if algorithm not in JWT_ALGORITHMS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}, not {algorithm!r}.")
     return {
         "ALGORITHM": algorithm,
-        "SIGNING_KEY": signing_key,
-        "VERIFYING_KEY": verifying_key or None,
+        "SIGNING_KEY": private_key,
+        "VERIFYING_KEY": public_key,
+        "ISSUER": issuer,
+        "AUDIENCE": audience,
         "ACCESS_TOKEN_LIFETIME": timedelta(minutes=access_minutes),
         "REFRESH_TOKEN_LIFETIME": timedelta(days=refresh_days),
         "AUTH_HEADER_TYPES": ("Bearer",),

@@ -25,4 +25,5 @@ class OficinaTokenUser(TokenUser):
 
 
 class JWTAuthentication(JWTStatelessUserAuthentication):
-    """Bearer JWT, verified with the shared key; no database lookup."""
+    """Bearer JWT, verified with the OS service's public key (signature, expiry, ``iss``, ``aud``); no
+    database lookup."""

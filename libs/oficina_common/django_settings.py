@@ -1,14 +1,36 @@
 """Settings pieces every service's ``config/settings.py`` composes (one source, three users)."""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .auth import pem_from_env
+from .dev_keys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
+
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
-DEV_JWT_SIGNING_KEY = "dev-insecure-jwt-signing-key-change-me-0123456789"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+# An RSA key shorter than this is refused in production (NIST SP 800-57: 2048 bits until 2030).
+MIN_RSA_BITS = 2048
+
+
+def jwt_key_pair(env: Any, *, signs_tokens: bool) -> tuple[str, str]:
+    """``(private_key, public_key)`` PEMs from ``JWT_PRIVATE_KEY`` / ``JWT_PUBLIC_KEY``, the
+    development pair (oficina_common.dev_keys) when unset.
+
+    Only the service that signs (the OS) reads ``JWT_PRIVATE_KEY``. Billing and Execution get no
+    private key, except the development one while they verify with the development public key:
+    it is published in the repository anyway, lets their tests mint tokens, and production
+    refuses it."""
+    public_key = pem_from_env(env("JWT_PUBLIC_KEY", default="")) or DEV_JWT_PUBLIC_KEY
+    if signs_tokens:
+        private_key = pem_from_env(env("JWT_PRIVATE_KEY", default="")) or DEV_JWT_PRIVATE_KEY
+    else:
+        private_key = DEV_JWT_PRIVATE_KEY if public_key == DEV_JWT_PUBLIC_KEY else ""
+    return private_key, public_key
 
 
 def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20,
@@ -99,16 +121,61 @@ def spectacular_settings(title: str, description: str) -> dict[str, Any]:
     }
 
 
-def refuse_unsafe_production(*, debug: bool, secret_key: str, jwt_signing_key: str,
-                             webhook_secret: str | None = None, require_webhook_secret: bool = False) -> None:
-    """Production settings call this: no DEBUG, no development secrets, nothing missing."""
+def jwt_key_problems(*, public_key: str, private_key: str = "", signs_tokens: bool = False,
+                     algorithm: str = "RS256") -> list[str]:
+    """What production refuses in the JWT keys: a missing or development key, an RSA key under
+    :data:`MIN_RSA_BITS`, a key the algorithm cannot use, a private key that is not the public one's."""
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+    wanted = (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey) if algorithm == "EdDSA" else (rsa.RSAPublicKey,)
+
+    def check(name: str, pem: str, development: str, load: Any) -> Any:
+        if not pem.strip():
+            problems.append(f"{name} must be set")
+            return None
+        if pem.strip() == development.strip():
+            problems.append(f"{name} is the development key published in the repository")
+            return None
+        try:
+            key = load(pem.encode())
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{name} is not a PEM key without a passphrase ({exc.__class__.__name__})")
+            return None
+        public = key.public_key() if hasattr(key, "public_key") else key
+        if not isinstance(public, wanted):
+            problems.append(f"{name} is a {type(public).__name__.removeprefix('_')}, not a key for {algorithm}")
+        elif isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
+            problems.append(f"{name} is an RSA key of {public.key_size} bits; at least {MIN_RSA_BITS} are needed")
+        return public
+
+    problems: list[str] = []
+    public = check("JWT_PUBLIC_KEY", public_key, DEV_JWT_PUBLIC_KEY, load_pem_public_key)
+    if signs_tokens:
+        signing = check("JWT_PRIVATE_KEY", private_key, DEV_JWT_PRIVATE_KEY,
+                        lambda data: load_pem_private_key(data, password=None))
+        if public is not None and signing is not None and signing != public:
+            problems.append("JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are not one pair: no service could verify its tokens")
+    return problems
+
+
+def refuse_unsafe_production(*, debug: bool, secret_key: str, jwt_public_key: str, jwt_private_key: str = "",
+                             signs_tokens: bool = False, jwt_algorithm: str = "RS256",
+                             webhook_secret: str | None = None, require_webhook_secret: bool = False,
+                             environ: Mapping[str, str] = os.environ) -> None:
+    """Production settings call this: no DEBUG, no development secrets or keys, nothing missing.
+
+    ``signs_tokens``: the OS, which holds the private key. Any other service is refused when a
+    ``JWT_PRIVATE_KEY`` reaches its environment: only the OS may be able to mint tokens."""
     problems = []
     if debug:
         problems.append("DEBUG must be off")
     if not secret_key or secret_key == DEV_SECRET_KEY:
         problems.append("SECRET_KEY must be set to a secret value")
-    if not jwt_signing_key or jwt_signing_key == DEV_JWT_SIGNING_KEY:
-        problems.append("JWT_SIGNING_KEY must be set to a secret value")
+    problems += jwt_key_problems(public_key=jwt_public_key, private_key=jwt_private_key,
+                                 signs_tokens=signs_tokens, algorithm=jwt_algorithm)
+    if not signs_tokens and environ.get("JWT_PRIVATE_KEY"):
+        problems.append("JWT_PRIVATE_KEY must not reach this service: only the OS service signs tokens")
     if require_webhook_secret and (not webhook_secret or webhook_secret == DEV_WEBHOOK_SECRET):
         problems.append("MERCADOPAGO_WEBHOOK_SECRET must be set")
     if problems:

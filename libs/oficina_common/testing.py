@@ -98,3 +98,22 @@ def isolated_caches(caches: dict) -> dict:
     counters never carry over from another test or another run. Nothing is flushed: the Redis
     database may be shared with a running system or another suite."""
     return {alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for alias, config in caches.items()}
+
+
+_production_keys: dict[str, str] = {}
+
+
+def production_jwt_environment(*, signs_tokens: bool) -> dict[str, str]:
+    """``JWT_PUBLIC_KEY`` (and, for the OS, ``JWT_PRIVATE_KEY``) of a fresh RSA pair that production
+    settings accept, for tests that start a service with ``config.settings_production``. One pair
+    per test process: generating one takes a moment."""
+    if not _production_keys:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _production_keys["JWT_PRIVATE_KEY"] = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+        _production_keys["JWT_PUBLIC_KEY"] = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return dict(_production_keys) if signs_tokens else {"JWT_PUBLIC_KEY": _production_keys["JWT_PUBLIC_KEY"]}

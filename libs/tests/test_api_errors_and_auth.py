@@ -42,6 +42,33 @@ def test_token_signed_with_other_key_is_401(client):
     assert client.get("/whoami/").status_code == 401
 
 
+def test_token_signed_with_another_private_key_is_401_even_with_the_right_claims(client):
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    claims = {"user_id": 1, "role": "admin", "token_type": "access", "exp": 9999999999, "jti": "x",
+              "iss": "oficina-os", "aud": "oficina"}
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {jwt.encode(claims, other, algorithm='RS256')}")
+    assert client.get("/whoami/").status_code == 401
+
+
+def test_a_service_that_only_verifies_cannot_mint_a_token():
+    import jwt
+    from rest_framework_simplejwt.backends import TokenBackend
+
+    from oficina_common.auth import jwt_settings
+    from oficina_common.dev_keys import DEV_JWT_PUBLIC_KEY
+
+    billing = jwt_settings(public_key=DEV_JWT_PUBLIC_KEY)  # Billing and Execution in production
+    backend = TokenBackend(billing["ALGORITHM"], billing["SIGNING_KEY"], billing["VERIFYING_KEY"],
+                           billing["AUDIENCE"], billing["ISSUER"])
+    with pytest.raises(jwt.InvalidKeyError):
+        backend.encode({"user_id": 1, "role": "admin"})
+
+
 @pytest.mark.parametrize("role", [ATTENDANT, MECHANIC, "admin"])
 def test_staff_roles_pass(client, role):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token(role)}")

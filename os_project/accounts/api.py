@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from core.openapi import error_example, error_responses
@@ -46,6 +46,20 @@ class StaffTokenObtainPairSerializer(TokenObtainPairSerializer):
         # A token is a login: axes forgets this address's earlier typos and logs the access.
         user_logged_in.send(sender=self.user.__class__, request=request, user=self.user)
         return data
+
+
+class StaffTokenRefreshSerializer(TokenRefreshSerializer):
+    """A refresh token -> a new access token for the user as they are now, not as the old token says.
+
+    A deleted or deactivated user, or one whose staff role was taken away, is refused (401); a
+    demoted one gets the new role at once."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        refresh = self.token_class(attrs["refresh"])  # signature, expiry, iss, aud: 401 when wrong
+        user = services.staff_user_for_refresh(refresh.payload.get("user_id"))
+        access = refresh.access_token
+        add_staff_claims(access, user)
+        return {"access": str(access)}
 
 
 @extend_schema_serializer(component_name="StaffTokenOutput")
@@ -94,16 +108,21 @@ class StaffTokenObtainApi(TokenObtainPairView):
 
 @extend_schema(tags=["auth"], auth=[],
                responses={200: AccessTokenOutputSerializer, **error_responses(400, 401, 429)},
-               description="Throttled per client address (`token_refresh`).",
+               description="Reads the user again: a deleted or deactivated user, or one left without a "
+                           "staff role, is refused (401); the new access token carries the role the user "
+                           "has now. Throttled per client address (`token_refresh`).",
                examples=[
                    OpenApiExample("Refresh", request_only=True, value={"refresh": REFRESH}),
                    OpenApiExample("A new access token", response_only=True, status_codes=["200"],
                                   value={"access": ACCESS}),
                    error_example(401, "token_not_valid", "Token is invalid"),
+                   error_example(401, "no_active_account", "No active staff account found for this token."),
                    throttled_example(),
                ])
 class StaffTokenRefreshApi(TokenRefreshView):
-    """A new access token from a refresh token."""
+    """A new access token from a refresh token, for the user as they are now."""
+
+    serializer_class = StaffTokenRefreshSerializer
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]

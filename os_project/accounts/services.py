@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from customers.domain import normalize_document
-from oficina_common.auth import issue_customer_token
+from oficina_common.auth import STAFF_ROLES, issue_customer_token, role_of
 from oficina_common.errors import AuthenticationRequired, ValidationFailed
 from service_orders.domain import is_tracking_code
 from service_orders.models import ServiceOrder
@@ -29,6 +29,18 @@ def customer_token_issue(*, document: str, tracking_code: str) -> str:
     if order is None:
         raise AuthenticationRequired(WRONG_PAIR, code="invalid_credentials")
     return str(issue_customer_token(order.customer_id, service_order_id=order.pk))
+
+
+NO_ACTIVE_STAFF_ACCOUNT = "No active staff account found for this token."
+
+
+def staff_user_for_refresh(user_id: Any) -> Any:
+    """The staff user a refresh token names, as they are now: gone, deactivated or without a staff
+    role, the token is worth nothing (401); the caller puts the role they have now in the new token."""
+    user = get_user_model().objects.filter(pk=user_id).first() if str(user_id or "").isdigit() else None
+    if user is None or not user.is_active or role_of(user) not in STAFF_ROLES:
+        raise AuthenticationRequired(NO_ACTIVE_STAFF_ACCOUNT, code="no_active_account")
+    return user
 
 
 DEFAULT_ADMIN_PASSWORD = "admin"

@@ -23,4 +23,5 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.Ema
 LOG_JSON = True
 LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=True)  # noqa: F405
 
-refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY)  # noqa: F405
+refuse_unsafe_production(debug=DEBUG, secret_key=SECRET_KEY, jwt_public_key=JWT_PUBLIC_KEY,  # noqa: F405
+                         jwt_private_key=JWT_PRIVATE_KEY, signs_tokens=True, jwt_algorithm=JWT_ALGORITHM)  # noqa: F405

@@ -85,3 +85,75 @@ def test_a_session_user_of_the_admin_uses_the_api_with_their_role(client, make_u
     assert client.get("/api/v1/service-orders/").json()["count"] == 1
     client.force_login(make_user("mario", "mechanic"))
     assert client.get("/api/v1/customers/").status_code == 403
+
+
+# --- tokens only the OS can sign (RS256, iss, aud) and refreshes that read the user again -------------
+
+def _refresh(refresh):
+    return APIClient().post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
+
+
+def test_tokens_are_signed_with_the_private_key_and_name_issuer_and_audience(make_user, settings):
+    import jwt
+
+    make_user("ana", "attendant")
+    access = _login("ana").json()["access"]
+    assert jwt.get_unverified_header(access)["alg"] == "RS256"
+    claims = jwt.decode(access, settings.JWT_PUBLIC_KEY, algorithms=["RS256"], audience="oficina", issuer="oficina-os")
+    assert claims["role"] == "attendant"
+
+
+def test_a_token_for_another_audience_or_issuer_or_signed_with_a_shared_secret_is_refused(make_user, settings):
+    import jwt
+
+    make_user("ana", "attendant")
+    claims = jwt.decode(_login("ana").json()["access"], options={"verify_signature": False})
+    forged = {
+        "audience": jwt.encode({**claims, "aud": "someone-else"}, settings.JWT_PRIVATE_KEY, algorithm="RS256"),
+        "issuer": jwt.encode({**claims, "iss": "billing"}, settings.JWT_PRIVATE_KEY, algorithm="RS256"),
+        "no issuer": jwt.encode({k: v for k, v in claims.items() if k != "iss"}, settings.JWT_PRIVATE_KEY,
+                                algorithm="RS256"),
+        # the old HS256 trick: the public key used as a shared secret
+        "hs256": jwt.encode(claims, "a-shared-secret", algorithm="HS256"),
+    }
+    for why, token in forged.items():
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert api.get("/api/v1/customers/").status_code == 401, why
+
+
+def test_a_refresh_gives_the_role_the_user_has_now(make_user):
+    boss = make_user("boss", "admin")
+    refresh = _login("boss").json()["refresh"]
+    boss.role = "mechanic"
+    boss.save()
+    response = _refresh(refresh)
+    assert response.status_code == 200
+    assert AccessToken(response.json()["access"])["role"] == "mechanic"
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    assert api.get("/api/v1/customers/").status_code == 403  # customers are the front desk's, not a mechanic's
+
+
+@pytest.mark.parametrize("change", ["deactivated", "deleted", "role taken away"])
+def test_a_refresh_for_a_user_who_may_no_longer_log_in_is_401(make_user, change):
+    ana = make_user("ana", "attendant")
+    refresh = _login("ana").json()["refresh"]
+    if change == "deactivated":
+        ana.is_active = False
+        ana.save()
+    elif change == "deleted":
+        ana.delete()
+    else:
+        ana.role = ""
+        ana.save()
+    response = _refresh(refresh)
+    assert response.status_code == 401
+    assert response.json()["code"] == "no_active_account"
+
+
+def test_a_customer_token_is_no_refresh_token(order):
+    access = APIClient().post("/api/v1/auth/customer-token/",
+                              {"document": VALID_CPF_FORMATTED, "tracking_code": order.tracking_code},
+                              format="json").json()["access"]
+    assert _refresh(access).status_code == 401

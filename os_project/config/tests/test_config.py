@@ -6,6 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import override_settings
 
+from oficina_common.testing import production_jwt_environment
+
 
 def test_healthz_answers_without_the_database(client):
     response = client.get("/healthz")
@@ -83,7 +85,7 @@ def test_the_schema_validates_without_warnings(tmp_path):
 
 
 def _load_production(monkeypatch, **env):
-    for name in ("DEBUG", "SECRET_KEY", "JWT_SIGNING_KEY"):
+    for name in ("DEBUG", "SECRET_KEY", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -94,17 +96,24 @@ def _load_production(monkeypatch, **env):
 
 
 def test_production_refuses_development_secrets(monkeypatch):
-    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set"):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set.*JWT_PUBLIC_KEY is the development key"):
         _load_production(monkeypatch)
+
+
+def test_production_refuses_a_private_key_that_is_not_the_public_keys_pair(monkeypatch):
+    keys = production_jwt_environment(signs_tokens=True)
+    with pytest.raises(ImproperlyConfigured, match="JWT_PRIVATE_KEY is the development key"):
+        _load_production(monkeypatch, SECRET_KEY="s" * 50, JWT_PUBLIC_KEY=keys["JWT_PUBLIC_KEY"])
 
 
 def test_production_refuses_debug(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="DEBUG must be off"):
-        _load_production(monkeypatch, DEBUG="true", SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50)
+        _load_production(monkeypatch, DEBUG="true", SECRET_KEY="s" * 50,
+                         **production_jwt_environment(signs_tokens=True))
 
 
 def test_production_with_real_secrets_is_hardened(monkeypatch):
-    production = _load_production(monkeypatch, SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50,
+    production = _load_production(monkeypatch, SECRET_KEY="s" * 50, **production_jwt_environment(signs_tokens=True),
                                   ALLOWED_HOSTS="os.example.com")
     assert production.DEBUG is False
     assert production.SECURE_SSL_REDIRECT and production.SESSION_COOKIE_SECURE and production.CSRF_COOKIE_SECURE

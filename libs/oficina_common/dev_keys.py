@@ -1,0 +1,49 @@
+"""DEVELOPMENT ONLY: the JWT key pair of development and tests. Published in the repository, so
+it protects nothing: production settings refuse it (:func:`oficina_common.django_settings.refuse_unsafe_production`).
+
+Generate a real pair for a deployment with ``openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072``
+(docs/security.md); the private key goes to the OS service only.
+"""
+
+DEV_JWT_PRIVATE_KEY = """\
+-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDLoTRB7sMRhVu4
+aIN5g0gsYWj0pGkxBymjzlaES8tvFbzIirjURxTgBJULCKuG9RIXXmk2Pi+8SGkm
+8iznRRr+Hb1G74YkMej1ffB23aewmjhaQ2FyqVRByJ47F+rkozZVevs3AI1ZE7MV
+o8pFkXp85nmiJbeAmneH2VEw2EwszRbRiteCktUMfPzlBZ07kEBQasemONntCU5E
+zxdpNi7M/9694+5Fhn2ogTVBqKwn/VI5VyPcvo5CsUc54WC8YLeRKiUHGLqtp4gI
+nUcQeACOcPPG9xq6y1FUBnc3bkix9Fme6p7bs9GNGRdyrBuVUD7EwJY3AnptX7ql
+xTzgwGmpAgMBAAECggEAEXZW7QcIySw8pfsneDCNDEpDtgQR5cORm3OmyXRXAyUT
+8gYsbL7WQFJARkiVbg6+4QxmfSF21kCG7PE0btZHJu7dtBM3F4xEqCXHTOg7+Mn2
+5m20EgFJoZUO1a46xWXmM00nNSup029cKpFH17Cutn6MxH4TxxZoBPk6zFOmL6q0
+8U8xHgezUI0v7UDw0YnXZ5PV9SLWh/wEpxcoWNqRmfaoKGOkWErLf6ULneQtX2Hl
+1RpT8wDEjbN4+idnIH0TOcxEbCWGh0eT3IcXBoQXkiMQ3wQvO9rjj6S9J5iyDtPw
+LJsVIfn6CWFCN7wtz5wO0FuxMbTfZW90BLk3xQFVsQKBgQD7Meew2lKJ5yYSPXRF
+qUZN029GFhrk0m0WWRtYiVlxlHbWzWkMjPk6OjhDkozuJ7nisykJTX48XiYdyfrx
+DVTUX6aAq21YircnJ9Az9BIdXZLS9m7oXvRpNElAMvHg/+277sxxwkyfsZd3rBLO
+0aVDZITFjrhSXOkLXkZUKWKnkQKBgQDPhl+V8zIj278r6JGbPN/Mw77nt5WjwjkG
+mf+rff615alK2eEDNwiio9VWDsBPZVJ5gWDrM0qz7jAQX3HcCVddzeauhoYHkt54
+etxvJZIy015us8xnLEAnumvDN+WI06L8P70TAHKiD46lq06uIfU4s8R4W0K1whbc
+F8+C2WwEmQKBgE/CG8fqunRxAYSfILERu3HwpY9Ca42mRt7msikdi1nmAwnXNPi4
+NlZHsB+8g6UG1h3mNyxt/5wZZM7mmBg73GiGam7Gf7Sybs8u9Ava/nl2ga0cdECy
+Dbbt1ChfRK/lc03N1/py8DNwhyCHcX1b0bahTwsPcvUr7Q8gAwKsFVgRAoGAFItg
++x9QX2xpyJcFkzC7lzHpvFbYYZXgv16PiRK4HJnX4KkhNYhFOpStkg9zymhledHt
+Hlu9kYKLD5PjWb0zAP5ZT/3RVv6bN6IyIG6/wnhaaOsz2SLwVv6FnJX0C0+oWwCU
+X0U0FAcmQBBtgZ+q/yoM0T13pTbJvJA+4t1TbEECgYEAn8SRxrmNXkFIOP/Pvyij
+JTttV+uOrcZoe8VihkL0qERtVHj9uw0zWzlBAH15uovwjovj6uk530Uv4hGKka7z
+Zj2EawdH5ZjK6EvRO9gWXidAhoLbGovUPU/In9MWJuNUrlBY4mLZv2TlAAtDRkea
+suKCAsGfTHkfnL7LepmVlTc=
+-----END PRIVATE KEY-----
+"""
+
+DEV_JWT_PUBLIC_KEY = """\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAy6E0Qe7DEYVbuGiDeYNI
+LGFo9KRpMQcpo85WhEvLbxW8yIq41EcU4ASVCwirhvUSF15pNj4vvEhpJvIs50Ua
+/h29Ru+GJDHo9X3wdt2nsJo4WkNhcqlUQcieOxfq5KM2VXr7NwCNWROzFaPKRZF6
+fOZ5oiW3gJp3h9lRMNhMLM0W0YrXgpLVDHz85QWdO5BAUGrHpjjZ7QlORM8XaTYu
+zP/evePuRYZ9qIE1QaisJ/1SOVcj3L6OQrFHOeFgvGC3kSolBxi6raeICJ1HEHgA
+jnDzxvcaustRVAZ3N25IsfRZnuqe27PRjRkXcqwblVA+xMCWNwJ6bV+6pcU84MBp
+qQIDAQAB
+-----END PUBLIC KEY-----
+"""
