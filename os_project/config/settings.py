@@ -6,11 +6,11 @@ from pathlib import Path
 
 import environ
 
-from oficina_common.auth import jwt_settings
+from oficina_common.auth import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, jwt_settings
 from oficina_common.correlation import logging_config
 from oficina_common.django_settings import (
-    DEV_JWT_SIGNING_KEY,
     DEV_SECRET_KEY,
+    jwt_key_pair,
     redis_cache,
     rest_framework_settings,
     spectacular_settings,
@@ -148,13 +148,16 @@ SPECTACULAR_SETTINGS.update({
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True, "tryItOutEnabled": False},
 })
 
-JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
-JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
-JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
+# The OS alone signs tokens, with its private key; every service verifies them with the public key
+# (docs/security.md). Unset: the development pair, which production refuses.
+JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = jwt_key_pair(env, signs_tokens=True)
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="RS256")
 SIMPLE_JWT = jwt_settings(
-    JWT_SIGNING_KEY,
-    verifying_key=JWT_VERIFYING_KEY,
+    private_key=JWT_PRIVATE_KEY,
+    public_key=JWT_PUBLIC_KEY,
     algorithm=JWT_ALGORITHM,
+    issuer=env("JWT_ISSUER", default=DEFAULT_JWT_ISSUER),
+    audience=env("JWT_AUDIENCE", default=DEFAULT_JWT_AUDIENCE),
     access_minutes=env.int("JWT_ACCESS_MINUTES", default=30),
     refresh_days=env.int("JWT_REFRESH_DAYS", default=1),
 )
