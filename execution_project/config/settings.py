@@ -8,11 +8,11 @@ from pathlib import Path
 
 import environ
 
-from oficina_common.auth import jwt_settings
+from oficina_common.auth import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, jwt_settings
 from oficina_common.correlation import logging_config
 from oficina_common.django_settings import (
-    DEV_JWT_SIGNING_KEY,
     DEV_SECRET_KEY,
+    jwt_key_pair,
     redis_cache,
     rest_framework_settings,
     spectacular_settings,
@@ -68,10 +68,13 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth, API -----------------------------------------------------------------------------
-JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=DEV_JWT_SIGNING_KEY)
-JWT_VERIFYING_KEY = env("JWT_VERIFYING_KEY", default="")
-JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
-SIMPLE_JWT = jwt_settings(JWT_SIGNING_KEY, verifying_key=JWT_VERIFYING_KEY, algorithm=JWT_ALGORITHM)
+# Verifies the OS service's tokens with its public key and holds no private key: it cannot mint
+# a token (docs/security.md). Unset: the development key, which production refuses.
+JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = jwt_key_pair(env, signs_tokens=False)
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="RS256")
+SIMPLE_JWT = jwt_settings(private_key=JWT_PRIVATE_KEY, public_key=JWT_PUBLIC_KEY, algorithm=JWT_ALGORITHM,
+                          issuer=env("JWT_ISSUER", default=DEFAULT_JWT_ISSUER),
+                          audience=env("JWT_AUDIENCE", default=DEFAULT_JWT_AUDIENCE))
 
 # No endpoint of Execution is throttled yet; the trusted proxies are set as everywhere (docs/security.md).
 REST_FRAMEWORK = rest_framework_settings(page_size=env.int("API_PAGE_SIZE", default=20),
