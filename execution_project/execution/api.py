@@ -212,6 +212,8 @@ class ItemSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=500, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
     unit_price_cents = serializers.IntegerField(min_value=0, max_value=1_000_000_000)
+    job = serializers.IntegerField(min_value=1, max_value=50, default=1,
+                                   help_text="Groups a service with its parts: the customer decides each job.")
 
 
 class JobOutputSerializer(serializers.Serializer):

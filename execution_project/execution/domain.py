@@ -118,8 +118,10 @@ class Budget:
     budget_id: str
     version: int
     status: str
-    total_cents: int
+    total_cents: int  # the approved total once decided (the quoted one before)
     expires_at: str | None = None
+    line_count: int = 0  # the version's lines (Billing numbers them 1..n; revisions append)
+    declined_total_cents: int = 0  # what the customer declined of it, line by line
 
 
 @dataclass
@@ -199,6 +201,9 @@ class SagaInstance:
     cancelled_by_os: bool = False
     # Budget versions the workshop made when no decision could be awaited: cancelled, never awaited.
     foreign_versions: list[int] = field(default_factory=list)
+    # The lines the customer declined (of the budget or of a revision): kept out of the work, the
+    # parts and the payment; the OS keeps them for the customer to come back for.
+    declined_lines: list[dict[str, Any]] = field(default_factory=list)
     compensation_attempts: int = 0
     created_at: str = ""
     updated_at: str = ""

@@ -19,6 +19,12 @@ def summary(s: SagaInstance) -> dict[str, Any]:
     if s.budget:
         out["budget"] = {"budget_id": s.budget.budget_id, "version": s.budget.version,
                          "status": str(s.budget.status), "total_cents": s.budget.total_cents}
+        if s.declined_lines:
+            # Approved line by line: what was quoted, what the customer declined (the OS keeps it
+            # per vehicle, to offer it again) and, in total_cents, what was approved.
+            out["budget"].update(quoted_total_cents=s.budget.total_cents + s.budget.declined_total_cents,
+                                 declined_total_cents=s.budget.declined_total_cents,
+                                 declined_lines=[dict(line) for line in s.declined_lines])
     payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
     duplicates = [p for p in s.payments if p.purpose == "duplicate"]
     if duplicates:
@@ -35,7 +41,9 @@ _REASONS: dict[str, Callable[[SagaInstance], str]] = {
     "create_budget": lambda s: (f"Budget v{s.budget.version} of {money(s.budget.total_cents)} waits for the "
                                 "customer's approval") if s.budget else "Budget created",
     "await_approval": lambda s: "Budget approved",
-    "reserve_parts": lambda s: "Budget approved; waiting for the payment",
+    "reserve_parts": lambda s: (f"Budget approved in part: {money(s.budget.total_cents)} approved, "
+                                f"{money(s.budget.declined_total_cents)} declined; waiting for the payment")
+    if s.budget and s.declined_lines else "Budget approved; waiting for the payment",
     "request_payment": lambda s: "Payment requested",
     "await_payment": lambda s: "Payment approved",
     "enqueue_work": lambda s: "Payment approved; the job is in the mechanics' queue",

@@ -41,6 +41,7 @@ from .steps import (
     await_decision,
     close_revision,
     consume_if_done,
+    decided_lines,
     item_line,
     items_total,
     payment_request,
@@ -52,7 +53,8 @@ from .steps import (
 def on_budget_created(t: Transition, p: dict[str, Any]) -> None:
     s = t.saga
     budget = Budget(budget_id=str(p["budget_id"]), version=int(p["version"]), status=BudgetStatus.PENDING_APPROVAL,
-                    total_cents=int(p["total_cents"]), expires_at=p.get("expires_at"))
+                    total_cents=int(p["total_cents"]), expires_at=p.get("expires_at"),
+                    line_count=len(p["lines"]) if isinstance(p.get("lines"), list) else 0)
     if p.get("revision"):
         _on_revision_created(t, budget, p)
         return
@@ -69,6 +71,7 @@ def on_budget_created(t: Transition, p: dict[str, Any]) -> None:
         t.ignore("no budget is being created")
         return
     t.answered("create_budget")
+    budget.line_count = budget.line_count or len(s.order.items)
     s.budget = budget
     t.advance("create_budget")
     await_decision(t, budget)
@@ -94,6 +97,7 @@ def _on_revision_created(t: Transition, budget: Budget, p: dict[str, Any]) -> No
     revision.budget_version = budget.version
     additional = p.get("additional_total_cents")
     revision.additional_total_cents = int(additional) if additional is not None else items_total(revision.items)
+    budget.line_count = budget.line_count or (s.budget.line_count + len(revision.items) if s.budget else 0)
     s.budget = budget
     t.summary_update(f"Additional repairs: budget v{budget.version} of {money(budget.total_cents)} waits for the "
                      "customer's approval")
@@ -122,8 +126,10 @@ def _on_staff_revision(t: Transition, budget: Budget, p: dict[str, Any]) -> None
                          "customer's approval")
         return
     if lines is not None:
-        approved = len(s.order.items) + sum(len(r.items) for r in s.revisions if r.status == RevisionStatus.APPROVED)
-        items = lines[approved:]  # Billing appends a revision's lines to the version it revises
+        # Billing appends a revision's lines to the version it revises (declined ones included).
+        known = s.budget.line_count or len(s.order.items) + len(s.declined_lines) + sum(
+            len(r.items) for r in s.revisions if r.status == RevisionStatus.APPROVED)
+        items = lines[known:]
     else:
         items = [item_line(i) for i in p.get("items") or []]
     if s.is_live and t.running("complete_work") and not s.work_done and not revision_open and items:
@@ -184,9 +190,14 @@ def on_budget_approved(t: Transition, p: dict[str, Any]) -> None:
         t.ignore("the saga is not running")
         return
     version = budget.version
+    decided = decided_lines(p.get("lines"))
     if t.running("await_approval"):
         budget.status = BudgetStatus.APPROVED
         budget.total_cents = int(p.get("total_cents", budget.total_cents))
+        if decided is not None:
+            # Approved line by line: the work, the parts and the payment are the approved lines.
+            s.order.items, s.declined_lines = decided
+            budget.declined_total_cents = items_total(s.declined_lines)
         t.advance("await_approval")
         return
     revision = s.active_revision
@@ -194,6 +205,14 @@ def on_budget_approved(t: Transition, p: dict[str, Any]) -> None:
         revision.status = RevisionStatus.APPROVED
         budget.status = BudgetStatus.APPROVED
         budget.total_cents = int(p.get("total_cents", budget.total_cents))
+        if decided is not None:
+            # The revision's own lines are the version's last ones; the earlier keep their decision.
+            added = len(revision.items)
+            approved, declined = decided_lines(p["lines"][-added:]) or ([], [])
+            revision.items = approved
+            revision.additional_total_cents = int(p.get("additional_total_cents", items_total(approved)))
+            s.declined_lines = [*s.declined_lines, *declined]
+            budget.declined_total_cents = items_total(s.declined_lines)
         extra_parts = part_lines(revision.items)
         if extra_parts:
             t.send("os.ReserveParts", {"parts": extra_parts}, key="reserve_extra_parts", step="complete_work")

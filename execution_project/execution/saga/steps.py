@@ -143,8 +143,27 @@ def item_line(raw: dict[str, Any]) -> dict[str, Any]:
     quantity = int(raw["quantity"])
     if quantity < 1:
         raise InvalidSagaMessage("item quantity must be positive")
-    return {"kind": kind, "catalog_id": str(raw["catalog_id"]), "description": str(raw.get("description") or ""),
-            "quantity": quantity, "unit_price_cents": int(raw.get("unit_price_cents") or 0)}
+    line = {"kind": kind, "catalog_id": str(raw["catalog_id"]), "description": str(raw.get("description") or ""),
+            "quantity": quantity, "unit_price_cents": int(raw.get("unit_price_cents") or 0),
+            # The job the line belongs to (a service and its parts, decided together) and whether
+            # the workshop lets the customer decline this part alone; older messages: one job.
+            "job": max(1, int(raw.get("job") or 1)), "optional": kind == "part" and raw.get("optional") is True}
+    if raw.get("line_id") is not None:
+        line["line_id"] = int(raw["line_id"])  # Billing's number for the line in its version
+    return line
+
+
+def decided_lines(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The approved and the declined lines of a decided version, or ``None`` when the decision
+    does not list them (the whole version approved, as older messages say)."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    approved = [item_line(line) for line in raw if line.get("status") != DECLINED]
+    declined = [item_line(line) for line in raw if line.get("status") == DECLINED]
+    return approved, declined
+
+
+DECLINED = "DECLINED"  # a line the customer declined (Billing's line status)
 
 
 def items_total(items: list[dict[str, Any]]) -> int:

@@ -29,10 +29,12 @@ DOCUMENTED_PAYLOAD_KEYS: dict[str, set[str]] = {
     "execution.AdditionalRepairReported": {"queue_id", "items", "notes"},
 }
 
+# The line shape every service shares: the job (a service and its parts, decided together) and
+# whether the part may be declined alone.
 OIL_CHANGE = {"kind": "service", "catalog_id": "1", "description": "Troca de óleo", "quantity": 1,
-              "unit_price_cents": 12000}
+              "unit_price_cents": 12000, "job": 1, "optional": False}
 OIL_FILTERS = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 2,
-               "unit_price_cents": 3550}
+               "unit_price_cents": 3550, "job": 1, "optional": False}
 TOTAL_CENTS = 12000 + 2 * 3550
 
 

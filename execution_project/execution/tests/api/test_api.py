@@ -16,7 +16,8 @@ from ..factories import (
     replies_until_paid,
 )
 
-ITEM = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3550}
+ITEM = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3550,
+        "job": 1}  # one job unless the mechanic groups them
 
 
 def client_as(role: str | None, **claims) -> APIClient:

@@ -14,7 +14,7 @@ from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, pa
 from ..saga_support import COMPENSATED, COMPLETED, CONFIG, FAILED, PENDING, RUNNING, T0, SagaScenario
 
 EXTRA_FILTER = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1,
-                "unit_price_cents": 3550}
+                "unit_price_cents": 3550, "job": 1, "optional": False}
 
 
 @pytest.fixture

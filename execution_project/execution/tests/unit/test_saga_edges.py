@@ -9,9 +9,9 @@ from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, pa
 from ..saga_support import FAILED, SagaScenario
 
 EXTRA_PADS = {"kind": "part", "catalog_id": "9", "description": "Pastilha de freio", "quantity": 1,
-              "unit_price_cents": 8000}
+              "unit_price_cents": 8000, "job": 1, "optional": False}
 BRAKE_JOB = {"kind": "service", "catalog_id": "3", "description": "Troca de pastilhas", "quantity": 1,
-             "unit_price_cents": 5000}
+             "unit_price_cents": 5000, "job": 1, "optional": False}
 
 
 def _approved(scenario: SagaScenario, version: int = 1, total_cents: int = TOTAL_CENTS) -> SagaScenario:
