@@ -41,7 +41,17 @@ from oficina_common.errors import (
 
 from . import examples, selectors, services
 from .dependencies import dependencies
-from .domain import Actor, BudgetStatus, Decision, ItemKind, PaymentMethod, PaymentStatus
+from .domain import (
+    MAX_JOB,
+    MAX_LINES,
+    Actor,
+    BudgetStatus,
+    Decision,
+    ItemKind,
+    LineStatus,
+    PaymentMethod,
+    PaymentStatus,
+)
 from .webhooks import verify_signature
 
 logger = logging.getLogger(__name__)
@@ -71,10 +81,32 @@ class ItemLineSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=300)
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
     unit_price_cents = serializers.IntegerField(min_value=0, max_value=100_000_000)
+    job = serializers.IntegerField(min_value=1, max_value=MAX_JOB, default=1,
+                                   help_text="Groups a service with the parts that go with it: the customer "
+                                             "approves or declines a job whole.")
+    optional = serializers.BooleanField(default=False,
+                                        help_text="A part the customer may decline alone, keeping its job "
+                                                  "(ignored on a service).")
 
 
 class BudgetItemOutputSerializer(ItemLineSerializer):
+    line_id = serializers.IntegerField(help_text="The line's position in its version (1-based); stable across "
+                                                 "versions, since a revision appends its lines.")
     total_cents = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[s.value for s in LineStatus],
+                                     help_text="PENDING until the version (or, for an earlier version's line, "
+                                               "that version) is decided.")
+
+
+class StrictLineIdField(serializers.IntegerField):
+    """A line id as JSON gives it: a number, never a string or a boolean."""
+
+    default_error_messages = {"invalid": "A line id is a whole number."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class BudgetOutputSerializer(serializers.Serializer):
@@ -85,7 +117,9 @@ class BudgetOutputSerializer(serializers.Serializer):
     customer_id = serializers.CharField()
     status = serializers.ChoiceField(choices=[s.value for s in BudgetStatus])
     items = BudgetItemOutputSerializer(many=True)
-    total_cents = serializers.IntegerField()
+    total_cents = serializers.IntegerField(help_text="What was quoted: every line, declined or not.")
+    approved_total_cents = serializers.IntegerField(help_text="The approved lines' total (what is charged).")
+    declined_total_cents = serializers.IntegerField(help_text="The declined lines' total.")
     additional_total_cents = serializers.IntegerField()
     currency = serializers.CharField()
     expires_at = serializers.DateTimeField()
@@ -221,7 +255,8 @@ class _BudgetDecisionApi(APIView):
     def _decide(self, request: Request, budget_id: str, data: dict[str, Any]) -> Response:
         token = data.get("token") or str(request.query_params.get("token", ""))[:200]
         outcome = services.budget_decide(budget_id=str(budget_id), version=data["version"], decision=self.decision,
-                                         actor=self._actor(request, token), reason=data.get("reason", ""))
+                                         actor=self._actor(request, token), reason=data.get("reason", ""),
+                                         lines=data.get("lines"))
         return Response(_budget_data(outcome.budget), status=status.HTTP_200_OK)
 
 
@@ -234,16 +269,23 @@ class BudgetApproveApi(_BudgetDecisionApi):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
                                        help_text="Required when staff (attendant, admin) approve for the customer.")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
+        lines = serializers.ListField(
+            child=StrictLineIdField(), required=False, max_length=MAX_LINES,
+            help_text="The line ids approved; the version's other lines are DECLINED. Without it, every line is "
+                      "approved. A job is approved whole (only its optional parts may be left out); at least one "
+                      "line must be approved (to decline everything, reject). For a revision, the lines an earlier "
+                      "version decided keep their decision.")
 
     @extend_schema(
         operation_id="budgets_approve", parameters=[BUDGET_ID], request=InputSerializer,
         responses={200: BudgetOutputSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR,
                    429: ERROR},
         examples=examples.BUDGET_APPROVE,
-        description="Approve a version: the order's customer (their token, or the e-mailed link's), or an "
-                    "attendant or admin for them with a `reason` (kept as `decision_reason`, who in "
-                    "`decided_by`); a mechanic may not. The same decision again is a 200 no-op; a stale version "
-                    "or a budget already rejected is a 409. The token may also come as `?token=`. Throttled "
+        description="Approve a version, whole or line by line (`lines`): the order's customer (their token, or "
+                    "the e-mailed link's), or an attendant or admin for them with a `reason` (kept as "
+                    "`decision_reason`, who in `decided_by`); a mechanic may not. The same decision again (the "
+                    "same lines) is a 200 no-op; a stale version, a budget already rejected or already approved "
+                    "with other lines is a 409. The token may also come as `?token=`. Throttled "
                     "(`budget_decision`).",
     )
     def post(self, request: Request, budget_id: str) -> Response:

@@ -100,22 +100,49 @@ class ItemKind(StrEnum):
     PART = "part"
 
 
+class LineStatus(StrEnum):
+    """A line's decision: each line of an approved version is approved or declined on its own."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DECLINED = "DECLINED"
+
+
+MAX_JOB = 100
+
+
 @dataclass(frozen=True)
 class BudgetLine:
+    """One line of a budget. ``job`` groups a service with the parts that go with it (they are
+    approved together); an ``optional`` part may be declined alone. ``line_id`` is the line's
+    1-based position in its version, stable across versions (revisions append)."""
+
     kind: str
     catalog_id: str
     description: str
     quantity: int
     unit_price_cents: int
+    job: int = 1
+    optional: bool = False
+    line_id: int = 0
 
     @property
     def total_cents(self) -> int:
         return self.quantity * self.unit_price_cents
 
+    @property
+    def is_service(self) -> bool:
+        return self.kind == ItemKind.SERVICE
+
     def to_message(self) -> dict[str, Any]:
-        """The line as messages carry it (the shape CreateBudget receives)."""
-        return {"kind": self.kind, "catalog_id": self.catalog_id, "description": self.description,
-                "quantity": self.quantity, "unit_price_cents": self.unit_price_cents}
+        """The line as messages carry it (the shape CreateBudget receives, plus its id once it has one)."""
+        message: dict[str, Any] = {
+            "kind": self.kind, "catalog_id": self.catalog_id, "description": self.description,
+            "quantity": self.quantity, "unit_price_cents": self.unit_price_cents, "job": self.job,
+            "optional": self.optional}
+        if self.line_id:
+            message["line_id"] = self.line_id
+        return message
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.to_message(), "total_cents": self.total_cents}
@@ -135,15 +162,83 @@ class BudgetLine:
             raise ValidationFailed(f"{where}.description: required.")
         quantity = _whole(data.get("quantity"), f"{where}.quantity", 1, MAX_QUANTITY)
         unit_price = _whole(data.get("unit_price_cents"), f"{where}.unit_price_cents", 0, MAX_UNIT_PRICE_CENTS)
+        # Older messages know no jobs: everything is one job, approved or declined whole.
+        job = 1 if data.get("job") is None else _whole(data.get("job"), f"{where}.job", 1, MAX_JOB)
+        optional = data.get("optional", False)
+        if optional is None:
+            optional = False
+        if not isinstance(optional, bool):
+            raise ValidationFailed(f"{where}.optional: must be true or false.")
+        # Only a part may be left out of its job; a service marked optional is simply not (never refused).
+        optional = optional and kind == ItemKind.PART
         # A name longer than Billing keeps is cut, never a reason to refuse the budget.
         return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=clip(description, MAX_LINE_DESCRIPTION),
-                   quantity=quantity, unit_price_cents=unit_price)
+                   quantity=quantity, unit_price_cents=unit_price, job=job, optional=optional)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The lines of one job: its services and the parts that go with them, approved together."""
+
+    number: int
+    lines: tuple[BudgetLine, ...]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def required_lines(self) -> tuple[BudgetLine, ...]:
+        """What the job cannot be done without: its services and its parts that are not optional."""
+        return tuple(line for line in self.lines if not line.optional)
+
+    @property
+    def optional_lines(self) -> tuple[BudgetLine, ...]:
+        return tuple(line for line in self.lines if line.optional)
+
+
+def jobs_of(lines: Iterable[BudgetLine]) -> tuple[Job, ...]:
+    """The lines grouped by job, jobs in the order their first line comes."""
+    grouped: dict[int, list[BudgetLine]] = {}
+    for line in lines:
+        grouped.setdefault(line.job, []).append(line)
+    return tuple(Job(number, tuple(job_lines)) for number, job_lines in grouped.items())
+
+
+def numbered(lines: Iterable[BudgetLine], *, first_id: int = 1, job_offset: int = 0) -> tuple[BudgetLine, ...]:
+    """Lines with their ids (their positions in the version) and their jobs moved past ``job_offset``."""
+    return tuple(replace(line, line_id=first_id + n, job=line.job + job_offset) for n, line in enumerate(lines))
 
 
 def _whole(value: Any, where: str, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise ValidationFailed(f"{where}: a whole number from {minimum} to {maximum}.")
     return value
+
+
+def parse_line_ids(raw: Any, line_count: int) -> tuple[int, ...]:
+    """The line ids an approval names: a non-empty list of distinct ids of the version's lines."""
+    if not isinstance(raw, list | tuple):
+        raise ValidationFailed("lines: a list of line ids.", code="invalid_lines", extra={"field": "lines"})
+    if not raw:
+        raise ValidationFailed("lines: approve at least one line; to decline everything, reject the budget.",
+                               code="no_line_approved", extra={"field": "lines"})
+    if len(raw) > line_count:
+        raise ValidationFailed(f"lines: this version has {line_count} lines.", code="invalid_lines",
+                               extra={"field": "lines"})
+    seen: set[int] = set()
+    for value in raw:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationFailed(f"lines: {str(value)[:20]!r} is not a line id (a whole number).",
+                                   code="invalid_lines", extra={"field": "lines"})
+        if not 1 <= value <= line_count:
+            raise ValidationFailed(f"lines: this version has no line {value} (its lines are 1 to {line_count}).",
+                                   code="unknown_line", extra={"field": "lines", "line_id": value})
+        if value in seen:
+            raise ValidationFailed(f"lines: line {value} is listed twice.", code="invalid_lines",
+                                   extra={"field": "lines", "line_id": value})
+        seen.add(value)
+    return tuple(raw)
 
 
 def parse_lines(raw: Any) -> tuple[BudgetLine, ...]:
@@ -235,11 +330,56 @@ class Budget:
     command_id: str = ""
     lines_key: str = ""
     link_sent_at: datetime | None = None
+    # The lines the customer declined (line ids), this version's and the earlier versions'.
+    declined_line_ids: frozenset[int] = frozenset()
+    # How many leading lines were decided by an earlier version: they keep that decision here.
+    carried_line_count: int = 0
     rev: int = 0
 
     @property
     def total_cents(self) -> int:
+        """What was quoted: every line, declined or not."""
         return sum(line.total_cents for line in self.lines)
+
+    @property
+    def open_lines(self) -> tuple[BudgetLine, ...]:
+        """The lines this version's decision decides (the others were decided by an earlier version)."""
+        return self.lines[self.carried_line_count:]
+
+    @property
+    def carried_declined_line_ids(self) -> frozenset[int]:
+        """The lines an earlier version's decision declined."""
+        return frozenset(i for i in self.declined_line_ids if i <= self.carried_line_count)
+
+    @property
+    def open_jobs(self) -> tuple[Job, ...]:
+        return jobs_of(self.open_lines)
+
+    def line_status(self, line: BudgetLine) -> LineStatus:
+        decided = line.line_id <= self.carried_line_count or self.was_approved
+        if decided:
+            return LineStatus.DECLINED if line.line_id in self.declined_line_ids else LineStatus.APPROVED
+        if self.status == BudgetStatus.REJECTED:
+            return LineStatus.DECLINED
+        return LineStatus.PENDING
+
+    def _total_of(self, status: LineStatus, lines: Iterable[BudgetLine] | None = None) -> int:
+        return sum(line.total_cents for line in (self.lines if lines is None else lines)
+                   if self.line_status(line) == status)
+
+    @property
+    def approved_total_cents(self) -> int:
+        """What the customer agreed to pay for this version (earlier versions' approved lines included)."""
+        return self._total_of(LineStatus.APPROVED)
+
+    @property
+    def declined_total_cents(self) -> int:
+        return self._total_of(LineStatus.DECLINED)
+
+    @property
+    def approved_additional_total_cents(self) -> int:
+        """The approved part of what this revision added."""
+        return self._total_of(LineStatus.APPROVED, self.additional_lines)
 
     @property
     def is_revision(self) -> bool:
@@ -266,7 +406,7 @@ class Budget:
              lines: Iterable[BudgetLine], now: datetime, approval_ttl: timedelta, command_id: str,
              customer_name: str = "", customer_email: str = "", order_number: str = "",
              tracking_url: str = "") -> Budget:
-        lines = tuple(lines)
+        lines = numbered(lines)
         if not lines:
             raise ValidationFailed("items: at least one item is required.")
         return cls(budget_id=budget_id, version=1, saga_id=saga_id, service_order_id=service_order_id,
@@ -301,10 +441,23 @@ class Budget:
     def is_past_expiry(self, now: datetime) -> bool:
         return now >= self.expires_at
 
-    def decide(self, decision: Decision, *, by: str, reason: str, now: datetime) -> Budget | None:
-        """The decided budget, or ``None`` when the same decision was already taken (a no-op)."""
+    def decide(self, decision: Decision, *, by: str, reason: str, now: datetime,
+               lines: Any = None) -> Budget | None:
+        """The decided budget, or ``None`` when the same decision was already taken (a no-op).
+
+        Approving with ``lines`` (line ids) approves those and declines the other open lines;
+        without, every open line is approved.
+        """
         target = decision.status
+        declined = self.declined_line_ids
+        if decision is Decision.APPROVE:
+            declined = self.carried_declined_line_ids | self._declined_when_approving(lines)
         if self.status == target:
+            if decision is Decision.APPROVE and declined != self.declined_line_ids:
+                raise InvalidTransition(
+                    f"Budget {self.budget_id} version {self.version} was already approved with other lines "
+                    f"(declined: {sorted(self.declined_line_ids) or 'none'}).", code="approved_otherwise",
+                    extra={"declined_line_ids": sorted(self.declined_line_ids)})
             return None
         if self.status == BudgetStatus.SUPERSEDED:
             raise InvalidTransition(
@@ -322,7 +475,36 @@ class Budget:
                 f"it cannot be {decision.past_tense}.",
                 extra={"from": self.status.value, "to": target.value},
             )
-        return self._move(target, now, decided_by=by, decided_at=now, decision_reason=reason)
+        return self._move(target, now, decided_by=by, decided_at=now, decision_reason=reason,
+                          declined_line_ids=frozenset(declined))
+
+    def _declined_when_approving(self, raw: Any) -> frozenset[int]:
+        """The open lines an approval of ``raw`` (line ids, or None for all) declines; the rules:
+        at least one open line accepted, and a job is taken whole but for its optional parts."""
+        if raw is None:
+            return frozenset()
+        accepted = set(parse_line_ids(raw, len(self.lines)))
+        if declined_before := sorted(accepted & self.carried_declined_line_ids):
+            raise ValidationFailed(
+                f"lines: line {declined_before[0]} was declined in an earlier version; it cannot be approved now "
+                "(ask the workshop for a new budget).", code="line_already_declined",
+                extra={"field": "lines", "line_id": declined_before[0]})
+        open_ids = {line.line_id for line in self.open_lines}
+        accepted &= open_ids  # an earlier version's approved line listed again changes nothing
+        if not accepted:
+            raise ValidationFailed(
+                "lines: approve at least one line" + (" of what this revision adds" if self.carried_line_count else "")
+                + "; to decline everything, reject the budget.", code="no_line_approved", extra={"field": "lines"})
+        for job in self.open_jobs:
+            taken = [line for line in job.lines if line.line_id in accepted]
+            missing = [line for line in job.required_lines if line.line_id not in accepted]
+            if taken and missing:
+                line = missing[0]
+                raise ValidationFailed(
+                    f"lines: job {job.number} is approved whole or declined whole (only its optional parts may "
+                    f"be left out): line {line.line_id} ({line.description}) is missing.", code="job_split",
+                    extra={"field": "lines", "job": job.number, "line_id": line.line_id})
+        return frozenset(open_ids - accepted)
 
     def expire(self, now: datetime) -> Budget:
         if not self.is_past_expiry(now):
@@ -349,11 +531,17 @@ class Budget:
                 f"Budget {self.budget_id} version {self.version} is {self.status}; it cannot be revised.",
                 extra={"from": self.status.value},
             )
-        lines = self.lines + additional
-        if len(lines) > MAX_LINES:
+        if len(self.lines) + len(additional) > MAX_LINES:
             raise ValidationFailed(f"items: a budget holds at most {MAX_LINES} items.")
+        # Appended: the earlier lines keep their ids, and the new jobs never merge with an earlier one.
+        additional = numbered(additional, first_id=len(self.lines) + 1,
+                              job_offset=max((line.job for line in self.lines), default=0))
+        lines = self.lines + additional
+        # What the customer approved stays decided; lines of a version nobody decided are decided now.
+        carried = len(self.lines) if self.status == BudgetStatus.APPROVED else self.carried_line_count
         return replace(
             self, version=self.version + 1, status=BudgetStatus.PENDING_APPROVAL, lines=lines,
+            carried_line_count=carried, declined_line_ids=self.declined_line_ids,
             expires_at=now + approval_ttl, created_at=now, updated_at=now,
             additional_total_cents=sum(line.total_cents for line in additional),
             additional_line_count=len(additional), revision_reason=reason,
@@ -374,7 +562,20 @@ class Budget:
                            lines=[line.to_message() for line in self.lines], origin=self.origin)
         return payload
 
+    def line_messages(self) -> list[dict[str, Any]]:
+        """Every line as messages carry it, with its decision."""
+        return [{**line.to_message(), "status": self.line_status(line).value} for line in self.lines]
+
     def decided_payload(self) -> dict[str, Any]:
+        if self.status == BudgetStatus.APPROVED:
+            # total_cents: what the customer agreed to pay in all (declined lines are not charged).
+            payload: dict[str, Any] = {
+                "budget_id": self.budget_id, "version": self.version, "total_cents": self.approved_total_cents,
+                "decided_by": self.decided_by, "lines": self.line_messages(),
+                "declined_total_cents": self.declined_total_cents}
+            if self.is_revision:
+                payload["additional_total_cents"] = self.approved_additional_total_cents
+            return payload
         payload = {"budget_id": self.budget_id, "version": self.version, "total_cents": self.total_cents,
                    "decided_by": self.decided_by}
         if self.status == BudgetStatus.REJECTED:

@@ -15,36 +15,52 @@ PAYMENT_ID = "8218154a-f27a-535c-81bc-d3d666ac9883"
 MERCADOPAGO_ID = "1319754712"
 APPROVAL_TOKEN = "hL4bYbxL099HknWxAHSzzzlu_Br9hC_AISc2DDQg8Dw"
 
+# Job 1: the oil change and its filter; job 2: the wiper blades, which the customer may decline.
 _ITEMS = [
     {"kind": "service", "catalog_id": "7", "description": "Troca de óleo", "quantity": 1,
-     "unit_price_cents": 12000, "total_cents": 12000},
+     "unit_price_cents": 12000, "job": 1, "optional": False, "line_id": 1, "total_cents": 12000,
+     "status": "PENDING"},
     {"kind": "part", "catalog_id": "12", "description": "Filtro de óleo", "quantity": 1,
-     "unit_price_cents": 3850, "total_cents": 3850},
+     "unit_price_cents": 3850, "job": 1, "optional": False, "line_id": 2, "total_cents": 3850,
+     "status": "PENDING"},
+    {"kind": "part", "catalog_id": "40", "description": "Palheta do limpador", "quantity": 2,
+     "unit_price_cents": 4500, "job": 2, "optional": True, "line_id": 3, "total_cents": 9000,
+     "status": "PENDING"},
 ]
 _EXTRA = {"kind": "part", "catalog_id": "31", "description": "Pastilha de freio", "quantity": 2,
-          "unit_price_cents": 9000, "total_cents": 18000}
+          "unit_price_cents": 9000, "job": 3, "optional": False, "line_id": 4, "total_cents": 18000,
+          "status": "PENDING"}
+
+
+def _decided(items: list[dict], declined: tuple[int, ...] = ()) -> list[dict]:
+    return [{**i, "status": "DECLINED" if i["line_id"] in declined else "APPROVED"} for i in items]
+
 
 BUDGET = {
     "budget_id": BUDGET_ID, "version": 1, "service_order_id": SERVICE_ORDER_ID, "order_number": "OS-000042",
-    "customer_id": "17", "status": "PENDING_APPROVAL", "items": _ITEMS, "total_cents": 15850,
-    "additional_total_cents": 0, "currency": "BRL", "expires_at": "2025-03-13T13:10:00Z",
+    "customer_id": "17", "status": "PENDING_APPROVAL", "items": _ITEMS, "total_cents": 24850,
+    "approved_total_cents": 0, "declined_total_cents": 0, "additional_total_cents": 0, "currency": "BRL",
+    "expires_at": "2025-03-13T13:10:00Z",
     "created_at": "2025-03-10T13:10:00Z", "updated_at": "2025-03-10T13:10:00Z", "decided_by": "",
     "decided_at": None, "decision_reason": "", "revision_reason": "",
 }
 BUDGET_APPROVED = {**BUDGET, "status": "APPROVED", "updated_at": "2025-03-10T13:25:41Z", "decided_by": "customer",
-                   "decided_at": "2025-03-10T13:25:41Z"}
+                   "decided_at": "2025-03-10T13:25:41Z", "items": _decided(_ITEMS), "approved_total_cents": 24850}
+BUDGET_PARTLY_APPROVED = {**BUDGET_APPROVED, "items": _decided(_ITEMS, declined=(3,)), "approved_total_cents": 15850,
+                          "declined_total_cents": 9000}
 BUDGET_REJECTED = {**BUDGET, "status": "REJECTED", "updated_at": "2025-03-10T13:25:41Z", "decided_by": "customer",
                    "decided_at": "2025-03-10T13:25:41Z", "decision_reason": "Ficou acima do que eu esperava"}
-BUDGET_SUPERSEDED = {**BUDGET_APPROVED, "status": "SUPERSEDED", "updated_at": "2025-03-11T09:40:12Z"}
+BUDGET_SUPERSEDED = {**BUDGET_PARTLY_APPROVED, "status": "SUPERSEDED", "updated_at": "2025-03-11T09:40:12Z"}
 BUDGET_REVISED = {
-    **BUDGET, "version": 2, "items": [*_ITEMS, _EXTRA], "total_cents": 33850, "additional_total_cents": 18000,
+    **BUDGET, "version": 2, "items": [*_decided(_ITEMS, declined=(3,)), _EXTRA], "total_cents": 42850,
+    "approved_total_cents": 15850, "declined_total_cents": 9000, "additional_total_cents": 18000,
     "expires_at": "2025-03-14T09:40:12Z", "created_at": "2025-03-11T09:40:12Z", "updated_at": "2025-03-11T09:40:12Z",
     "revision_reason": "Pastilhas de freio gastas",
 }
 
 PAYMENT_PIX = {
     "payment_id": PAYMENT_ID, "budget_id": BUDGET_ID, "budget_version": 1, "service_order_id": SERVICE_ORDER_ID,
-    "amount_cents": 15850, "currency": "BRL", "method": "pix", "status": "PENDING",
+    "amount_cents": 15850, "currency": "BRL", "method": "pix", "status": "PENDING",  # the approved lines
     "mercadopago_payment_id": MERCADOPAGO_ID,
     "qr_code": "00020126580014br.gov.bcb.pix0136a629532e-7693-4846-852d-1bbff817b5a8520400005303986"
                "5406158.505802BR5913OFICINA LTDA6009SAO PAULO62070503***6304E2CA",
@@ -95,13 +111,23 @@ BUDGET_APPROVED_BY_STAFF = {**BUDGET_APPROVED, "decided_by": "attendant:ana.souz
 
 BUDGET_APPROVE = [
     request_example("The customer (JWT)", {"version": 1}),
+    request_example("The customer, line by line", {"version": 1, "lines": [1, 2]},
+                    description="Lines 1 and 2 (the oil change and its filter) approved; line 3 DECLINED."),
     request_example("An attendant or admin, for the customer", {"version": 1,
                     "reason": "Aprovado por telefone com a Maria"}),
     request_example("With the e-mailed link token", {"version": 1, "token": APPROVAL_TOKEN},
                     description="What the review page does; nobody needs to be logged in."),
     response_example("Approved", BUDGET_APPROVED),
+    response_example("Approved line by line", BUDGET_PARTLY_APPROVED),
     response_example("Approved by staff", BUDGET_APPROVED_BY_STAFF),
     field_error_example("version", "Um número inteiro válido é exigido."),
+    error_example(400, "no_line_approved", "lines: approve at least one line; to decline everything, reject the "
+                  "budget.", extra={"field": "lines"}, name="400 no line approved"),
+    error_example(400, "job_split", "lines: job 1 is approved whole or declined whole (only its optional parts may "
+                  "be left out): line 1 (Troca de óleo) is missing.", extra={"field": "lines", "job": 1, "line_id": 1},
+                  name="400 job split"),
+    error_example(400, "unknown_line", "lines: this version has no line 9 (its lines are 1 to 3).",
+                  extra={"field": "lines", "line_id": 9}, name="400 unknown line"),
     REASON_REQUIRED,
     error_example(401, "not_authenticated", "Log in, or use the approval link sent by e-mail."),
     MAY_NOT_DECIDE,
@@ -111,6 +137,8 @@ BUDGET_APPROVE = [
                   extra={"from": "REJECTED", "to": "APPROVED"}, name="409 already rejected"),
     error_example(409, "stale_version", f"Version 1 of budget {BUDGET_ID} is stale: the budget is at version 2.",
                   extra={"version": 1, "latest_version": 2}, name="409 stale version"),
+    error_example(409, "approved_otherwise", f"Budget {BUDGET_ID} version 1 was already approved with other lines "
+                  "(declined: [3]).", extra={"declined_line_ids": [3]}, name="409 approved with other lines"),
     THROTTLED,
 ]
 BUDGET_REJECT = [
@@ -129,7 +157,9 @@ BUDGET_REJECT = [
 ]
 BUDGET_REVISION = [
     request_example("An additional repair", {
-        "items": [{k: v for k, v in _EXTRA.items() if k != "total_cents"}], "reason": "Pastilhas de freio gastas"}),
+        "items": [{**{k: v for k, v in _EXTRA.items() if k not in ("total_cents", "line_id", "status")}, "job": 1}],
+        "reason": "Pastilhas de freio gastas"},
+        description="`job` numbers the revision's own jobs: Billing moves them past the budget's (job 1 becomes 3)."),
     response_example("Version 2 waits for the customer", BUDGET_REVISED, status=201),
     error_example(400, "invalid", "items: Esta lista pode não estar vazia.",
                   extra={"fields": {"items": {"non_field_errors": ["Esta lista pode não estar vazia."]}}}),

@@ -207,6 +207,8 @@ def _budget_item(budget: Budget) -> dict[str, Any]:
         "decidedAt": iso(budget.decided_at),
         "decisionReason": budget.decision_reason,
         "linkSentAt": iso(budget.link_sent_at),
+        "declinedLineIds": sorted(budget.declined_line_ids) or None,
+        "carriedLineCount": budget.carried_line_count,
         "rev": budget.rev,
     })
 
@@ -219,6 +221,8 @@ def _budget_changes(budget: Budget) -> dict[str, Any]:
         "decidedAt": iso(budget.decided_at),
         "decisionReason": budget.decision_reason,
         "linkSentAt": iso(budget.link_sent_at),
+        # Which lines the decision declined: in the same conditional write as the decision itself.
+        "declinedLineIds": sorted(budget.declined_line_ids) or None,
     }
 
 
@@ -248,13 +252,17 @@ def _budget_from(item: dict[str, Any], lines: Iterable[BudgetLine]) -> Budget:
         command_id=item.get("commandId", ""),
         lines_key=item.get("linesKey", ""),
         link_sent_at=parse_iso(item.get("linkSentAt")),
+        declined_line_ids=frozenset(int(i) for i in item.get("declinedLineIds") or ()),
+        carried_line_count=int(item.get("carriedLineCount", 0)),
         rev=int(item.get("rev", 0)),
     )
 
 
-def _line_from(item: dict[str, Any]) -> BudgetLine:
+def _line_from(item: dict[str, Any], line_id: int) -> BudgetLine:
+    # Lines written before jobs existed are one job, none optional.
     return BudgetLine(kind=item["kind"], catalog_id=item["catalogId"], description=item["description"],
-                      quantity=int(item["quantity"]), unit_price_cents=int(item["unitPriceCents"]))
+                      quantity=int(item["quantity"]), unit_price_cents=int(item["unitPriceCents"]),
+                      job=int(item.get("job", 1)), optional=bool(item.get("optional", False)), line_id=line_id)
 
 
 @lru_cache(maxsize=LINES_CACHED)
@@ -268,7 +276,7 @@ def _version_lines(items_table: Any, budget_id: str, version: int, lines_key: st
         ExpressionAttributeValues={":b": budget_id, ":p": _lines_prefix(version, lines_key)},
         ConsistentRead=True,
     )
-    return tuple(_line_from(row) for row in sorted(rows, key=lambda r: r["itemId"]))
+    return tuple(_line_from(row, n + 1) for n, row in enumerate(sorted(rows, key=lambda r: r["itemId"])))
 
 
 class BudgetRepository(_OutboxCarrier):
@@ -354,6 +362,7 @@ class BudgetRepository(_OutboxCarrier):
                     "position": n, "kind": line.kind, "catalogId": line.catalog_id,
                     "description": line.description, "quantity": line.quantity,
                     "unitPriceCents": line.unit_price_cents, "totalCents": line.total_cents,
+                    "job": line.job, "optional": line.optional, "lineId": line.line_id,
                 }))
         self._insert(_budget_item(budget), messages,
                      conflict=f"Budget {budget.budget_id} version {budget.version} already exists.")

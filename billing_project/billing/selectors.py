@@ -75,7 +75,9 @@ def budget_as_dict(budget: Budget) -> dict[str, Any]:
     return {
         "budget_id": budget.budget_id, "version": budget.version, "service_order_id": budget.service_order_id,
         "order_number": budget.order_number, "customer_id": budget.customer_id, "status": budget.status.value,
-        "items": [line.to_dict() for line in budget.lines], "total_cents": budget.total_cents,
+        "items": [{**line.to_dict(), "status": budget.line_status(line).value} for line in budget.lines],
+        "total_cents": budget.total_cents, "approved_total_cents": budget.approved_total_cents,
+        "declined_total_cents": budget.declined_total_cents,
         "additional_total_cents": budget.additional_total_cents, "currency": budget.currency,
         "expires_at": budget.expires_at, "created_at": budget.created_at, "updated_at": budget.updated_at,
         "decided_by": budget.decided_by, "decided_at": budget.decided_at, "decision_reason": budget.decision_reason,

@@ -288,12 +288,15 @@ class DecisionOutcome:
 
 
 def budget_decide(*, budget_id: str, version: int, decision: Decision | str, actor: Actor,
-                  reason: str = "") -> DecisionOutcome:
+                  reason: str = "", lines: list[int] | None = None) -> DecisionOutcome:
     """Approve or reject one budget version, by the order's customer (JWT or the e-mailed link),
     or by an attendant or an admin for them, who must give the reason (a mechanic may not).
 
-    The same decision again is a no-op; a stale version or the contrary decision is an
-    InvalidTransition (409). Concurrent decisions: the write is conditional on the status the
+    An approval with ``lines`` (line ids) approves those lines and declines the others
+    (Budget.decide holds the rules); without, it approves them all.
+
+    The same decision again (the same lines) is a no-op; a stale version, the contrary decision
+    or other lines is an InvalidTransition (409). Concurrent decisions: the write is conditional on the status the
     version was read in, so exactly one wins and publishes its event.
     """
     deps = dependencies()
@@ -316,7 +319,8 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
                 f"Version {version} of budget {budget_id} is stale: the budget is at version {latest.version}.",
                 code="stale_version", extra={"version": version, "latest_version": latest.version},
             )
-        decided = budget.decide(decision, by=actor.decided_by, reason=reason, now=now)
+        decided = budget.decide(decision, by=actor.decided_by, reason=reason, now=now,
+                                lines=lines if decision is Decision.APPROVE else None)
         if decided is None:
             outcome = DecisionOutcome(budget, changed=False)
             break
@@ -326,7 +330,8 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
                                       messages=[_event(event_type, decided, decided.decided_payload())])
         except ConcurrencyConflict:
             continue  # someone decided meanwhile: read again, and it is a no-op or a 409
-        logger.info("budget %s version %d %s by %s", budget_id, version, decision.past_tense, actor.decided_by)
+        logger.info("budget %s version %d %s by %s (%d lines declined)", budget_id, version, decision.past_tense,
+                    actor.decided_by, len(saved.declined_line_ids))
         outcome = DecisionOutcome(saved, changed=True)
         break
     else:

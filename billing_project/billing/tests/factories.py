@@ -22,6 +22,29 @@ EXTRA_ITEMS = [
     {"kind": "part", "catalog_id": "31", "description": "Pastilha de freio", "quantity": 2, "unit_price_cents": 9000},
 ]
 EXTRA_TOTAL = 18000
+# A budget of jobs. Job 1: an oil change, its filter and an optional additive; job 2: an alignment;
+# job 3: wiper blades alone, optional.
+JOBS = [
+    {"kind": "service", "catalog_id": "7", "description": "Troca de óleo", "quantity": 1, "unit_price_cents": 9000,
+     "job": 1},
+    {"kind": "part", "catalog_id": "12", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3200,
+     "job": 1},
+    {"kind": "part", "catalog_id": "13", "description": "Aditivo", "quantity": 1, "unit_price_cents": 1500,
+     "job": 1, "optional": True},
+    {"kind": "service", "catalog_id": "8", "description": "Alinhamento", "quantity": 1, "unit_price_cents": 12000,
+     "job": 2},
+    {"kind": "part", "catalog_id": "40", "description": "Palheta", "quantity": 2, "unit_price_cents": 2500,
+     "job": 3, "optional": True},
+]
+
+
+def as_lines(items: list[dict[str, Any]], *, first_id: int = 1, job_offset: int = 0,
+             status: str | None = None) -> list[dict[str, Any]]:
+    """Items as Billing's messages carry them back: with their line ids, jobs (moved past the
+    earlier versions' for a revision) and, in decisions, their status."""
+    lines = [{**item, "job": item.get("job", 1) + job_offset, "optional": item.get("optional", False),
+              "line_id": first_id + n} for n, item in enumerate(items)]
+    return [{**line, "status": status} for line in lines] if status else lines
 
 
 def create_budget(*, saga_id: str | None = None, service_order_id: str | None = None,

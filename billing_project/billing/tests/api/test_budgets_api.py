@@ -32,7 +32,9 @@ class TestReading:
         assert body["budget_id"] == budget.budget_id and body["version"] == 1
         assert body["status"] == "PENDING_APPROVAL" and body["currency"] == "BRL"
         assert body["total_cents"] == factories.ITEMS_TOTAL
-        assert body["items"][0] == {**factories.ITEMS[0], "total_cents": 9000}
+        assert body["items"][0] == {**factories.ITEMS[0], "total_cents": 9000, "line_id": 1, "job": 1,
+                                    "optional": False, "status": "PENDING"}
+        assert (body["approved_total_cents"], body["declined_total_cents"]) == (0, 0)
         assert body["expires_at"].endswith("Z")
 
     def test_someone_elses_budget_does_not_exist(self, other_customer, budget):
@@ -154,6 +156,102 @@ class TestDecisions:
         assert set(response.json()) == {"message", "code", "extra"}
 
 
+JOBS = factories.JOBS
+
+
+class TestLineByLine:
+    @pytest.fixture
+    def jobs(self, real):
+        return services.budget_create(command=factories.create_budget(customer_id="42", items=JOBS))
+
+    def test_the_customer_approves_some_lines_and_the_rest_are_declined(self, customer, jobs, real):
+        response = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": [1, 2]}, format="json")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "APPROVED"
+        assert [(i["line_id"], i["job"], i["optional"], i["status"]) for i in body["items"]] == [
+            (1, 1, False, "APPROVED"), (2, 1, False, "APPROVED"), (3, 1, True, "DECLINED"), (4, 2, False, "DECLINED"),
+            (5, 3, True, "DECLINED")]
+        assert (body["total_cents"], body["approved_total_cents"], body["declined_total_cents"]) == (30700, 12200,
+                                                                                                     18500)
+        assert customer.get(url(jobs.budget_id)).json() == body  # as stored
+        (approved,) = real.published("billing.BudgetApproved")
+        assert approved.payload == {
+            "budget_id": jobs.budget_id, "version": 1, "total_cents": 12200, "decided_by": "customer",
+            "lines": [{**line, "status": status} for line, status in zip(
+                factories.as_lines(JOBS), ["APPROVED", "APPROVED", "DECLINED", "DECLINED", "DECLINED"], strict=True)],
+            "declined_total_cents": 18500}
+
+    def test_the_same_lines_again_are_a_no_op_other_lines_409(self, customer, jobs, real):
+        assert customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": [4]},
+                             format="json").status_code == 200
+        again = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": [4]}, format="json")
+        assert again.status_code == 200 and again.json()["approved_total_cents"] == 12000
+        for other in ({"version": 1, "lines": [1, 2, 4]}, {"version": 1}):
+            response = customer.post(url(jobs.budget_id, "approve"), other, format="json")
+            assert response.status_code == 409 and response.json()["code"] == "approved_otherwise"
+        assert len(real.published("billing.BudgetApproved")) == 1
+
+    @pytest.mark.parametrize(("lines", "code", "words"), [
+        ([], "no_line_approved", "to decline everything, reject"),
+        ([1], "job_split", "job 1 is approved whole"),
+        ([9], "unknown_line", "no line 9"),
+        ([1, 2, 2], "invalid_lines", "listed twice"),
+    ])
+    def test_rule_breaking_choices_are_400_with_a_clear_message(self, customer, jobs, real, lines, code, words):
+        response = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": lines}, format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == code and words in response.json()["message"]
+        assert real.deps.budgets.get(jobs.budget_id, 1).status.value == "PENDING_APPROVAL"
+
+    @pytest.mark.parametrize("lines", [["1"], [True], [1.5], "1,2", {"1": 1}, [None]])
+    def test_line_ids_that_are_not_whole_numbers_are_400(self, customer, jobs, lines):
+        response = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": lines}, format="json")
+        assert response.status_code == 400 and set(response.json()) == {"message", "code", "extra"}
+        assert response.json()["message"].startswith("lines")
+
+    def test_too_many_ids_are_400(self, customer, jobs):
+        response = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": list(range(1, 300))},
+                                 format="json")
+        assert response.status_code == 400
+
+    def test_staff_approve_line_by_line_for_the_customer(self, staff, jobs, real):
+        response = staff.post(url(jobs.budget_id, "approve"),
+                              {"version": 1, "lines": [1, 2, 3], "reason": "por telefone"}, format="json")
+        assert response.status_code == 200 and response.json()["declined_total_cents"] == 17000
+
+    def test_a_revision_decides_only_its_new_lines(self, staff, customer, jobs, real):
+        customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": [1, 2, 4]}, format="json")
+        extra = [{**factories.EXTRA_ITEMS[0], "job": 1},
+                 {"kind": "service", "catalog_id": "9", "description": "Balanceamento", "quantity": 1,
+                  "unit_price_cents": 7000, "job": 2}]
+        created = staff.post(url(jobs.budget_id, "revisions"), {"items": extra, "reason": "freio"}, format="json")
+        assert created.status_code == 201
+        pending = created.json()
+        assert [(i["line_id"], i["job"], i["status"]) for i in pending["items"]] == [
+            (1, 1, "APPROVED"), (2, 1, "APPROVED"), (3, 1, "DECLINED"), (4, 2, "APPROVED"), (5, 3, "DECLINED"),
+            (6, 4, "PENDING"), (7, 5, "PENDING")]
+        refused = customer.post(url(jobs.budget_id, "approve"), {"version": 2, "lines": [3, 6]}, format="json")
+        assert refused.status_code == 400 and refused.json()["code"] == "line_already_declined"
+        response = customer.post(url(jobs.budget_id, "approve"), {"version": 2, "lines": [1, 6]}, format="json")
+        assert response.status_code == 200
+        assert [i["status"] for i in response.json()["items"]][5:] == ["APPROVED", "DECLINED"]
+        approved = real.published("billing.BudgetApproved")[-1].payload
+        assert approved["version"] == 2 and approved["additional_total_cents"] == factories.EXTRA_TOTAL
+        assert approved["total_cents"] == 9000 + 3200 + 12000 + factories.EXTRA_TOTAL
+        assert approved["declined_total_cents"] == 1500 + 5000 + 7000
+        versions = customer.get(url(jobs.budget_id, "versions")).json()
+        assert [v["status"] for v in versions] == ["SUPERSEDED", "APPROVED"]
+        assert [i["status"] for i in versions[0]["items"]] == ["APPROVED", "APPROVED", "DECLINED", "APPROVED",
+                                                               "DECLINED"]
+
+    @pytest.mark.parametrize(("job", "optional"), [(0, False), (101, False), (1, "sim")])
+    def test_a_revision_with_a_bad_job_or_optional_flag_is_400(self, staff, jobs, job, optional):
+        item = {**factories.EXTRA_ITEMS[0], "job": job, "optional": optional}
+        response = staff.post(url(jobs.budget_id, "revisions"), {"items": [item]}, format="json")
+        assert response.status_code == 400
+
+
 def staff_client(role: str, username: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.staff_token(role, username)}")
@@ -218,8 +316,9 @@ class TestRevisions:
         revision = real.published("billing.BudgetCreated")[-1].payload
         assert revision["revision"] is True
         # The saga hears what staff added, and that staff added it.
-        assert revision["items"] == factories.EXTRA_ITEMS and revision["origin"] == "staff"
-        assert revision["lines"] == [*factories.ITEMS, *factories.EXTRA_ITEMS]  # the whole version
+        extra = factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1)
+        assert revision["items"] == extra and revision["origin"] == "staff"
+        assert revision["lines"] == [*factories.as_lines(factories.ITEMS), *extra]  # the whole version
         assert len(mail.outbox) == 2
 
     def test_customers_may_not_revise(self, customer, budget):

@@ -30,7 +30,9 @@ def test_budget_to_payment_to_refund(live):
     assert created.saga_id == command.saga_id and created.payload["total_cents"] == factories.ITEMS_TOTAL
     (approved,) = live.broker.of_type("billing.BudgetApproved")
     assert approved.payload == {"budget_id": budget_id, "version": 1, "total_cents": factories.ITEMS_TOTAL,
-                                "decided_by": "customer"}
+                                "decided_by": "customer",
+                                "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
+                                "declined_total_cents": 0}
 
     request = factories.request_payment(command, budget_id)
     live.send(request)
@@ -61,6 +63,28 @@ def test_budget_to_payment_to_refund(live):
     live.broker.wait_idle()
     assert len(live.broker.of_type("billing.PaymentRefunded")) == 1  # the refund's own webhook adds nothing
     assert live.api("get", f"payments/{payment_id}/", token=factories.staff_token()).json()["status"] == "REFUNDED"
+
+
+def test_a_budget_approved_line_by_line_is_charged_for_the_approved_lines(live):
+    items = [{**factories.ITEMS[0], "job": 1}, {**factories.ITEMS[1], "job": 1},
+             {**factories.EXTRA_ITEMS[0], "job": 2}]
+    command = factories.create_budget(items=items)
+    live.send(command)
+    (created,) = live.broker.wait_for("billing.BudgetCreated")
+    budget_id = created.payload["budget_id"]
+    token = LINK.search(wait_until(lambda: mail.outbox and mail.outbox[-1], message="the e-mail").body).group(1)
+    approved = live.api("post", f"budgets/{budget_id}/approve/", json={"version": 1, "token": token, "lines": [1, 2]})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approved_total_cents"] == factories.ITEMS_TOTAL
+    (event,) = live.broker.wait_for("billing.BudgetApproved")
+    assert event.payload["total_cents"] == factories.ITEMS_TOTAL
+    assert event.payload["declined_total_cents"] == factories.EXTRA_TOTAL
+    assert [line["status"] for line in event.payload["lines"]] == ["APPROVED", "APPROVED", "DECLINED"]
+    # The saga asks for the approved amount; Mercado Pago is asked for exactly that.
+    live.send(factories.request_payment(command, budget_id, amount_cents=event.payload["total_cents"]))
+    (requested,) = live.broker.wait_for("billing.PaymentRequested")
+    assert requested.payload["amount_cents"] == factories.ITEMS_TOTAL
+    assert live.sandbox.payment(requested.payload["mercadopago_payment_id"])["transaction_amount"] == 122.0
 
 
 def test_cancel_a_pending_payment(live):

@@ -16,9 +16,10 @@ from billing.domain import (
     PaymentMethod,
     PaymentStatus,
     iso,
+    numbered,
     parse_lines,
 )
-from billing.repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository
+from billing.repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository, _version_lines
 from billing.tests import factories
 from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
@@ -103,7 +104,7 @@ class TestBudgetRepository:
 
         budget = a_budget()
         budgets.add(budget)
-        revision = replace(budget, version=2, lines=parse_lines(factories.ITEMS[:1]), lines_key="other")
+        revision = replace(budget, version=2, lines=numbered(parse_lines(factories.ITEMS[:1])), lines_key="other")
         budgets.add(revision)
         before = line_queries()
         assert budgets.get(budget.budget_id, 1).lines == budget.lines
@@ -164,6 +165,39 @@ class TestBudgetRepository:
         assert budgets.get(budget.budget_id, 1).status == BudgetStatus.APPROVED
         assert [e.type for e in publisher.published] == ["billing.BudgetApproved"]
 
+    def test_jobs_optional_parts_and_declined_lines_round_trip(self, budgets, publisher):
+        items = [{**factories.ITEMS[0], "job": 1}, {**factories.ITEMS[1], "job": 2, "optional": True}]
+        budget = a_budget(lines=numbered(parse_lines(items)))
+        budgets.add(budget)
+        approved = budget.decide(Decision.APPROVE, by="customer", reason="", now=NOW, lines=[1])
+        # The declined lines travel in the decision's one conditional write, with its event.
+        budgets.save(approved, expected=budget, messages=[an_event(budget, "billing.BudgetApproved")])
+        loaded = budgets.get(budget.budget_id, 1)
+        assert [(line.line_id, line.job, line.optional) for line in loaded.lines] == [(1, 1, False), (2, 2, True)]
+        assert loaded.declined_line_ids == {2} and loaded.approved_total_cents == 9000
+        assert raw(budgets, {"budgetId": budget.budget_id, "version": 1})["declinedLineIds"] == [2]
+        revised = loaded.revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW,
+                                approval_ttl=timedelta(hours=1), command_id="c2")
+        budgets.add(revised)
+        budgets.save(loaded.supersede(NOW), expected=loaded)
+        again = budgets.latest(budget.budget_id)
+        assert again.carried_line_count == 2 and again.declined_line_ids == {2}
+        assert [(line.line_id, line.job) for line in again.lines] == [(1, 1), (2, 2), (3, 3)]
+        assert budgets.get(budget.budget_id, 1).declined_line_ids == {2}  # superseded, decisions kept
+
+    def test_lines_written_before_jobs_read_as_one_job(self, budgets):
+        budget = a_budget()
+        budgets.add(budget)
+        budgets.items_table.update_item(Key={"budgetId": budget.budget_id, "itemId": f"0001#{budget.lines_key}#001"},
+                                        UpdateExpression="REMOVE job, optional, lineId")
+        raw_item = raw(budgets, {"budgetId": budget.budget_id, "version": 1})
+        old = {k: v for k, v in raw_item.items() if k not in ("carriedLineCount",)}
+        budgets.table.put_item(Item=old)
+        _version_lines.cache_clear()
+        loaded = budgets.get(budget.budget_id, 1)
+        assert [(line.line_id, line.job, line.optional) for line in loaded.lines] == [(1, 1, False), (2, 1, False)]
+        assert loaded.carried_line_count == 0 and loaded.declined_line_ids == frozenset()
+
     def test_versions_and_the_latest_per_service_order(self, budgets):
         first = a_budget()
         budgets.add(first)
@@ -174,7 +208,8 @@ class TestBudgetRepository:
         budgets.add(other)
         assert [b.version for b in budgets.versions(first.budget_id)] == [1, 2]
         assert budgets.latest(first.budget_id).total_cents == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
-        assert budgets.latest(first.budget_id).created_payload()["items"] == factories.EXTRA_ITEMS
+        assert budgets.latest(first.budget_id).created_payload()["items"] == factories.as_lines(
+            factories.EXTRA_ITEMS, first_id=3, job_offset=1)
         listed = budgets.list_by_service_order(first.service_order_id)
         assert {(b.budget_id, b.version) for b in listed} == {(first.budget_id, 2), (other.budget_id, 1)}
 

@@ -67,6 +67,15 @@ class TestCreateBudget:
         assert again.payload["version"] == 1 and revision.payload["version"] == 2
         assert len(fake.deps.budgets.versions(budget.budget_id)) == 2
 
+    def test_jobs_and_optional_parts_come_with_the_items(self, fake):
+        items = [{**factories.ITEMS[0], "job": 2, "optional": True}, {**factories.ITEMS[1], "job": 2, "optional": True}]
+        budget = services.budget_create(command=factories.create_budget(items=items))
+        # A service marked optional is taken as required, never a reason to refuse the command.
+        assert [(line.line_id, line.job, line.optional) for line in budget.lines] == [(1, 2, False), (2, 2, True)]
+        services.budget_revise(budget_id=budget.budget_id, items=[{**factories.EXTRA_ITEMS[0], "job": 1}])
+        revised = fake.deps.budgets.latest(budget.budget_id)
+        assert [(line.line_id, line.job) for line in revised.additional_lines] == [(3, 3)]
+
     def test_bad_items_are_refused(self, fake):
         with pytest.raises(ValidationFailed, match="items"):
             services.budget_create(command=factories.create_budget(items=[]))
@@ -108,7 +117,9 @@ class TestDecide:
         assert outcome.changed and outcome.budget.status == BudgetStatus.APPROVED
         (approved,) = fake.published("billing.BudgetApproved")
         assert approved.payload == {"budget_id": budget.budget_id, "version": 1, "total_cents": 12200,
-                                    "decided_by": "customer"}
+                                    "decided_by": "customer",
+                                    "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
+                                    "declined_total_cents": 0}
         # A double click is a no-op; the link cannot be turned into a rejection.
         assert not services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                                           actor=Actor.approval_link(token)).changed
@@ -224,7 +235,8 @@ class TestRevise:
         assert created.message_id != revise.message_id and created.saga_id == command.saga_id
         assert created.payload["revision"] is True
         assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
-        assert created.payload["items"] == factories.EXTRA_ITEMS and created.payload["origin"] == "saga"
+        assert created.payload["items"] == factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1)
+        assert created.payload["origin"] == "saga"
         assert len(mail.outbox) == 2 and "adicional" in mail.outbox[1].subject
         # The same command again changes nothing, and is answered again with the same message id.
         again = services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, command=revise)
@@ -240,7 +252,7 @@ class TestRevise:
         created = fake.published("billing.BudgetCreated")[-1]
         assert created.saga_id == command.saga_id and created.payload["version"] == 2
         assert created.payload["origin"] == "staff"
-        assert created.payload["items"] == factories.EXTRA_ITEMS
+        assert created.payload["items"] == factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1)
         assert created.payload["additional_total_cents"] == factories.EXTRA_TOTAL
 
     def test_a_repeat_after_a_staff_revision_makes_no_third_version(self, fake):

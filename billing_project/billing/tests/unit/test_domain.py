@@ -83,8 +83,9 @@ class TestBudgetDecisions:
         approved = a_budget().decide(Decision.APPROVE, by="customer", reason="", now=NOW)
         assert approved.status == BudgetStatus.APPROVED
         assert approved.decided_by == "customer"
-        assert approved.decided_payload() == {"budget_id": "b-1", "version": 1, "total_cents": 12200,
-                                              "decided_by": "customer"}
+        assert approved.decided_payload() == {
+            "budget_id": "b-1", "version": 1, "total_cents": 12200, "decided_by": "customer",
+            "lines": factories.as_lines(factories.ITEMS, status="APPROVED"), "declined_total_cents": 0}
 
     def test_reject_carries_the_reason(self):
         rejected = a_budget().decide(Decision.REJECT, by="customer", reason="caro demais", now=NOW)
@@ -134,7 +135,10 @@ class TestBudgetRevision:
         assert revised.created_payload() == {
             "budget_id": "b-1", "version": 2, "total_cents": factories.ITEMS_TOTAL + factories.EXTRA_TOTAL,
             "expires_at": iso(NOW + TTL), "revision": True, "additional_total_cents": factories.EXTRA_TOTAL,
-            "items": factories.EXTRA_ITEMS, "lines": [*factories.ITEMS, *factories.EXTRA_ITEMS], "origin": "saga"}
+            "items": factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1),
+            "lines": [*factories.as_lines(factories.ITEMS),
+                      *factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1)],
+            "origin": "saga"}
 
     def test_a_revision_says_which_lines_it_added_and_who_asked(self):
         by_staff = a_budget().revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW, approval_ttl=TTL,
@@ -143,7 +147,8 @@ class TestBudgetRevision:
                                 command_id="m-3")
         assert by_staff.created_payload()["origin"] == "staff"
         assert again.created_payload()["origin"] == "saga"
-        assert again.created_payload()["items"] == factories.ITEMS[:1]  # only what version 3 added
+        # only what version 3 added, its job after version 2's
+        assert again.created_payload()["items"] == factories.as_lines(factories.ITEMS[:1], first_id=4, job_offset=2)
         assert len(again.lines) == 4
 
     def test_first_version_payload_is_not_a_revision(self):
