@@ -57,8 +57,9 @@ class ReservationInline(admin.TabularInline):
 
 @admin.register(Part)
 class PartAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "unit_price", "quantity_in_stock", "quantity_reserved", "minimum_stock", "active")
-    list_filter = (LowStockFilter, "active")
+    list_display = ("sku", "name", "unit_price", "quantity_in_stock", "quantity_reserved", "minimum_stock", "active",
+                    "may_decline_alone")
+    list_filter = (LowStockFilter, "active", "may_decline_alone")
     search_fields = ("sku", "name")
     # Stock changes only through stock entries and reservations.
     readonly_fields = ("quantity_in_stock", "quantity_reserved", "created_at", "updated_at")

@@ -71,6 +71,8 @@ class PartInputSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(**MONEY)
     minimum_stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     active = serializers.BooleanField(required=False)
+    may_decline_alone = serializers.BooleanField(
+        required=False, help_text="The customer may decline this part alone and keep its job (default false).")
     quantity_in_stock = serializers.IntegerField(
         min_value=0, max_value=1_000_000, required=False,
         help_text="Only when creating: the initial stock (recorded as a stock entry). "
@@ -84,7 +86,7 @@ class PartOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Part
         fields = ("id", "sku", "name", "unit_price", "quantity_in_stock", "quantity_reserved", "quantity_available",
-                  "minimum_stock", "active", "created_at", "updated_at")
+                  "minimum_stock", "active", "may_decline_alone", "created_at", "updated_at")
 
 
 class StockEntryInputSerializer(serializers.Serializer):
@@ -106,6 +108,7 @@ class StockEntryOutputSerializer(serializers.ModelSerializer):
              response_example={"id": 1, "sku": "PASTILHA-DIANT", "name": "Pastilha de freio dianteira",
                                "unit_price": "89.90", "quantity_in_stock": 10, "quantity_reserved": 1,
                                "quantity_available": 9, "minimum_stock": 2, "active": True,
+                               "may_decline_alone": False,
                                "created_at": "2025-03-10T12:00:00Z",
                                "updated_at": "2025-03-10T12:00:00Z"})
 class PartViewSet(ServiceCrudViewSet):

@@ -27,6 +27,9 @@ class Part(models.Model):
     quantity_reserved = models.PositiveIntegerField(default=0)
     minimum_stock = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
+    may_decline_alone = models.BooleanField(
+        default=False, help_text="The customer may decline this part alone and keep the job it belongs to "
+                                 "(a wiper blade, yes; the oil filter of an oil change, no).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -40,12 +40,13 @@ def _ensure_sku_free(sku: str, *, exclude_id: int | None = None) -> None:
 
 @transaction.atomic
 def part_create(*, sku: str, name: str, unit_price: Any, minimum_stock: int = 0, active: bool = True,
-                quantity_in_stock: int = 0, by: str = "") -> Part:
+                may_decline_alone: bool = False, quantity_in_stock: int = 0, by: str = "") -> Part:
     sku = sku.strip().upper()
     _ensure_sku_free(sku)
     with unique_or_conflict(f"A part with SKU {sku} already exists.", field="sku"):
         part = Part.objects.create(sku=sku, name=name.strip(), unit_price=unit_price,
-                                   minimum_stock=minimum_stock, active=active)
+                                   minimum_stock=minimum_stock, active=active,
+                                   may_decline_alone=may_decline_alone)
     if quantity_in_stock:
         stock_entry_add(part_id=part.pk, quantity=quantity_in_stock, note="Initial stock", by=by)
         part.refresh_from_db()

@@ -39,6 +39,11 @@ app.conf.beat_schedule = {
         "task": "os.resend_unanswered_diagnoses",
         "schedule": 60.0,
     },
+    # Work a customer declined, offered again DECLINED_WORK_REMINDER_DAYS later (once per order).
+    "remind-declined-work": {
+        "task": "os.remind_declined_work",
+        "schedule": 3600.0,
+    },
     "purge-old-messages": {
         "task": "os.purge_messages",
         "schedule": 6 * 3600,

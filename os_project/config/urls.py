@@ -7,9 +7,8 @@ from accounts.api import CustomerTokenObtainApi, StaffTokenObtainApi, StaffToken
 from catalog.api import PartViewSet, ServiceViewSet
 from customers.api import CustomerViewSet, VehicleViewSet
 from oficina_common import schema  # noqa: F401  (registers the OpenAPI description of the JWT scheme)
-from oficina_common.metrics import metrics_view
 from service_orders import api as orders
-from service_orders.views import track_not_found, track_page
+from service_orders.views import declined_work_page, track_not_found, track_page
 
 from .api_index import ApiIndexApi
 from .health import healthz, readyz
@@ -37,6 +36,8 @@ api_v1 = [
     path("service-orders/<str:service_order_id>/cancel/", orders.ServiceOrderCancelApi.as_view(),
          name="service-order-cancel"),
     path("tracking/<str:tracking_code>/", orders.TrackingDetailApi.as_view(), name="tracking-detail"),
+    path("vehicles/<int:vehicle_id>/declined-work/", orders.VehicleDeclinedWorkApi.as_view(),
+         name="vehicle-declined-work"),
     path("reports/execution-time/", orders.ExecutionTimeReportApi.as_view(), name="report-execution-time"),
     *router.urls,
 ]
@@ -50,11 +51,12 @@ urlpatterns = [
     path("track/<str:tracking_code>/", track_page, name="track"),
     # A cut or mangled link still gets the customer's page, not a technical 404 (no slash: APPEND_SLASH first).
     re_path(r"^track/(?:.*/)?$", track_not_found),
+    path("declined/<str:token>/", declined_work_page, name="declined-work"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    # For Prometheus inside the cluster; the public ingress answers 404 (k8s/base/ingress.yaml).
-    path("metrics", metrics_view, name="metrics"),
+    # No /metrics here: Prometheus scrapes each process on METRICS_PORT, a port the ingress never
+    # routes (oficina_common.metrics.serve_metrics, docs/security.md).
 ]
 
 handler404 = "config.errors.not_found"

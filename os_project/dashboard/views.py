@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from core.money import format_brl
 from oficina_common.auth import STAFF_ROLES, role_of
 from service_orders.domain import LABELS, Status
 
@@ -39,6 +40,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
              f"{format_duration(row['average_execution_seconds'])} · {_count(row['orders'], 'order')}")
             for row in data.execution_per_service),
         "low_stock": [{"part": part, "percent": _fill(part.free, part.minimum)} for part in data.low_stock],
+        "declined_per_month": _declined_rows(data.declined_per_month),
+        "declined_total": format_brl(data.declined_cents),
+        "came_back_total": format_brl(data.came_back_cents),
+        "declined_work_url": reverse("admin:service_orders_declinedwork_changelist"),
         "low_stock_url": reverse("admin:catalog_part_changelist") + "?stock=low",
     }
     return TemplateResponse(request, "admin/dashboard.html", context)
@@ -53,3 +58,13 @@ def _fill(free: int, minimum: int) -> float:
     if minimum <= 0:
         return 100.0 if free > 0 else 0.0
     return round(100 * min(max(free, 0), minimum) / minimum, 1)
+
+
+def _declined_rows(months: list[selectors.DeclinedMonth]) -> list[dict[str, object]]:
+    """Each month's declined revenue as a bar (against the largest month), with the part that came back."""
+    largest = max((month.declined_cents for month in months), default=0)
+    return [{"month": month, "label": month.month.strftime("%m/%Y"), "declined": format_brl(month.declined_cents),
+             "came_back": format_brl(month.came_back_cents),
+             "percent": round(100 * month.declined_cents / largest, 1) if largest else 0.0,
+             "back_percent": round(100 * month.came_back_cents / largest, 1) if largest else 0.0}
+            for month in months]

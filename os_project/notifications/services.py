@@ -64,3 +64,34 @@ def status_email_send(*, service_order_id: str, status: str) -> bool:
     message.attach_alternative(render_to_string("notifications/status_change.html", context), "text/html")
     message.send()
     return True
+
+
+def declined_work_reminder_send(*, order: Any, rows: list[Any], link: str) -> bool:
+    """The e-mail that offers the declined work of ``order`` again, with the link that books it.
+
+    Sent by the reminder job itself (inside the order's transaction), not through a task: the
+    link's token exists only in this e-mail, never in a broker message.
+    """
+    from core.money import format_brl
+    from customers.domain import first_name
+
+    if not order.customer.email:
+        return False
+    context = {
+        "order": order,
+        "customer_first_name": first_name(order.customer.name),
+        "lines": [{"description": row.description, "quantity": row.quantity,
+                   "total": format_brl(row.quantity * row.unit_price_cents)} for row in rows],
+        "link": link,
+        "link_days": settings.DECLINED_WORK_LINK_DAYS,
+    }
+    message = EmailMultiAlternatives(
+        subject=f"{order.vehicle.brand} {order.vehicle.model}: serviços que ficaram para depois".strip(),
+        body=render_to_string("notifications/declined_work_reminder.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[order.customer.email],
+        reply_to=workshop_reply_to(),
+    )
+    message.attach_alternative(render_to_string("notifications/declined_work_reminder.html", context), "text/html")
+    message.send()
+    return True

@@ -22,8 +22,8 @@ from oficina_common.errors import ApplicationError
 from . import services
 from .domain import BUDGET_LABELS, CANCELLABLE, PAYMENT_LABELS
 from .links import tracking_url
-from .models import ServiceOrder, ServiceOrderItem, StatusHistory
-from .serializers import summary_of
+from .models import DeclinedWork, ServiceOrder, ServiceOrderItem, StatusHistory
+from .serializers import decision_totals, summary_of
 
 # Who may cancel an order, here as in the API (ServiceOrderCancelApi).
 CANCELLERS = (ADMIN, ATTENDANT)
@@ -78,7 +78,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ItemInline(ReadOnlyInline):
     model = ServiceOrderItem
-    fields = readonly_fields = ("kind", "catalog_id", "description", "quantity", "unit_price_cents")
+    fields = readonly_fields = ("line_id", "job", "kind", "catalog_id", "description", "quantity",
+                                "unit_price_cents", "optional", "decision")
 
 
 class StatusHistoryInline(ReadOnlyInline):
@@ -109,10 +110,11 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
     autocomplete_fields = ("customer", "vehicle")
     inlines = (ItemInline, StatusHistoryInline)
     readonly_fields = ("id", "number", "status", "tracking_code", "tracking_link", "saga_id", "saga_progress",
+                       "budget_decision", "declined_work_table",
                        "saga_summary", "diagnosis_notes", "created_by", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("number", "status", "customer", "vehicle", "complaint", "priority", "diagnosis_notes")}),
-        ("Saga progress", {"fields": ("saga_progress", "saga_id")}),
+        ("Saga progress", {"fields": ("saga_progress", "budget_decision", "declined_work_table", "saga_id")}),
         ("Customer page", {"fields": ("tracking_code", "tracking_link")}),
         ("Record", {"fields": ("id", "created_by", "created_at", "updated_at")}),
         ("Raw saga summary", {"classes": ("collapse",), "fields": ("saga_summary",)}),
@@ -132,6 +134,31 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
         return format_html('<table class="saga-progress"><tbody>{}</tbody></table>', format_html_join(
             "", '<tr><th scope="row">{}</th><td>{}</td><td data-saga="{}">{}</td></tr>',
             ((section, what, slugify(f"{section} {what}"), value) for section, what, value in rows)))
+
+    @admin.display(description="Customer's decision")
+    def budget_decision(self, obj: ServiceOrder) -> str:
+        totals = decision_totals(obj)
+        if totals["approved_total_cents"] is None and not totals["declined_total_cents"]:
+            return "Not decided yet."
+        return format_html('<span data-decision="approved">Approved: {}</span> · '
+                           '<span data-decision="declined">Declined: {}</span>',
+                           _money(totals["approved_total_cents"]), _money(totals["declined_total_cents"]))
+
+    @admin.display(description="Declined work")
+    def declined_work_table(self, obj: ServiceOrder) -> str:
+        """A table, not an inline: the rows come from the budget decisions and are never edited here."""
+        rows = list(obj.declined_work.select_related("came_back_in").order_by("version", "line_id"))
+        if not rows:
+            return "Nothing declined."
+        return format_html(
+            '<table class="declined-work"><thead><tr><th>v · line</th><th>job</th><th>item</th><th>value</th>'
+            "<th>declined</th><th>reminded</th><th>came back in</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", '<tr data-declined-line="{}"><td>v{} · {}</td><td>{}</td><td>{}× {}</td><td>{}</td>'
+                                 "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                             ((row.line_id, row.version, row.line_id, row.job, row.quantity, row.description,
+                               _money(row.total_cents), row.declined_at.strftime("%Y-%m-%d %H:%M"),
+                               row.reminded_at.strftime("%Y-%m-%d") if row.reminded_at else "—",
+                               row.came_back_in.number if row.came_back_in else "—") for row in rows)))
 
     @admin.display(description="Tracking page")
     def tracking_link(self, obj: ServiceOrder) -> str:
@@ -227,12 +254,8 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/service_orders/serviceorder/cancel.html", context)
 
 
-@admin.register(StatusHistory)
-class StatusHistoryAdmin(admin.ModelAdmin):
-    list_display = ("service_order", "from_status", "to_status", "at", "by")
-    list_filter = ("to_status", "by")
-    search_fields = ("service_order__number", "reason")
-    list_select_related = ("service_order",)
+class RecordAdmin(admin.ModelAdmin):
+    """What the services record (history, declined work): read, never written, in the admin."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -242,3 +265,24 @@ class StatusHistoryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StatusHistory)
+class StatusHistoryAdmin(RecordAdmin):
+    list_display = ("service_order", "from_status", "to_status", "at", "by")
+    list_filter = ("to_status", "by")
+    search_fields = ("service_order__number", "reason")
+    list_select_related = ("service_order",)
+
+
+@admin.register(DeclinedWork)
+class DeclinedWorkAdmin(RecordAdmin):
+    """Work customers declined, per vehicle: read-only (it comes from the budget decisions)."""
+
+    list_display = ("vehicle", "service_order", "description", "quantity", "unit_price_cents", "declined_at",
+                    "reminded_at", "came_back_in")
+    list_filter = ("kind", "declined_at", ("reminded_at", admin.EmptyFieldListFilter),
+                   ("came_back_in", admin.EmptyFieldListFilter))
+    search_fields = ("vehicle__plate", "service_order__number", "description")
+    list_select_related = ("vehicle", "service_order", "came_back_in")
+    date_hierarchy = "declined_at"

@@ -18,6 +18,9 @@ from customers.domain import first_name, mask_plate
 
 from . import examples, selectors, services
 from .domain import (
+    JOB_DEFAULT,
+    JOB_MAX,
+    JOB_MIN,
     LABELS,
     PRIORITY_DEFAULT,
     PRIORITY_MAX,
@@ -29,13 +32,15 @@ from .domain import (
     next_action,
 )
 from .links import tracking_url
-from .models import ServiceOrder
+from .models import DeclinedWork, ServiceOrder
 from .serializers import (
+    DeclinedWorkOutputSerializer,
     ItemOutputSerializer,
     PublicStatusHistoryOutputSerializer,
     StatusHistoryOutputSerializer,
     SummarySectionField,
     TotalsField,
+    decision_totals,
 )
 
 TAG = "service-orders"
@@ -45,6 +50,8 @@ class ItemInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[k.value for k in ItemKind])
     catalog_id = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, max_value=1000)
+    job = serializers.IntegerField(min_value=JOB_MIN, max_value=JOB_MAX, default=JOB_DEFAULT,
+                                   help_text="Groups the lines of one job (a service and its parts); default 1.")
 
 
 class CustomerRefSerializer(serializers.Serializer):
@@ -82,13 +89,25 @@ class ServiceOrderDetailOutputSerializer(ServiceOrderOutputSerializer):
     budget = SummarySectionField("budget")
     payment = SummarySectionField("payment")
     execution = SummarySectionField("execution")
+    approved_total_cents = serializers.SerializerMethodField(
+        help_text="The items the customer approved (null until the budget is decided).")
+    declined_total_cents = serializers.SerializerMethodField(
+        help_text="Every line the customer declined, additional repairs included.")
+    declined_work = DeclinedWorkOutputSerializer(many=True)
 
     class Meta(ServiceOrderOutputSerializer.Meta):
         fields = (*ServiceOrderOutputSerializer.Meta.fields, "diagnosis_notes", "items", "saga_id", "budget",
-                  "payment", "execution", "status_history", "tracking_url")
+                  "payment", "execution", "approved_total_cents", "declined_total_cents", "declined_work",
+                  "status_history", "tracking_url")
 
     def get_tracking_url(self, order: ServiceOrder) -> str:
         return tracking_url(order.tracking_code)
+
+    def get_approved_total_cents(self, order: ServiceOrder) -> int | None:
+        return decision_totals(order)["approved_total_cents"]
+
+    def get_declined_total_cents(self, order: ServiceOrder) -> int:
+        return decision_totals(order)["declined_total_cents"]
 
 
 def _detail(request: Request, order: ServiceOrder, *, code: int = status.HTTP_200_OK) -> Response:
@@ -226,6 +245,29 @@ class ServiceOrderCancelApi(APIView):
         return _detail(request, order)
 
 
+@extend_schema_serializer(component_name="TrackingDeclinedWork")
+class PublicDeclinedWorkSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in ItemKind])
+    description = serializers.CharField()
+    quantity = serializers.IntegerField()
+    total_cents = serializers.IntegerField()
+
+
+class VehicleDeclinedWorkApi(GenericAPIView):
+    """The work declined on a vehicle, newest first, across its orders (staff): what to offer it again."""
+
+    permission_classes = [IsStaff]
+    serializer_class = DeclinedWorkOutputSerializer
+    queryset = DeclinedWork.objects.none()  # for the schema; the rows come from the selector
+
+    @extend_schema(tags=["vehicles"], responses={200: DeclinedWorkOutputSerializer(many=True),
+                                                 **error_responses(401, 403, 404)},
+                   examples=examples.VEHICLE_DECLINED_WORK)
+    def get(self, request: Request, vehicle_id: int) -> Response:
+        page = self.paginate_queryset(selectors.declined_work_of_vehicle(vehicle_id))
+        return self.get_paginated_response(DeclinedWorkOutputSerializer(page, many=True).data)
+
+
 class TrackingDetailApi(APIView):
     """Public: where an order is, for whoever holds its tracking code. No personal data."""
 
@@ -259,6 +301,8 @@ class TrackingDetailApi(APIView):
         payment = SummarySectionField("payment")
         execution = SummarySectionField("execution")
         next_action = serializers.SerializerMethodField()
+        declined_work = serializers.SerializerMethodField(
+            help_text="What the customer declined of this order (to book whenever they like).")
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField(help_text="Changes whenever anything on the page does.")
 
@@ -272,6 +316,10 @@ class TrackingDetailApi(APIView):
 
         def get_customer_first_name(self, order: ServiceOrder) -> str:
             return first_name(order.customer.name)
+
+        @extend_schema_field(PublicDeclinedWorkSerializer(many=True))
+        def get_declined_work(self, order: ServiceOrder) -> list[dict[str, Any]]:
+            return PublicDeclinedWorkSerializer(order.declined_work.all(), many=True).data
 
     @extend_schema(tags=["tracking"], auth=[], responses={200: OutputSerializer, **error_responses(404)},
                    examples=examples.TRACKING)

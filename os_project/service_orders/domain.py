@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from oficina_common.errors import InvalidTransition
+from oficina_common.errors import ApplicationError, InvalidTransition
 
 
 class Status(StrEnum):
@@ -85,14 +85,37 @@ def ensure_transition(current: str, target: str) -> Status:
 
 
 def merge_summary(current: dict[str, Any], update: Any) -> dict[str, Any]:
-    """Fold a saga summary ``{budget?, payment?, execution?}`` into what the order shows."""
+    """Fold a saga summary ``{budget?, payment?, execution?}`` into what the order shows.
+
+    Summaries can arrive late and out of order (the outbox relays at least once): a budget section
+    older than the one shown (a lower version of the same budget, or the same version still waiting
+    once its decision is known) is left out, so the order never goes back to an older budget.
+    """
     merged = {section: dict(current.get(section) or {}) for section in SUMMARY_SECTIONS}
     if isinstance(update, dict):
         for section in SUMMARY_SECTIONS:
             value = update.get(section)
             if isinstance(value, dict):
+                if section == "budget" and is_older_budget(value, merged["budget"]):
+                    continue
                 merged[section].update(value)
     return merged
+
+
+def _version(budget: dict[str, Any]) -> int | None:
+    version = budget.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def is_older_budget(incoming: dict[str, Any], shown: dict[str, Any]) -> bool:
+    if not shown or incoming.get("budget_id") != shown.get("budget_id"):
+        return False
+    new, old = _version(incoming), _version(shown)
+    if new is None or old is None:
+        return False
+    if new != old:
+        return new < old
+    return shown.get("status") in BUDGET_DECIDED and incoming.get("status") == "PENDING_APPROVAL"
 
 
 # What the saga summary's budget and payment statuses mean to a customer (Billing's and the saga's words).
@@ -113,7 +136,7 @@ PAYMENT_LABELS: dict[str, str] = {
     "CANCELLED": "Cancelado",
     "REFUNDED": "Estornado",
 }
-_BUDGET_DECIDED = frozenset({"APPROVED", "REJECTED", "EXPIRED", "CANCELLED"})
+BUDGET_DECIDED = frozenset({"APPROVED", "REJECTED", "EXPIRED", "CANCELLED"})
 _PAYMENT_REFUSED = frozenset({"REJECTED", "FAILED"})
 
 
@@ -155,7 +178,7 @@ def next_action(status: str, summary: Any) -> NextAction:
             return NextAction(code.PAY_PIX, "Pague o Pix: copie o código abaixo e cole no app do seu banco.")
         if payment.get("init_point"):
             return NextAction(code.PAY_LINK, "Pague pelo link abaixo.")
-    if status == Status.AWAITING_APPROVAL and budget_status not in _BUDGET_DECIDED:
+    if status == Status.AWAITING_APPROVAL and budget_status not in BUDGET_DECIDED:
         return NextAction(code.APPROVE_BUDGET, "Aprove o orçamento: enviamos o link por e-mail.")
     if status == Status.IN_EXECUTION and budget_status == "PENDING_APPROVAL":
         return NextAction(code.APPROVE_BUDGET,
@@ -181,15 +204,34 @@ class ItemKind(StrEnum):
     PART = "part"
 
 
+JOB_MIN, JOB_MAX, JOB_DEFAULT = 1, 50, 1
+
+
+class Decision(StrEnum):
+    """What the customer said of one line of the budget (blank while undecided)."""
+
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
+DECISION_LABELS: dict[str, str] = {Decision.ACCEPTED: "Aprovado", Decision.DECLINED: "Recusado"}
+
+
 @dataclass(frozen=True)
 class ItemLine:
-    """An order item with its catalogue name and price snapshotted."""
+    """An order item with its catalogue name and price snapshotted.
+
+    ``job`` groups the lines of one job (a service and the parts that go with it); ``optional``
+    (parts only, copied from the catalogue, never asked) lets the customer decline that part alone.
+    """
 
     kind: ItemKind
     catalog_id: int
     description: str
     quantity: int
     unit_price_cents: int
+    job: int = JOB_DEFAULT
+    optional: bool = False
 
     @property
     def total_cents(self) -> int:
@@ -202,7 +244,67 @@ class ItemLine:
             "description": self.description,
             "quantity": self.quantity,
             "unit_price_cents": self.unit_price_cents,
+            "job": self.job,
+            "optional": self.optional,
         }
+
+
+@dataclass(frozen=True)
+class DeclinedLine:
+    """A budget line the customer declined, as the saga's budget summary lists it."""
+
+    line_id: int
+    kind: ItemKind
+    catalog_id: int
+    description: str
+    quantity: int
+    unit_price_cents: int
+    job: int
+    optional: bool
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def declined_lines_of(budget: Any) -> list[DeclinedLine]:
+    """The well-formed ``declined_lines`` of a budget summary (a malformed line is left out, never fatal)."""
+    if not isinstance(budget, dict) or not isinstance(budget.get("declined_lines"), list):
+        return []
+    lines: dict[int, DeclinedLine] = {}
+    for raw in budget["declined_lines"]:
+        if not isinstance(raw, dict):
+            continue
+        line_id, catalog_id = _positive_int(raw.get("line_id")), _positive_int(raw.get("catalog_id"))
+        quantity = _positive_int(raw.get("quantity"))
+        price = raw.get("unit_price_cents")
+        try:
+            kind = ItemKind(raw.get("kind"))
+        except ValueError:
+            continue
+        if None in (line_id, catalog_id, quantity) or not isinstance(price, int) or isinstance(price, bool) \
+                or price < 0:
+            continue
+        job = _positive_int(raw.get("job")) or JOB_DEFAULT
+        lines[line_id] = DeclinedLine(
+            line_id=line_id, kind=kind, catalog_id=catalog_id, description=str(raw.get("description") or "")[:200],
+            quantity=quantity, unit_price_cents=price, job=min(job, 32767),
+            optional=raw.get("optional") is True and kind == ItemKind.PART)
+    return [lines[line_id] for line_id in sorted(lines)]
+
+
+def budget_approved(budget: Any) -> bool:
+    return isinstance(budget, dict) and budget.get("status") == "APPROVED"
 
 
 @dataclass(frozen=True)
@@ -229,6 +331,11 @@ def totals_of(items: Iterable[Any]) -> Totals:
 
 # secrets.token_urlsafe's alphabet.
 _TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class LinkExpired(ApplicationError):
+    status_code = 410
+    code = "link_expired"
 
 
 def is_tracking_code(value: str) -> bool:

@@ -18,10 +18,18 @@ _HISTORY = [
 ]
 _ITEMS = [
     {"kind": "service", "catalog_id": 1, "description": "Troca de óleo", "quantity": 1, "unit_price_cents": 12000,
-     "unit_price": "120.00", "total_cents": 12000, "total": "120.00"},
+     "unit_price": "120.00", "total_cents": 12000, "total": "120.00", "line_id": 1, "job": 1, "optional": False,
+     "decision": None},
     {"kind": "part", "catalog_id": 3, "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3850,
-     "unit_price": "38.50", "total_cents": 3850, "total": "38.50"},
+     "unit_price": "38.50", "total_cents": 3850, "total": "38.50", "line_id": 2, "job": 1, "optional": False,
+     "decision": None},
 ]
+DECLINED_WORK = {
+    "id": 12, "service_order_id": ORDER_ID, "service_order_number": "OS-000042", "budget_id": "b3f1c2d4",
+    "version": 1, "line_id": 3, "kind": "service", "catalog_id": 4, "description": "Alinhamento e balanceamento",
+    "quantity": 1, "unit_price_cents": 9000, "total_cents": 9000, "job": 2, "optional": False,
+    "declined_at": "2025-03-10T14:00:00Z", "reminded_at": None, "came_back_in": None,
+}
 _TOTALS = {"services_cents": 12000, "services": "120.00", "parts_cents": 3850, "parts": "38.50",
            "total_cents": 15850, "total": "158.50", "currency": "BRL"}
 _EMPTY_TOTALS = {"services_cents": 0, "services": "0.00", "parts_cents": 0, "parts": "0.00", "total_cents": 0,
@@ -40,6 +48,9 @@ ORDER_DETAIL = {
     "items": _ITEMS,
     "saga_id": "97946a16-4bc5-49ac-b0bb-bfbc61ccdc46",
     "budget": {"budget_id": "b3f1c2d4", "version": 1, "status": "PENDING_APPROVAL", "total_cents": 15850},
+    "approved_total_cents": None,
+    "declined_total_cents": 0,
+    "declined_work": [],
     "payment": {},
     "execution": {"execution_id": "e7a9d0c1", "status": "IN_PROGRESS", "current_step": "await_approval"},
     "status_history": _HISTORY,
@@ -90,9 +101,11 @@ START_DIAGNOSIS = [response_example("Diagnosis started", {**ORDER_DIAGNOSED, "it
                    transition_refused("AWAITING_APPROVAL", "IN_DIAGNOSIS"), NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND]
 DIAGNOSIS = [
     request_example("Diagnosed items", {
-        "items": [{"kind": "service", "catalog_id": 1, "quantity": 1},
-                  {"kind": "part", "catalog_id": 3, "quantity": 1}],
-        "notes": "Óleo vencido; filtro saturado."}),
+        "items": [{"kind": "service", "catalog_id": 1, "quantity": 1, "job": 1},
+                  {"kind": "part", "catalog_id": 3, "quantity": 1, "job": 1}],
+        "notes": "Óleo vencido; filtro saturado."},
+        description="Lines of one job share its number (default 1): the customer approves or declines a job "
+                    "as a whole, or a part alone when the catalogue lets that part be declined."),
     request_example("Keep the asked items", {"notes": "Confirmado o pedido do cliente."},
              description="Without items, the items the customer asked for go into the budget."),
     response_example("Diagnosis submitted", ORDER_DIAGNOSED,
@@ -135,6 +148,14 @@ TRACKING = [
         "execution": {"execution_id": "e7a9d0c1", "status": "IN_PROGRESS", "current_step": "await_payment"},
         "next_action": {"code": "pay_pix",
                         "text": "Pague o Pix: copie o código abaixo e cole no app do seu banco."},
+        "declined_work": [{"kind": "service", "description": "Alinhamento e balanceamento", "quantity": 1,
+                           "total_cents": 9000}],
         "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T15:20:00Z"}),
     error_example(404, "not_found", "No service order has this tracking code."),
+]
+
+VEHICLE_DECLINED_WORK = [
+    response_example("Declined work", DECLINED_WORK,
+                     description="Newest first; came_back_in is the order opened when the customer asked for it."),
+    NOT_AUTHENTICATED, WRONG_ROLE, error_example(404, "not_found", "There is no vehicle 99."),
 ]

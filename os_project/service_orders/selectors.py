@@ -10,11 +10,12 @@ from django.db import connection
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 
 from core.filters import IdFilter
+from customers.models import Vehicle
 from oficina_common.auth import CUSTOMER, role_of
 from oficina_common.errors import NotFound
 
 from .domain import ACTIVE_ORDER, CLOSED, STATUS_CHOICES, ItemKind, Status, is_tracking_code
-from .models import ServiceOrder, ServiceOrderItem, StatusHistory
+from .models import DeclinedWork, ServiceOrder, ServiceOrderItem, StatusHistory
 
 
 def _status_rank() -> Case:
@@ -74,7 +75,8 @@ def service_order_list(user: Any) -> QuerySet[ServiceOrder]:
 def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:
     try:
         order = (service_orders_visible_to(user)
-                 .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
+                 .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")),
+                                   Prefetch("declined_work", _declined_work()))
                  .filter(pk=service_order_id).first())
     except (ValueError, TypeError, DjangoValidationError):  # a malformed UUID in the URL
         order = None
@@ -83,11 +85,22 @@ def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:
     return order
 
 
+def _declined_work() -> QuerySet[DeclinedWork]:
+    return DeclinedWork.objects.select_related("service_order", "came_back_in").order_by("version", "line_id")
+
+
+def declined_work_of_vehicle(vehicle_id: Any) -> QuerySet[DeclinedWork]:
+    if not Vehicle.objects.filter(pk=vehicle_id).exists():
+        raise NotFound(f"There is no vehicle {vehicle_id}.")
+    return _declined_work().filter(vehicle_id=vehicle_id).order_by("-declined_at", "-id")
+
+
 def service_order_by_tracking_code(tracking_code: str) -> ServiceOrder:
     if not is_tracking_code(tracking_code):
         raise NotFound("No service order has this tracking code.")
     order = (ServiceOrder.objects.select_related("customer", "vehicle")
-             .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")))
+             .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")),
+                               Prefetch("declined_work", _declined_work()))
              .filter(tracking_code=tracking_code).first())
     if order is None:
         raise NotFound("No service order has this tracking code.")

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from core.money import cents_to_decimal
 
-from .domain import LABELS, STATUS_CHOICES, ItemKind, Status, totals_of
+from .domain import LABELS, STATUS_CHOICES, Decision, ItemKind, Status, totals_of
 
 
 class NullIfBlankCharField(serializers.CharField):
@@ -25,12 +25,56 @@ class ItemOutputSerializer(serializers.Serializer):
     unit_price = serializers.SerializerMethodField()
     total_cents = serializers.IntegerField()
     total = serializers.SerializerMethodField()
+    line_id = serializers.IntegerField(allow_null=True, help_text="The budget's line id (version 1).")
+    job = serializers.IntegerField(help_text="Lines of one job share it (a service and its parts).")
+    optional = serializers.BooleanField(help_text="A part the customer may decline alone.")
+    decision = serializers.SerializerMethodField(help_text="ACCEPTED, DECLINED, or null while undecided.")
 
     def get_unit_price(self, item: Any) -> str:
         return cents_to_decimal(item.unit_price_cents)
 
     def get_total(self, item: Any) -> str:
         return cents_to_decimal(item.total_cents)
+
+    @extend_schema_field(serializers.ChoiceField(choices=[d.value for d in Decision], allow_null=True))
+    def get_decision(self, item: Any) -> str | None:
+        return item.decision or None
+
+
+class DeclinedWorkOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    service_order_id = serializers.UUIDField()
+    service_order_number = serializers.CharField(source="service_order.number")
+    budget_id = serializers.CharField()
+    version = serializers.IntegerField()
+    line_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=[k.value for k in ItemKind])
+    catalog_id = serializers.IntegerField()
+    description = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price_cents = serializers.IntegerField()
+    total_cents = serializers.IntegerField()
+    job = serializers.IntegerField()
+    optional = serializers.BooleanField()
+    declined_at = serializers.DateTimeField()
+    reminded_at = serializers.DateTimeField(allow_null=True)
+    came_back_in = serializers.SerializerMethodField(help_text="The order opened when the customer asked for it.")
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_came_back_in(self, row: Any) -> dict[str, Any] | None:
+        order = row.came_back_in
+        return {"id": str(order.pk), "number": order.number} if order is not None else None
+
+
+def decision_totals(order: Any) -> dict[str, int | None]:
+    """What the customer approved of the order's items (null while undecided) and all they declined."""
+    items = list(order.items.all())
+    decided = [item for item in items if item.decision]
+    return {
+        "approved_total_cents": sum(item.total_cents for item in decided if item.decision == Decision.ACCEPTED)
+        if decided else None,
+        "declined_total_cents": sum(row.total_cents for row in order.declined_work.all()),
+    }
 
 
 class TotalsOutputSerializer(serializers.Serializer):

@@ -1,11 +1,12 @@
 """Use cases of the service order: the only code that changes an order's status or items."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,21 +18,27 @@ from catalog.models import Part, Service
 from core.money import to_cents
 from customers.models import Customer, Vehicle
 from messaging import outbox
-from notifications.services import status_change_notify_later
+from notifications.services import declined_work_reminder_send, status_change_notify_later
 from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
 from oficina_common.messages import Envelope
 
 from .domain import (
+    JOB_DEFAULT,
     PRIORITY_DEFAULT,
+    Decision,
     ItemKind,
     ItemLine,
+    LinkExpired,
     Status,
+    budget_approved,
+    declined_lines_of,
     ensure_transition,
     format_number,
+    is_tracking_code,
     merge_summary,
 )
-from .links import tracking_url
-from .models import ServiceOrder, ServiceOrderItem, StatusHistory
+from .links import declined_work_url, tracking_url
+from .models import DeclinedWork, DeclinedWorkOffer, ServiceOrder, ServiceOrderItem, StatusHistory
 
 logger = logging.getLogger(__name__)
 
@@ -72,18 +79,23 @@ def snapshot_items(requested: Sequence[dict[str, Any]]) -> list[ItemLine]:
                 code="unknown_catalog_item", extra={"field": f"items[{n}].catalog_id"},
             )
         price = entry.price if kind == ItemKind.SERVICE else entry.unit_price
+        # Whether a part may be declined alone is the workshop's call (the catalogue), never the request's.
+        optional = kind == ItemKind.PART and entry.may_decline_alone
         lines.append(ItemLine(kind=kind, catalog_id=entry.pk, description=entry.name,
-                              quantity=int(line["quantity"]), unit_price_cents=to_cents(price)))
+                              quantity=int(line["quantity"]), unit_price_cents=to_cents(price),
+                              job=int(line.get("job") or JOB_DEFAULT), optional=optional))
     return lines
 
 
 def _replace_items(order: ServiceOrder, lines: Sequence[ItemLine]) -> None:
+    """The order's items become ``lines``: lines 1..n of the budget, in this order."""
     order.items.all().delete()
     ServiceOrderItem.objects.bulk_create(
         ServiceOrderItem(service_order=order, kind=line.kind.value, catalog_id=line.catalog_id,
                          description=line.description, quantity=line.quantity,
-                         unit_price_cents=line.unit_price_cents)
-        for line in lines
+                         unit_price_cents=line.unit_price_cents, line_id=position, job=line.job,
+                         optional=line.optional)
+        for position, line in enumerate(lines, start=1)
     )
 
 
@@ -158,7 +170,8 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
         _replace_items(order, lines)
     else:
         lines = [ItemLine(kind=ItemKind(i.kind), catalog_id=i.catalog_id, description=i.description,
-                          quantity=i.quantity, unit_price_cents=i.unit_price_cents) for i in order.items.all()]
+                          quantity=i.quantity, unit_price_cents=i.unit_price_cents, job=i.job,
+                          optional=i.optional) for i in order.items.order_by("line_id", "id")]
     if not lines:
         raise ValidationFailed("A diagnosis needs at least one service or part to put in the budget.",
                                code="empty_diagnosis", extra={"field": "items"})
@@ -229,6 +242,8 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
     """
     order = _locked_order(service_order_id)
     order.saga_summary = merge_summary(order.saga_summary or {}, summary)
+    if isinstance(summary, dict):
+        _record_budget_decision(order, summary.get("budget"))
     if to == order.status:
         order.save(update_fields=["saga_summary", "updated_at"])
         return True
@@ -238,3 +253,148 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
         logger.warning("dropped os.ChangeStatus for %s: %s", order.number, exc.message)
         return False
     return True
+
+
+def _record_budget_decision(order: ServiceOrder, budget: Any) -> None:
+    """Keep the declined lines of a budget summary and mark the order's items accepted or declined.
+
+    Idempotent and order-independent: a declined line is stored once per (order, budget, line)
+    whatever the number and order of the summaries naming it; an item is DECLINED when any
+    summary declined its line, otherwise ACCEPTED once an approval was seen (a revision's approval
+    implies the first version's). A summary never takes a decision back.
+    """
+    if not isinstance(budget, dict):
+        return
+    lines = declined_lines_of(budget)
+    budget_id, version = str(budget.get("budget_id") or "")[:64], budget.get("version")
+    if lines and budget_id and isinstance(version, int) and not isinstance(version, bool) and version > 0:
+        now = timezone.now()
+        DeclinedWork.objects.bulk_create(
+            [DeclinedWork(vehicle_id=order.vehicle_id, service_order=order, budget_id=budget_id, version=version,
+                          line_id=line.line_id, kind=line.kind.value, catalog_id=line.catalog_id,
+                          description=line.description or f"{line.kind.value} {line.catalog_id}",
+                          quantity=line.quantity, unit_price_cents=line.unit_price_cents, job=line.job,
+                          optional=line.optional, declined_at=now)
+             for line in lines],
+            ignore_conflicts=True,  # the unique (order, budget, line): a repeated summary adds nothing
+        )
+    if not lines and not budget_approved(budget):
+        return
+    declined = DeclinedWork.objects.filter(service_order=order).values("line_id")
+    order.items.filter(line_id__in=declined).exclude(decision=Decision.DECLINED).update(decision=Decision.DECLINED)
+    if budget_approved(budget):
+        order.items.filter(decision="").exclude(line_id__in=declined).update(decision=Decision.ACCEPTED)
+
+
+# --- declined work comes back --------------------------------------------------------------
+
+REMINDER_BATCH = 100
+REMINDER_MAX_BATCHES = 50
+CAME_BACK_BY = "customer:declined-work-link"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def declined_work_remind(*, now: datetime | None = None, batch: int = REMINDER_BATCH,
+                         max_batches: int = REMINDER_MAX_BATCHES) -> int:
+    """E-mail the customers whose declined work is ``DECLINED_WORK_REMINDER_DAYS`` old, once per order.
+
+    Pages through the orders (``batch`` at a time, by id, at most ``max_batches`` per run: the
+    next run goes on); each order is its own transaction, locked with SKIP LOCKED so two beats
+    never remind twice. Returns how many e-mails were sent.
+    """
+    now = now or timezone.now()
+    due = now - timedelta(days=settings.DECLINED_WORK_REMINDER_DAYS)
+    waiting = (DeclinedWork.objects.filter(reminded_at__isnull=True, came_back_in__isnull=True, declined_at__lte=due)
+               .exclude(service_order__status=Status.CANCELLED))
+    sent, after = 0, None
+    for _ in range(max_batches):
+        page = waiting if after is None else waiting.filter(service_order_id__gt=after)
+        ids = list(page.order_by("service_order_id").values_list("service_order_id", flat=True)
+                   .distinct()[:batch])
+        if not ids:
+            break
+        for service_order_id in ids:
+            sent += _remind_order(service_order_id, now=now, due=due)
+        after = ids[-1]
+    return sent
+
+
+@transaction.atomic
+def _remind_order(service_order_id: Any, *, now: datetime, due: datetime) -> int:
+    order = (ServiceOrder.objects.select_for_update(skip_locked=True).select_related("customer", "vehicle")
+             .filter(pk=service_order_id).first())
+    if order is None:  # another beat is reminding it right now
+        return 0
+    rows = order.declined_work.filter(reminded_at__isnull=True, came_back_in__isnull=True, declined_at__lte=due)
+    if not rows.exists():
+        return 0
+    offer = DeclinedWorkOffer.objects.filter(service_order=order).first()
+    sent = 0
+    if offer is None and order.customer.email:
+        token = secrets.token_urlsafe(32)
+        offer = DeclinedWorkOffer.objects.create(
+            service_order=order, token_hash=token_hash(token), sent_at=now,
+            expires_at=now + timedelta(days=settings.DECLINED_WORK_LINK_DAYS))
+        pending = list(order.declined_work.filter(came_back_in__isnull=True).order_by("line_id"))
+        # Sent inside the transaction: a mail server that refuses rolls the reminder back for the next run.
+        sent = int(declined_work_reminder_send(order=order, rows=pending, link=declined_work_url(token)))
+    elif offer is None:
+        logger.info("declined work of %s not reminded: the customer has no e-mail", order.number)
+    # Work declined after the e-mail went out (an additional repair) joins the link already sent.
+    rows.update(reminded_at=now)
+    return sent
+
+
+def declined_work_offer_get(token: str, *, now: datetime | None = None, for_update: bool = False) \
+        -> DeclinedWorkOffer:
+    """The offer a link's token opens; NotFound for an unknown token, LinkExpired once it expired."""
+    if not is_tracking_code(token):
+        raise NotFound("This link does not exist.")
+    offers = DeclinedWorkOffer.objects.select_related("service_order", "service_order__customer",
+                                                      "service_order__vehicle", "new_order")
+    if for_update:
+        offers = offers.select_for_update(of=("self",))
+    offer = offers.filter(token_hash=token_hash(token)).first()
+    if offer is None:
+        raise NotFound("This link does not exist.")
+    if offer.new_order_id is None and offer.expires_at <= (now or timezone.now()):
+        raise LinkExpired("This link has expired.")
+    return offer
+
+
+@transaction.atomic
+def declined_work_come_back(*, token: str, now: datetime | None = None) -> ServiceOrder:
+    """The customer wants the declined work done: a new order, RECEIVED, pre-filled with it.
+
+    Today's catalogue prices; what left the catalogue stays out, named in the complaint. The
+    offer is locked, so repeating the POST (or two at once) opens one order and shows it again.
+    """
+    offer = declined_work_offer_get(token, now=now, for_update=True)
+    if offer.new_order is not None:
+        return offer.new_order
+    old = offer.service_order
+    rows = list(old.declined_work.filter(came_back_in__isnull=True).order_by("line_id"))
+    active = {
+        ItemKind.SERVICE: set(Service.objects.filter(active=True, pk__in=[r.catalog_id for r in rows
+                                                                           if r.kind == ItemKind.SERVICE])
+                              .values_list("pk", flat=True)),
+        ItemKind.PART: set(Part.objects.filter(active=True, pk__in=[r.catalog_id for r in rows
+                                                                     if r.kind == ItemKind.PART])
+                           .values_list("pk", flat=True)),
+    }
+    kept = [r for r in rows if r.catalog_id in active[ItemKind(r.kind)]]
+    left_out = [r.description for r in rows if r not in kept]
+    complaint = f"Retorno de serviços recusados na OS {old.number}"
+    if left_out:
+        complaint += f". Fora do catálogo hoje (combinar com a oficina): {', '.join(left_out)}"
+    order = service_order_create(
+        customer_id=old.customer_id, vehicle_id=old.vehicle_id, complaint=complaint, priority=old.priority,
+        items=[{"kind": r.kind, "catalog_id": r.catalog_id, "quantity": r.quantity, "job": r.job} for r in kept],
+        by=CAME_BACK_BY)
+    old.declined_work.filter(pk__in=[r.pk for r in rows]).update(came_back_in=order)
+    offer.new_order = order
+    offer.save(update_fields=["new_order"])
+    return order

@@ -4,20 +4,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.fields import DateTimeField
 
 from core.money import format_brl
 from customers.domain import first_name, mask_plate
 from oficina_common.errors import NotFound
 
-from . import selectors
-from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Status, next_action
-from .models import ServiceOrder
+from . import selectors, services
+from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Decision, LinkExpired, Status, next_action
+from .links import tracking_url
+from .models import DeclinedWork, ServiceOrder
 from .serializers import summary_of, totals_data
 
 # The happy path: the steps still ahead are drawn greyed out after those already reached.
@@ -50,6 +52,22 @@ def _timeline(order: ServiceOrder) -> list[dict[str, Any]]:
         entries += [{"status": status.value, "label": LABELS[status], "at": None, "state": "pending"}
                     for status in JOURNEY if status.value not in reached]
     return entries
+
+
+def _vehicle(order: ServiceOrder) -> dict[str, str]:
+    """The vehicle as the customer's pages show it: no full plate."""
+    vehicle = order.vehicle
+    return {"description": " ".join(str(part) for part in (vehicle.brand, vehicle.model, vehicle.year) if part),
+            "plate": mask_plate(vehicle.plate)}
+
+
+def _declined_lines(rows: Any) -> dict[str, Any] | None:
+    rows = list(rows)
+    if not rows:
+        return None
+    return {"lines": [{"description": row.description, "quantity": row.quantity, "total": _money(row.total_cents)}
+                      for row in rows],
+            "total": _money(sum(row.total_cents for row in rows))}
 
 
 def _budget(order: ServiceOrder) -> dict[str, Any] | None:
@@ -87,15 +105,14 @@ def track_page(request: HttpRequest, tracking_code: str) -> HttpResponse:
         "customer_time_zone": settings.CUSTOMER_TIME_ZONE,
         "order": order,
         "customer_first_name": first_name(order.customer.name),
-        "vehicle": {"description": " ".join(str(part) for part in (order.vehicle.brand, order.vehicle.model,
-                                                                      order.vehicle.year) if part),
-                    "plate": mask_plate(order.vehicle.plate)},
+        "vehicle": _vehicle(order),
         "status_label": LABELS[Status(order.status)],
         "cancelled": order.status == Status.CANCELLED,
         "next_action": next_action(order.status, order.saga_summary),
         "timeline": _timeline(order),
-        "items": [{"description": item.description, "quantity": item.quantity, "total": _money(item.total_cents)}
-                  for item in items],
+        "items": [{"description": item.description, "quantity": item.quantity, "total": _money(item.total_cents),
+                   "declined": item.decision == Decision.DECLINED} for item in items],
+        "declined_work": _declined_lines(order.declined_work.all()),
         "total": _money(totals_data(order)["total_cents"]),
         "budget": _budget(order),
         "payment": _payment(order),
@@ -111,3 +128,37 @@ def track_page(request: HttpRequest, tracking_code: str) -> HttpResponse:
 def track_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any /track/ link that leads nowhere: a page in Portuguese, never JSON or a debug page."""
     return render(request, "service_orders/track_not_found.html", status=404)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def declined_work_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The reminder e-mail's link: the declined work, and "Quero agendar" to open an order for it.
+
+    A POST opens the order once (a repeat shows the same one) and redirects back here, so a
+    reload never posts again. An unknown link is a 404 page, an expired one a 410 page.
+    """
+    try:
+        if request.method == "POST":
+            services.declined_work_come_back(token=token)
+            return HttpResponseRedirect(request.path)
+        offer = services.declined_work_offer_get(token)
+    except LinkExpired:
+        return render(request, "service_orders/declined_work_gone.html", status=410)
+    except NotFound:
+        return render(request, "service_orders/declined_work_gone.html", {"unknown": True}, status=404)
+    order, new_order = offer.service_order, offer.new_order
+    rows = (DeclinedWork.objects.filter(service_order=order, came_back_in__isnull=True) if new_order is None
+            else DeclinedWork.objects.filter(service_order=order, came_back_in=new_order))
+    context = {
+        "customer_time_zone": settings.CUSTOMER_TIME_ZONE,
+        "order": order,
+        "customer_first_name": first_name(order.customer.name),
+        "vehicle": _vehicle(order),
+        "declined_work": _declined_lines(rows.order_by("version", "line_id")),
+        "new_order": new_order,
+        "new_order_url": tracking_url(new_order.tracking_code) if new_order else "",
+        "expires_at": offer.expires_at,
+    }
+    return render(request, "service_orders/declined_work.html", context)

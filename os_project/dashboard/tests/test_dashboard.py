@@ -125,8 +125,8 @@ def test_the_dashboard_costs_the_same_few_queries_however_much_data(staff_client
         order = open_order(customer, vehicle, status="IN_EXECUTION", created_at=workshop - timedelta(days=n))
         history(order, [("RECEIVED", 0), ("IN_DIAGNOSIS", 60 * n)], workshop - timedelta(days=3))
         part(f"LOW{n}", stock=1, minimum=3)
-    # session, user, then one query per chart (two for the execution-time report)
-    with django_assert_max_num_queries(7):
+    # session, user, then one query per chart (two for the execution-time report, one for declined work)
+    with django_assert_max_num_queries(8):
         response = client.get(DASHBOARD)
     assert response.status_code == 200 and one(response.content, "kpi-active").text == "20"
     with CaptureQueriesContext(connection) as after:

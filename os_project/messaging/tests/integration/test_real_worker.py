@@ -70,7 +70,7 @@ def test_the_relay_publishes_the_diagnosis_and_the_consumer_reserves_parts(
     assert envelope["saga_id"] == response.json()["saga_id"]
     assert envelope["payload"]["items"][1] == {"kind": "part", "catalog_id": str(oil_filter.pk),
                                                "description": "Filtro de óleo", "quantity": 1,
-                                               "unit_price_cents": 3850}
+                                               "unit_price_cents": 3850, "job": 1, "optional": False}
 
     # Execution's command arrives on the os queue; the worker's os.handle_message reserves the part.
     command = Envelope(type="os.ReserveParts", saga_id=envelope["saga_id"], service_order_id=str(order.pk),

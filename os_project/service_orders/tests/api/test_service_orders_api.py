@@ -204,9 +204,9 @@ def test_a_mechanic_diagnoses_and_the_saga_is_started_through_the_outbox(
         "priority": 3,
         "items": [
             {"kind": "service", "catalog_id": str(oil_change.pk), "description": "Troca de óleo", "quantity": 1,
-             "unit_price_cents": 15000},
+             "unit_price_cents": 15000, "job": 1, "optional": False},
             {"kind": "part", "catalog_id": str(oil_filter.pk), "description": "Filtro de óleo", "quantity": 2,
-             "unit_price_cents": 3850},
+             "unit_price_cents": 3850, "job": 1, "optional": False},
         ],
         "notes": "Troca urgente",
         "tracking_url": f"http://os.test/track/{order.tracking_code}/",

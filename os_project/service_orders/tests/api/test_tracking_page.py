@@ -145,7 +145,8 @@ def test_the_page_is_never_cached_and_not_indexed(client, order):
 
 
 def test_the_page_costs_a_fixed_number_of_queries(client, diagnosed_order, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):  # the order with customer and vehicle, its items, its history
+    # the order with customer and vehicle, its items, its history, its declined work
+    with django_assert_max_num_queries(4):
         page(client, diagnosed_order)
 
 

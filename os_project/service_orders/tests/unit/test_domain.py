@@ -84,7 +84,7 @@ def test_totals_split_services_and_parts():
 def test_item_lines_travel_as_the_message_catalogue_says():
     line = ItemLine(ItemKind.PART, 7, "Filtro de óleo", 2, 3850)
     assert line.to_message() == {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 2,
-                                 "unit_price_cents": 3850}
+                                 "unit_price_cents": 3850, "job": 1, "optional": False}
 
 
 def test_order_numbers_are_human():
