@@ -367,6 +367,10 @@ class Budget:
         return sum(line.total_cents for line in (self.lines if lines is None else lines)
                    if self.line_status(line) == status)
 
+    def open_total_cents(self, status: LineStatus) -> int:
+        """The total of this version's own decision's lines in ``status`` (what it added to the bill, or declined)."""
+        return self._total_of(status, self.open_lines)
+
     @property
     def approved_total_cents(self) -> int:
         """What the customer agreed to pay for this version (earlier versions' approved lines included)."""

@@ -21,11 +21,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods
 
-from oficina_common.errors import ApplicationError, NotFound
+from oficina_common.errors import ApplicationError, NotFound, ValidationFailed
 from oficina_common.throttling import PageThrottle
 
 from . import links, selectors, services
-from .domain import Actor, Budget, BudgetStatus, Decision, Payment, PaymentMethod, PaymentStatus
+from .domain import (
+    Actor,
+    Budget,
+    BudgetLine,
+    BudgetStatus,
+    Decision,
+    LineStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+)
 from .formatting import brl, first_name
 from .selectors import ApprovalLinkView, LinkState
 
@@ -129,17 +139,64 @@ def _link_message(view: ApprovalLinkView) -> Message:
                    "inteiro ou fale com a oficina.", 404)
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the customer chose on the page: the jobs declined and the optional parts left out.
+    Nothing chosen yet: everything approved (the page's defaults)."""
+
+    declined_jobs: frozenset[int] = frozenset()
+    left_out: frozenset[int] = frozenset()
+
+    @classmethod
+    def posted(cls, budget: Budget, form: Any) -> Choices:
+        """Read from the form, so the page works without its script: a job's radio says Recusar, an
+        optional part's checkbox is unticked (an unticked checkbox is not posted at all)."""
+        return cls(
+            declined_jobs=frozenset(job.number for job in budget.open_jobs
+                                    if form.get(f"job-{job.number}") == "decline"),
+            left_out=frozenset(line.line_id for job in budget.open_jobs for line in job.optional_lines
+                               if not form.get(f"line-{line.line_id}")))
+
+    def accepts(self, line: BudgetLine) -> bool:
+        return line.job not in self.declined_jobs and line.line_id not in self.left_out
+
+    def accepted_lines(self, budget: Budget) -> list[int]:
+        return [line.line_id for line in budget.open_lines if self.accepts(line)]
+
+
+def _job_cards(budget: Budget, choices: Choices) -> list[dict[str, Any]]:
+    jobs = budget.open_jobs
+    return [{
+        "field": f"job-{job.number}", "position": n, "count": len(jobs), "total_cents": job.total_cents,
+        "title": " + ".join(line.description for line in job.lines if line.is_service) or "Peças",
+        "approved": job.number not in choices.declined_jobs,
+        "lines": [{"line": line, "field": f"line-{line.line_id}", "chosen": choices.accepts(line)}
+                  for line in job.lines],
+    } for n, job in enumerate(jobs, start=1)]
+
+
 def _review(request: HttpRequest, token: str, view: ApprovalLinkView, *, error: str = "", reason: str = "",
-            status: int = 200) -> HttpResponse:
+            choice_error: str = "", choices: Choices | None = None, status: int = 200) -> HttpResponse:
     budget = view.budget
     assert budget is not None
-    added = set(range(len(budget.lines) - len(view.added_lines), len(budget.lines))) if view.added_lines else set()
+    choices = choices or Choices()
+    added = {line.line_id for line in view.added_lines}
+    open_lines = budget.open_lines
+    # A revision's earlier lines, shown as decided: "approved" or "declined".
+    rows = [{"line": line, "added": line.line_id in added,
+             "earlier": budget.line_status(line).value.lower() if line.line_id <= budget.carried_line_count else ""}
+            for line in budget.lines]
     context = {
         "token": token, "budget": budget, "order": _order(budget),
         "customer_name": first_name(budget.customer_name),
-        "lines": [{"line": line, "added": n in added} for n, line in enumerate(budget.lines)],
+        "lines": rows, "earlier_lines": [row for row in rows if row["earlier"]],
         "added_lines": view.added_lines, "error": error, "reason": reason,
         "max_reason_length": MAX_REASON_LENGTH,
+        # One job and nothing optional (the common case): approve or reject, as it always was.
+        "choose": len(budget.open_jobs) > 1 or any(line.optional for line in open_lines),
+        "per_job": len(budget.open_jobs) > 1,
+        "jobs": _job_cards(budget, choices), "choice_error": choice_error,
+        "approved_now_cents": sum(line.total_cents for line in open_lines if choices.accepts(line)),
     }
     return render(request, "billing/pages/review.html", context, status=status)
 
@@ -187,9 +244,21 @@ def budget_review(request: HttpRequest, token: str) -> HttpResponse:
         return _review(request, token, view, reason=reason, status=400,
                        error=f"O motivo pode ter no máximo {MAX_REASON_LENGTH} caracteres.")
     budget = view.budget
+    lines = None
+    if decision is Decision.APPROVE and request.POST.get("choice") == "selected":
+        choices = Choices.posted(budget, request.POST)
+        lines = choices.accepted_lines(budget)
+        if not lines:
+            return _review(request, token, view, choices=choices, status=400, choice_error=(
+                "Você recusou todos os serviços. Aprove pelo menos um, ou, se não quer fazer nada agora, "
+                "recuse o orçamento logo abaixo."))
     try:
         outcome = services.budget_decide(budget_id=budget.budget_id, version=budget.version, decision=decision,
-                                         actor=Actor.approval_link(token), reason=reason)
+                                         actor=Actor.approval_link(token), reason=reason, lines=lines)
+    except ValidationFailed as exc:
+        logger.info("choices on budget %s version %d refused: %s", budget.budget_id, budget.version, exc.message)
+        return _review(request, token, view, status=400, choice_error=(
+            "Não conseguimos registrar essas escolhas. Confira os serviços marcados e tente de novo."))
     except ApplicationError as exc:
         logger.info("decision by approval link on budget %s version %d refused: %s", budget.budget_id,
                     budget.version, exc.message)
@@ -255,10 +324,14 @@ def payment_state(budget: Budget, payment: Payment | None) -> str:
 def _payment_context(budget: Budget, token: str) -> dict[str, Any]:
     payment = selectors.payment_of_budget_version(budget)
     state = payment_state(budget, payment)
+    declined = budget.open_total_cents(LineStatus.DECLINED)
     return {
         "budget": budget, "order": _order(budget), "payment": payment, "state": state,
         "state_label": STATE_LABELS[state], "final": state in FINAL_STATES,
         "amount": brl(payment.amount_cents) if payment else "",
+        # After a partial approval: what the customer approved (the declined lines are not charged).
+        "approved": brl(budget.open_total_cents(LineStatus.APPROVED)),
+        "declined": brl(declined) if declined else "",
         "status_url": links.payment_status_path(budget.budget_id, budget.version, token),
         "poll_seconds": settings.PAYMENT_PAGE_POLL_SECONDS,
         "poll_ms": int(settings.PAYMENT_PAGE_POLL_SECONDS * 1000),
