@@ -27,6 +27,8 @@ def send_approval_email(budget: Budget, link: str) -> None:
         "additional_total": brl(budget.additional_total_cents) if budget.is_revision else "",
         "expires_at": local_time(budget.expires_at),
         "link": link,
+        # Several jobs: the customer may approve some and decline others on the page.
+        "choose": len(budget.open_jobs) > 1,
         "tracking_url": budget.tracking_url,
     }
     subject = (f"Reparo adicional na OS {order}: precisamos da sua aprovação" if budget.is_revision

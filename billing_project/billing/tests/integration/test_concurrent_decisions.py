@@ -8,6 +8,7 @@ from django.core import mail
 from billing import handlers, services
 from billing.domain import Actor, BudgetStatus, PaymentStatus, budget_id_for_saga, payment_id_for
 from billing.tests import factories
+from oficina_common.errors import InvalidTransition
 
 CONCURRENCY = 20
 
@@ -27,6 +28,33 @@ def test_20_concurrent_approvals_publish_one_budget_approved(real_any):
     assert sum(o.changed for o in outcomes) == 1
     assert len(real_any.published("billing.BudgetApproved")) == 1
     assert real_any.deps.budgets.get(budget.budget_id, 1).rev == 1
+
+
+def test_concurrent_approvals_of_other_lines_one_wins_the_rest_409(real_any):
+    budget = services.budget_create(command=factories.create_budget(items=factories.JOBS))
+    choices = [[1, 2], [4], [1, 2, 3, 4], None, [5]]
+
+    def approve(n: int):
+        try:
+            outcome = services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
+                                             actor=Actor.customer(factories.CUSTOMER_ID),
+                                             lines=choices[n % len(choices)])
+        except InvalidTransition as refused:
+            return n % len(choices), refused.code
+        return n % len(choices), "changed" if outcome.changed else "same"
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(approve, range(CONCURRENCY)))
+
+    (approved,) = real_any.published("billing.BudgetApproved")
+    stored = real_any.deps.budgets.get(budget.budget_id, 1)
+    (winner,) = {choice for choice, result in results if result == "changed"}
+    # The stored lines are the winner's; the same choice again is a no-op, any other a 409.
+    accepted = [line["line_id"] for line in approved.payload["lines"] if line["status"] == "APPROVED"]
+    assert accepted == (sorted(choices[winner]) if choices[winner] is not None else [1, 2, 3, 4, 5])
+    assert stored.approved_total_cents == approved.payload["total_cents"] and stored.rev == 1
+    assert {result for choice, result in results if choice == winner} <= {"changed", "same"}
+    assert {result for choice, result in results if choice != winner} == {"approved_otherwise"}
 
 
 def test_20_concurrent_http_approvals_and_rejections(real, billing_server):

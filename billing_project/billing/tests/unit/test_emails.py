@@ -39,6 +39,18 @@ def test_an_additional_repair_says_what_it_adds(fake):
     assert "são R$ 180,00 a mais" in message.body and "Total: R$ 302,00" in message.body
 
 
+def test_a_budget_of_several_jobs_says_each_may_be_decided(fake):
+    services.budget_create(command=factories.create_budget(items=factories.JOBS))
+    (message,) = mail.outbox
+    assert "Você pode aprovar serviço por serviço" in message.body
+    assert "Você pode aprovar serviço por serviço" in message.alternatives[0][0]
+
+
+def test_a_budget_of_one_job_says_nothing_of_jobs(fake):
+    services.budget_create(command=factories.create_budget())
+    assert "serviço por serviço" not in mail.outbox[0].body
+
+
 def test_money_and_time_as_customers_read_them(settings):
     from datetime import UTC, datetime
 
