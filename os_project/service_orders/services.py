@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import smtplib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -317,7 +318,11 @@ def declined_work_remind(*, now: datetime | None = None, batch: int = REMINDER_B
         if not ids:
             break
         for service_order_id in ids:
-            sent += _remind_order(service_order_id, now=now, due=due)
+            try:
+                sent += _remind_order(service_order_id, now=now, due=due)
+            except (smtplib.SMTPException, OSError) as exc:  # this order waits for the next run; the others go on
+                logger.warning("declined-work reminder of order %s not sent (next run retries): %s",
+                               service_order_id, exc)
         after = ids[-1]
     return sent
 
