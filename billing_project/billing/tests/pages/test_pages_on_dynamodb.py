@@ -4,7 +4,7 @@ from __future__ import annotations
 from billing import services
 from billing.domain import BudgetStatus
 from billing.tests import factories
-from billing.tests.pages.conftest import Pending, decide, last_link_token
+from billing.tests.pages.conftest import Pending, csrf_token_of, decide, last_link_token
 from oficina_common.html_testing import one
 
 
@@ -30,3 +30,21 @@ def test_approve_pay_and_come_back_with_the_used_link(visitor, real):
 def test_an_unknown_link_on_dynamodb(visitor, real):
     response = visitor.get("/budgets/review/" + "A" * 43 + "/")
     assert response.status_code == 404
+
+
+def test_choose_jobs_and_pay_only_for_them_on_dynamodb(visitor, real):
+    command = factories.create_budget(items=factories.JOBS)
+    budget = services.budget_create(command=command)
+    pending = Pending(command=command, budget=budget, token=last_link_token())
+    page = visitor.get(pending.review_url)
+    assert one(page.content, "approved-total").text == "R$ 307,00"
+    response = visitor.post(pending.review_url, {
+        "csrfmiddlewaretoken": csrf_token_of(page.content.decode()), "decision": "approve", "choice": "selected",
+        "job-1": "approve", "job-2": "decline", "job-3": "approve", "line-3": "1"})
+    assert response.status_code == 303
+    stored = real.deps.budgets.get(budget.budget_id, 1)
+    assert stored.declined_line_ids == {4, 5} and stored.approved_total_cents == 13700
+    (approved,) = real.published("billing.BudgetApproved")
+    assert approved.payload["total_cents"] == 13700
+    services.payment_request(command=factories.request_payment(command, budget.budget_id, amount_cents=13700))
+    assert one(visitor.get(response["Location"]).content, "payment-amount").text == "R$ 137,00"
