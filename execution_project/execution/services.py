@@ -98,7 +98,6 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | No
         return None
     logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
     deps.executions.deliver(stored, deps.publisher)
-    deps.steps.project(decision.saga, decision.saga.started_steps())
     return decision
 
 
@@ -117,8 +116,16 @@ def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:
     (a copy racing it), and publishing its messages again would only send duplicates."""
     if deps.clock() - parse_iso(stored.saga.updated_at) >= FIRST_DELIVERY_GRACE:
         deps.executions.deliver(stored, deps.publisher)
-        deps.steps.project(stored.saga, stored.saga.started_steps())
+        _project_if_finished(stored.saga, deps)
     return DUPLICATE
+
+
+def _project_if_finished(saga: SagaInstance, deps: Dependencies) -> None:
+    """The step history (``execution_steps``) is written once, when the saga ends, in one batch:
+    nothing reads it while the saga runs (the API serves the steps from the saga item), and a
+    redelivered last message writes the same records again."""
+    if saga.is_terminal:
+        deps.steps.project_finished(saga)
 
 
 def saga_time_out(execution_id: str, *, deps: Dependencies) -> Decision:
@@ -216,9 +223,7 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
             # Counted by the one writer whose conditional save made the saga final.
             SAGAS_FINISHED.labels(_FINISH_OUTCOMES[saved.saga.status], saga_finish_reason(saved.saga)).inc()
         deps.executions.deliver(saved, deps.publisher)
-        changed_steps = [new for old, new in zip(stored.saga.steps, saved.saga.steps, strict=True) if old != new]
-        if changed_steps:
-            deps.steps.project(saved.saga, changed_steps)
+        _project_if_finished(saved.saga, deps)
         _run_effects(decision, saved, deps)
         return decision
     raise ConcurrencyConflict(f"Execution {execution_id} kept changing; {cause} will be retried.")

@@ -114,11 +114,9 @@ class FakeStepRepository:
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], tuple[int, StepState]] = {}
 
-    def project(self, saga: SagaInstance, steps: Sequence[StepState]) -> None:
-        for step in steps:
-            key = (saga.execution_id, step.step_number)
-            if key not in self.records or self.records[key][0] < saga.version:
-                self.records[key] = (saga.version, copy.deepcopy(step))
+    def project_finished(self, saga: SagaInstance) -> None:
+        for step in saga.started_steps():
+            self.records[(saga.execution_id, step.step_number)] = (saga.version, copy.deepcopy(step))
 
 
 class FakeWorkQueueRepository:

@@ -35,6 +35,7 @@ def test_an_order_goes_from_diagnosis_to_finished(empty_queue, publisher):
     feed(deps, event, "billing.PaymentApproved", **payment_approved())
     queue_id = queue_id_for(event.saga_id)
     assert deps.jobs.get(queue_id).job.status == "QUEUED"
+    assert deps.steps.list_for(event.saga_id) == []  # the step history is written when the saga ends
 
     assert services.work_queue_claim(mechanic=JOAO, deps=deps).queue_id == queue_id
     services.job_complete(queue_id=queue_id, mechanic=JOAO, notes="Óleo trocado", deps=deps)
