@@ -33,9 +33,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[st
 @pytest.fixture(scope="session")
 def real_looking_secrets() -> dict[str, dict[str, str]]:
     """The Secret templates with every value replaced, as an operator fills them in."""
+    from oficina_common.testing import production_jwt_environment
+
     filled = {}
+    keys = production_jwt_environment(signs_tokens=True)  # one RSA pair: the OS signs, all verify
     for name, data in secret_templates().items():
-        filled[name] = {key: f"test-{secrets.token_urlsafe(48)}" for key in data}
+        filled[name] = {key: keys.get(key) or f"test-{secrets.token_urlsafe(48)}" for key in data}
         if "DATABASE_URL" in data:
             filled[name]["DATABASE_URL"] = "postgres://oficina_os:pw@db.invalid:5432/oficina_os"
         if "CELERY_BROKER_URL" in data:

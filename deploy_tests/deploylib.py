@@ -233,9 +233,15 @@ def variables_read(paths: list[Path]) -> dict[str, list[str]]:
     return found
 
 
+# Read by the shared library, but only in the one service named: the others never get it.
+ONLY_IN = {
+    "JWT_PRIVATE_KEY": "os",  # only the OS signs tokens; Billing and Execution refuse to hold the key
+}
+
+
 def service_variables(service: str) -> dict[str, list[str]]:
     files = sorted(project_dir(service).rglob("*.py")) + sorted((ROOT / "libs" / "oficina_common").glob("*.py"))
-    return variables_read(files)
+    return {name: paths for name, paths in variables_read(files).items() if ONLY_IN.get(name, service) == service}
 
 
 # Read by a service, deliberately set by no deployment: test hooks. Anything else a service reads

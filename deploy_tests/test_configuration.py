@@ -23,13 +23,12 @@ from deploylib import (
     secret_templates,
     service_variables,
 )
-from oficina_common.django_settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY, DEV_WEBHOOK_SECRET
+from oficina_common.django_settings import DEV_SECRET_KEY, DEV_WEBHOOK_SECRET, jwt_key_problems
 
 # Values the production settings refuse (oficina_common.django_settings.refuse_unsafe_production,
 # accounts.services.admin_ensure): a template left as it is cannot run.
 REFUSED_PLACEHOLDERS = {
     "SECRET_KEY": DEV_SECRET_KEY,
-    "JWT_SIGNING_KEY": DEV_JWT_SIGNING_KEY,
     "MERCADOPAGO_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
     "ADMIN_PASSWORD": "admin",
 }
@@ -105,6 +104,9 @@ def test_secret_templates_hold_placeholders_only() -> None:
     assert set(templates) == {f"{s}-secrets" for s in SERVICES}
     for name, data in templates.items():
         for key, value in data.items():
+            if key in {"JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"}:
+                assert "CHANGE_ME" in value and jwt_key_problems(public_key=value), f"{name}.{key}: no key"
+                continue
             if key in REFUSED_PLACEHOLDERS:
                 assert value == REFUSED_PLACEHOLDERS[key], f"{name}.{key} must be the value production refuses"
                 continue
@@ -114,9 +116,16 @@ def test_secret_templates_hold_placeholders_only() -> None:
                 assert entropy(chunk) < 3.5, f"{name}.{key} holds something that looks like a real secret"
 
 
-def test_the_shared_jwt_key_is_one_value_in_all_templates() -> None:
-    keys = {data["JWT_SIGNING_KEY"] for data in secret_templates().values()}
-    assert len(keys) == 1, "OS signs the tokens Billing and Execution verify"
+def test_the_public_key_is_in_every_service_and_the_private_key_in_the_os_alone(rendered) -> None:
+    templates = secret_templates()
+    assert len({data["JWT_PUBLIC_KEY"] for data in templates.values()}) == 1, "one pair: the OS's"
+    assert [name for name, data in templates.items() if "JWT_PRIVATE_KEY" in data] == ["os-secrets"]
+    for overlay in OVERLAYS:
+        for service in SERVICES:
+            for where, names in deployed_names(rendered[overlay], service).items():
+                assert "JWT_PUBLIC_KEY" in names, f"{overlay}: {where} cannot verify tokens"
+                assert ("JWT_PRIVATE_KEY" in names) == (service == "os"), (
+                    f"{overlay}: {where} {'lacks' if service == 'os' else 'holds'} the private key")
 
 
 def test_no_secret_value_sits_in_a_configmap(rendered) -> None:

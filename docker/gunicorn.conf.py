@@ -3,6 +3,7 @@
 Everything can be tuned from the environment; the defaults suit a pod with one CPU.
 """
 import os
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -21,5 +22,22 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/tmp")  # noqa: S108
 # Only the load balancer / ingress reaches the pods; trust its X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "*")
 accesslog = "-"
+# The access log without the credentials some URLs carry (approval links, tracking codes).
+logger_class = "oficina_common.access_log.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# Prometheus metrics on a port of their own (METRICS_PORT), never on the service's port: the
+# ingress routes only that one, and a NetworkPolicy opens this one to the scraper alone. The master
+# serves them, adding up what every worker process counted (prometheus_client's multiprocess mode:
+# each worker writes its numbers under PROMETHEUS_MULTIPROC_DIR, a fresh folder when none is given).
+metrics_port = int(os.environ.get("METRICS_PORT") or 0)
+if metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oficina-metrics-")
+
+
+def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook
+    if metrics_port:
+        from oficina_common.metrics import serve_metrics
+
+        serve_metrics(metrics_port)

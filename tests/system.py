@@ -124,8 +124,9 @@ class System:
                         PROJECT_DIRS[service], {"METRICS_PORT": str(self.ports[f"{service}-worker"])})
 
     def metrics_urls(self) -> dict[str, str]:
-        """Every process that serves Prometheus metrics: the web services and their workers."""
-        return {**{f"{s}-web": f"{self.url(s)}/metrics" for s in SERVICES},
+        """Every process that serves Prometheus metrics, each on its own METRICS_PORT (never the
+        service's port): the web services (gunicorn's master) and their workers."""
+        return {**{f"{s}-web": f"{self.url(f'{s}-metrics')}/metrics" for s in SERVICES},
                 **{f"{s}-worker": f"{self.url(f'{s}-worker')}/metrics" for s in SERVICES}}
 
     def web(self, service: str) -> Process:
@@ -133,7 +134,8 @@ class System:
         return self.add(f"{service}-web", [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "--config",
                                            str(ROOT / "docker" / "gunicorn.conf.py"),
                                            "--bind", f"127.0.0.1:{self.ports[service]}"],
-                        PROJECT_DIRS[service], {"THROTTLE_RATES": SYSTEM_THROTTLE_RATES.get(service, "")})
+                        PROJECT_DIRS[service], {"THROTTLE_RATES": SYSTEM_THROTTLE_RATES.get(service, ""),
+                                                "METRICS_PORT": str(self.ports[f"{service}-metrics"])})
 
     def restart_worker(self, service: str, sig: int = signal.SIGKILL) -> None:
         self.processes[f"{service}-worker"].kill(sig)
@@ -166,7 +168,8 @@ def running_system(*, redis_db: int = 13, extra_env: dict[str, str] | None = Non
                    keep_logs: Path | None = None) -> Iterator[System]:
     workdir = Path(tempfile.mkdtemp(prefix="oficina-system-"))
     ports = {name: free_port() for name in ("os", "billing", "execution", "sandbox", "dynamodb",
-                                            *(f"{service}-worker" for service in SERVICES))}
+                                            *(f"{service}-worker" for service in SERVICES),
+                                            *(f"{service}-metrics" for service in SERVICES))}
     database = f"oficina_os_e2e_{uuid.uuid4().hex[:8]}"
     broker = f"redis://127.0.0.1:6379/{redis_db}"
     env = {

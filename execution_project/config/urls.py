@@ -1,8 +1,6 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from oficina_common.metrics import metrics_view
-
 from .health import healthz, readyz
 
 urlpatterns = [
@@ -11,6 +9,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    # For Prometheus inside the cluster; the public ingress answers 404 (k8s/base/ingress.yaml).
-    path("metrics", metrics_view, name="metrics"),
+    # No /metrics here: Prometheus scrapes each process on METRICS_PORT, a port the ingress never
+    # routes (oficina_common.metrics.serve_metrics, docs/security.md).
 ]

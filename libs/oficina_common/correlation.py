@@ -79,10 +79,15 @@ def logging_config(service: str, level: str = "INFO", json: bool = True) -> dict
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"correlation": {"()": "oficina_common.correlation.CorrelationIdFilter"}},
+        "filters": {
+            "correlation": {"()": "oficina_common.correlation.CorrelationIdFilter"},
+            # The approval link's token, the tracking code…: never in a log line (docs/security.md).
+            "redact_secrets": {"()": "oficina_common.security.RedactSecretsFilter"},
+        },
         "formatters": {"default": formatter},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["correlation"]},
+            "console": {"class": "logging.StreamHandler", "formatter": "default",
+                        "filters": ["correlation", "redact_secrets"]},
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {

@@ -1,10 +1,12 @@
 """Prometheus metrics: request latency by URL pattern, Celery task outcomes, how sagas end.
 
-The web process serves them at ``/metrics`` (:data:`metrics_view`); a Celery worker, whose tasks
-run outside the web process, serves its own on ``METRICS_PORT`` (:func:`install_celery_metrics`).
-Under gunicorn's workers or Celery's prefork pool several processes count: with
-``PROMETHEUS_MULTIPROC_DIR`` set, each writes its numbers to files there and a scrape adds up
-every process's files (prometheus_client's multiprocess mode).
+Every process serves them on a port of its own, ``METRICS_PORT``, never on the port the ingress
+routes to (the public URL confs have no ``/metrics``): the web process's gunicorn master from its
+``when_ready`` hook (docker/gunicorn.conf.py), a Celery worker when it is ready
+(:func:`install_celery_metrics`); both through :func:`serve_metrics`. Under gunicorn's workers or
+Celery's prefork pool several processes count: with ``PROMETHEUS_MULTIPROC_DIR`` set, each writes
+its numbers to files there and a scrape adds up every process's files (prometheus_client's
+multiprocess mode).
 
 Every label takes a bounded set of values (URL patterns, task names, fixed words), never an id.
 """
@@ -19,8 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server, values
-from prometheus_client.django import PrometheusDjangoView
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+    values,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 logger = logging.getLogger(__name__)
@@ -82,9 +91,6 @@ SAGAS_RETRIED = Counter("oficina_saga_retried_total", "FAILED sagas an admin sen
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-# GET /metrics in Prometheus' text format; every process's numbers when in multiprocess mode.
-metrics_view = PrometheusDjangoView.as_view()
-
 
 def route_of(request: Any) -> str:
     """The URL pattern the request resolved to (``/api/v1/jobs/<str:queue_id>/``), never its path."""
@@ -133,9 +139,9 @@ def count_dynamodb_requests(events: Any) -> None:
     events.register("after-call-error.dynamodb", unanswered, unique_id="oficina-dynamodb-unanswered")
 
 
-# --- Celery --------------------------------------------------------------------------------------
-def worker_registry() -> Any:
-    """What a worker's metrics server shows: all its pool processes' numbers in multiprocess mode."""
+# --- serving them ---------------------------------------------------------------------------------
+def scrape_registry() -> Any:
+    """What a scrape shows: every process's numbers in multiprocess mode, else this process's."""
     if not MULTIPROCESS_DIR:
         return REGISTRY
     registry = CollectorRegistry()
@@ -143,18 +149,31 @@ def worker_registry() -> Any:
     return registry
 
 
-def serve_worker_metrics(port: int | str | None) -> Any | None:
-    """Start the worker's metrics HTTP server on ``port`` (0 or empty: none); returns the server."""
+def metrics_text() -> str:
+    """The scrape's body (Prometheus' text format), for tests and for a look from a shell."""
+    return generate_latest(scrape_registry()).decode()
+
+
+def serve_metrics(port: int | str | None, *, addr: str = "0.0.0.0") -> Any | None:  # noqa: S104 (the pod's IP)
+    """Serve ``/metrics`` on ``port`` (0 or empty: nowhere), apart from the service's own port, so
+    the ingress never reaches it and a NetworkPolicy opens it to the scraper alone. Returns the
+    server, or None when the port is taken (a second worker on one machine runs on without)."""
     port = int(port or 0)
     if not port:
         return None
     try:
-        server, _thread = start_http_server(port, registry=worker_registry())
-    except OSError as exc:  # a second worker on the same machine: it runs on, without metrics
-        logger.warning("worker metrics not served on port %s: %s", port, exc)
+        server, _thread = start_http_server(port, addr=addr, registry=scrape_registry())
+    except OSError as exc:
+        logger.warning("metrics not served on port %s: %s", port, exc)
         return None
-    logger.info("worker metrics served on port %s at /metrics", port)
+    logger.info("metrics served on port %s at /metrics", port)
     return server
+
+
+serve_worker_metrics = serve_metrics  # its name before the web process served on its own port too
+
+
+# --- Celery --------------------------------------------------------------------------------------
 
 
 def install_celery_metrics(app: Any, service: str, *, port: int | str | None = None) -> None:
@@ -210,4 +229,4 @@ def install_celery_metrics(app: Any, service: str, *, port: int | str | None = N
         if port and not MULTIPROCESS_DIR and type(pool).__module__ == "celery.concurrency.prefork":
             logger.warning("tasks run in the pool's child processes: set PROMETHEUS_MULTIPROC_DIR, or run "
                            "the worker with --pool threads, or its task metrics stay at zero")
-        serve_worker_metrics(port)
+        serve_metrics(port)

@@ -11,7 +11,8 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"]
 DATABASES = {}
 SERVICE_NAME = "libs"
-MIDDLEWARE = ["oficina_common.metrics.RequestMetricsMiddleware", "oficina_common.correlation.CorrelationIdMiddleware"]
+MIDDLEWARE = ["oficina_common.metrics.RequestMetricsMiddleware", "oficina_common.correlation.CorrelationIdMiddleware",
+              "oficina_common.security.SecurityHeadersMiddleware"]
 ROOT_URLCONF = "tests.urls"
 REST_FRAMEWORK = rest_framework_settings(throttle_rates={"tries": "3/min"})
 SIMPLE_JWT = jwt_settings(private_key=DEV_JWT_PRIVATE_KEY, public_key=DEV_JWT_PUBLIC_KEY)

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from oficina_common.celery_config import celery_settings
-from oficina_common.metrics import install_celery_metrics, serve_worker_metrics
+from oficina_common.metrics import install_celery_metrics, metrics_text, serve_metrics, serve_worker_metrics
 from oficina_common.testing import free_port
 
 QUEUE = "metrics-test"
@@ -65,15 +65,58 @@ def test_requests_are_timed_by_url_pattern_and_status_never_by_raw_path(client):
                                       "status": "404"}) is None
 
 
-def test_the_metrics_view_serves_the_prometheus_text_format(client):
+def test_the_metrics_are_served_on_their_own_port_never_on_the_services(client):
     client.post("/raise/conflict/")
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    found = samples(response.content.decode())
+    assert client.get("/metrics").status_code == 404  # the port the ingress routes to has none
+    port = free_port()
+    server = serve_metrics(port, addr="127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            found = samples(response.read().decode())
+    finally:
+        server.shutdown()
+        server.server_close()
     key = ("oficina_http_request_duration_seconds_count",
            (("method", "POST"), ("route", "/raise/<str:kind>/"), ("service", "libs"), ("status", "409")))
     assert found[key] >= 1
+    assert samples(metrics_text())[key] == found[key]
+
+
+GUNICORN_APP = """
+def app(environ, start_response):
+    from oficina_common.metrics import REQUEST_DURATION
+
+    REQUEST_DURATION.labels("gunicorn-test", "GET", "/ping/", "200").observe(0.01)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"pong"]
+"""
+
+
+def test_gunicorn_serves_what_all_its_workers_counted_on_the_metrics_port(tmp_path):
+    """docker/gunicorn.conf.py: the master serves METRICS_PORT, adding up its worker processes'."""
+    from oficina_common.testing import REPO_ROOT, wait_for_port
+
+    (tmp_path / "ping_app.py").write_text(GUNICORN_APP)
+    port, metrics_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "METRICS_PORT": str(metrics_port), "GUNICORN_WORKERS": "2"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the config makes a folder of its own
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "ping_app:app", "--config", str(REPO_ROOT / "docker" / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        wait_for_port(metrics_port)
+        for _ in range(6):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping/", timeout=5).read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            found = samples(response.read().decode())
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    key = ("oficina_http_request_duration_seconds_count",
+           (("method", "GET"), ("route", "/ping/"), ("service", "gunicorn-test"), ("status", "200")))
+    assert found[key] == 6
 
 
 @pytest.fixture

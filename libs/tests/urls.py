@@ -6,7 +6,6 @@ from rest_framework.views import APIView
 from oficina_common import errors
 from oficina_common.auth import IsStaff, customer_id_of, role_of
 from oficina_common.correlation import get_correlation_id
-from oficina_common.metrics import metrics_view
 
 
 class WhoAmIApi(APIView):
@@ -62,6 +61,12 @@ class ThrottledApi(APIView):
         return Response({"ok": True})
 
 
+def token_page(request, token):
+    from django.http import HttpResponse
+
+    return HttpResponse(f'<p>ok</p><script nonce="{request.csp_nonce}">1</script>')
+
+
 def throttled_page(request):
     from django.http import HttpResponse
 
@@ -79,5 +84,5 @@ urlpatterns = [
     path("whoami/", WhoAmIApi.as_view()),
     path("anyrole/", AnyRoleApi.as_view()),
     path("raise/<str:kind>/", RaiseApi.as_view()),
-    path("metrics", metrics_view),
+    path("budgets/review/<str:token>/", token_page),
 ]
