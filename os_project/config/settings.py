@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
     "oficina_common.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP with a nonce per request, Referrer-Policy, Permissions-Policy (docs/security.md).
+    "oficina_common.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "oficina_common.security.csp_nonce",  # <script nonce="{{ csp_nonce }}">
             ],
         },
     },
