@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "oficina_common.metrics.RequestMetricsMiddleware",  # first: times everything below it
     "oficina_common.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP with a nonce per request, Referrer-Policy, Permissions-Policy (docs/security.md).
+    "oficina_common.security.SecurityHeadersMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Cookie-based CSRF (no sessions) for the customer's review page; the JSON API is exempt (JWT).
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -59,7 +61,10 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {"context_processors": [
+            "django.template.context_processors.request",
+            "oficina_common.security.csp_nonce",  # <script nonce="{{ csp_nonce }}"> (docs/security.md)
+        ]},
     },
 ]
 
