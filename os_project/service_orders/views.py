@@ -1,6 +1,7 @@
 """The customer's tracking page (HTML, Portuguese, phone-friendly): the link in every e-mail."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,13 +15,15 @@ from rest_framework.fields import DateTimeField
 
 from core.money import format_brl
 from customers.domain import first_name, mask_plate
-from oficina_common.errors import NotFound
+from oficina_common.errors import ApplicationError, NotFound
 
 from . import selectors, services
 from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Decision, LinkExpired, Status, next_action
 from .links import tracking_url
 from .models import DeclinedWork, ServiceOrder
-from .serializers import summary_of, totals_data
+from .serializers import decision_totals, summary_of, totals_data
+
+logger = logging.getLogger(__name__)
 
 # The happy path: the steps still ahead are drawn greyed out after those already reached.
 JOURNEY = (*reversed(ACTIVE_ORDER), Status.FINISHED, Status.DELIVERED)
@@ -52,6 +55,13 @@ def _timeline(order: ServiceOrder) -> list[dict[str, Any]]:
         entries += [{"status": status.value, "label": LABELS[status], "at": None, "state": "pending"}
                     for status in JOURNEY if status.value not in reached]
     return entries
+
+
+def _items_total(order: ServiceOrder, items: list[Any]) -> dict[str, Any]:
+    """The items' total; once the customer declined some, what they approved."""
+    if any(item.decision == Decision.DECLINED for item in items):
+        return {"total": _money(decision_totals(order)["approved_total_cents"]), "total_label": "Total aprovado"}
+    return {"total": _money(totals_data(order)["total_cents"]), "total_label": "Total"}
 
 
 def _vehicle(order: ServiceOrder) -> dict[str, str]:
@@ -113,7 +123,7 @@ def track_page(request: HttpRequest, tracking_code: str) -> HttpResponse:
         "items": [{"description": item.description, "quantity": item.quantity, "total": _money(item.total_cents),
                    "declined": item.decision == Decision.DECLINED} for item in items],
         "declined_work": _declined_lines(order.declined_work.all()),
-        "total": _money(totals_data(order)["total_cents"]),
+        **_items_total(order, items),
         "budget": _budget(order),
         "payment": _payment(order),
         "polling": polling,
@@ -148,6 +158,9 @@ def declined_work_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "service_orders/declined_work_gone.html", status=410)
     except NotFound:
         return render(request, "service_orders/declined_work_gone.html", {"unknown": True}, status=404)
+    except ApplicationError as exc:  # e.g. the vehicle changed hands since: the workshop books it by hand
+        logger.warning("declined work not booked from its link: %s", exc.message)
+        return render(request, "service_orders/declined_work_gone.html", {"refused": True}, status=409)
     order, new_order = offer.service_order, offer.new_order
     rows = (DeclinedWork.objects.filter(service_order=order, came_back_in__isnull=True) if new_order is None
             else DeclinedWork.objects.filter(service_order=order, came_back_in=new_order))

@@ -106,3 +106,14 @@ def test_an_expired_link_is_a_410_page_and_books_nothing(link, two_jobs):
     assert response.status_code == 410 and "Este link expirou" in response.content.decode()
     assert browser.post(link).status_code == 410
     assert ServiceOrder.objects.count() == 1
+
+
+def test_a_vehicle_that_changed_hands_is_a_page_that_sends_the_customer_to_the_workshop(browser, link, two_jobs):
+    from customers.models import Vehicle
+    from customers.services import customer_create
+
+    other = customer_create(name="João Souza", document="111.444.777-35", email="joao@example.com")
+    Vehicle.objects.filter(pk=two_jobs.vehicle_id).update(customer=other)
+    response = book(browser, link)
+    assert response.status_code == 409 and "fale com a oficina" in response.content.decode().lower()
+    assert ServiceOrder.objects.count() == 1

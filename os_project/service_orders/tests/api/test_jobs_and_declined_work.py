@@ -99,6 +99,7 @@ def test_the_tracking_page_shows_the_declined_work_without_personal_data(client,
     assert [line.text.split("R$")[0].strip() for line in by_testid(html)["declined-line"]] == [
         "1× Alinhamento", "2× Palheta do limpador"]
     assert one(html, "declined-total").text == "R$ 180,00"
+    assert one(html, "items-total").text == "R$ 158,50" and "Total aprovado" in one(html, "items").text
     declined_items = [item for item in by_testid(html)["item"] if item.attrs.get("data-decision") == "DECLINED"]
     assert len(declined_items) == 2
     assert "Maria da Silva" not in html and order.vehicle.plate not in html
