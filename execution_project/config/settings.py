@@ -111,6 +111,9 @@ SAGA_APPROVAL_GRACE_SECONDS = env.int("SAGA_APPROVAL_GRACE_SECONDS", default=60)
 SAGA_PAYMENT_TIMEOUT_SECONDS = env.int("SAGA_PAYMENT_TIMEOUT_SECONDS", default=2 * 24 * 3600)
 SAGA_SWEEP_INTERVAL_SECONDS = env.float("SAGA_SWEEP_INTERVAL_SECONDS", default=15.0)
 OUTBOX_SWEEP_AGE_SECONDS = env.int("OUTBOX_SWEEP_AGE_SECONDS", default=30)
+# Receipts of published messages in the cache (Redis): an item's next write removes what left,
+# instead of one more write after each publish (docs/configuration.md). Off: the old way.
+OUTBOX_RECEIPTS = env.bool("OUTBOX_RECEIPTS", default=True)
 PAYMENT_METHOD = env("PAYMENT_METHOD", default="pix")
 EXECUTION_RETENTION_DAYS = env.int("EXECUTION_RETENTION_DAYS", default=365)
 WORK_QUEUE_RETENTION_DAYS = env.int("WORK_QUEUE_RETENTION_DAYS", default=90)

@@ -30,7 +30,7 @@ from oficina_common.dynamodb import (
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
-from oficina_common.outbox import DynamoOutboxRelay, new_item_outbox, outbox_update
+from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, outbox_write
 
 from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
 from .tables import TTL_ATTRIBUTE
@@ -96,17 +96,35 @@ class _ItemOutbox:
 
     KEY: tuple[str, ...] = ()
     table: Any
+    receipts: Receipts | None = None
 
     def deliver(self, stored: StoredSaga | StoredJob, publisher: Publisher) -> int:
-        """Publish what the item's outbox holds, then remove it (at-least-once)."""
+        """Publish what the item's outbox holds that has not left yet (at-least-once); without
+        receipts, remove it from the item, with them, the item's next write does."""
         if not stored.outbox:
             return 0
         sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
-        stored.outbox = {}
+        if self.receipts is None:
+            stored.outbox = {}
         return sent
 
     def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
-        return DynamoOutboxRelay(self.table, self.KEY, publisher)
+        return DynamoOutboxRelay(self.table, self.KEY, publisher, self.receipts)
+
+    def _outbox_write(self, stored: StoredSaga | StoredJob, messages: Sequence[Envelope]) -> OutboxUpdate:
+        """The outbox part of a write: the new messages in, the entries known published out."""
+        published = self.receipts.published(list(stored.outbox)) if self.receipts and stored.outbox else set()
+        return outbox_write(messages, held=list(stored.outbox), published=published)
+
+    @staticmethod
+    def _outbox_after(stored: StoredSaga | StoredJob, update: OutboxUpdate,
+                      messages: Sequence[Envelope]) -> dict[str, str]:
+        """What the item's outbox holds after the write."""
+        removed = {update.names[clause.removeprefix("outbox.")] for clause in update.remove_clauses
+                   if clause.startswith("outbox.")}
+        outbox = {k: v for k, v in stored.outbox.items() if k not in removed}
+        outbox.update({e.message_id: json.dumps(e.to_dict(), ensure_ascii=False) for e in messages})
+        return outbox
 
 
 class ExecutionRepository(_ItemOutbox):
@@ -118,9 +136,10 @@ class ExecutionRepository(_ItemOutbox):
 
     KEY = ("executionId", "timestamp")
 
-    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=365)):
+    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=365), receipts: Receipts | None = None):
         self.table = table
         self.retention = retention
+        self.receipts = receipts
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, execution_id: str) -> StoredSaga | None:
@@ -185,12 +204,10 @@ class ExecutionRepository(_ItemOutbox):
             names[f"#a{n}"] = name
             values[f":a{n}"] = value
             clauses.append(f"#a{n} = :a{n}")
-        outbox_clauses, outbox_names, outbox_values = outbox_update(commands)
-        names.update(outbox_names)
-        values.update(outbox_values)
-        expression = "SET " + ", ".join(clauses + outbox_clauses)
-        if TTL_ATTRIBUTE not in attributes:
-            expression += f" REMOVE {TTL_ATTRIBUTE}"
+        outbox = self._outbox_write(stored, commands)
+        names.update(outbox.names)
+        values.update(outbox.values)
+        expression = outbox.expression(clauses, [] if TTL_ATTRIBUTE in attributes else [TTL_ATTRIBUTE])
         try:
             conditional_write(lambda: self.table.update_item(
                 Key=stored.key, UpdateExpression=expression, ConditionExpression="version = :expected",
@@ -199,9 +216,7 @@ class ExecutionRepository(_ItemOutbox):
         except ConcurrencyConflict:
             saga.version = expected
             raise
-        outbox = dict(stored.outbox)
-        outbox.update({e.message_id: json.dumps(e.to_dict(), ensure_ascii=False) for e in commands})
-        return StoredSaga(saga=saga, outbox=outbox, handled=handled)
+        return StoredSaga(saga=saga, outbox=self._outbox_after(stored, outbox, commands), handled=handled)
 
     # --- mapping --------------------------------------------------------------------------
     def _attributes(self, saga: SagaInstance) -> dict[str, Any]:
@@ -292,9 +307,10 @@ class WorkQueueRepository(_ItemOutbox):
     CLAIM_CANDIDATES = 10
     CLAIM_ROUNDS = 5
 
-    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=90)):
+    def __init__(self, table: Any, *, retention: timedelta = timedelta(days=90), receipts: Receipts | None = None):
         self.table = table
         self.retention = retention
+        self.receipts = receipts
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, queue_id: str) -> StoredJob | None:
@@ -388,11 +404,11 @@ class WorkQueueRepository(_ItemOutbox):
         if changes.get("status") in (JobStatus.COMPLETED, JobStatus.FAILED):
             clauses.append(f"{TTL_ATTRIBUTE} = :ttl")
             values[":ttl"] = epoch_seconds(datetime.now(UTC) + self.retention)
-        outbox_clauses, outbox_names, outbox_values = outbox_update(messages)
-        names.update(outbox_names)
-        values.update(outbox_values)
+        outbox = self._outbox_write(stored, messages)
+        names.update(outbox.names)
+        values.update(outbox.values)
         response = conditional_write(lambda: self.table.update_item(
-            Key=stored.key, UpdateExpression="SET " + ", ".join(clauses + outbox_clauses),
+            Key=stored.key, UpdateExpression=outbox.expression(clauses),
             ConditionExpression="#status = :expected AND version = :version",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW"),
             conflict=f"Job {job.queue_id} changed since it was read.")

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 
 from oficina_common import dynamodb
 from oficina_common.dynamodb import DynamoSettings
 from oficina_common.messaging import CeleryPublisher, Publisher
+from oficina_common.outbox import CacheReceipts
 
 from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
 from .saga import SagaConfig
@@ -65,10 +67,13 @@ def _build() -> Dependencies:
     def table(spec: Any) -> Any:
         return dynamodb.table(dynamo, spec)
 
+    receipts = CacheReceipts(caches["default"]) if settings.OUTBOX_RECEIPTS else None
     return Dependencies(
-        executions=ExecutionRepository(table(EXECUTIONS),
+        executions=ExecutionRepository(table(EXECUTIONS), receipts=receipts,
                                        retention=timedelta(days=settings.EXECUTION_RETENTION_DAYS)),
         steps=ExecutionStepRepository(table(EXECUTION_STEPS)),
+        # A job's messages carry the mechanic's reports (up to 16 KB each) and the job item is kept
+        # well under DynamoDB's 400 KB: they leave the item as soon as they are published.
         jobs=WorkQueueRepository(table(WORK_QUEUE), retention=timedelta(days=settings.WORK_QUEUE_RETENTION_DAYS)),
         publisher=CeleryPublisher(app),
         config=saga_config(),

@@ -4,8 +4,17 @@ Outbox: the messages a state change publishes travel in the SAME conditional sin
 as the change itself, in a map attribute ``outbox`` (message id -> envelope JSON) on the
 aggregate's item. ``outbox_pending``/``outbox_at`` are set while the map is non-empty, and form
 the sparse GSI ``OutboxIndex`` the sweeper queries (never a Scan) for messages a crash left
-undelivered. Delivery is at-least-once: publish first, then remove; consumers make a repeated
-message change nothing twice (see :mod:`oficina_common.messaging`).
+undelivered. Delivery is at-least-once; consumers make a repeated message change nothing twice
+(see :mod:`oficina_common.messaging`).
+
+Two ways to know a message left, by what the repository is given:
+- without receipts, the relay removes each message from the item after publishing it (one more
+  write per change);
+- with :class:`Receipts` (a fast store beside the broker: Redis through Django's cache), the
+  relay records a receipt after publishing and writes nothing; the item's NEXT write removes the
+  entries that have receipts (:func:`outbox_update`'s ``published``), and the sweeper publishes
+  only entries without one, writing nothing. An entry whose receipt is lost (the store emptied)
+  is published again: a duplicate, which consumers take once.
 
 Every item that can carry messages must be created with an ``outbox`` map (maybe empty):
 DynamoDB cannot ``SET outbox.#id`` on a missing map.
@@ -14,9 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -40,22 +50,93 @@ def new_item_outbox(envelopes: Sequence[Envelope] = ()) -> dict[str, Any]:
     return attributes
 
 
-def outbox_update(envelopes: Sequence[Envelope]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
-    """``SET`` clauses, names and values that add these messages to an item's outbox.
+@dataclass
+class OutboxUpdate:
+    """The clauses an item's write adds for its outbox: ``SET`` the new messages, ``REMOVE`` the
+    ones known published (and the pending flag once nothing is left). Merge them into the update
+    expression of the state change so everything lands in one write."""
 
-    Merge them into the update expression of the state change so both land in one write.
-    """
-    clauses: list[str] = []
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    set_clauses: list[str] = field(default_factory=list)
+    remove_clauses: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def expression(self, set_clauses: Sequence[str] = (), remove_clauses: Sequence[str] = ()) -> str:
+        """The whole update expression: the change's own clauses and the outbox's."""
+        sets, removes = [*set_clauses, *self.set_clauses], [*remove_clauses, *self.remove_clauses]
+        return " ".join(part for part in (
+            "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
+
+
+def outbox_write(envelopes: Sequence[Envelope], *, held: Collection[str] = (),
+                 published: Collection[str] = ()) -> OutboxUpdate:
+    """What a write does to the item's outbox: adds ``envelopes``; of the entries the item
+    ``held`` when read, removes those ``published`` (their receipts say so)."""
+    update = OutboxUpdate()
     for n, envelope in enumerate(envelopes):
-        names[f"#ob{n}"] = envelope.message_id
-        values[f":ob{n}"] = json.dumps(envelope.to_dict(), ensure_ascii=False)
-        clauses.append(f"outbox.#ob{n} = :ob{n}")
+        update.names[f"#ob{n}"] = envelope.message_id
+        update.values[f":ob{n}"] = json.dumps(envelope.to_dict(), ensure_ascii=False)
+        update.set_clauses.append(f"outbox.#ob{n} = :ob{n}")
+    gone = [message_id for message_id in held if message_id in published]
+    for n, message_id in enumerate(gone):
+        update.names[f"#op{n}"] = message_id
+        update.remove_clauses.append(f"outbox.#op{n}")
     if envelopes:
-        clauses += ["outbox_pending = :ob_pending", "outbox_at = :ob_at"]
-        values.update({":ob_pending": PENDING, ":ob_at": now_iso()})
-    return clauses, names, values
+        update.set_clauses += ["outbox_pending = :ob_pending", "outbox_at = :ob_at"]
+        update.values.update({":ob_pending": PENDING, ":ob_at": now_iso()})
+    elif gone and len(gone) == len(held):
+        update.remove_clauses += ["outbox_pending", "outbox_at"]
+    return update
+
+
+def outbox_update(envelopes: Sequence[Envelope]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """``SET`` clauses, names and values that add these messages to an item's outbox (for writes
+    that remove nothing: see :func:`outbox_write`)."""
+    update = outbox_write(envelopes)
+    return update.set_clauses, update.names, update.values
+
+
+class Receipts(Protocol):
+    """Which messages have been published (see the module's docstring)."""
+
+    ttl: timedelta
+
+    def published(self, message_ids: Collection[str]) -> set[str]: ...
+
+    def mark(self, message_ids: Collection[str]) -> None: ...
+
+
+class CacheReceipts:
+    """Receipts in a Django cache (the services' Redis): one key per message, for ``ttl``.
+
+    The store failing is never a reason to fail a change: a receipt not read means the message is
+    published again, a receipt not written means it will be (at-least-once either way)."""
+
+    def __init__(self, cache: Any, *, ttl: timedelta = timedelta(days=3)):
+        self.cache = cache
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(message_id: str) -> str:
+        return f"outbox-sent:{message_id}"
+
+    def published(self, message_ids: Collection[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        try:
+            found = self.cache.get_many([self._key(m) for m in message_ids])
+        except Exception:  # noqa: BLE001 - the store is an optimisation; publishing again is safe
+            logger.warning("outbox receipts unreadable; %d message(s) will be published again", len(message_ids))
+            return set()
+        return {m for m in message_ids if self._key(m) in found}
+
+    def mark(self, message_ids: Collection[str]) -> None:
+        if not message_ids:
+            return
+        try:
+            self.cache.set_many({self._key(m): 1 for m in message_ids}, timeout=int(self.ttl.total_seconds()))
+        except Exception:  # noqa: BLE001
+            logger.warning("outbox receipts not recorded; %d message(s) will be published again", len(message_ids))
 
 
 def pending_messages(item: dict[str, Any]) -> list[Envelope]:
@@ -63,13 +144,23 @@ def pending_messages(item: dict[str, Any]) -> list[Envelope]:
     return sorted(envelopes, key=lambda e: e.occurred_at)
 
 
-class DynamoOutboxRelay:
-    """Publishes an item's pending messages, then removes each from the item."""
+# How far back each table's sweeper has looked (``outbox_at``), per process: with receipts, an
+# entry stays in its item until the item's next write, and the sweeper must not read it again
+# at every run.
+_SWEPT_UP_TO: dict[str, str] = {}
+SWEEP_OVERLAP = timedelta(minutes=2)
 
-    def __init__(self, table: Any, key_attributes: Sequence[str], publisher: Publisher):
+
+class DynamoOutboxRelay:
+    """Publishes an item's pending messages, then removes each from the item (or, with
+    ``receipts``, records that they left and writes nothing)."""
+
+    def __init__(self, table: Any, key_attributes: Sequence[str], publisher: Publisher,
+                 receipts: Receipts | None = None):
         self.table = table
         self.key_attributes = tuple(key_attributes)
         self.publisher = publisher
+        self.receipts = receipts
 
     def _key(self, item: dict[str, Any]) -> dict[str, Any]:
         return {name: item[name] for name in self.key_attributes}
@@ -77,6 +168,13 @@ class DynamoOutboxRelay:
     def drain(self, item: dict[str, Any]) -> int:
         key = self._key(item)
         envelopes = pending_messages(item)
+        if self.receipts is not None:
+            published = self.receipts.published([e.message_id for e in envelopes])
+            unsent = [e for e in envelopes if e.message_id not in published]
+            for envelope in unsent:
+                self.publisher.publish(envelope)
+            self.receipts.mark([e.message_id for e in unsent])
+            return len(unsent)
         for envelope in envelopes:
             self.publisher.publish(envelope)
         if envelopes and self._remove_all(key, envelopes):
@@ -132,22 +230,41 @@ class DynamoOutboxRelay:
             # New messages arrived meanwhile (or nothing was pending): the flag must stay as it is.
 
     def sweep(self, *, older_than: timedelta = timedelta(seconds=30), limit: int = 200) -> int:
-        """Deliver what a crash left behind: items flagged pending for longer than ``older_than``."""
-        cutoff = (datetime.now(UTC) - older_than).isoformat().replace("+00:00", "Z")
-        sent = 0
-        stale = query_all(
-            self.table,
-            IndexName=OUTBOX_INDEX.name,
-            KeyConditionExpression="outbox_pending = :p AND outbox_at <= :cutoff",
-            ExpressionAttributeValues={":p": PENDING, ":cutoff": cutoff},
-        )
+        """Deliver what a crash left behind: items flagged pending for longer than ``older_than``.
+
+        With receipts, the items stay flagged until their next write: each run looks only at
+        what was flagged since the last one (at most as far back as receipts live), and reads an
+        item again only when an entry of its index copy has no receipt."""
+        now = datetime.now(UTC)
+        cutoff = _iso(now - older_than)
+        condition = "outbox_pending = :p AND outbox_at <= :cutoff"
+        values: dict[str, Any] = {":p": PENDING, ":cutoff": cutoff}
+        if self.receipts is not None:
+            oldest = _iso(now - self.receipts.ttl + SWEEP_OVERLAP)
+            values[":since"] = max(_SWEPT_UP_TO.get(self.table.name, oldest), oldest)
+            condition = "outbox_pending = :p AND outbox_at BETWEEN :since AND :cutoff"
+        stale = query_all(self.table, IndexName=OUTBOX_INDEX.name, KeyConditionExpression=condition,
+                          ExpressionAttributeValues=values)
+        sent, swept_up_to = 0, cutoff
         for n, indexed in enumerate(stale):
             if n >= limit:
+                swept_up_to = indexed["outbox_at"]  # the next run goes on from here
                 break
+            if self.receipts is not None:
+                held = list(indexed.get("outbox") or {})  # the index holds the whole item (ALL)
+                if len(self.receipts.published(held)) == len(held):
+                    continue  # all published; the item's next write removes them
             fresh = self.table.get_item(Key=self._key(indexed), ConsistentRead=True).get("Item")
             if fresh:
                 sent += self.drain(fresh)
+        if self.receipts is not None:
+            # Some overlap: a write stamped a moment before the last cutoff may have landed after it.
+            _SWEPT_UP_TO[self.table.name] = _iso(datetime.fromisoformat(swept_up_to.replace("Z", "+00:00"))
+                                                 - SWEEP_OVERLAP)
         if sent:
             logger.warning("outbox sweeper delivered %d stranded message(s)", sent)
         return sent
 
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")

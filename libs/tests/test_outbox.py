@@ -79,3 +79,80 @@ def test_new_messages_keep_the_pending_flag(orders):
     assert list(after["outbox"]) == ["late"]
     assert after["outbox_pending"] == "1"
 
+
+
+# --- receipts: published messages leave with the item's next write -----------------------------
+@pytest.fixture
+def receipts():
+    from django.core.cache import caches
+
+    from oficina_common.outbox import CacheReceipts
+
+    cache = caches["default"]
+    cache.clear()
+    return CacheReceipts(cache)
+
+
+def test_with_receipts_the_relay_publishes_once_and_writes_nothing(orders, receipts):
+    orders.put_item(Item={"orderId": "o1", "status": "PENDING", **new_item_outbox()})
+    item = approve(orders, event(1), event(2))
+    publisher = RecordingPublisher()
+    relay = DynamoOutboxRelay(orders, ["orderId"], publisher, receipts)
+    assert relay.drain(item) == 2
+    assert orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"] == item  # no write
+    assert relay.drain(item) == 0  # a redelivery of the change: its receipts say the messages left
+    assert publisher.types() == ["billing.BudgetApproved"] * 2
+
+
+def test_the_next_write_removes_what_was_published_and_keeps_what_was_not(orders, receipts):
+    from oficina_common.outbox import outbox_write
+
+    orders.put_item(Item={"orderId": "o1", "status": "PENDING", **new_item_outbox([event(1), event(2)])})
+    item = orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"]
+    published, crashed = sorted(item["outbox"])  # one published, the other's worker died first
+    receipts.mark([published])
+    update = outbox_write([event(3)], held=list(item["outbox"]), published=receipts.published(list(item["outbox"])))
+    orders.update_item(Key={"orderId": "o1"}, UpdateExpression=update.expression(["#st = :s"]),
+                       ExpressionAttributeNames={"#st": "status", **update.names},
+                       ExpressionAttributeValues={":s": "APPROVED", **update.values})
+    after = orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"]
+    assert published not in after["outbox"] and crashed in after["outbox"] and len(after["outbox"]) == 2
+    assert after["outbox_pending"] == "1"
+    # A write with nothing new, once everything left: the item is no longer pending.
+    receipts.mark(list(after["outbox"]))
+    update = outbox_write([], held=list(after["outbox"]), published=receipts.published(list(after["outbox"])))
+    orders.update_item(Key={"orderId": "o1"}, UpdateExpression=update.expression(),
+                       ExpressionAttributeNames=update.names)
+    final = orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"]
+    assert final["outbox"] == {} and "outbox_pending" not in final
+
+
+def test_with_receipts_the_sweeper_publishes_only_what_has_none_and_writes_nothing(orders, receipts):
+    from oficina_common import outbox
+
+    outbox._SWEPT_UP_TO.clear()
+    orders.put_item(Item={"orderId": "o1", "status": "PENDING", **new_item_outbox([event(1)])})  # published
+    orders.put_item(Item={"orderId": "o2", "status": "PENDING", **new_item_outbox([event(2)])})  # stranded
+    receipts.mark(list(orders.get_item(Key={"orderId": "o1"})["Item"]["outbox"]))
+    before = [orders.get_item(Key={"orderId": k}, ConsistentRead=True)["Item"] for k in ("o1", "o2")]
+    publisher = RecordingPublisher()
+    relay = DynamoOutboxRelay(orders, ["orderId"], publisher, receipts)
+    assert relay.sweep(older_than=timedelta(seconds=-5)) == 1
+    assert [e.payload["n"] for e in publisher.published] == [2]
+    assert relay.sweep(older_than=timedelta(seconds=-5)) == 0
+    assert [orders.get_item(Key={"orderId": k}, ConsistentRead=True)["Item"] for k in ("o1", "o2")] == before
+
+
+def test_receipts_that_cannot_be_read_mean_publishing_again(orders):
+    from oficina_common.outbox import CacheReceipts
+
+    class Down:
+        def get_many(self, keys):
+            raise ConnectionError("redis is down")
+
+        def set_many(self, values, timeout):
+            raise ConnectionError("redis is down")
+
+    receipts = CacheReceipts(Down())
+    assert receipts.published(["a"]) == set()
+    receipts.mark(["a"])  # logged, never raised: the message will be published again

@@ -75,7 +75,30 @@ def test_a_save_is_conditional_on_the_version_it_read_and_carries_its_messages(d
     assert list(item.outbox) == [decision.commands[0].message_id]
     assert deps.executions.deliver(saved, publisher) == 1
     assert publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
+    # Published with a receipt, and no write: the entry leaves with the item's next write.
+    assert unsent(deps.executions, stored.saga.execution_id) == []
+    assert deps.executions.deliver(deps.executions.get(stored.saga.execution_id), publisher) == 0
+    again = deps.executions.get(stored.saga.execution_id)
+    deps.executions.save(again, again.saga, [])
     assert deps.executions.get(stored.saga.execution_id).outbox == {}
+
+
+def unsent(repository, execution_id: str) -> list[str]:
+    """The entries of a saga item's outbox with no receipt: not known to have been published."""
+    held = list(repository.get(execution_id).outbox)
+    return [m for m in held if m not in repository.receipts.published(held)]
+
+
+def test_a_message_whose_worker_died_before_publishing_is_published_by_the_next_write_not_dropped(deps, publisher):
+    stored, _ = started(deps)  # written, never delivered: the worker died
+    reply = Envelope(type="billing.BudgetCreated", saga_id=stored.saga.execution_id,
+                     service_order_id=stored.saga.service_order_id, payload=budget_created())
+    decision = saga_flow.handle(stored.saga, reply, now=NOW, config=CONFIG)
+    saved = deps.executions.save(deps.executions.get(stored.saga.execution_id), decision.saga, decision.commands)
+    assert sorted(saved.outbox) == sorted([*stored.outbox, decision.commands[0].message_id])  # kept: no receipt
+    assert deps.executions.deliver(saved, publisher) == 2
+    assert publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]
+    assert unsent(deps.executions, stored.saga.execution_id) == []
 
 
 def test_a_saga_remembers_the_last_messages_it_applied(deps):

@@ -51,7 +51,9 @@ def test_an_order_goes_from_diagnosis_to_finished(empty_queue, publisher):
         ("os.ChangeStatus", "AWAITING_PAYMENT"), ("os.ChangeStatus", "IN_EXECUTION"),
         ("execution.WorkCompleted", None), ("os.ConsumeParts", None), ("os.ChangeStatus", "FINISHED")]
     stored = deps.executions.get(event.saga_id)
-    assert stored.saga.status == "COMPLETED" and stored.outbox == {}
+    assert stored.saga.status == "COMPLETED"
+    # What the last write published stays in the item, with its receipts (no write after publishing).
+    assert deps.executions.receipts.published(list(stored.outbox)) == set(stored.outbox)
     records = deps.steps.list_for(event.saga_id)
     assert [r["status"] for r in sorted(records, key=lambda r: r["stepNumber"])] == ["COMPLETED"] * 7
 
@@ -140,9 +142,15 @@ def test_the_sweeper_retries_overdue_sagas_and_delivers_stranded_messages(deps, 
     deps.executions.save(stored, decision.saga, decision.commands)
     assert deps.executions.get(event.saga_id).outbox
 
-    report = services.saga_sweep(deps=replace(deps, outbox_sweep_age=timedelta(0)))
+    sweep_now = replace(deps, outbox_sweep_age=timedelta(0))
+    report = services.saga_sweep(deps=sweep_now)
     assert report.outbox_delivered >= 1
-    assert deps.executions.get(event.saga_id).outbox == {}
+    assert [e.type for e in publisher.published if e.saga_id == event.saga_id] == [
+        "billing.CreateBudget", "os.ChangeStatus"]
+    # Swept again: published already (its receipt), so nothing is published or written.
+    before = deps.executions.table.get_item(Key=stored.key, ConsistentRead=True)["Item"]
+    services.saga_sweep(deps=sweep_now)
+    assert deps.executions.table.get_item(Key=stored.key, ConsistentRead=True)["Item"] == before
     assert [e.type for e in publisher.published if e.saga_id == event.saga_id] == [
         "billing.CreateBudget", "os.ChangeStatus"]
 
