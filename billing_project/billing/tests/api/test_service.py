@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from billing.tests.support import NOBODY
+from oficina_common.testing import production_jwt_environment
 
 PROJECT = Path(__file__).resolve().parents[3]
 
@@ -95,13 +96,15 @@ def test_production_refuses_development_secrets_and_a_missing_webhook_secret():
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
     assert "MERCADOPAGO_WEBHOOK_SECRET must be set" in result.stderr
-    debug = _start_production(DEBUG="1", SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50,
-                              MERCADOPAGO_WEBHOOK_SECRET="w" * 30)
+    debug = _start_production(DEBUG="1", SECRET_KEY="s" * 50, MERCADOPAGO_WEBHOOK_SECRET="w" * 30,
+                              **production_jwt_environment(signs_tokens=False))
     assert debug.returncode != 0 and "DEBUG must be off" in debug.stderr
 
 
 def test_production_starts_with_real_secrets():
-    result = _start_production(SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50, MERCADOPAGO_WEBHOOK_SECRET="w" * 30)
+    # Billing only verifies tokens: a real public key, and no private key.
+    result = _start_production(SECRET_KEY="s" * 50, MERCADOPAGO_WEBHOOK_SECRET="w" * 30,
+                               **production_jwt_environment(signs_tokens=False))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 

@@ -48,9 +48,11 @@ class TestTheReviewPage:
     def test_is_never_cached_and_leaks_no_referrer(self, visitor, pending):
         response = visitor.get(pending.review_url)
         assert "no-store" in response["Cache-Control"]
-        # Not "no-referrer": a browser then posts the forms with "Origin: null" and CSRF refuses them.
+        # The header keeps the link (a credential) from any Referer; the page's own meta, which the
+        # document applies over the header, is "same-origin", not "no-referrer": with that a browser
+        # posts the forms with "Origin: null" and the CSRF check refuses them.
         assert '<meta name="referrer" content="same-origin">' in response.content.decode()
-        assert response["Referrer-Policy"] == "same-origin"
+        assert response["Referrer-Policy"] == "no-referrer"
 
     def test_reading_the_page_decides_nothing(self, visitor, pending, fake):
         visitor.get(pending.review_url)
