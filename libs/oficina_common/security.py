@@ -24,8 +24,8 @@ REDACTED = "[redacted]"
 
 # A path segment that is a credential: what comes right after these prefixes.
 _SECRET_SEGMENT = re.compile(r"(/(?:budgets/review|declined|track|api/v1/tracking)/)[^/?#\s\"']+")
-# Query parameters whose value is a credential (a link's token, a code, a signature).
-_SECRET_PARAMETER = re.compile(r"([?&](?:[\w.-]*(?:token|code|secret|password|signature|key))=)[^&#\s\"']*",
+# Query parameters whose value is a credential (a link's token, ``t`` on the payment pages, a code…).
+_SECRET_PARAMETER = re.compile(r"([?&](?:t|[\w.-]*(?:token|code|secret|password|signature|key))=)[^&#\s\"']*",
                                re.IGNORECASE)
 
 

@@ -17,6 +17,7 @@ TOKEN = "qZ3x-Jk8Tn0pLw2sVb7cRd4fGh6iKm9A"
     (f"/api/v1/tracking/{TOKEN}/", "/api/v1/tracking/[redacted]/"),
     (f"https://billing.example.com/budgets/review/{TOKEN}", "https://billing.example.com/budgets/review/[redacted]"),
     (f"/pay/?token={TOKEN}&page=2", "/pay/?token=[redacted]&page=2"),
+    (f"/budgets/b-1/v1/payment/status/?t={TOKEN}", "/budgets/b-1/v1/payment/status/?t=[redacted]"),
     ("/api/v1/webhooks/mercadopago/?data.id=1&type=payment", "/api/v1/webhooks/mercadopago/?data.id=1&type=payment"),
     ("/api/v1/service-orders/42/", "/api/v1/service-orders/42/"),
 ])
