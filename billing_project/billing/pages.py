@@ -168,7 +168,9 @@ def _job_cards(budget: Budget, choices: Choices) -> list[dict[str, Any]]:
     jobs = budget.open_jobs
     return [{
         "field": f"job-{job.number}", "position": n, "count": len(jobs), "total_cents": job.total_cents,
-        "title": " + ".join(line.description for line in job.lines if line.is_service) or "Peças",
+        # Named by its services; a job of parts alone, by its parts.
+        "title": " + ".join(line.description for line in job.lines if line.is_service)
+        or " + ".join(line.description for line in job.lines),
         "approved": job.number not in choices.declined_jobs,
         "lines": [{"line": line, "field": f"line-{line.line_id}", "chosen": choices.accepts(line)}
                   for line in job.lines],

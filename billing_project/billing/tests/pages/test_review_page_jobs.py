@@ -37,7 +37,7 @@ class TestTheJobs:
         response = visitor.get(jobs.review_url)
         assert response.status_code == 200
         html = response.content
-        assert [e.text for e in by_testid(html, "job-title")] == ["Troca de óleo", "Alinhamento", "Peças"]
+        assert [e.text for e in by_testid(html, "job-title")] == ["Troca de óleo", "Alinhamento", "Palheta"]
         assert [e.text for e in by_testid(html, "job-total")] == ["R$ 137,00", "R$ 120,00", "R$ 50,00"]
         cards = by_testid(html, "job")
         assert len(cards) == 3
@@ -161,7 +161,7 @@ class TestARevisionLineByLine:
         assert "Já decidido antes" in earlier.text
         assert [e.text for e in by_testid(html, "item-decided")] == ["já aprovado", "já aprovado", "recusado antes",
                                                                      "já aprovado", "recusado antes"]
-        assert [e.text for e in by_testid(html, "job-title")] == ["Peças", "Balanceamento"]
+        assert [e.text for e in by_testid(html, "job-title")] == ["Pastilha de freio", "Balanceamento"]
         assert [e["name"] for e in by_testid(html, "job-approve")] == ["job-4", "job-5"]
         assert one(html, "approved-total").text == "R$ 250,00"  # only what this revision adds
 
