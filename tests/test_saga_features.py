@@ -138,10 +138,9 @@ def mechanic_reports_extra(staff: OficinaClient, ctx: dict) -> None:
     job = staff.claim_job_of(ctx["order"]["id"], WAIT)
     part = ctx["part"]
     unit_cents = reais_to_cents(str(part["unit_price"]))
-    staff.report_additional_repair(job["queue_id"], [
-        {"kind": "part", "catalog_id": str(part["id"]), "description": part["name"], "quantity": 1,
-         "unit_price_cents": unit_cents},
-    ], notes="Filtro extra necessário")
+    # By catalog item and quantity: the OS catalogue prices it.
+    staff.report_additional_repair(job["queue_id"], [{"kind": "part", "catalog_id": str(part["id"]), "quantity": 1}],
+                                   notes="Filtro extra necessário")
     ctx.update(job=job, additional_cents=unit_cents, expected_version=2)
 
 

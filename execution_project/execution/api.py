@@ -216,6 +216,25 @@ class ItemSerializer(serializers.Serializer):
                                    help_text="Groups a service with its parts: the customer decides each job.")
 
 
+class ReportedItemSerializer(serializers.Serializer):
+    """What a mechanic reports: the catalog item and how many. Its name and price come from the OS
+    catalogue (the saga asks the OS), never from the request."""
+
+    kind = serializers.ChoiceField(choices=["service", "part"])
+    catalog_id = serializers.RegexField(r"^[1-9][0-9]{0,9}$", help_text="The OS catalog's service or part id.")
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    job = serializers.IntegerField(min_value=1, max_value=50, default=1,
+                                   help_text="Groups a service with its parts: the customer decides each job.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            priced = sorted({"unit_price_cents", "description"} & set(data))
+            if priced:
+                raise serializers.ValidationError({priced[0]: "Names and prices come from the OS catalog: report "
+                                                               "the catalog item, its quantity and job."})
+        return super().to_internal_value(data)
+
+
 class JobOutputSerializer(serializers.Serializer):
     queue_id = serializers.CharField()
     execution_id = serializers.CharField()
@@ -342,7 +361,7 @@ class WorkQueueAdditionalRepairsApi(APIView):
 
     @extend_schema_serializer(component_name="AdditionalRepairsInput")
     class InputSerializer(serializers.Serializer):
-        items = ItemSerializer(many=True, allow_empty=False, max_length=50)
+        items = ReportedItemSerializer(many=True, allow_empty=False, max_length=50)
         notes = serializers.CharField(max_length=2000, allow_blank=True, default="")
 
     @extend_schema(operation_id="work_queue_additional_repairs", request=InputSerializer,

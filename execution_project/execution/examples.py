@@ -61,8 +61,7 @@ _ITEMS = [
     {"kind": "service", "catalog_id": "1", "description": "Troca de óleo", "quantity": 1, "unit_price_cents": 12000},
     {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 2, "unit_price_cents": 3550},
 ]
-_EXTRA = {"kind": "part", "catalog_id": "31", "description": "Pastilha de freio", "quantity": 2,
-          "unit_price_cents": 9000}
+_EXTRA = {"kind": "part", "catalog_id": "31", "quantity": 2, "job": 2}  # priced by the OS catalogue
 
 JOB = {
     "queue_id": QUEUE_ID, "execution_id": EXECUTION_ID, "service_order_id": SERVICE_ORDER_ID,

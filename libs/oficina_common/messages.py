@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "os.ReleaseParts": QUEUE_OS,
     "os.ConsumeParts": QUEUE_OS,
     "os.ChangeStatus": QUEUE_OS,
+    "os.PriceItems": QUEUE_OS,
 }
 
 EVENTS: dict[str, str] = {
@@ -39,6 +40,8 @@ EVENTS: dict[str, str] = {
     "os.PartsReservationFailed": QUEUE_EXECUTION,
     "os.PartsReleased": QUEUE_EXECUTION,
     "os.PartsConsumed": QUEUE_EXECUTION,
+    "os.ItemsPriced": QUEUE_EXECUTION,
+    "os.ItemsPricingFailed": QUEUE_EXECUTION,
     "billing.BudgetCreated": QUEUE_EXECUTION,
     "billing.BudgetApproved": QUEUE_EXECUTION,
     "billing.BudgetRejected": QUEUE_EXECUTION,

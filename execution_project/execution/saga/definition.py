@@ -17,7 +17,8 @@ found by the mechanic, or a revision made by staff — are declared with the las
   6 enqueue_work    the work_queue job (local)                     comp. withdraw the job
                     OS -> IN_EXECUTION once paid
   7 complete_work   WorkCompleted -> os.ConsumeParts -> PartsConsumed: OS -> FINISHED, COMPLETED;
-                    WorkFailed compensates; AdditionalRepairReported -> billing.ReviseBudget
+                    WorkFailed compensates; AdditionalRepairReported -> os.PriceItems ->
+                    ItemsPriced -> billing.ReviseBudget
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
              replies={"execution.WorkCompleted": on.on_work_completed,
                       "execution.WorkFailed": on.on_work_failed,
                       "execution.AdditionalRepairReported": on.on_additional_repair,
+                      "os.ItemsPriced": on.on_items_priced,
+                      "os.ItemsPricingFailed": on.on_items_pricing_failed,
                       "os.PartsConsumed": on.on_parts_consumed},
              os_status_on_completion=OsStatus.FINISHED),
 )
@@ -74,7 +77,10 @@ AWAITED_COMMANDS: tuple[AwaitedCommand, ...] = (
     # The job is done: rolling back would undo real work, so a person looks instead.
     AwaitedCommand("consume_parts", "os.ConsumeParts", ("os.PartsConsumed",), "complete_work",
                    when_unanswered=WhenUnanswered.ASK_A_PERSON, is_step_action=True),
-    # Additional repairs: without an answer the work goes on with what was approved.
+    # Additional repairs: without an answer the work goes on with what was approved. The OS
+    # prices what the mechanic reported (a read: nothing to undo), then Billing revises the budget.
+    AwaitedCommand("price_extra_items", "os.PriceItems", ("os.ItemsPriced", "os.ItemsPricingFailed"),
+                   "complete_work", when_unanswered=_GIVE_UP, given_up=steps.revision_given_up),
     AwaitedCommand("revise_budget", "billing.ReviseBudget", _BUDGET, "complete_work", when_unanswered=_GIVE_UP,
                    undo_late_reply=True, given_up=steps.revision_given_up),
     AwaitedCommand("reserve_extra_parts", "os.ReserveParts", _RESERVATION, "complete_work",

@@ -45,6 +45,7 @@ from .steps import (
     item_line,
     items_total,
     payment_request,
+    reported_line,
     str_or_none,
     undo_payment,
 )
@@ -152,7 +153,7 @@ def _revision_under_way(s: SagaInstance) -> bool:
     undone), a new one would be taken for it (their replies do not say which revision they answer)."""
     revision = s.active_revision
     return (revision is not None and revision.is_open) or s.pending_command(
-        "revise_budget", "reserve_extra_parts", "request_extra_payment") is not None
+        "price_extra_items", "revise_budget", "reserve_extra_parts", "request_extra_payment") is not None
 
 
 def _decision_too_early(s: SagaInstance, p: dict[str, Any]) -> bool:
@@ -607,6 +608,8 @@ def on_work_failed(t: Transition, p: dict[str, Any]) -> None:
 
 
 def on_additional_repair(t: Transition, p: dict[str, Any]) -> None:
+    """The mechanic reported catalog items and quantities: the OS prices them (its catalogue,
+    never the report), then Billing revises the budget."""
     s = t.saga
     if not _news_of_the_job(t, p):
         return
@@ -614,16 +617,44 @@ def on_additional_repair(t: Transition, p: dict[str, Any]) -> None:
         t.ignore("a revision is already under way")
         return
     assert s.budget is not None
-    items = [item_line(i) for i in p.get("items") or []]
+    items = [reported_line(i) for i in p.get("items") or []]
     if not items:
         t.ignore("no items reported")
         return
-    notes = str(p.get("notes") or "")
     s.revisions.append(Revision(number=len(s.revisions) + 1, status=RevisionStatus.REQUESTED,
-                                queue_id=str(p["queue_id"]), items=items, notes=notes))
-    t.send("billing.ReviseBudget", {"budget_id": s.budget.budget_id, "items": items,
-                                    "reason": clip(notes) or "Additional repairs found during the work"},
+                                queue_id=str(p["queue_id"]), items=items, notes=str(p.get("notes") or "")))
+    t.send("os.PriceItems", {"items": items}, key="price_extra_items", step="complete_work")
+
+
+def _revision_being_priced(t: Transition) -> Revision | None:
+    s = t.saga
+    revision = s.active_revision
+    if not s.is_live or revision is None or revision.status != RevisionStatus.REQUESTED \
+            or t.answered("price_extra_items") is None:
+        t.ignore("no additional repairs are being priced")
+        return None
+    return revision
+
+
+def on_items_priced(t: Transition, p: dict[str, Any]) -> None:
+    revision = _revision_being_priced(t)
+    if revision is None:
+        return
+    assert t.saga.budget is not None
+    revision.items = [item_line(i) for i in p.get("items") or []]
+    t.send("billing.ReviseBudget", {"budget_id": t.saga.budget.budget_id, "items": revision.items,
+                                    "reason": clip(revision.notes) or "Additional repairs found during the work"},
            key="revise_budget", step="complete_work")
+
+
+def on_items_pricing_failed(t: Transition, p: dict[str, Any]) -> None:
+    revision = _revision_being_priced(t)
+    if revision is None:
+        return
+    revision.status = RevisionStatus.FAILED
+    revision.error = clip(str(p.get("reason") or "the catalogue could not price them"))
+    t.summary_update(f"Additional repairs not priced: {revision.error}")
+    consume_if_done(t)
 
 
 def on_order_cancelled(t: Transition, p: dict[str, Any]) -> None:

@@ -153,6 +153,13 @@ def item_line(raw: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
+def reported_line(raw: dict[str, Any]) -> dict[str, Any]:
+    """A line the mechanic reported: the catalog item, how many and its job; no name, no price
+    (the OS catalogue gives them)."""
+    line = item_line({**raw, "unit_price_cents": 0, "description": ""})
+    return {key: line[key] for key in ("kind", "catalog_id", "quantity", "job")}
+
+
 def decided_lines(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The approved and the declined lines of a decided version, or ``None`` when the decision
     does not list them (the whole version approved, as older messages say)."""

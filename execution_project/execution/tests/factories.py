@@ -24,6 +24,7 @@ DOCUMENTED_PAYLOAD_KEYS: dict[str, set[str]] = {
     "billing.CancelPayment": {"payment_id", "reason"},
     "billing.RefundPayment": {"payment_id", "reason"},
     "os.ChangeStatus": {"to", "reason", "summary"},
+    "os.PriceItems": {"items"},
     "execution.WorkCompleted": {"queue_id", "notes"},
     "execution.WorkFailed": {"queue_id", "reason"},
     "execution.AdditionalRepairReported": {"queue_id", "items", "notes"},

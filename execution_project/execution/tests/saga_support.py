@@ -42,6 +42,12 @@ class SagaScenario:
                             payload=payload)
         return self._apply(saga.handle(self.saga, envelope, now=self.now, config=self.config))
 
+    def reports(self, *items: dict[str, Any], notes: str = "") -> SagaScenario:
+        """The mechanic reports catalog items, and the OS prices them as ``items`` say."""
+        self.receive("execution.AdditionalRepairReported", queue_id=self.saga.queue_id,
+                     items=[{k: item[k] for k in ("kind", "catalog_id", "quantity")} for item in items], notes=notes)
+        return self.receive("os.ItemsPriced", items=list(items))
+
     def enqueued(self) -> SagaScenario:
         assert self.saga is not None and self.saga.queue_id
         return self._apply(saga.work_enqueued(self.saga, self.saga.queue_id, now=self.now, config=self.config))

@@ -16,8 +16,7 @@ from ..factories import (
     replies_until_paid,
 )
 
-ITEM = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1, "unit_price_cents": 3550,
-        "job": 1}  # one job unless the mechanic groups them
+ITEM = {"kind": "part", "catalog_id": "7", "quantity": 1, "job": 1}  # the OS catalogue names and prices it
 
 
 def client_as(role: str | None, **claims) -> APIClient:
@@ -156,6 +155,9 @@ def test_a_mechanic_takes_works_on_and_finishes_a_job(empty_queue, joao, ana, pu
     started = joao.post(f"/api/v1/work-queue/{queue_id}/start/")
     assert started.status_code == 200 and started.json()["status"] == "IN_PROGRESS"
 
+    priced = joao.post(f"/api/v1/work-queue/{queue_id}/additional-repairs/",
+                       {"items": [{**ITEM, "unit_price_cents": 1}], "notes": "Filtro extra"}, format="json")
+    assert priced.status_code == 400 and "catalog" in str(priced.json()["extra"])  # he never prices his own charge
     reported = joao.post(f"/api/v1/work-queue/{queue_id}/additional-repairs/",
                          {"items": [ITEM], "notes": "Filtro extra"}, format="json")
     assert reported.status_code == 202

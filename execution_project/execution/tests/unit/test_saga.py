@@ -308,8 +308,7 @@ def test_a_job_queued_after_the_saga_turned_back_is_withdrawn(scenario):
 
 # --- additional repairs ------------------------------------------------------------------------
 def _report_extra(scenario: SagaScenario) -> SagaScenario:
-    return scenario.receive("execution.AdditionalRepairReported", queue_id=scenario.saga.queue_id,
-                            items=[EXTRA_FILTER], notes="Filtro extra necessário")
+    return scenario.reports(EXTRA_FILTER, notes="Filtro extra necessário")
 
 
 def test_additional_repairs_revise_the_budget_and_the_approved_difference_is_reserved_and_charged(scenario):

@@ -330,8 +330,7 @@ def test_a_staff_cancel_of_a_failed_saga_keeps_the_refund_for_the_retry():
 def test_undoing_a_late_revision_in_a_saga_that_goes_on_compensates_no_step():
     """Found: the cancelled late revision marked the job's step COMPENSATED; the saga never completed."""
     scenario = SagaScenario().in_execution()
-    scenario.receive("execution.AdditionalRepairReported", queue_id=scenario.saga.queue_id, items=[EXTRA_PADS],
-                     notes="pastilhas")
+    scenario.reports(EXTRA_PADS, notes="pastilhas")
     scenario.receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes="ok")
     scenario.receive("billing.BudgetCreated", **budget_created(version=2, total_cents=TOTAL_CENTS + 8000,
                                                                 revision=True, origin="saga",

@@ -92,8 +92,8 @@ def test_additional_repairs_approved_in_part_reserve_and_charge_only_what_was_ap
               "unit_price_cents": 2500, "job": 1}
     bulb = {"kind": "part", "catalog_id": "23", "description": "Lâmpada H4", "quantity": 1,
             "unit_price_cents": 3000, "job": 2}
-    scenario.receive("execution.AdditionalRepairReported", queue_id=scenario.saga.queue_id,
-                     items=[wiper, blades, bulb], notes="Palhetas gastas, farol queimado")
+    scenario.reports({**wiper, "optional": False}, {**blades, "optional": False}, {**bulb, "optional": False},
+                     notes="Palhetas gastas, farol queimado")
     assert [i["job"] for i in scenario.command("billing.ReviseBudget")["items"]] == [1, 1, 2]
     added = 4000 + 5000 + 3000
     scenario.receive("billing.BudgetCreated", **budget_created(version=2, total_cents=TOTAL_CENTS + added,

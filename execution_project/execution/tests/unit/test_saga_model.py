@@ -43,7 +43,9 @@ FILTER = {"kind": "part", "catalog_id": "7", "description": "Filtro", "quantity"
 PADS = {"kind": "part", "catalog_id": "9", "description": "Pastilha", "quantity": 1, "unit_price_cents": 8000}
 BRAKES = {"kind": "service", "catalog_id": "3", "description": "Freios", "quantity": 1, "unit_price_cents": 5000}
 # What the broker may lose here: the saga's commands, the replies to them, Billing's news.
-LOSABLE_PREFIXES = ("billing.", "os.ReserveParts", "os.ReleaseParts", "os.ConsumeParts", "os.Parts")
+LOSABLE_PREFIXES = ("billing.", "os.ReserveParts", "os.ReleaseParts", "os.ConsumeParts", "os.Parts", "os.PriceItems",
+                    "os.Items")
+CATALOG = {item["catalog_id"]: item for item in (SERVICE, FILTER, PADS, BRAKES)}  # the OS's, for pricing
 PEOPLE_EVENTS = ("execution.", "os.OrderCancelled", "os.ChangeStatus")
 
 
@@ -142,6 +144,11 @@ class World:
         if not self.versions:
             self.versions.append(Version(1, list(c.payload["items"])))
         return [self.created(self.versions[0], "saga", c.message_id)]
+
+    def _PriceItems(self, c: Envelope) -> list[Envelope]:
+        priced = [{**CATALOG[i["catalog_id"]], "quantity": i["quantity"], "job": i["job"], "optional": False}
+                  for i in c.payload["items"]]
+        return [self.event("os.ItemsPriced", c.message_id, items=priced)]
 
     def _ReviseBudget(self, c: Envelope) -> list[Envelope]:
         return [self.revise(list(c.payload["items"]), "saga", c.message_id)]

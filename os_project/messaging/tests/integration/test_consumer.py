@@ -317,3 +317,35 @@ def test_a_message_that_can_never_succeed_is_dropped_not_retried(diagnosed_order
     monkeypatch.setattr(services, "message_handle", broken)
     message = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL"})
     assert handle_message.apply(args=[message]).get() == "rejected"
+
+
+# --- additional repairs are priced from the catalogue, never from the request -----------------
+def test_additional_repairs_are_priced_from_todays_catalogue(diagnosed_order, oil_filter, brake_pads):
+    brake_pads.may_decline_alone = True
+    brake_pads.save()
+    message = command(diagnosed_order, "os.PriceItems", {"items": [
+        {"kind": "part", "catalog_id": str(brake_pads.pk), "quantity": 2, "job": 2,
+         "unit_price_cents": 1},  # a price in the request is no price: the catalogue's is taken
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 1}]})
+    assert handle_message.apply(args=[message]).get() == "handled"
+    [reply] = replies()
+    assert reply["type"] == "os.ItemsPriced"
+    assert reply["payload"]["items"] == [
+        {"kind": "part", "catalog_id": str(brake_pads.pk), "description": "Pastilha", "quantity": 2,
+         "unit_price_cents": 21000, "job": 2, "optional": True},
+        {"kind": "part", "catalog_id": str(oil_filter.pk), "description": oil_filter.name, "quantity": 1,
+         "unit_price_cents": int(oil_filter.unit_price * 100), "job": 1, "optional": False}]
+
+
+@pytest.mark.parametrize("items", [
+    [{"kind": "part", "catalog_id": "999999", "quantity": 1}],
+    [{"kind": "tyre", "catalog_id": "1", "quantity": 1}],
+    [{"kind": "part", "catalog_id": "x", "quantity": 1}],
+    [{"kind": "part", "catalog_id": "1", "quantity": 0}],
+    [],
+    "not a list",
+])
+def test_an_item_the_catalogue_cannot_price_is_answered_with_the_reason(diagnosed_order, items):
+    assert handle_message.apply(args=[command(diagnosed_order, "os.PriceItems", {"items": items})]).get() == "handled"
+    [reply] = replies()
+    assert reply["type"] == "os.ItemsPricingFailed" and reply["payload"]["reason"]
