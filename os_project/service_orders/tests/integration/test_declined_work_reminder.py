@@ -131,3 +131,18 @@ def test_a_mail_server_that_refuses_leaves_the_reminder_for_the_next_run(two_job
     assert DeclinedWork.objects.get().reminded_at is None
     monkeypatch.undo()
     assert declined_work_remind(now=later) == 1
+
+
+def test_operators_run_the_reminder_by_hand_and_see_what_a_date_ahead_would_send(two_jobs):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    declined(two_jobs, 3)
+    out = StringIO()
+    call_command("remind_declined_work", stdout=out)
+    assert out.getvalue().strip() == "declined-work reminders sent: 0"
+    call_command("remind_declined_work", "--days-ahead", "31", stdout=out)
+    assert out.getvalue().strip().endswith("declined-work reminders sent: 1") and len(mail.outbox) == 1
+    with pytest.raises(SystemExit):
+        call_command("remind_declined_work", "--days-ahead", "-1", stderr=StringIO())
