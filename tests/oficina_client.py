@@ -99,6 +99,9 @@ class OficinaClient:
                          json={"sku": f"SKU-{uuid.uuid4().hex[:10].upper()}", "name": name, "unit_price": unit_price,
                                "quantity_in_stock": stock, "minimum_stock": minimum})
 
+    def declined_work(self, vehicle_id: Any) -> list[dict]:
+        return items_of(self.json("GET", f"{self.urls.os}/api/v1/vehicles/{vehicle_id}/declined-work/"))
+
     def part(self, part_id: Any) -> dict:
         return self.json("GET", f"{self.urls.os}/api/v1/parts/{part_id}/")
 
@@ -134,9 +137,12 @@ class OficinaClient:
     def budget(self, budget_id: str, token: str | None = None) -> dict:
         return self.json("GET", f"{self.urls.billing}/api/v1/budgets/{budget_id}/", token=token)
 
-    def approve_budget(self, budget_id: str, version: int, token: str | None = None, reason: str = "") -> dict:
-        """The customer's approval (with her token), or staff's on her behalf (staff say why)."""
-        body: dict[str, Any] = {"version": version, **({"reason": reason} if reason else {})}
+    def approve_budget(self, budget_id: str, version: int, token: str | None = None, reason: str = "",
+                       lines: list[int] | None = None) -> dict:
+        """The customer's approval (with her token), or staff's on her behalf (staff say why);
+        with ``lines``, only those line ids (the rest declined)."""
+        body: dict[str, Any] = {"version": version, **({"reason": reason} if reason else {}),
+                                **({"lines": lines} if lines is not None else {})}
         return self.json("POST", f"{self.urls.billing}/api/v1/budgets/{budget_id}/approve/", json=body, token=token)
 
     def reject_budget(self, budget_id: str, version: int, reason: str, token: str | None = None) -> dict:

@@ -322,3 +322,99 @@ def second_version(staff: OficinaClient, ctx: dict, total: str) -> None:
     assert budget["total_cents"] == reais_to_cents(total)
     versions = items_of(staff.json("GET", f"{staff.urls.billing}/api/v1/budgets/{budget['budget_id']}/versions/"))
     assert [v["status"] for v in sorted(versions, key=lambda v: v["version"])] == ["SUPERSEDED", "PENDING_APPROVAL"]
+
+
+# --- line by line: two jobs of three approved, the third comes back ------------------------------
+@given(parsers.parse("the workshop also does brakes for R$ {brakes} with pads at R$ {pads} "
+                     "and sells tyres at R$ {tyre}"))
+def brakes_and_tyres(staff: OficinaClient, ctx: dict, brakes: str, pads: str, tyre: str) -> None:
+    ctx["brakes"] = staff.create_service("Revisão dos freios", brakes, 90)
+    ctx["pads"] = staff.create_part("Pastilha de freio", pads, stock=10)
+    ctx["tyre"] = staff.create_part("Pneu 175/65 R14", tyre, stock=8)
+
+
+@when(parsers.parse("the mechanic diagnoses the oil change, the brakes and {tyres:d} tyres as three jobs"))
+def diagnose_three_jobs(staff: OficinaClient, ctx: dict, tyres: int) -> None:
+    order_id = ctx["order"]["id"]
+    staff.start_diagnosis(order_id)
+    staff.submit_diagnosis(order_id, [
+        {"kind": "service", "catalog_id": ctx["service"]["id"], "quantity": 1, "job": 1},
+        {"kind": "part", "catalog_id": ctx["part"]["id"], "quantity": 2, "job": 1},
+        {"kind": "service", "catalog_id": ctx["brakes"]["id"], "quantity": 1, "job": 2},
+        {"kind": "part", "catalog_id": ctx["pads"]["id"], "quantity": 2, "job": 2},
+        {"kind": "part", "catalog_id": ctx["tyre"]["id"], "quantity": tyres, "job": 3},
+    ], notes="Óleo vencido, pastilhas no fim, pneus carecas")
+
+
+@when("Maria approves the oil change and the brakes and declines the tyres")
+def maria_approves_two_jobs(staff: OficinaClient, ctx: dict) -> None:
+    budget = pending_budget(staff, ctx)
+    lines = [item["line_id"] for item in budget["items"] if item["job"] in (1, 2)]
+    decided = staff.approve_budget(budget["budget_id"], budget["version"], token=ctx["customer_token"], lines=lines)
+    assert [item["status"] for item in decided["items"]] == ["APPROVED"] * 4 + ["DECLINED"]
+    ctx.update(budget=budget, expected_version=budget["version"])
+
+
+@then("2 brake pads are reserved and no tyre is")
+def pads_not_tyres(staff: OficinaClient, ctx: dict) -> None:
+    assert staff.part(ctx["pads"]["id"])["quantity_reserved"] == 2
+    assert staff.part(ctx["tyre"]["id"])["quantity_reserved"] == 0
+
+
+@then("the job in the mechanics' queue lists only the oil change and the brakes")
+def job_lists_approved_work(staff: OficinaClient, ctx: dict) -> None:
+    job = wait_for(lambda: next((j for j in staff.work_queue() if j["service_order_id"] == ctx["order"]["id"]), None),
+                   timeout=WAIT, what="the job in the queue")
+    assert sorted((i["kind"], str(i["catalog_id"])) for i in job["items"]) == sorted([
+        ("service", str(ctx["service"]["id"])), ("part", str(ctx["part"]["id"])),
+        ("service", str(ctx["brakes"]["id"])), ("part", str(ctx["pads"]["id"]))])
+
+
+@then(parsers.parse("the order shows R$ {declined} declined and the car's declined work is the {tyres:d} tyres"))
+def declined_work_kept(staff: OficinaClient, ctx: dict, declined: str, tyres: int) -> None:
+    order = staff.order(ctx["order"]["id"])
+    assert order["declined_total_cents"] == reais_to_cents(declined)
+    assert [i["decision"] for i in order["items"]] == ["ACCEPTED"] * 4 + ["DECLINED"]
+    rows = staff.declined_work(ctx["vehicle"]["id"])
+    assert [(r["catalog_id"], r["quantity"], r["total_cents"]) for r in rows] == [
+        (ctx["tyre"]["id"], tyres, reais_to_cents(declined))]
+
+
+@when("30 days pass")
+def thirty_days_pass(system, ctx: dict) -> None:
+    ctx["reminder_output"] = system.manage("os", "remind_declined_work", "--days-ahead", "31")
+
+
+@then("Maria is e-mailed a link to bring the tyres back")
+def reminder_sent(ctx: dict) -> None:
+    output = ctx["reminder_output"]
+    assert "declined-work reminders sent: 1" in output
+    assert ctx["customer"]["email"] in output and "Pneu 175/65 R14" in output
+    link = re.search(r"https?://[^\s\"<>]+/declined/[A-Za-z0-9_-]+/", output)
+    assert link, output[-2000:]
+    ctx["declined_link"] = link.group(0)
+
+
+@when("Maria follows the link and asks for the tyres")
+def maria_comes_back(system, ctx: dict) -> None:
+    import requests
+
+    link = system.url("os") + "/declined/" + ctx["declined_link"].rstrip("/").rsplit("/", 1)[1] + "/"
+    browser = requests.Session()
+    page = browser.get(link, timeout=10)
+    assert page.status_code == 200 and "Pneu 175/65 R14" in page.text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    for _ in range(2):  # asked twice: one order
+        asked = browser.post(link, data={"csrfmiddlewaretoken": token}, headers={"Referer": link}, timeout=10)
+        assert asked.status_code == 200, asked.text[-500:]
+
+
+@then("a new order for her car is open with the 4 tyres at today's price")
+def new_order_with_tyres(staff: OficinaClient, ctx: dict) -> None:
+    orders = items_of(staff.json("GET", f"{staff.urls.os}/api/v1/service-orders/",
+                                 params={"vehicle_id": ctx["vehicle"]["id"], "status": "RECEIVED"}))
+    assert len(orders) == 1
+    order = staff.order(orders[0]["id"])
+    assert ctx["order"]["number"] in order["complaint"]
+    assert [(i["catalog_id"], i["quantity"], i["unit_price_cents"]) for i in order["items"]] == [
+        (ctx["tyre"]["id"], 4, reais_to_cents(str(ctx["tyre"]["unit_price"])))]

@@ -137,3 +137,23 @@ Feature: A car goes from the front desk to delivery
     When Maria pays the additional Pix
     And the mechanic finishes the job
     Then the order is finished and 3 oil filters left the stock
+
+  Scenario: Maria approves two of three jobs, and the declined one comes back
+    Given the workshop also does brakes for R$ 150.00 with pads at R$ 80.00 and sells tyres at R$ 300.00
+    When the mechanic diagnoses the oil change, the brakes and 4 tyres as three jobs
+    Then the order is awaiting approval with a budget of R$ 1701.00
+    When Maria approves the oil change and the brakes and declines the tyres
+    Then the order is awaiting payment and 2 oil filters are reserved
+    And 2 brake pads are reserved and no tyre is
+    And Maria is asked to pay R$ 501.00
+    When Maria pays the Pix
+    Then the job in the mechanics' queue lists only the oil change and the brakes
+    When a mechanic takes the job and finishes it
+    Then the order is finished and 2 oil filters left the stock
+    When the attendant hands the car back
+    Then the order is delivered
+    And the order shows R$ 1200.00 declined and the car's declined work is the 4 tyres
+    When 30 days pass
+    Then Maria is e-mailed a link to bring the tyres back
+    When Maria follows the link and asks for the tyres
+    Then a new order for her car is open with the 4 tyres at today's price
