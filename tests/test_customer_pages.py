@@ -17,7 +17,7 @@ import pytest
 from browser_support.chromium import ChromiumMissing, chromium, phone
 from browser_support.mailbox import wait_for_approval_link
 from conftest import ARTIFACTS
-from oficina_client import OficinaClient, mercosul_plate, valid_cpf, wait_for
+from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
 
 SHOTS = ARTIFACTS / "screenshots"
 WAIT_MS = 45_000
@@ -141,3 +141,74 @@ def test_the_customer_rejects_with_a_reason_and_the_link_works_once(system, staf
 
     wait_for(lambda: staff.order(order["order"]["id"])["status"] == "CANCELLED", timeout=40,
              what="the rejected order to be cancelled")
+
+
+def test_the_customer_approves_two_jobs_of_three_and_the_declined_one_comes_back(system, staff, mobile) -> None:
+    """Line by line: each job its own Aprovar / Recusar, an optional part left out, a running total;
+    the payment is for what was approved; the tracking page and, 30 days on, the e-mailed offer show
+    what was declined, and one tap opens a new order for it."""
+    seed = zlib.crc32(uuid.uuid4().bytes)
+    customer = staff.create_customer("Rita Almeida", valid_cpf(seed), f"rita.{seed}@example.com")
+    vehicle = staff.create_vehicle(customer["id"], mercosul_plate(seed), "Chevrolet", "Onix", 2020)
+    order = staff.open_order(customer["id"], vehicle["id"], "Freio chiando, carro puxando, pneus gastos")
+    brakes = staff.create_service("Revisão dos freios", "1250.00", 90)
+    pads = staff.create_part("Pastilha de freio", "35.50", stock=10)
+    alignment = staff.create_service("Alinhamento", "90.00", 40)
+    wiper = staff.create_part("Palheta do limpador", "45.00", stock=10)
+    staff.json("PATCH", f"{staff.urls.os}/api/v1/parts/{wiper['id']}/", json={"may_decline_alone": True})
+    tyre = staff.create_part("Pneu 175/65 R14", "300.00", stock=8)
+    staff.start_diagnosis(order["id"])
+    staff.submit_diagnosis(order["id"], [
+        {"kind": "service", "catalog_id": brakes["id"], "quantity": 1, "job": 1},
+        {"kind": "part", "catalog_id": pads["id"], "quantity": 2, "job": 1},
+        {"kind": "service", "catalog_id": alignment["id"], "quantity": 1, "job": 2},
+        {"kind": "part", "catalog_id": wiper["id"], "quantity": 1, "job": 2},
+        {"kind": "part", "catalog_id": tyre["id"], "quantity": 4, "job": 3},
+    ], notes="Pastilhas no fim; pneus carecas")
+    link = wait_for_approval_link(system.mail_dir, customer["email"])
+
+    mobile.goto(link)
+    assert mobile.get_by_test_id("job").count() == 3
+    assert text(mobile, "approved-total") == "R$ 2.656,00"  # everything, until she chooses
+    screenshot(mobile, "07-review-jobs.png")
+
+    jobs = mobile.get_by_test_id("job")
+    jobs.nth(2).get_by_test_id("job-decline").check()  # the tyres: not now
+    jobs.nth(1).get_by_test_id("optional-line").uncheck()  # the wiper: the workshop lets it go alone
+    assert text(mobile, "approved-total") == "R$ 1.411,00"
+    screenshot(mobile, "08-review-choices.png")
+
+    mobile.get_by_test_id("confirm-button").click()
+    mobile.wait_for_url(re.compile(r"/budgets/[0-9a-f-]+/v1/payment/\?t="))
+    mobile.get_by_test_id("pix-code").wait_for(state="visible", timeout=WAIT_MS)
+    assert text(mobile, "payment-amount") == "R$ 1.411,00"
+    screenshot(mobile, "09-payment-for-what-was-approved.png")
+    (payment,) = [p for p in staff.payments(order["id"]) if p["mercadopago_payment_id"]]
+    assert payment["amount_cents"] == 141100
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+    staff.wait_for_status(order["id"], "IN_EXECUTION", 40)
+    assert staff.part(tyre["id"])["quantity_reserved"] == 0 and staff.part(wiper["id"])["quantity_reserved"] == 0
+
+    mobile.goto(f"{system.url('os')}/track/{order['tracking_code']}/")
+    declined = [" ".join(line.split()) for line in mobile.get_by_test_id("declined-line").all_inner_texts()]
+    assert declined == ["1× Palheta do limpador R$ 45,00", "4× Pneu 175/65 R14 R$ 1.200,00"]
+    assert text(mobile, "declined-total") == "R$ 1.245,00"
+    screenshot(mobile, "10-tracking-declined.png")
+
+    job = staff.claim_job_of(order["id"], 40)
+    staff.complete_job(job["queue_id"], "Freios revisados, carro alinhado")
+    staff.wait_for_status(order["id"], "FINISHED", 40)
+    staff.deliver(order["id"])
+
+    sent = system.manage("os", "remind_declined_work", "--days-ahead", "31")
+    token = re.search(r"/declined/([A-Za-z0-9_-]+)/", sent).group(1)
+    mobile.goto(f"{system.url('os')}/declined/{token}/")
+    assert mobile.get_by_test_id("declined-line").count() == 2
+    screenshot(mobile, "11-declined-offer.png")
+    mobile.get_by_test_id("come-back").click()
+    mobile.get_by_test_id("come-back-done").wait_for(state="visible", timeout=WAIT_MS)
+    screenshot(mobile, "12-came-back.png")
+    opened = items_of(staff.json("GET", f"{staff.urls.os}/api/v1/service-orders/",
+                                 params={"vehicle_id": vehicle["id"], "status": "RECEIVED"}))
+    assert len(opened) == 1
+    assert sorted(i["catalog_id"] for i in staff.order(opened[0]["id"])["items"]) == sorted([wiper["id"], tyre["id"]])
