@@ -91,7 +91,10 @@ def logging_config(service: str, level: str = "INFO", json: bool = True) -> dict
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            "django.server": {"level": "WARNING"},
+            # Django's own handlers (its DEBUG console, runserver's) would print the records a second
+            # time, unformatted and unredacted: every record goes through the console handler above.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
             "botocore": {"level": "WARNING"},
             "urllib3": {"level": "WARNING"},
         },

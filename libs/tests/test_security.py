@@ -32,14 +32,26 @@ def test_a_log_record_naming_a_link_is_written_without_its_token():
     assert record.getMessage() == "Not Found: /budgets/review/[redacted]/"
 
 
-def test_the_services_logging_redacts(capsys):
+def test_the_services_logging_redacts_and_writes_each_record_once(capsys, settings):
+    """As in a service: Django's default logging first (its DEBUG console included), then LOGGING."""
     import logging.config
+
+    from django.utils.log import DEFAULT_LOGGING
 
     from oficina_common.correlation import logging_config
 
-    logging.config.dictConfig(logging_config("libs", json=True))
-    logging.getLogger("django.request").warning("Not Found: %s", f"/track/{TOKEN}/")
-    assert TOKEN not in capsys.readouterr().err
+    settings.DEBUG = True
+    try:
+        logging.config.dictConfig(DEFAULT_LOGGING)
+        logging.config.dictConfig(logging_config("libs", json=False))
+        logging.getLogger("django.request").warning("Not Found: %s", f"/track/{TOKEN}/")
+        logging.getLogger("django.server").warning('"GET /budgets/review/%s/ HTTP/1.1" 404 12', TOKEN)
+        err = capsys.readouterr().err
+    finally:
+        logging.config.dictConfig(logging_config("libs", json=True))
+    assert TOKEN not in err
+    assert err.count("Not Found: /track/[redacted]/") == 1
+    assert err.count("GET /budgets/review/[redacted]/") == 1
 
 
 def test_gunicorns_access_log_line_has_no_token():
