@@ -51,13 +51,25 @@ def mercadopago_from_settings() -> Any:
                               read_timeout=settings.MERCADOPAGO_READ_TIMEOUT_SECONDS)
 
 
+def _outbox_receipts() -> Any:
+    """Receipts of published messages in the cache (Redis): a published message leaves its item
+    with the item's next write instead of one more write (``OUTBOX_RECEIPTS``)."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    from oficina_common.outbox import CacheReceipts
+
+    return CacheReceipts(caches["default"]) if settings.OUTBOX_RECEIPTS else None
+
+
 def from_settings(*, publisher: Publisher | None = None, **overrides: Any) -> Dependencies:
     from .repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository, default_publisher
 
     publisher = publisher or default_publisher()
+    receipts = _outbox_receipts()
     values: dict[str, Any] = {
-        "budgets": BudgetRepository(publisher=publisher),
-        "payments": PaymentRepository(publisher=publisher),
+        "budgets": BudgetRepository(publisher=publisher, receipts=receipts),
+        "payments": PaymentRepository(publisher=publisher, receipts=receipts),
         "approval_tokens": ApprovalTokenRepository(),
         "mercadopago": mercadopago_from_settings(),
         "publisher": publisher,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -335,6 +335,9 @@ class Budget:
     # How many leading lines were decided by an earlier version: they keep that decision here.
     carried_line_count: int = 0
     rev: int = 0
+    # Persistence, not the budget: the ids of the messages its item held when read (a write
+    # removes those already published).
+    outbox_held: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def total_cents(self) -> int:
@@ -742,6 +745,7 @@ class Payment:
     # Mercado Pago payments refunded because the order was already paid by another one.
     refunded_extras: tuple[str, ...] = ()
     rev: int = 0
+    outbox_held: tuple[str, ...] = field(default=(), compare=False, repr=False)  # as on Budget
 
     @classmethod
     def open(cls, *, payment_id: str, budget: Budget, saga_id: str, service_order_id: str, amount_cents: int,

@@ -24,7 +24,7 @@ from oficina_common.dynamodb import (
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
-from oficina_common.outbox import DynamoOutboxRelay, new_item_outbox, outbox_update
+from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
 from . import tables
 from .domain import (
@@ -60,9 +60,10 @@ def _present(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def _update(table: Any, key: dict[str, Any], attributes: dict[str, Any], *, condition: str,
             names: dict[str, str] | None = None, values: dict[str, Any] | None = None,
-            messages: Sequence[Envelope] = (), conflict: str,
+            outbox: OutboxUpdate | None = None, conflict: str,
             error: type[Exception] = ConcurrencyConflict) -> dict[str, Any]:
-    """One conditional UpdateItem: SET what has a value, REMOVE what is empty, plus the outbox."""
+    """One conditional UpdateItem: SET what has a value, REMOVE what is empty, plus the outbox's part."""
+    outbox = outbox or OutboxUpdate()
     names = dict(names or {})
     values = dict(values or {})
     sets: list[str] = []
@@ -74,14 +75,9 @@ def _update(table: Any, key: dict[str, Any], attributes: dict[str, Any], *, cond
         else:
             values[f":a{n}"] = value
             sets.append(f"#a{n} = :a{n}")
-    clauses, outbox_names, outbox_values = outbox_update(messages)
-    sets += clauses
-    names.update(outbox_names)
-    values.update(outbox_values)
-    expression = " ".join(part for part in (
-        "SET " + ", ".join(sets) if sets else "",
-        "REMOVE " + ", ".join(removes) if removes else "",
-    ) if part)
+    names.update(outbox.names)
+    values.update(outbox.values)
+    expression = outbox.expression(sets, removes)
     kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression, "ConditionExpression": condition,
                               "ExpressionAttributeNames": names, "ReturnValues": "ALL_NEW"}
     if values:
@@ -110,9 +106,10 @@ class _OutboxCarrier:
     spec = tables.BUDGETS
     key_attributes: tuple[str, ...] = ()
 
-    def __init__(self, *, table: Any = None, publisher: Publisher | None = None):
+    def __init__(self, *, table: Any = None, publisher: Publisher | None = None, receipts: Receipts | None = None):
         self._table = table
         self._publisher = publisher
+        self.receipts = receipts
 
     @cached_property
     def table(self) -> Any:
@@ -124,10 +121,11 @@ class _OutboxCarrier:
 
     @cached_property
     def relay(self) -> DynamoOutboxRelay:
-        return DynamoOutboxRelay(self.table, self.key_attributes, self.publisher)
+        return DynamoOutboxRelay(self.table, self.key_attributes, self.publisher, self.receipts)
 
     def drain(self, item: dict[str, Any], messages: Sequence[Envelope]) -> None:
-        """Publish the messages this write carried, then take them out of the item's outbox.
+        """Publish the messages this write carried, then take them out of the item's outbox (with
+        receipts: record that they left; the item's next write takes them out).
 
         Only this write's own messages: another writer's are drained by that writer (or the
         sweeper), so a message is not published twice just because two writes raced.
@@ -144,6 +142,8 @@ class _OutboxCarrier:
 
     def _insert(self, item: dict[str, Any], messages: Sequence[Envelope], *, conflict: str) -> None:
         """Create the item with its messages, once (AlreadyExists if it is there), then drain them."""
+        if self.receipts is not None:
+            self.receipts.forget([m.message_id for m in messages])
         item = {**item, **new_item_outbox(messages)}
         absent = f"attribute_not_exists({self.key_attributes[0]})"
         conditional_write(lambda: self.table.put_item(Item=item, ConditionExpression=absent),
@@ -158,7 +158,7 @@ class _OutboxCarrier:
             condition="#cs = :cs AND #cr = :cr",
             names={"#cs": "status", "#cr": "rev"},
             values={":cs": expected.status.value, ":cr": expected.rev},
-            messages=messages, conflict=conflict,
+            outbox=prepare_write(self.receipts, messages, expected.outbox_held), conflict=conflict,
         )
         self.drain(item, messages)
         return item
@@ -169,8 +169,8 @@ class _OutboxCarrier:
     def _append_messages(self, key: dict[str, Any], messages: Sequence[Envelope], conflict: str) -> None:
         """Publish again without changing state (a compensation asked twice still gets its reply)."""
         first = next(iter(key))
-        item = _update(self.table, key, {}, condition=f"attribute_exists({first})", messages=messages,
-                       conflict=conflict)
+        item = _update(self.table, key, {}, condition=f"attribute_exists({first})",
+                       outbox=prepare_write(self.receipts, messages, ()), conflict=conflict)
         self.drain(item, messages)
 
 
@@ -255,6 +255,7 @@ def _budget_from(item: dict[str, Any], lines: Iterable[BudgetLine]) -> Budget:
         declined_line_ids=frozenset(int(i) for i in item.get("declinedLineIds") or ()),
         carried_line_count=int(item.get("carriedLineCount", 0)),
         rev=int(item.get("rev", 0)),
+        outbox_held=tuple(item.get("outbox") or ()),
     )
 
 
@@ -285,8 +286,9 @@ class BudgetRepository(_OutboxCarrier):
     spec = tables.BUDGETS
     key_attributes = ("budgetId", "version")
 
-    def __init__(self, *, table: Any = None, items_table: Any = None, publisher: Publisher | None = None):
-        super().__init__(table=table, publisher=publisher)
+    def __init__(self, *, table: Any = None, items_table: Any = None, publisher: Publisher | None = None,
+                 receipts: Receipts | None = None):
+        super().__init__(table=table, publisher=publisher, receipts=receipts)
         self._items_table = items_table
 
     @cached_property
@@ -514,6 +516,7 @@ def _payment_from(item: dict[str, Any]) -> Payment:
         refund_id=item.get("refundId", ""),
         refunded_extras=tuple(item.get("refundedExtras") or ()),
         rev=int(item.get("rev", 0)),
+        outbox_held=tuple(item.get("outbox") or ()),
     )
 
 

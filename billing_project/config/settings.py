@@ -125,6 +125,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 # The throttles' counters (docs/security.md): CACHE_URL, or the broker's Redis (keys under "billing:").
 CACHES = redis_cache(env("CACHE_URL", default="") or CELERY_BROKER_URL, key_prefix="billing")
+# Receipts of published messages in the cache: an item's next write removes what left, instead of
+# one more write after each publish (docs/configuration.md). Off: the old way.
+OUTBOX_RECEIPTS = env.bool("OUTBOX_RECEIPTS", default=True)
 BEAT_OUTBOX_SWEEP_SECONDS = env.float("BEAT_OUTBOX_SWEEP_SECONDS", default=30.0)
 BEAT_RECONCILE_SECONDS = env.float("BEAT_RECONCILE_SECONDS", default=60.0)
 BEAT_EXPIRE_BUDGETS_SECONDS = env.float("BEAT_EXPIRE_BUDGETS_SECONDS", default=60.0)

@@ -30,7 +30,7 @@ from oficina_common.dynamodb import (
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
-from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, outbox_write
+from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
 from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
 from .tables import TTL_ATTRIBUTE
@@ -113,8 +113,7 @@ class _ItemOutbox:
 
     def _outbox_write(self, stored: StoredSaga | StoredJob, messages: Sequence[Envelope]) -> OutboxUpdate:
         """The outbox part of a write: the new messages in, the entries known published out."""
-        published = self.receipts.published(list(stored.outbox)) if self.receipts and stored.outbox else set()
-        return outbox_write(messages, held=list(stored.outbox), published=published)
+        return prepare_write(self.receipts, messages, list(stored.outbox))
 
     @staticmethod
     def _outbox_after(stored: StoredSaga | StoredJob, update: OutboxUpdate,

@@ -105,6 +105,8 @@ class Receipts(Protocol):
 
     def mark(self, message_ids: Collection[str]) -> None: ...
 
+    def forget(self, message_ids: Collection[str]) -> None: ...
+
 
 class CacheReceipts:
     """Receipts in a Django cache (the services' Redis): one key per message, for ``ttl``.
@@ -137,6 +139,26 @@ class CacheReceipts:
             self.cache.set_many({self._key(m): 1 for m in message_ids}, timeout=int(self.ttl.total_seconds()))
         except Exception:  # noqa: BLE001
             logger.warning("outbox receipts not recorded; %d message(s) will be published again", len(message_ids))
+
+    def forget(self, message_ids: Collection[str]) -> None:
+        """Before a write that carries these messages (again: a command re-sent keeps its id, and
+        a repeated command is answered with the same reply): they are to be published anew.
+
+        A store that cannot forget fails the write: a stale receipt would keep the message in."""
+        if message_ids:
+            self.cache.delete_many([self._key(m) for m in message_ids])
+
+
+def prepare_write(receipts: Receipts | None, envelopes: Sequence[Envelope], held: Collection[str]) -> OutboxUpdate:
+    """The outbox part of an item's write: ``envelopes`` in (their receipts forgotten first, so
+    that they are published even if they were before), and of the entries ``held`` when read,
+    those with receipts out."""
+    if receipts is None:
+        return outbox_write(envelopes, held=held)
+    new = {e.message_id for e in envelopes}
+    receipts.forget(new)
+    earlier = [m for m in held if m not in new]
+    return outbox_write(envelopes, held=earlier, published=receipts.published(earlier) if earlier else set())
 
 
 def pending_messages(item: dict[str, Any]) -> list[Envelope]:

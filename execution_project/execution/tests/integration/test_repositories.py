@@ -258,3 +258,15 @@ def test_create_tables_is_idempotent(dynamo, settings):
         "ServiceOrderIndex", "StatusPriorityIndex", "OutboxIndex"}
     for spec in TABLES:
         client.delete_table(TableName=spec.physical_name(fresh.table_prefix))
+
+
+def test_a_command_sent_again_with_its_first_id_is_published_again(deps, publisher):
+    """The saga re-sends an unanswered command with the same message id (a receiver that did act
+    answers again): a receipt from the first send must not keep the second in the item."""
+    stored, decision = started(deps)
+    deps.executions.deliver(stored, publisher)
+    again = deps.executions.get(stored.saga.execution_id)
+    saved = deps.executions.save(again, again.saga, decision.commands)  # the same envelope, re-sent
+    assert deps.executions.deliver(saved, publisher) == 1
+    assert publisher.types() == ["billing.CreateBudget", "billing.CreateBudget"]
+    assert unsent(deps.executions, stored.saga.execution_id) == []
