@@ -156,3 +156,19 @@ def test_receipts_that_cannot_be_read_mean_publishing_again(orders):
     receipts = CacheReceipts(Down())
     assert receipts.published(["a"]) == set()
     receipts.mark(["a"])  # logged, never raised: the message will be published again
+
+
+def test_a_message_written_again_forgets_its_receipt_and_is_published_anew(orders, receipts):
+    from oficina_common.outbox import prepare_write
+
+    orders.put_item(Item={"orderId": "o1", "status": "PENDING", **new_item_outbox()})
+    first = approve(orders, event(1))
+    relay = DynamoOutboxRelay(orders, ["orderId"], RecordingPublisher(), receipts)
+    assert relay.drain(first) == 1
+    resent = Envelope.from_dict(json.loads(next(iter(first["outbox"].values()))))  # the same id, again
+    update = prepare_write(receipts, [resent], held=list(first["outbox"]))
+    assert update.remove_clauses == []  # held, but written again: it stays
+    orders.update_item(Key={"orderId": "o1"}, UpdateExpression=update.expression(),
+                       ExpressionAttributeNames=update.names, ExpressionAttributeValues=update.values)
+    again = orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"]
+    assert relay.drain(again) == 1
