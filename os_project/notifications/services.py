@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from typing import Any
 
 from django.conf import settings
@@ -25,24 +26,32 @@ NEXT_STEP: dict[str, str] = {
 }
 
 
-def status_change_notify_later(service_order_id: Any, status: str) -> None:
-    """Queue the e-mail once the transaction that changed the status commits."""
+def status_change_notify_later(service_order_id: Any, status: str, *, order: Any = None) -> None:
+    """E-mail the customer once the transaction that changed the status commits, right there (no
+    task of its own, no second read of the order); a mail server that refuses for now hands the
+    e-mail to the task that retries it."""
 
-    def enqueue() -> None:
-        from .tasks import send_status_email
+    def send() -> None:
+        try:
+            status_email_send(service_order_id=str(service_order_id), status=status, order=order)
+        except (smtplib.SMTPException, OSError) as exc:
+            from .tasks import send_status_email
 
-        send_status_email.delay(str(service_order_id), status)
+            logger.warning("status e-mail for %s not sent now (%s); a task retries it", service_order_id, exc)
+            send_status_email.delay(str(service_order_id), status)
 
-    transaction.on_commit(enqueue, robust=True)
+    transaction.on_commit(send, robust=True)
 
 
-def status_email_send(*, service_order_id: str, status: str) -> bool:
-    """Send the e-mail for ``status``; False when there is nobody to send it to."""
+def status_email_send(*, service_order_id: str, status: str, order: Any = None) -> bool:
+    """Send the e-mail for ``status`` (about ``order`` when in hand); False when there is nobody to
+    send it to."""
     from service_orders.domain import LABELS, Status
     from service_orders.links import tracking_url
     from service_orders.models import ServiceOrder
 
-    order = ServiceOrder.objects.select_related("customer", "vehicle").filter(pk=service_order_id).first()
+    if order is None:
+        order = ServiceOrder.objects.select_related("customer", "vehicle").filter(pk=service_order_id).first()
     if order is None or not order.customer.email:
         logger.info("no e-mail sent for %s: no order or no customer e-mail", service_order_id)
         return False

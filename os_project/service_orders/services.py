@@ -103,7 +103,7 @@ def _replace_items(order: ServiceOrder, lines: Sequence[ItemLine]) -> None:
 def _record_status(order: ServiceOrder, previous: str, *, by: str, reason: str) -> StatusHistory:
     entry = StatusHistory.objects.create(service_order=order, from_status=previous, to_status=order.status,
                                          at=timezone.now(), by=by, reason=reason)
-    status_change_notify_later(order.pk, order.status)
+    status_change_notify_later(order.pk, order.status, order=order)
     return entry
 
 

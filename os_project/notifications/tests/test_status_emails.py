@@ -65,3 +65,23 @@ def test_a_reply_to_a_status_email_reaches_the_workshop_not_the_no_reply_sender(
     # As the customer's mail app reads the header it was sent with (the name is RFC 2047 encoded).
     received = email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
     assert received["Reply-To"] == "Oficina do Zé <atendimento@oficinadoze.com.br>"
+
+
+def test_the_email_goes_out_with_the_change_and_a_refusing_server_hands_it_to_the_retrying_task(
+        attendant_api, order, django_capture_on_commit_callbacks, monkeypatch):
+    from notifications import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.send_status_email, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        attendant_api.post(f"/api/v1/service-orders/{order.pk}/start-diagnosis/")
+    assert [m.subject for m in mail.outbox] == [f"{order.number}: Em diagnóstico"] and queued == []  # no task
+
+    def refuse(**kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(services, "status_email_send", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        attendant_api.post(f"/api/v1/service-orders/{order.pk}/cancel/", {"reason": "desistiu"})
+    assert queued == [(str(order.pk), "CANCELLED")]
+    assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"
