@@ -176,6 +176,7 @@ def test_the_customer_approves_two_jobs_of_three_and_the_declined_one_comes_back
     jobs.nth(2).get_by_test_id("job-decline").check()  # the tyres: not now
     jobs.nth(1).get_by_test_id("optional-line").uncheck()  # the wiper: the workshop lets it go alone
     assert text(mobile, "approved-total") == "R$ 1.411,00"
+    assert jobs.nth(1).get_by_test_id("job-total").inner_text().strip() == "R$ 90,00"  # the wiper left out
     screenshot(mobile, "08-review-choices.png")
 
     mobile.get_by_test_id("confirm-button").click()

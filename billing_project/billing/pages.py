@@ -167,7 +167,10 @@ class Choices:
 def _job_cards(budget: Budget, choices: Choices) -> list[dict[str, Any]]:
     jobs = budget.open_jobs
     return [{
-        "field": f"job-{job.number}", "position": n, "count": len(jobs), "total_cents": job.total_cents,
+        "field": f"job-{job.number}", "position": n, "count": len(jobs),
+        # What the job costs as chosen (an optional part left out is not in it); declined, what it would.
+        "total_cents": sum(line.total_cents for line in job.lines if choices.accepts(line))
+        if job.number not in choices.declined_jobs else job.total_cents,
         # Named by its services; a job of parts alone, by its parts.
         "title": " + ".join(line.description for line in job.lines if line.is_service)
         or " + ".join(line.description for line in job.lines),
