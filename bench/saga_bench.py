@@ -10,6 +10,7 @@ Celery workers, the Mercado Pago sandbox) unless --running is given, then measur
   finish     mechanic completes the job  -> FINISHED
 and prints p50/p95 per leg, completed sagas per second, the CPU per process, the work per saga
 (DynamoDB calls, Celery tasks, HTTP requests, from the services' metrics), the endpoint and the table sizes.
+With --compare <ref>, runs the ref and this checkout alternately and prints both, with B/A (bench/compare.py).
 Targets (issue 4): each leg p50 < 250 ms, >= 10 sagas/s with 20 in flight.
 """
 from __future__ import annotations
@@ -294,7 +295,14 @@ def main() -> int:
     parser.add_argument("--log-level", default="WARNING", help="the services' log level (INFO shows every task)")
     parser.add_argument("--running", action="store_true",
                         help="use the system ./manage_all.sh up runs (URLs from the environment)")
+    parser.add_argument("--compare", metavar="REF",
+                        help="A/B: the git REF (A) against this checkout (B), alternated (bench/compare.py)")
+    parser.add_argument("--runs", type=int, default=3, help="with --compare: runs of each side")
     args = parser.parse_args()
+    if args.compare:
+        from compare import compare
+
+        return compare(args.compare, args.runs, args.orders, args.in_flight)
     if args.running:
         bench = Bench(Urls(), args.timeout)
         elapsed, _, _ = bench.run(args.orders, args.in_flight)

@@ -161,7 +161,7 @@ def budget_create(*, command: Envelope) -> Budget:
             existing = deps.budgets.latest(budget_id)  # a concurrent delivery created it first
         else:
             logger.info("budget %s version 1 created: %d cents", budget_id, budget.total_cents)
-            deps.schedule_approval_email(budget.budget_id, budget.version)
+            _email_approval_link_now(budget)
             return budget
     logger.info("budget %s already exists for saga %s; answering again", budget_id, command.saga_id)
     # A redelivery, or another CreateBudget of the same saga (a retry of the step): the answer is
@@ -371,16 +371,32 @@ def budget_for_approval_token(token: str) -> Budget:
     return budget
 
 
+def _email_approval_link_now(budget: Budget) -> None:
+    """The link of a budget just created, e-mailed by the worker that created it, with the budget
+    in hand (no task, no second read); a mail server that fails hands it to the retrying task."""
+    try:
+        _email_approval_link(budget)
+    except Exception:  # noqa: BLE001 - the budget is created; the task retries the e-mail
+        logger.warning("approval link of budget %s not e-mailed now; a task retries it", budget.budget_id,
+                       exc_info=True)
+        dependencies().schedule_approval_email(budget.budget_id, budget.version)
+
+
 def budget_send_approval_link(*, budget_id: str, version: int) -> bool:
     """E-mail the customer a fresh single-use link for a version waiting for approval.
 
     The token exists only in the e-mail; Billing keeps its SHA-256 hash, bound to the version.
     """
-    deps = dependencies()
-    budget = deps.budgets.get(budget_id, version)
+    budget = dependencies().budgets.get(budget_id, version)
     if budget is None:
         logger.warning("no budget %s version %s to e-mail", budget_id, version)
         return False
+    return _email_approval_link(budget)
+
+
+def _email_approval_link(budget: Budget) -> bool:
+    deps = dependencies()
+    budget_id, version = budget.budget_id, budget.version
     if budget.status != BudgetStatus.PENDING_APPROVAL or budget.link_sent_at is not None:
         return False
     if not budget.customer_email:

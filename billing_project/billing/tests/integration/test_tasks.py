@@ -91,13 +91,24 @@ def test_beat_tasks_do_not_retry_but_wait_for_their_next_run(real, caplog):
     assert "the next run tries again" in caplog.text
 
 
-def test_the_approval_email_task(real):
+def test_the_worker_that_creates_the_budget_emails_the_link_and_the_task_is_the_fallback(real, monkeypatch):
     from django.core import mail
 
-    real.deps.schedule_approval_email = lambda *args: None
+    scheduled = []
+    real.deps.schedule_approval_email = lambda *args: scheduled.append(args)
     budget = services.budget_create(command=factories.create_budget())
-    assert tasks.send_budget_approval_link.apply(args=[budget.budget_id, 1]).get() is True
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 1 and scheduled == []  # sent with the budget in hand: no task
+    assert tasks.send_budget_approval_link.apply(args=[budget.budget_id, 1]).get() is False  # once
+
+    def refuse(*args):
+        raise OSError("mail server gone")
+
+    monkeypatch.setattr(services, "send_approval_email", refuse)
+    other = services.budget_create(command=factories.create_budget())
+    assert scheduled == [(other.budget_id, 1)]  # the task retries it
+    monkeypatch.undo()
+    assert tasks.send_budget_approval_link.apply(args=[other.budget_id, 1]).get() is True
+    assert len(mail.outbox) == 2
 
 
 def test_an_unexpected_bug_fails_the_task_loudly(real, caplog):

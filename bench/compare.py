@@ -1,0 +1,100 @@
+"""A/B runs of the saga benchmark: this checkout against a git ref, alternated, on one machine.
+
+    .venv/bin/python bench/saga_bench.py --compare <ref> [--runs 3] [--orders 60 --in-flight 20]
+
+The ref is checked out in a worktree under .data/bench-compare/ (its own libs on PYTHONPATH, this
+checkout's node_modules); each round runs A (the ref) and B (this checkout) one after the other,
+the order swapped every round, each a whole fresh system. The table gives each figure's median
+and range over the runs, and B/A of the medians: a noisy, shared machine is compared with itself.
+"""
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# DynamoDB on-demand, us-east-1, per million request units (since November 2024).
+WRITE_PRICE, READ_PRICE = 0.625, 0.125
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+READS = ("GetItem", "Query", "BatchGetItem")
+
+FIGURES = {
+    # name: (pattern in the benchmark's output, better when higher)
+    "completed sagas per second": (r"completed sagas per second: ([\d.]+)", True),
+    "CPU per saga, the system alone (ms)": (r"the system alone .*?: (\d+) ms of CPU per saga", False),
+    "DynamoDB calls per saga": (r"DynamoDB calls: ([\d.]+)", False),
+    "Celery tasks per saga": (r"Celery tasks: ([\d.]+)", False),
+    "HTTP requests per saga": (r"HTTP requests: ([\d.]+)", False),
+    **{f"{leg} p50 (ms)": (rf"^{leg}\s+\d+\s+(\d+)", False) for leg in ("diagnosis", "approval", "payment", "finish")},
+}
+
+
+def worktree(ref: str) -> Path:
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    path = ROOT / ".data" / "bench-compare" / sha[:12]
+    if not (path / "bench" / "saga_bench.py").exists():
+        subprocess.run(["git", "worktree", "add", "--force", "--detach", str(path), sha], cwd=ROOT, check=True,
+                       capture_output=True)
+    modules = path / "node_modules"
+    if not modules.exists():
+        modules.symlink_to(ROOT / "node_modules")
+    return path
+
+
+def run_once(root: Path, orders: int, in_flight: int) -> str:
+    env = {**os.environ, "PYTHONPATH": str(root / "libs")}  # the venv's editable libs are this checkout's
+    result = subprocess.run([sys.executable, str(root / "bench" / "saga_bench.py"), "--orders", str(orders),
+                             "--in-flight", str(in_flight)], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark in {root} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def figures(output: str) -> dict[str, float]:
+    found = {}
+    for name, (pattern, _) in FIGURES.items():
+        match = re.search(pattern, output, re.MULTILINE)
+        if match:
+            found[name] = float(match.group(1))
+    detail = re.search(r"DynamoDB calls: [\d.]+ \((.*)\)", output)
+    if detail:
+        writes = reads = 0.0
+        for part in detail.group(1).split(", "):
+            *_, operation, count = part.split()
+            writes += float(count) if operation in WRITES else 0.0
+            reads += float(count) if operation in READS else 0.0
+        # One request unit a call: the floor of the bill (an item over 1 KB costs a unit per KB written).
+        found["DynamoDB $ per 1,000 sagas (floor)"] = (writes * WRITE_PRICE + reads * READ_PRICE) / 1000
+    return found
+
+
+def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
+    a_root = worktree(ref)
+    results: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+    for n in range(runs):
+        for side in (("A", "B") if n % 2 == 0 else ("B", "A")):
+            root = a_root if side == "A" else ROOT
+            print(f"round {n + 1}/{runs}: {side} ({ref if side == 'A' else 'this checkout'}) ...", flush=True)
+            results[side].append(figures(run_once(root, orders, in_flight)))
+    print(f"\nA = {ref}, B = this checkout; {runs} runs each, alternated; {orders} orders, {in_flight} in flight")
+    print(f"{'figure':<40} {'A median (min-max)':>24} {'B median (min-max)':>24} {'B/A':>7}")
+    for name in [*FIGURES, "DynamoDB $ per 1,000 sagas (floor)"]:
+        a = [r[name] for r in results["A"] if name in r]
+        b = [r[name] for r in results["B"] if name in r]
+        if not a or not b:
+            continue
+        ratio = statistics.median(b) / statistics.median(a) if statistics.median(a) else float("nan")
+        print(f"{name:<40} {_spread(a):>24} {_spread(b):>24} {ratio:>6.2f}x")
+    return 0
+
+
+def _spread(values: list[float]) -> str:
+    fmt = "{:.3f}" if max(values) < 1 else "{:.1f}"
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
