@@ -41,10 +41,9 @@ _REASONS: dict[str, Callable[[SagaInstance], str]] = {
     "create_budget": lambda s: (f"Budget v{s.budget.version} of {money(s.budget.total_cents)} waits for the "
                                 "customer's approval") if s.budget else "Budget created",
     "await_approval": lambda s: "Budget approved",
-    "reserve_parts": lambda s: (f"Budget approved in part: {money(s.budget.total_cents)} approved, "
-                                f"{money(s.budget.declined_total_cents)} declined; waiting for the payment")
+    "request_payment": lambda s: (f"Budget approved in part: {money(s.budget.total_cents)} approved, "
+                                  f"{money(s.budget.declined_total_cents)} declined; waiting for the payment")
     if s.budget and s.declined_lines else "Budget approved; waiting for the payment",
-    "request_payment": lambda s: "Payment requested",
     "await_payment": lambda s: "Payment approved",
     "enqueue_work": lambda s: "Payment approved; the job is in the mechanics' queue",
     "complete_work": lambda s: f"Work completed: {s.work_notes}" if s.work_notes else "Work completed",

@@ -426,8 +426,7 @@ def on_payment_requested(t: Transition, p: dict[str, Any]) -> None:
     if _answer_payment_request(t, key, p, PaymentStatus.PENDING) is None:
         return
     if key == "request_payment":
-        t.advance("request_payment")
-        t.summary_update("Payment requested: waiting for the customer to pay")
+        t.advance("request_payment")  # OS -> AWAITING_PAYMENT, the payment in its summary
     else:
         t.summary_update("Additional repairs: payment requested")
 

@@ -47,8 +47,7 @@ def test_an_order_goes_from_diagnosis_to_finished(empty_queue, publisher):
     ours = [e for e in publisher.published if e.saga_id == event.saga_id]
     assert [(e.type, e.payload.get("to")) for e in ours] == [
         ("billing.CreateBudget", None), ("os.ChangeStatus", "AWAITING_APPROVAL"), ("os.ReserveParts", None),
-        ("billing.RequestPayment", None), ("os.ChangeStatus", "AWAITING_PAYMENT"),
-        ("os.ChangeStatus", "AWAITING_PAYMENT"), ("os.ChangeStatus", "IN_EXECUTION"),
+        ("billing.RequestPayment", None), ("os.ChangeStatus", "AWAITING_PAYMENT"), ("os.ChangeStatus", "IN_EXECUTION"),
         ("execution.WorkCompleted", None), ("os.ConsumeParts", None), ("os.ChangeStatus", "FINISHED")]
     stored = deps.executions.get(event.saga_id)
     assert stored.saga.status == "COMPLETED"

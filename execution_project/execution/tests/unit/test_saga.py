@@ -80,15 +80,16 @@ def test_reserved_parts_ask_for_the_pix_payment_and_move_the_order_to_awaiting_p
     (scenario.awaiting_approval()
      .receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=TOTAL_CENTS, decided_by="customer")
      .receive("os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}]))
-    scenario.expect("billing.RequestPayment", "os.ChangeStatus")
+    scenario.expect("billing.RequestPayment")  # the order moves once there is a Pix to pay
     assert scenario.command("billing.RequestPayment") == {
         "budget_id": "b-1", "version": 1, "amount_cents": TOTAL_CENTS, "method": "pix",
         "payer_email": "maria@example.com", "description": "Ordem de serviço OS-2026-0001"}
-    assert scenario.change_status()["to"] == "AWAITING_PAYMENT"
     assert scenario.saga.reserved_parts == [{"catalog_id": "7", "quantity": 2}]
+    scenario.receive("billing.PaymentRequested", **payment_requested()).expect("os.ChangeStatus")
+    assert scenario.change_status()["to"] == "AWAITING_PAYMENT"
 
 
-def test_the_payment_request_tells_the_os_the_pix_code_without_moving_it(scenario):
+def test_the_payment_request_moves_the_order_to_awaiting_payment_with_the_pix_code(scenario):
     scenario.awaiting_payment().expect("os.ChangeStatus")
     change = scenario.change_status()
     assert change["to"] == "AWAITING_PAYMENT"
@@ -126,9 +127,10 @@ def test_completed_work_consumes_the_parts_then_the_order_is_finished(scenario):
 def test_an_order_without_parts_skips_reservation_and_consumption():
     scenario = SagaScenario().awaiting_approval(items=[OIL_CHANGE])
     scenario.receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=12000, decided_by="c")
-    scenario.expect("billing.RequestPayment", "os.ChangeStatus")
+    scenario.expect("billing.RequestPayment")
+    scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=12000))
     assert scenario.change_status()["to"] == "AWAITING_PAYMENT"
-    (scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=12000))
+    (scenario
      .receive("billing.PaymentApproved", **payment_approved(amount_cents=12000)).enqueued()
      .receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes=""))
     scenario.expect("os.ChangeStatus")
