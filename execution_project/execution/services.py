@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,7 +39,7 @@ from .domain import (
     parse_iso,
 )
 from .repositories import StoredJob, StoredSaga
-from .saga import Decision, EnqueueWork, InvalidSagaMessage, WithdrawWork
+from .saga import CheckWork, Decision, EnqueueWork, InvalidSagaMessage, WithdrawWork
 from .wiring import Dependencies
 
 logger = logging.getLogger(__name__)
@@ -236,6 +237,30 @@ def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> 
         elif isinstance(effect, WithdrawWork):
             if deps.jobs.withdraw(effect.queue_id, effect.priority, effect.reason, deps.clock()):
                 logger.info("job %s withdrawn: %s", effect.queue_id, effect.reason)
+        elif isinstance(effect, CheckWork):
+            _check_work(effect.queue_id, deps)
+
+
+# A job's closing news, told again from the job itself: one id per job and outcome, so a saga that
+# hears it twice (the check and the late original) takes it once.
+_RECOVERED = uuid.UUID("6f1d8f5e-3c9a-4a64-9b55-2f0e1f3d7c21")
+
+
+def _check_work(queue_id: str, deps: Dependencies) -> None:
+    """The saga looked at its job: closed, the news the job published (and the broker may have
+    lost) is applied now from the job itself; still open, nothing happens."""
+    stored = deps.jobs.get(queue_id)
+    if stored is None or stored.job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+        return
+    job = stored.job
+    if job.status == JobStatus.COMPLETED:
+        event_type, payload = "execution.WorkCompleted", {"queue_id": queue_id, "notes": job.result_notes or ""}
+    else:
+        event_type, payload = "execution.WorkFailed", {"queue_id": queue_id, "reason": job.failure_reason or ""}
+    envelope = Envelope(type=event_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
+                        payload=payload, message_id=str(uuid.uuid5(_RECOVERED, f"{queue_id}:{job.status}")))
+    logger.warning("job %s is %s but its saga never heard: told now", queue_id, job.status)
+    saga_handle_reply(envelope, deps=deps)
 
 
 def _enqueue_job(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:

@@ -56,6 +56,7 @@ def saga_config() -> SagaConfig:
         approval_grace=timedelta(seconds=settings.SAGA_APPROVAL_GRACE_SECONDS),
         payment_timeout=timedelta(seconds=settings.SAGA_PAYMENT_TIMEOUT_SECONDS),
         payment_method=settings.PAYMENT_METHOD,
+        job_check_interval=timedelta(seconds=settings.SAGA_JOB_CHECK_SECONDS),
     )
 
 

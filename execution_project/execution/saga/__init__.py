@@ -16,6 +16,7 @@ from ..domain import SagaInstance, ServiceOrder, StepState, iso
 from . import engine
 from .definition import REPLY_TYPES, SAGA, SAGA_STEPS, STEP_NAMES
 from .engine import (
+    CheckWork,
     Decision,
     EnqueueWork,
     InvalidSagaMessage,
@@ -28,9 +29,9 @@ from .engine import (
 from .projection import summary
 from .steps import item_line
 
-__all__ = ["REPLY_TYPES", "SAGA_STEPS", "STEP_NAMES", "Decision", "EnqueueWork", "InvalidSagaMessage", "OnTimeout",
-           "SagaConfig", "SagaStep", "WithdrawWork", "handle", "retry_failed", "start", "summary", "time_out",
-           "work_enqueued"]
+__all__ = ["REPLY_TYPES", "SAGA_STEPS", "STEP_NAMES", "CheckWork", "Decision", "EnqueueWork", "InvalidSagaMessage",
+           "OnTimeout", "SagaConfig", "SagaStep", "WithdrawWork", "handle", "retry_failed", "start", "summary",
+           "time_out", "work_enqueued"]
 
 
 def start(event: Envelope, *, now: datetime, config: SagaConfig) -> Decision:

@@ -50,7 +50,7 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
              expired_cause="Payment expired: it was not confirmed in time"),
     SagaStep(6, "enqueue_work", steps.enqueue_work, steps.withdraw_work, "step_timeout", OnTimeout.RETRY,
              os_status_on_start=OsStatus.IN_EXECUTION),
-    SagaStep(7, "complete_work", None, None, None, OnTimeout.WAIT,
+    SagaStep(7, "complete_work", steps.watch_the_job, None, None, OnTimeout.WAIT,
              replies={"execution.WorkCompleted": on.on_work_completed,
                       "execution.WorkFailed": on.on_work_failed,
                       "execution.AdditionalRepairReported": on.on_additional_repair,

@@ -41,12 +41,15 @@ class SagaConfig:
     approval_grace: timedelta = timedelta(seconds=60)
     payment_timeout: timedelta = timedelta(days=2)
     payment_method: str = "pix"
+    # How often a saga waiting on a mechanic looks at its job itself: the job's news (the job
+    # closed) may be lost by the broker after it left the work queue's outbox.
+    job_check_interval: timedelta = timedelta(minutes=10)
 
 
 class OnTimeout(StrEnum):
     RETRY = "RETRY"  # send the step's command again (the same message: its receiver answers again)
     EXPIRE = "EXPIRE"  # the wait is over: the step fails and the saga compensates
-    WAIT = "WAIT"  # no time limit (a mechanic's job takes what it takes)
+    WAIT = "WAIT"  # no time limit (a mechanic's job takes what it takes); the saga looks at it now and then
 
 
 class WhenUnanswered(StrEnum):
@@ -69,7 +72,14 @@ class WithdrawWork:
     reason: str
 
 
-Effect = EnqueueWork | WithdrawWork
+@dataclass(frozen=True)
+class CheckWork:
+    """Look at the job in the work queue: closed, with news the saga never heard, it is told now."""
+
+    queue_id: str
+
+
+Effect = EnqueueWork | WithdrawWork | CheckWork
 LOCAL_ENQUEUE = "local.EnqueueWork"
 
 
@@ -336,7 +346,8 @@ class Transition:
         if s.is_terminal:
             return s.finished_at or s.updated_at
         candidates = [p.due_at for p in s.pending]
-        if s.is_live and s.wait_due_at and self.definition.steps[s.current_step - 1].on_timeout == OnTimeout.EXPIRE:
+        if s.is_live and s.wait_due_at and self.definition.steps[s.current_step - 1].on_timeout in (
+                OnTimeout.EXPIRE, OnTimeout.WAIT):
             candidates.append(s.wait_due_at)
         return min(candidates) if candidates else FAR_FUTURE
 
@@ -557,6 +568,16 @@ def _compensation_timed_out(t: Transition, overdue: list[PendingCommand]) -> Non
 def _wait_timed_out(t: Transition) -> None:
     s = t.saga
     step = t.definition.steps[s.current_step - 1]
+    if step.on_timeout == OnTimeout.WAIT and s.is_live and t.running(step.name) and s.wait_due_at \
+            and s.wait_due_at <= t.at:
+        if s.work_done or not s.queue_id:
+            s.wait_due_at = None
+        else:
+            # No time limit, but the job's news may have been lost: look at the job itself.
+            t.effects.append(CheckWork(s.queue_id))
+            s.wait_due_at = t.due(t.config.job_check_interval)
+        t.changed = True
+        return
     if not s.is_live or not s.wait_due_at or s.wait_due_at > t.at or step.on_timeout != OnTimeout.EXPIRE \
             or not t.running(step.name):
         t.changed = True  # a stale deadline: recompute it

@@ -69,6 +69,11 @@ def await_payment(t: Transition) -> None:
     t.saga.wait_due_at = t.due(t.config.payment_timeout)
 
 
+def watch_the_job(t: Transition) -> None:
+    """The mechanic takes what the job takes; now and then the saga looks at the job itself."""
+    t.saga.wait_due_at = t.due(t.config.job_check_interval)
+
+
 def enqueue_work(t: Transition) -> None:
     s = t.saga
     s.queue_id = queue_id_for(s.execution_id)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import pytest
 
 from execution import saga
-from execution.domain import FAR_FUTURE, iso
-from execution.saga import SAGA_STEPS, EnqueueWork, InvalidSagaMessage, SagaConfig, WithdrawWork
+from execution.domain import iso
+from execution.saga import SAGA_STEPS, CheckWork, EnqueueWork, InvalidSagaMessage, SagaConfig, WithdrawWork
 from oficina_common.messages import Envelope
 
 from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, payment_approved, payment_requested
@@ -107,7 +108,8 @@ def test_the_approved_payment_moves_the_order_to_execution_and_queues_the_job(sc
 
     scenario.enqueued().expect()
     assert scenario.step_statuses()[5:] == [COMPLETED, RUNNING]
-    assert scenario.saga.deadline == FAR_FUTURE  # a job takes what it takes
+    # A job takes what it takes; the saga only looks at it now and then (its news may be lost).
+    assert scenario.saga.deadline == iso(scenario.now - timedelta(seconds=1) + CONFIG.job_check_interval)
 
 
 def test_completed_work_consumes_the_parts_then_the_order_is_finished(scenario):
@@ -687,7 +689,7 @@ def test_an_unanswered_revision_is_given_up_and_the_work_goes_on(scenario):
                                                                 additional_total_cents=3550))
     scenario.expect("billing.CancelBudget")
     scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=2)
-    assert scenario.saga.deadline == FAR_FUTURE and scenario.status == "IN_PROGRESS"
+    assert scenario.saga.deadline == scenario.saga.wait_due_at and scenario.status == "IN_PROGRESS"
     assert scenario.saga.budget.status == "APPROVED"  # the version approved and paid stands
 
 
@@ -698,3 +700,18 @@ def test_reports_that_are_empty_or_malformed_are_refused(scenario):
     with pytest.raises(InvalidSagaMessage):
         scenario.receive("execution.AdditionalRepairReported", queue_id=scenario.saga.queue_id,
                          items=[{**EXTRA_FILTER, "quantity": 0}], notes="")
+
+
+# --- the job's news lost on the way ---------------------------------------------------------------
+def test_a_saga_waiting_on_a_mechanic_looks_at_the_job_now_and_then():
+    scenario = SagaScenario().in_execution()
+    queue_id = scenario.saga.queue_id
+    scenario.later(seconds=CONFIG.job_check_interval.total_seconds() - 5).sweep()
+    assert scenario.last.effects == []  # not yet
+    scenario.later(seconds=10).sweep()
+    assert scenario.last.effects == [CheckWork(queue_id)]
+    assert scenario.saga.deadline == scenario.saga.wait_due_at > iso(scenario.now)  # and again later
+    scenario.receive("execution.WorkCompleted", queue_id=queue_id, notes="ok").expect("os.ConsumeParts")
+    assert scenario.saga.wait_due_at is None
+    scenario.later(hours=1).sweep()
+    assert scenario.last.effects == []  # the job is closed: nothing more to look at

@@ -265,3 +265,36 @@ def test_additional_repair_reports_are_bounded_in_bytes_and_in_number(deps):
                                                deps=deps)
     with pytest.raises(InvalidTransition, match="no more reports"):
         services.job_report_additional_repairs(queue_id=queue_id, mechanic=JOAO, items=[wordy], notes="", deps=deps)
+
+
+def test_a_job_closed_whose_news_the_broker_lost_is_told_to_its_saga_when_it_looks(deps, clock):
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    queue_id = queue_id_for(event.saga_id)
+    services.work_queue_claim(mechanic=JOAO, deps=deps)
+    services.job_complete(queue_id=queue_id, mechanic=JOAO, notes="Óleo trocado", deps=deps)  # never delivered
+    assert not deps.executions.sagas[event.saga_id].work_done
+
+    clock.now = T0 + deps.config.job_check_interval + timedelta(minutes=1)
+    services.saga_sweep(deps=deps)
+    saga = deps.executions.sagas[event.saga_id]
+    assert saga.work_done and saga.work_notes == "Óleo trocado"
+    assert deps.publisher.types()[-1] == "os.ConsumeParts"
+    services.message_handle(reply(event, "os.PartsConsumed", parts=[{"catalog_id": "7", "quantity": 2}]), deps=deps)
+    assert deps.executions.sagas[event.saga_id].status == "COMPLETED"
+    # The lost news turns up after all, and the sweeper comes by again: nothing happens twice.
+    lost = next(e for e in deps.publisher.published if e.type == "execution.WorkCompleted")
+    assert services.message_handle(lost.to_dict(), deps=deps) == "handled"
+    clock.now += deps.config.job_check_interval * 2
+    services.saga_sweep(deps=deps)
+    assert deps.publisher.types().count("os.ConsumeParts") == 1
+    assert deps.executions.sagas[event.saga_id].status == "COMPLETED"
+
+
+def test_a_job_still_open_is_left_alone_when_the_saga_looks(deps, clock):
+    event = diagnosis_completed()
+    run_to_execution(deps, event)
+    clock.now = T0 + deps.config.job_check_interval + timedelta(minutes=1)
+    services.saga_sweep(deps=deps)
+    saga = deps.executions.sagas[event.saga_id]
+    assert not saga.work_done and saga.wait_due_at > saga.updated_at  # it looks again later
