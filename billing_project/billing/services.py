@@ -536,11 +536,17 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
 
 def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
     """Answer a RequestPayment that finds its payment already settled: a repeat gets the reply the
-    first delivery got (same message id); a payment cancelled before it reached Mercado Pago fails."""
+    first delivery got (same message id); a payment cancelled before it reached Mercado Pago fails;
+    an approved one says so (the saga asks again while it waits: its PaymentApproved may have been
+    lost on the way)."""
     if command is None:
         return payment
-    event_type = ("billing.PaymentFailed" if payment.status == PaymentStatus.REJECTED or payment.never_requested
-                  else "billing.PaymentRequested")
+    if payment.status == PaymentStatus.REJECTED or payment.never_requested:
+        event_type = "billing.PaymentFailed"
+    elif payment.status == PaymentStatus.APPROVED:
+        event_type = "billing.PaymentApproved"
+    else:
+        event_type = "billing.PaymentRequested"
     logger.info("payment %s is %s already; answering %s again", payment.payment_id, payment.status, event_type)
     reply = _event(event_type, payment, payment.event_payload(event_type), command)
     dependencies().payments.republish(payment, [reply])

@@ -111,6 +111,8 @@ SAGA_APPROVAL_GRACE_SECONDS = env.int("SAGA_APPROVAL_GRACE_SECONDS", default=60)
 SAGA_PAYMENT_TIMEOUT_SECONDS = env.int("SAGA_PAYMENT_TIMEOUT_SECONDS", default=2 * 24 * 3600)
 # How often a saga waiting on a mechanic looks at the job itself (its news may be lost on the way).
 SAGA_JOB_CHECK_SECONDS = env.int("SAGA_JOB_CHECK_SECONDS", default=600)
+# How often a saga waiting for the payment asks Billing again (a lost PaymentApproved).
+SAGA_PAYMENT_CHECK_SECONDS = env.int("SAGA_PAYMENT_CHECK_SECONDS", default=600)
 SAGA_SWEEP_INTERVAL_SECONDS = env.float("SAGA_SWEEP_INTERVAL_SECONDS", default=15.0)
 OUTBOX_SWEEP_AGE_SECONDS = env.int("OUTBOX_SWEEP_AGE_SECONDS", default=30)
 # Receipts of published messages in the cache (Redis): an item's next write removes what left,

@@ -193,6 +193,7 @@ class SagaInstance:
     work_done: bool = False
     pending: list[PendingCommand] = field(default_factory=list)
     wait_due_at: str | None = None
+    check_due_at: str | None = None  # when the step looks again at what it waits for (see SagaStep.check)
     deadline: str = FAR_FUTURE
     cause: str | None = None
     # A FAILED saga keeps the commands nobody confirmed, and what it was doing, for a person's retry.

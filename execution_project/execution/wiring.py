@@ -57,6 +57,7 @@ def saga_config() -> SagaConfig:
         payment_timeout=timedelta(seconds=settings.SAGA_PAYMENT_TIMEOUT_SECONDS),
         payment_method=settings.PAYMENT_METHOD,
         job_check_interval=timedelta(seconds=settings.SAGA_JOB_CHECK_SECONDS),
+        payment_check_interval=timedelta(seconds=settings.SAGA_PAYMENT_CHECK_SECONDS),
     )
 
 

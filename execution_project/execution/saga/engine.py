@@ -44,6 +44,9 @@ class SagaConfig:
     # How often a saga waiting on a mechanic looks at its job itself: the job's news (the job
     # closed) may be lost by the broker after it left the work queue's outbox.
     job_check_interval: timedelta = timedelta(minutes=10)
+    # How often a saga waiting for the payment asks Billing again (Billing answers with what
+    # became of it): a PaymentApproved the broker lost would otherwise end in the payment timeout.
+    payment_check_interval: timedelta = timedelta(minutes=10)
 
 
 class OnTimeout(StrEnum):
@@ -143,6 +146,9 @@ class SagaStep:
     expired_cause: str = ""  # the saga's cause when an EXPIRE wait runs out
     os_status_on_start: OsStatus | None = None
     os_status_on_completion: OsStatus | None = None
+    # While the step waits on others, looked at every so often (``check_due_at``): news of what
+    # it waits for may be lost on the way; the check asks again and schedules the next one.
+    check: Callable[[Transition], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,7 @@ class Transition:
         step.finished_at = None
         s.current_step = definition.number
         s.wait_due_at = None
+        s.check_due_at = None
         self.changed = True
         if definition.os_status_on_start:
             self.set_os_status(definition.os_status_on_start, status_reason(name, s))
@@ -311,7 +318,7 @@ class Transition:
         s.status = SagaStatus.COMPLETED
         s.finished_at = self.at
         s.pending = []
-        s.wait_due_at = None
+        s.wait_due_at = s.check_due_at = None
         self.changed = True
 
     def note(self, text: str) -> None:
@@ -346,9 +353,10 @@ class Transition:
         if s.is_terminal:
             return s.finished_at or s.updated_at
         candidates = [p.due_at for p in s.pending]
-        if s.is_live and s.wait_due_at and self.definition.steps[s.current_step - 1].on_timeout in (
-                OnTimeout.EXPIRE, OnTimeout.WAIT):
+        if s.is_live and s.wait_due_at and self.definition.steps[s.current_step - 1].on_timeout == OnTimeout.EXPIRE:
             candidates.append(s.wait_due_at)
+        if s.is_live and s.check_due_at:
+            candidates.append(s.check_due_at)
         return min(candidates) if candidates else FAR_FUTURE
 
 
@@ -369,7 +377,7 @@ def compensate(t: Transition, why: str, *, job_closed: bool = False) -> None:
     s.status = SagaStatus.COMPENSATING
     s.cause = why
     s.compensation_attempts = 1
-    s.wait_due_at = None
+    s.wait_due_at = s.check_due_at = None
     for pending in list(s.pending):
         if t.definition.command(pending.key).undo_late_reply:
             pending.undo = True
@@ -568,15 +576,12 @@ def _compensation_timed_out(t: Transition, overdue: list[PendingCommand]) -> Non
 def _wait_timed_out(t: Transition) -> None:
     s = t.saga
     step = t.definition.steps[s.current_step - 1]
-    if step.on_timeout == OnTimeout.WAIT and s.is_live and t.running(step.name) and s.wait_due_at \
-            and s.wait_due_at <= t.at:
-        if s.work_done or not s.queue_id:
-            s.wait_due_at = None
-        else:
-            # No time limit, but the job's news may have been lost: look at the job itself.
-            t.effects.append(CheckWork(s.queue_id))
-            s.wait_due_at = t.due(t.config.job_check_interval)
+    expired = step.on_timeout == OnTimeout.EXPIRE and bool(s.wait_due_at) and s.wait_due_at <= t.at
+    if s.is_live and s.check_due_at and s.check_due_at <= t.at and not expired:
+        s.check_due_at = None
         t.changed = True
+        if step.check and t.running(step.name):
+            step.check(t)  # asks again and schedules the next check
         return
     if not s.is_live or not s.wait_due_at or s.wait_due_at > t.at or step.on_timeout != OnTimeout.EXPIRE \
             or not t.running(step.name):

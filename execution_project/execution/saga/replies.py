@@ -590,7 +590,7 @@ def on_work_completed(t: Transition, p: dict[str, Any]) -> None:
         return
     s.work_done = True
     s.work_notes = str(p.get("notes") or "")
-    s.wait_due_at = None  # the job is closed: nothing more to look at
+    s.check_due_at = None  # the job is closed: nothing more to look at
     t.changed = True
     revision = s.active_revision
     if revision and revision.is_open:

@@ -22,6 +22,7 @@ from ..domain import (
 )
 from .engine import (
     LOCAL_ENQUEUE,
+    CheckWork,
     EnqueueWork,
     InvalidSagaMessage,
     Transition,
@@ -67,11 +68,31 @@ def request_payment(t: Transition) -> None:
 
 def await_payment(t: Transition) -> None:
     t.saga.wait_due_at = t.due(t.config.payment_timeout)
+    t.saga.check_due_at = t.due(t.config.payment_check_interval)
 
 
 def watch_the_job(t: Transition) -> None:
     """The mechanic takes what the job takes; now and then the saga looks at the job itself."""
-    t.saga.wait_due_at = t.due(t.config.job_check_interval)
+    t.saga.check_due_at = t.due(t.config.job_check_interval)
+
+
+def look_at_the_job(t: Transition) -> None:
+    """The job's news (closed) may have been lost: the service reads the job and tells the saga."""
+    s = t.saga
+    if s.work_done or not s.queue_id:
+        return
+    t.effects.append(CheckWork(s.queue_id))
+    s.check_due_at = t.due(t.config.job_check_interval)
+
+
+def ask_for_the_payment(t: Transition) -> None:
+    """Billing is asked again for the payment (the same request: it answers with what became of
+    it), in case its PaymentApproved was lost on the way."""
+    s = t.saga
+    assert s.budget is not None
+    t.send("billing.RequestPayment", payment_request(t, s.budget.version, s.budget.total_cents,
+                                                     f"Ordem de serviço {s.order.order_number}"))
+    s.check_due_at = t.due(t.config.payment_check_interval)
 
 
 def enqueue_work(t: Transition) -> None:

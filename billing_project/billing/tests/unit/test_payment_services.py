@@ -70,6 +70,18 @@ class TestRequestPayment:
         assert again.message_id == first.message_id
         assert len(fake.mercadopago.payments) == 1
 
+    def test_asked_again_after_the_customer_paid_it_answers_approved(self, fake, approved_budget):
+        """The saga asks again while it waits for the payment: a PaymentApproved lost on the way
+        is answered again, not the old PaymentRequested."""
+        message, payment = request(approved_budget)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        services.payment_request(command=message)
+        first, again = fake.published("billing.PaymentApproved")
+        assert again.payload == first.payload and again.payload["status"] == "APPROVED"
+        assert len(fake.published("billing.PaymentRequested")) == 1
+        assert len(fake.mercadopago.payments) == 1
+
     def test_a_refused_request_is_answered_again_as_failed(self, fake, approved_budget):
         fake.mercadopago.fail_next = MercadoPagoRefused("Mercado Pago answered 400: bad", status=400)
         message, _ = request(approved_budget)

@@ -689,7 +689,7 @@ def test_an_unanswered_revision_is_given_up_and_the_work_goes_on(scenario):
                                                                 additional_total_cents=3550))
     scenario.expect("billing.CancelBudget")
     scenario.receive("billing.BudgetCancelled", budget_id="b-1", version=2)
-    assert scenario.saga.deadline == scenario.saga.wait_due_at and scenario.status == "IN_PROGRESS"
+    assert scenario.saga.deadline == scenario.saga.check_due_at and scenario.status == "IN_PROGRESS"
     assert scenario.saga.budget.status == "APPROVED"  # the version approved and paid stands
 
 
@@ -710,8 +710,28 @@ def test_a_saga_waiting_on_a_mechanic_looks_at_the_job_now_and_then():
     assert scenario.last.effects == []  # not yet
     scenario.later(seconds=10).sweep()
     assert scenario.last.effects == [CheckWork(queue_id)]
-    assert scenario.saga.deadline == scenario.saga.wait_due_at > iso(scenario.now)  # and again later
+    assert scenario.saga.deadline == scenario.saga.check_due_at > iso(scenario.now)  # and again later
     scenario.receive("execution.WorkCompleted", queue_id=queue_id, notes="ok").expect("os.ConsumeParts")
-    assert scenario.saga.wait_due_at is None
+    assert scenario.saga.check_due_at is None
     scenario.later(hours=1).sweep()
     assert scenario.last.effects == []  # the job is closed: nothing more to look at
+
+
+def test_a_saga_waiting_for_the_payment_asks_billing_again_now_and_then():
+    """A PaymentApproved the broker lost would end in the payment timeout and a refund: the saga
+    asks again (the same request; Billing answers with what became of the payment)."""
+    scenario = SagaScenario().awaiting_payment()
+    first = next(c.payload for c in scenario.sent if c.type == "billing.RequestPayment")
+    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep().expect("billing.RequestPayment")
+    assert scenario.command("billing.RequestPayment") == first
+    scenario.receive("billing.PaymentRequested", **payment_requested()).expect_ignored()  # still pending
+    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep().expect("billing.RequestPayment")
+    scenario.receive("billing.PaymentApproved", **payment_approved()).expect("os.ChangeStatus")
+    assert scenario.change_status()["to"] == "IN_EXECUTION"
+
+
+def test_an_expired_payment_is_not_asked_for_again_before_it_is_undone():
+    scenario = SagaScenario().awaiting_payment()
+    scenario.later(seconds=CONFIG.payment_timeout.total_seconds() + 1).sweep()
+    assert "billing.RequestPayment" not in [c.type for c in scenario.last.commands]
+    assert scenario.status == "COMPENSATING"

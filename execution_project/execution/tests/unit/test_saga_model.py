@@ -182,6 +182,8 @@ class World:
         if payment.status in ("REJECTED", "CANCELLED") and payment.charges == 0:
             return [self.payment_event("billing.PaymentFailed", payment, c.message_id,
                                        reason="cancelled before it was requested")]
+        if payment.status == "APPROVED":  # asked again while the saga waits: Billing says it was paid
+            return [self.payment_event("billing.PaymentApproved", payment, c.message_id)]
         return [self.payment_event("billing.PaymentRequested", payment, c.message_id)]
 
     def _CancelPayment(self, c: Envelope) -> list[Envelope]:

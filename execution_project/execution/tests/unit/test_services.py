@@ -297,4 +297,4 @@ def test_a_job_still_open_is_left_alone_when_the_saga_looks(deps, clock):
     clock.now = T0 + deps.config.job_check_interval + timedelta(minutes=1)
     services.saga_sweep(deps=deps)
     saga = deps.executions.sagas[event.saga_id]
-    assert not saga.work_done and saga.wait_due_at > saga.updated_at  # it looks again later
+    assert not saga.work_done and saga.check_due_at > saga.updated_at  # it looks again later
