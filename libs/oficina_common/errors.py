@@ -88,6 +88,29 @@ class UpstreamUnavailable(ApplicationError):
     code = "upstream_unavailable"
 
 
+try:
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+except ImportError:  # a service without boto3 (the OS) never meets these
+    ClientError = None  # type: ignore[assignment,misc]
+    _DYNAMODB_UNREACHABLE: tuple[type[BaseException], ...] = ()
+else:
+    _DYNAMODB_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+_OVERLOADED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                         "InternalServerError", "ServiceUnavailable"})
+
+
+def _is_dynamodb_overloaded(exc: Exception) -> bool:
+    return ClientError is not None and isinstance(exc, ClientError) and \
+        exc.response.get("Error", {}).get("Code") in _OVERLOADED
+
+
 def _first_message(detail: Any) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
@@ -135,6 +158,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(exc.wait)
             extra["retry_after_seconds"] = exc.wait
         return Response(_body(_first_message(detail), code, extra), status=exc.status_code, headers=headers)
+    if isinstance(exc, _DYNAMODB_UNREACHABLE) or _is_dynamodb_overloaded(exc):
+        # DynamoDB did not answer (a restart, a network blip, throttling): a read changed nothing,
+        # and a conditional write either landed whole or not at all; the client tries again.
+        logger.warning("DynamoDB unavailable: %s", exc, extra={"view": str(context.get("view"))})
+        return Response(_body("The service is briefly unavailable; try again in a moment.", "database_unavailable"),
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
     if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
         # The database went away under the request (a failover, a killed connection): nothing
         # was written (the request's transaction rolled back), and the next try gets a new one.

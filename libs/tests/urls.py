@@ -50,6 +50,14 @@ class RaiseApi(APIView):
             from django.db import OperationalError
 
             raise OperationalError("server closed the connection unexpectedly")
+        if kind == "dynamodb-gone":
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:8000/")
+        if kind == "dynamodb-throttled":
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Query")
         return Response({"data": request.data, "correlation_id": get_correlation_id()})
 
 
