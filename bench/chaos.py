@@ -190,12 +190,15 @@ def faults(system, rng: random.Random, stop: threading.Event, every: float, log:
 
     started = time.monotonic()
     while not stop.wait(rng.uniform(every * 0.5, every * 1.5)):
-        kind = rng.choice(["kill_worker", "kill_worker", "broker_loss", "db_connections"])
+        kind = rng.choice(["kill_worker", "kill_worker", "broker_loss", "db_connections", "dynamodb_restart"])
         at = f"{time.monotonic() - started:6.1f}s"
         if kind == "kill_worker":
             service = rng.choice(["os", "billing", "execution"])
             system.restart_worker(service, signal.SIGKILL)
             log.append(f"{at} SIGKILL {service} worker (restarted)")
+        elif kind == "dynamodb_restart":
+            restart_dynamodb(system)
+            log.append(f"{at} DynamoDB endpoint restarted (its data kept)")
         elif kind == "broker_loss":
             redis.Redis.from_url(system.env["CELERY_BROKER_URL"]).flushdb()
             log.append(f"{at} broker lost everything (FLUSHDB)")
@@ -207,6 +210,23 @@ def faults(system, rng: random.Random, stop: threading.Event, every: float, log:
                            input="SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                  "WHERE datname = :'db' AND pid <> pg_backend_pid();")
             log.append(f"{at} PostgreSQL connections killed")
+
+
+def restart_dynamodb(system) -> None:  # noqa: ANN001
+    """The endpoint goes away and comes back with its data (dynalite keeps it in its --path)."""
+    process = system.processes["dynalite"]
+    process.kill(signal.SIGKILL)
+    process.start(system.env)
+
+
+def keep_dynamodb_up(system, stop: threading.Event, log: list[str]) -> None:  # noqa: ANN001
+    """dynalite (the emulator, not DynamoDB) dies when a client it is answering is killed mid-request
+    (an unhandled ECONNRESET): bring it back, as the managed service would be."""
+    started = time.monotonic()
+    while not stop.wait(0.5):
+        if system.processes["dynalite"].popen.poll() is not None:
+            system.processes["dynalite"].start(system.env)
+            log.append(f"{time.monotonic() - started:6.1f}s the DynamoDB emulator had died: started again")
 
 
 # --- the check -----------------------------------------------------------------------------------
@@ -277,17 +297,22 @@ def main() -> int:
         run = Run(system.urls, args.wait)
         stop = threading.Event()
         injector = threading.Thread(target=faults, args=(system, rng, stop, args.fault_every, fault_log), daemon=True)
+        # Until the run is over (then the system is stopped, the emulator with it).
+        threading.Thread(target=keep_dynamodb_up, args=(system, run.done, fault_log), daemon=True).start()
         mechanics = [threading.Thread(target=run.mechanics, daemon=True) for _ in range(2)]
         for thread in mechanics:
             thread.start()
         injector.start()
-        with ThreadPoolExecutor(args.in_flight) as pool:
-            list(pool.map(run.drive, orders))
-        stop.set()
-        injector.join()
-        with ThreadPoolExecutor(args.in_flight) as pool:
-            list(pool.map(lambda o: check(run, o, args.settle), orders))
-        run.done.set()
+        try:
+            with ThreadPoolExecutor(args.in_flight) as pool:
+                list(pool.map(run.drive, orders))
+            stop.set()
+            injector.join()
+            with ThreadPoolExecutor(args.in_flight) as pool:
+                list(pool.map(lambda o: check(run, o, args.settle), orders))
+        finally:
+            stop.set()
+            run.done.set()
     elapsed = time.monotonic() - started
     correct = sum(not o.wrong for o in orders)
     print("faults injected:")
