@@ -41,6 +41,8 @@ from oficina_client import OficinaClient, SystemError_, Urls, mercosul_plate, va
 OUTCOMES = ("delivered", "delivered", "delivered", "rejected", "no_stock", "payment_rejected", "job_failed",
             "cancel_awaiting_payment", "cancel_in_execution")
 FILTERS = 2  # each order's diagnosis: one service and two parts of its own
+ORDER_PATH = ("RECEIVED", "IN_DIAGNOSIS", "AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED",
+              "DELIVERED")
 # Short clocks, so that what the broker lost is noticed and re-sent within the run.
 CHAOS_ENV = {
     "DEBUG": "false", "LOG_LEVEL": "INFO",
@@ -140,7 +142,9 @@ class Run:
             self.call(lambda: c.deliver(order.order_id))
 
     def wait_for(self, c: OficinaClient, order_id: str, status: str) -> None:
-        """A person refreshes the page until the order gets there (a 503 is just another refresh)."""
+        """A person refreshes the page until the order gets there, or past it (the mechanics may
+        finish a job between two refreshes), or it is cancelled: the check says whether that was
+        right. A 503 is just another refresh."""
         deadline = time.monotonic() + self.wait
         seen = ""
         while time.monotonic() < deadline:
@@ -148,7 +152,8 @@ class Run:
                 seen = c.order(order_id)["status"]
             except (SystemError_, OSError):
                 seen = "unavailable"
-            if seen == status:
+            if seen == status or seen == "CANCELLED" or (
+                    seen in ORDER_PATH and ORDER_PATH.index(seen) > ORDER_PATH.index(status)):
                 return
             time.sleep(0.3)
         raise SystemError_(f"order {order_id} never reached {status} (last seen {seen})")
