@@ -119,9 +119,7 @@ class _ItemOutbox:
     def _outbox_after(stored: StoredSaga | StoredJob, update: OutboxUpdate,
                       messages: Sequence[Envelope]) -> dict[str, str]:
         """What the item's outbox holds after the write."""
-        removed = {update.names[clause.removeprefix("outbox.")] for clause in update.remove_clauses
-                   if clause.startswith("outbox.")}
-        outbox = {k: v for k, v in stored.outbox.items() if k not in removed}
+        outbox = {k: v for k, v in stored.outbox.items() if k not in update.removed}
         outbox.update({e.message_id: json.dumps(e.to_dict(), ensure_ascii=False) for e in messages})
         return outbox
 

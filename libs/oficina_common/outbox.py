@@ -12,7 +12,7 @@ Two ways to know a message left, by what the repository is given:
   write per change);
 - with :class:`Receipts` (a fast store beside the broker: Redis through Django's cache), the
   relay records a receipt after publishing and writes nothing; the item's NEXT write removes the
-  entries that have receipts (:func:`outbox_update`'s ``published``), and the sweeper publishes
+  entries that have receipts (:func:`prepare_write`), and the sweeper publishes
   only entries without one, writing nothing. An entry whose receipt is lost (the store emptied)
   is published again: a duplicate, which consumers take once.
 
@@ -60,6 +60,7 @@ class OutboxUpdate:
     remove_clauses: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # the ids of the messages the write takes out
 
     def expression(self, set_clauses: Sequence[str] = (), remove_clauses: Sequence[str] = ()) -> str:
         """The whole update expression: the change's own clauses and the outbox's."""
@@ -77,7 +78,7 @@ def outbox_write(envelopes: Sequence[Envelope], *, held: Collection[str] = (),
         update.names[f"#ob{n}"] = envelope.message_id
         update.values[f":ob{n}"] = json.dumps(envelope.to_dict(), ensure_ascii=False)
         update.set_clauses.append(f"outbox.#ob{n} = :ob{n}")
-    gone = [message_id for message_id in held if message_id in published]
+    gone = update.removed = [message_id for message_id in held if message_id in published]
     for n, message_id in enumerate(gone):
         update.names[f"#op{n}"] = message_id
         update.remove_clauses.append(f"outbox.#op{n}")
@@ -87,13 +88,6 @@ def outbox_write(envelopes: Sequence[Envelope], *, held: Collection[str] = (),
     elif gone and len(gone) == len(held):
         update.remove_clauses += ["outbox_pending", "outbox_at"]
     return update
-
-
-def outbox_update(envelopes: Sequence[Envelope]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
-    """``SET`` clauses, names and values that add these messages to an item's outbox (for writes
-    that remove nothing: see :func:`outbox_write`)."""
-    update = outbox_write(envelopes)
-    return update.set_clauses, update.names, update.values
 
 
 class Receipts(Protocol):

@@ -10,7 +10,7 @@ from oficina_common.outbox import (
     OUTBOX_INDEX,
     DynamoOutboxRelay,
     new_item_outbox,
-    outbox_update,
+    outbox_write,
     pending_messages,
 )
 
@@ -28,7 +28,8 @@ def orders(dynamo_settings):
 
 
 def approve(orders, *envelopes):
-    clauses, names, values = outbox_update(envelopes)
+    update = outbox_write(envelopes)
+    clauses, names, values = update.set_clauses, update.names, update.values
     orders.update_item(
         Key={"orderId": "o1"},
         UpdateExpression="SET #st = :approved, " + ", ".join(clauses),

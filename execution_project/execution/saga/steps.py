@@ -58,12 +58,15 @@ def payment_request(t: Transition, version: int, amount_cents: int, description:
             "method": t.config.payment_method, "payer_email": s.order.customer_email, "description": description}
 
 
-def request_payment(t: Transition) -> None:
+def _budget_payment_request(t: Transition) -> dict[str, Any]:
+    """The request for the approved budget's payment (asked again, the same request)."""
     s = t.saga
     assert s.budget is not None
-    payload = payment_request(t, s.budget.version, s.budget.total_cents,
-                               f"Ordem de serviço {s.order.order_number}")
-    t.send("billing.RequestPayment", payload, key="request_payment", step="request_payment")
+    return payment_request(t, s.budget.version, s.budget.total_cents, f"Ordem de serviço {s.order.order_number}")
+
+
+def request_payment(t: Transition) -> None:
+    t.send("billing.RequestPayment", _budget_payment_request(t), key="request_payment", step="request_payment")
 
 
 def await_payment(t: Transition) -> None:
@@ -88,11 +91,8 @@ def look_at_the_job(t: Transition) -> None:
 def ask_for_the_payment(t: Transition) -> None:
     """Billing is asked again for the payment (the same request: it answers with what became of
     it), in case its PaymentApproved was lost on the way."""
-    s = t.saga
-    assert s.budget is not None
-    t.send("billing.RequestPayment", payment_request(t, s.budget.version, s.budget.total_cents,
-                                                     f"Ordem de serviço {s.order.order_number}"))
-    s.check_due_at = t.due(t.config.payment_check_interval)
+    t.send("billing.RequestPayment", _budget_payment_request(t))
+    t.saga.check_due_at = t.due(t.config.payment_check_interval)
 
 
 def enqueue_work(t: Transition) -> None:
