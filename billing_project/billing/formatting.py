@@ -1,26 +1,14 @@
-"""How customers read money and time: Brazilian reais and the workshop's local clock, in Portuguese."""
+"""How customers read money and time: Brazilian reais and the workshop's local clock, in Portuguese.
+
+The formats themselves live in ``oficina_common.formatting``, shared with the OS and Execution;
+the clock is ``settings.CUSTOMER_TIME_ZONE``.
+"""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from oficina_common.formatting import format_brl as brl
+from oficina_common.formatting import local_time, time_zone_label
 
-from django.conf import settings
-
-
-def brl(cents: int) -> str:
-    """``123456`` -> ``R$ 1.234,56``."""
-    reais, centavos = divmod(abs(int(cents)), 100)
-    grouped = f"{reais:,}".replace(",", ".")
-    sign = "-" if cents < 0 else ""
-    return f"{sign}R$ {grouped},{centavos:02d}"
-
-
-def local_time(moment: datetime | None) -> str:
-    """``2025-05-12T17:30Z`` -> ``12/05/2025 às 14:30`` on the customer's clock (CUSTOMER_TIME_ZONE)."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(ZoneInfo(settings.CUSTOMER_TIME_ZONE))
-    return local.strftime("%d/%m/%Y às %H:%M")
+__all__ = ["brl", "first_name", "local_time", "time_zone_label"]
 
 
 def first_name(full_name: str) -> str:

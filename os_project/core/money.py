@@ -12,9 +12,3 @@ def cents_to_decimal(cents: int) -> str:
     """``12345`` -> ``"123.45"`` (the API's decimal string)."""
     return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
-
-def format_brl(cents: int) -> str:
-    """``123456`` -> ``"R$ 1.234,56"``: how a Brazilian reads an amount of money."""
-    sign = "-" if cents < 0 else ""
-    reais, centavos = divmod(abs(int(cents)), 100)
-    return f"{sign}R$ {reais:,}".replace(",", ".") + f",{centavos:02d}"

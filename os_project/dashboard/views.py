@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from core.money import format_brl
 from oficina_common.auth import STAFF_ROLES, role_of
+from oficina_common.formatting import day_label, format_brl, month_label
 from service_orders.domain import LABELS, Status
 
 from . import selectors
@@ -29,7 +29,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             (status.value, LABELS[status], data.per_status[status.value], str(data.per_status[status.value]))
             for status in Status),
         "orders_url": orders_url,
-        "per_day": column_chart([(day.isoformat(), day.strftime("%d/%m"), count)
+        "per_day": column_chart([(day.isoformat(), day_label(day), count)
                                  for day, count in data.opened_per_day]),
         "time_in_status": horizontal_bars(
             (row["status"], LABELS[Status(row["status"])], row["average_seconds"],
@@ -63,7 +63,7 @@ def _fill(free: int, minimum: int) -> float:
 def _declined_rows(months: list[selectors.DeclinedMonth]) -> list[dict[str, object]]:
     """Each month's declined revenue as a bar (against the largest month), with the part that came back."""
     largest = max((month.declined_cents for month in months), default=0)
-    return [{"month": month, "label": month.month.strftime("%m/%Y"), "declined": format_brl(month.declined_cents),
+    return [{"month": month, "label": month_label(month.month), "declined": format_brl(month.declined_cents),
              "came_back": format_brl(month.came_back_cents),
              "percent": round(100 * month.declined_cents / largest, 1) if largest else 0.0,
              "back_percent": round(100 * month.came_back_cents / largest, 1) if largest else 0.0}

@@ -81,8 +81,8 @@ def declined_work_reminder_send(*, order: Any, rows: list[Any], link: str) -> bo
     Sent by the reminder job itself (inside the order's transaction), not through a task: the
     link's token exists only in this e-mail, never in a broker message.
     """
-    from core.money import format_brl
     from customers.domain import first_name
+    from oficina_common.formatting import format_brl
 
     if not order.customer.email:
         return False

@@ -14,10 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from core.actors import actor_name
-from core.money import format_brl
 from customers.admin import DocumentSearchMixin
 from oficina_common.auth import ADMIN, ATTENDANT, role_of
 from oficina_common.errors import ApplicationError
+from oficina_common.formatting import format_brl_or, local_date, local_time
 
 from . import services
 from .domain import BUDGET_LABELS, CANCELLABLE, PAYMENT_LABELS
@@ -35,7 +35,7 @@ class CancelForm(forms.Form):
 
 
 def _money(cents: Any) -> str:
-    return format_brl(cents) if isinstance(cents, int) and not isinstance(cents, bool) else "—"
+    return format_brl_or(cents, "—")
 
 
 def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
@@ -156,8 +156,8 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
             format_html_join("", '<tr data-declined-line="{}"><td>v{} · {}</td><td>{}</td><td>{}× {}</td><td>{}</td>'
                                  "<td>{}</td><td>{}</td><td>{}</td></tr>",
                              ((row.line_id, row.version, row.line_id, row.job, row.quantity, row.description,
-                               _money(row.total_cents), row.declined_at.strftime("%Y-%m-%d %H:%M"),
-                               row.reminded_at.strftime("%Y-%m-%d") if row.reminded_at else "—",
+                               _money(row.total_cents), local_time(row.declined_at),
+                               local_date(row.reminded_at) or "—",
                                row.came_back_in.number if row.came_back_in else "—") for row in rows)))
 
     @admin.display(description="Tracking page")

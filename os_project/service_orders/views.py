@@ -13,9 +13,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.fields import DateTimeField
 
-from core.money import format_brl
 from customers.domain import first_name, mask_plate
 from oficina_common.errors import ApplicationError, NotFound
+from oficina_common.formatting import format_brl_or
 
 from . import selectors, services
 from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Decision, LinkExpired, Status, next_action
@@ -29,12 +29,6 @@ logger = logging.getLogger(__name__)
 JOURNEY = (*reversed(ACTIVE_ORDER), Status.FINISHED, Status.DELIVERED)
 # Orders that can still change, so their page keeps asking whether they did.
 POLL_SECONDS = 5
-
-
-def _money(cents: Any) -> str | None:
-    if isinstance(cents, int) and not isinstance(cents, bool):
-        return format_brl(cents)
-    return None
 
 
 def tracking_version(order: ServiceOrder) -> str:
@@ -60,8 +54,8 @@ def _timeline(order: ServiceOrder) -> list[dict[str, Any]]:
 def _items_total(order: ServiceOrder, items: list[Any]) -> dict[str, Any]:
     """The items' total; once the customer declined some, what they approved."""
     if any(item.decision == Decision.DECLINED for item in items):
-        return {"total": _money(decision_totals(order)["approved_total_cents"]), "total_label": "Total aprovado"}
-    return {"total": _money(totals_data(order)["total_cents"]), "total_label": "Total"}
+        return {"total": format_brl_or(decision_totals(order)["approved_total_cents"]), "total_label": "Total aprovado"}
+    return {"total": format_brl_or(totals_data(order)["total_cents"]), "total_label": "Total"}
 
 
 def _vehicle(order: ServiceOrder) -> dict[str, str]:
@@ -75,9 +69,9 @@ def _declined_lines(rows: Any) -> dict[str, Any] | None:
     rows = list(rows)
     if not rows:
         return None
-    return {"lines": [{"description": row.description, "quantity": row.quantity, "total": _money(row.total_cents)}
-                      for row in rows],
-            "total": _money(sum(row.total_cents for row in rows))}
+    return {"lines": [{"description": row.description, "quantity": row.quantity,
+                       "total": format_brl_or(row.total_cents)} for row in rows],
+            "total": format_brl_or(sum(row.total_cents for row in rows))}
 
 
 def _budget(order: ServiceOrder) -> dict[str, Any] | None:
@@ -85,7 +79,8 @@ def _budget(order: ServiceOrder) -> dict[str, Any] | None:
     if not budget.get("status") and budget.get("total_cents") is None:
         return None
     status = str(budget.get("status") or "")
-    return {"status": status, "label": BUDGET_LABELS.get(status, status), "total": _money(budget.get("total_cents")),
+    return {"status": status, "label": BUDGET_LABELS.get(status, status),
+            "total": format_brl_or(budget.get("total_cents")),
             "version": budget.get("version") if isinstance(budget.get("version"), int) else None}
 
 
@@ -97,7 +92,7 @@ def _payment(order: ServiceOrder) -> dict[str, Any] | None:
     # A code to pay with is shown only while the payment waits and the order can still be paid.
     payable = status == "PENDING" and order.status in (Status.AWAITING_PAYMENT, Status.IN_EXECUTION)
     return {"status": status, "label": PAYMENT_LABELS.get(status, status),
-            "amount": _money(payment.get("amount_cents")),
+            "amount": format_brl_or(payment.get("amount_cents")),
             "pix_code": str(payment.get("qr_code") or "") if payable else "",
             "link": str(payment.get("init_point") or "") if payable else ""}
 
@@ -120,7 +115,7 @@ def track_page(request: HttpRequest, tracking_code: str) -> HttpResponse:
         "cancelled": order.status == Status.CANCELLED,
         "next_action": next_action(order.status, order.saga_summary),
         "timeline": _timeline(order),
-        "items": [{"description": item.description, "quantity": item.quantity, "total": _money(item.total_cents),
+        "items": [{"description": item.description, "quantity": item.quantity, "total": format_brl_or(item.total_cents),
                    "declined": item.decision == Decision.DECLINED} for item in items],
         "declined_work": _declined_lines(order.declined_work.all()),
         **_items_total(order, items),

@@ -1,4 +1,5 @@
-"""``{{ cents|brl }}`` and ``{{ moment|local_time }}`` for the customer's pages and e-mails."""
+"""``{{ cents|brl }}``, ``{{ moment|local_time }}`` and ``{% time_zone_label %}`` for the customer's
+pages and e-mails: thin wrappers of ``oficina_common.formatting``."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,3 +19,9 @@ def brl(cents: int) -> str:
 @register.filter
 def local_time(moment: datetime | None) -> str:
     return formatting.local_time(moment)
+
+
+@register.simple_tag
+def time_zone_label() -> str:
+    """``horário de Brasília`` for CUSTOMER_TIME_ZONE=America/Sao_Paulo."""
+    return formatting.time_zone_label()

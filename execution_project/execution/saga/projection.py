@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from oficina_common.formatting import format_brl as money
+
 from ..domain import SagaInstance
-
-
-def money(cents: int) -> str:
-    return f"R$ {cents / 100:.2f}".replace(".", ",")
 
 
 def summary(s: SagaInstance) -> dict[str, Any]:

@@ -10,11 +10,3 @@ def test_prices_become_cents_and_back():
     assert cents_to_decimal(14990) == "149.90"
     assert cents_to_decimal(0) == "0.00"
 
-
-def test_amounts_are_shown_the_brazilian_way():
-    from core.money import format_brl
-
-    assert format_brl(123456) == "R$ 1.234,56"
-    assert format_brl(5) == "R$ 0,05"
-    assert format_brl(100000000) == "R$ 1.000.000,00"
-    assert format_brl(-1550) == "-R$ 15,50"

@@ -60,7 +60,7 @@ def test_the_os_is_told_what_was_approved_and_what_was_declined():
     scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=QUOTED - 120000))
     change = scenario.change_status()
     assert change["to"] == "AWAITING_PAYMENT"
-    assert "approved in part" in change["reason"] and "R$ 1200,00 declined" in change["reason"]
+    assert "approved in part" in change["reason"] and "R$ 1.200,00 declined" in change["reason"]
     budget = change["summary"]["budget"]
     assert (budget["total_cents"], budget["declined_total_cents"], budget["quoted_total_cents"]) == (
         QUOTED - 120000, 120000, QUOTED)
