@@ -3,9 +3,10 @@ import os
 
 from celery import Celery
 
-from oficina_common.celery_config import celery_settings
+from oficina_common.celery_config import celery_settings, every
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.metrics import install_celery_metrics
+from oficina_common.tracing import install_celery_tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -15,10 +16,10 @@ app = Celery("billing")
 app.config_from_object(celery_settings("billing", settings.CELERY_BROKER_URL))
 install_celery_correlation(app)
 install_celery_metrics(app, "billing", port=settings.METRICS_PORT)
+install_celery_tracing(app, "billing")  # OpenTelemetry, when configured (docs/tracing.md)
 app.autodiscover_tasks(["billing"])
 app.conf.beat_schedule = {
-    "sweep-outbox": {"task": "billing.sweep_outbox", "schedule": settings.BEAT_OUTBOX_SWEEP_SECONDS},
-    "reconcile-pending-payments": {"task": "billing.reconcile_pending_payments",
-                                   "schedule": settings.BEAT_RECONCILE_SECONDS},
-    "expire-budgets": {"task": "billing.expire_budgets", "schedule": settings.BEAT_EXPIRE_BUDGETS_SECONDS},
+    "sweep-outbox": every(settings.BEAT_OUTBOX_SWEEP_SECONDS, "billing.sweep_outbox"),
+    "reconcile-pending-payments": every(settings.BEAT_RECONCILE_SECONDS, "billing.reconcile_pending_payments"),
+    "expire-budgets": every(settings.BEAT_EXPIRE_BUDGETS_SECONDS, "billing.expire_budgets"),
 }

@@ -5,25 +5,23 @@ import os
 
 from celery import Celery
 
-from oficina_common.celery_config import celery_settings
+from oficina_common.celery_config import celery_settings, every
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.messages import QUEUE_EXECUTION
 from oficina_common.metrics import install_celery_metrics
+from oficina_common.tracing import install_celery_tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.conf import settings  # noqa: E402
 
 app = Celery("execution")
-app.conf.update(celery_settings(QUEUE_EXECUTION, settings.CELERY_BROKER_URL,
-                                eager=settings.CELERY_TASK_ALWAYS_EAGER))
+app.config_from_object(celery_settings(QUEUE_EXECUTION, settings.CELERY_BROKER_URL,
+                                       eager=settings.CELERY_TASK_ALWAYS_EAGER))
 app.conf.beat_schedule = {
-    "execution-sweep": {
-        "task": "execution.sweep",
-        "schedule": settings.SAGA_SWEEP_INTERVAL_SECONDS,
-        "options": {"queue": QUEUE_EXECUTION, "expires": settings.SAGA_SWEEP_INTERVAL_SECONDS * 2},
-    },
+    "execution-sweep": every(settings.SAGA_SWEEP_INTERVAL_SECONDS, "execution.sweep", queue=QUEUE_EXECUTION),
 }
 install_celery_correlation(app)
 install_celery_metrics(app, "execution", port=settings.METRICS_PORT)
+install_celery_tracing(app, "execution")  # OpenTelemetry, when configured (docs/tracing.md)
 app.autodiscover_tasks(["execution"])

@@ -75,6 +75,17 @@ TASK_DURATION = Histogram(
     "oficina_celery_task_duration_seconds", "Time a Celery task ran, whatever its outcome.", ["service", "task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+# What the consumer policy gave up on (oficina_common/consumer.py): dead letters go to the OS's
+# admin; a dropped message (a business refusal: not found, not allowed now) only to the logs.
+DEAD_LETTERS = Counter(
+    "oficina_celery_dead_letters_total",
+    "Messages given up on and sent to the dead-letter store, by reason (retries_exhausted, error, lost).",
+    ["service", "task", "reason"],
+)
+MESSAGES_DROPPED = Counter(
+    "oficina_celery_messages_dropped_total", "Messages dropped as never able to succeed, by error code.",
+    ["service", "task", "code"],
+)
 SAGAS_FINISHED = Counter(
     "oficina_saga_finished_total", "Sagas that reached a final status, by outcome and reason.", ["outcome", "reason"],
 )

@@ -7,9 +7,10 @@ from celery import Celery, signals
 from django.conf import settings
 from django.db import close_old_connections
 
-from oficina_common.celery_config import celery_settings
+from oficina_common.celery_config import celery_settings, every
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.metrics import install_celery_metrics
+from oficina_common.tracing import install_celery_tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,28 +27,17 @@ app.config_from_object({
 })
 install_celery_correlation(app)
 install_celery_metrics(app, "os", port=settings.METRICS_PORT)
+install_celery_tracing(app, "os")  # OpenTelemetry, when configured (docs/tracing.md)
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     # Messages whose after-commit relay never ran (a crash, the broker down for a moment).
-    "relay-outbox-leftovers": {
-        "task": "os.relay_outbox",
-        "schedule": settings.OUTBOX_SWEEP_SECONDS,
-    },
+    "relay-outbox-leftovers": every(settings.OUTBOX_SWEEP_SECONDS, "os.relay_outbox"),
     # A diagnosis whose message the broker lost after it was handed over: published again.
-    "resend-unanswered-diagnoses": {
-        "task": "os.resend_unanswered_diagnoses",
-        "schedule": 60.0,
-    },
+    "resend-unanswered-diagnoses": every(60.0, "os.resend_unanswered_diagnoses"),
     # Work a customer declined, offered again DECLINED_WORK_REMINDER_DAYS later (once per order).
-    "remind-declined-work": {
-        "task": "os.remind_declined_work",
-        "schedule": 3600.0,
-    },
-    "purge-old-messages": {
-        "task": "os.purge_messages",
-        "schedule": 6 * 3600,
-    },
+    "remind-declined-work": every(3600.0, "os.remind_declined_work"),
+    "purge-old-messages": every(6 * 3600, "os.purge_messages"),
 }
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "messaging",
     "notifications",
     "dashboard",
+    "operations",
 ]
 
 MIDDLEWARE = [
