@@ -207,11 +207,11 @@ class BudgetListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         filters = _valid(self.FilterSerializer, request.query_params)
-        budgets, token = selectors.budget_list(
+        page = selectors.budget_list(
             actor=actor_of(request), service_order_id=filters.get("service_order_id"),
             status=BudgetStatus(filters["status"]) if filters.get("status") else None,
             limit=filters["limit"], page_token=filters.get("page_token"))
-        return Response({"results": [_budget_data(b) for b in budgets], "next_page_token": token})
+        return Response({"results": [_budget_data(b) for b in page.items], "next_page_token": page.next_token})
 
 
 class BudgetDetailApi(APIView):
@@ -357,9 +357,9 @@ class PaymentListApi(APIView):
                    description="Payments of a service order (customers: only their own), paginated with `page_token`.")
     def get(self, request: Request) -> Response:
         filters = _valid(self.FilterSerializer, request.query_params)
-        payments, token = selectors.payment_list(actor=actor_of(request), service_order_id=filters["service_order_id"],
-                                                 limit=filters["limit"], page_token=filters.get("page_token"))
-        return Response({"results": [_payment_data(p) for p in payments], "next_page_token": token})
+        page = selectors.payment_list(actor=actor_of(request), service_order_id=filters["service_order_id"],
+                                      limit=filters["limit"], page_token=filters.get("page_token"))
+        return Response({"results": [_payment_data(p) for p in page.items], "next_page_token": page.next_token})
 
 
 class PaymentDetailApi(APIView):

@@ -10,7 +10,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -18,6 +18,11 @@ from typing import Any
 from oficina_common.auth import ADMIN, ATTENDANT
 from oficina_common.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from oficina_common.messages import clip
+
+# One timestamp format (libs); the service's modules take these names from here.
+from oficina_common.timestamps import iso as iso
+from oficina_common.timestamps import parse_iso as parse_iso
+from oficina_common.timestamps import utc as utc
 
 CURRENCY = "BRL"
 # Fixed forever: budget and payment ids are derived from it, so a redelivered command finds its record.
@@ -43,22 +48,6 @@ def payment_id_for(saga_id: str, budget_id: str, version: int) -> str:
 def lines_key_for(command_id: str) -> str:
     """A short key naming the lines one command wrote, so a half-written try never mixes with another."""
     return hashlib.sha256(command_id.encode()).hexdigest()[:12]
-
-
-def utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return utc(moment).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 # --- budgets ------------------------------------------------------------------------------------

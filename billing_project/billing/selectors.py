@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
-
+from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
 
 from .dependencies import dependencies
@@ -24,16 +22,6 @@ def _valid_id(value: str, what: str) -> str:
         raise NotFound(f"{what} {value} does not exist.") from exc
 
 
-def _paged(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except ClientError as exc:
-        # A well-formed token with keys of another query: DynamoDB refuses the start key.
-        if exc.response.get("Error", {}).get("Code") == "ValidationException":
-            raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
-        raise
-
-
 def budget_latest(*, budget_id: str, actor: Actor) -> Budget:
     budget = dependencies().budgets.latest(_valid_id(budget_id, "Budget"))
     if budget is None or not actor.may_see(budget.customer_id):
@@ -47,13 +35,12 @@ def budget_versions(*, budget_id: str, actor: Actor) -> list[Budget]:
 
 
 def budget_list(*, actor: Actor, service_order_id: str | None = None, status: BudgetStatus | None = None,
-                limit: int = 50, page_token: str | None = None) -> tuple[list[Budget], str | None]:
+                limit: int = 50, page_token: str | None = None) -> Page[Budget]:
     budgets = dependencies().budgets
     if service_order_id:
-        found = [b for b in budgets.list_by_service_order(service_order_id) if actor.may_see(b.customer_id)]
-        return found, None
+        return Page([b for b in budgets.list_by_service_order(service_order_id) if actor.may_see(b.customer_id)])
     if status is not None and actor.role == Actor.STAFF:
-        return _paged(lambda: budgets.list_by_status(status, limit=limit, page_token=page_token))
+        return budgets.list_by_status(status, limit=limit, page_token=page_token)
     raise ValidationFailed("service_order_id: required (staff may filter by status instead).")
 
 
@@ -65,10 +52,9 @@ def payment_get(*, payment_id: str, actor: Actor) -> Payment:
 
 
 def payment_list(*, actor: Actor, service_order_id: str, limit: int = 50,
-                 page_token: str | None = None) -> tuple[list[Payment], str | None]:
-    payments, token = _paged(lambda: dependencies().payments.list_by_service_order(
-        service_order_id, limit=limit, page_token=page_token))
-    return [p for p in payments if actor.may_see(p.customer_id)], token
+                 page_token: str | None = None) -> Page[Payment]:
+    page = dependencies().payments.list_by_service_order(service_order_id, limit=limit, page_token=page_token)
+    return Page([p for p in page.items if actor.may_see(p.customer_id)], page.next_token)
 
 
 def budget_as_dict(budget: Budget) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from oficina_common.correlation import bind_correlation_id
+from oficina_common.dynamodb import Page
 from oficina_common.errors import (
     AlreadyExists,
     ApplicationError,
@@ -809,15 +810,15 @@ def _next_pending_page(cutoff: datetime, limit: int) -> list[Payment]:
     deps = dependencies()
     cursor = deps.payments.reconcile_cursor()
     try:
-        page, after = deps.payments.pending_created_before(cutoff, limit=limit, page_token=cursor)
+        page = deps.payments.pending_created_before(cutoff, limit=limit, page_token=cursor)
     except ValidationFailed:
         logger.warning("the reconciliation's cursor is no longer valid; starting from the oldest payment")
-        page, after = [], None
-    if not page and cursor:
+        page = Page([])
+    if not page.items and cursor:
         # The previous run ended on the walk's last payment: start again from the oldest.
-        page, after = deps.payments.pending_created_before(cutoff, limit=limit)
-    deps.payments.save_reconcile_cursor(after)
-    return page
+        page = deps.payments.pending_created_before(cutoff, limit=limit)
+    deps.payments.save_reconcile_cursor(page.next_token)
+    return page.items
 
 
 def outbox_sweep() -> int:

@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oficina_common.auth import ADMIN, HasRole, IsMechanic, IsStaffOrCustomer
+from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
 
 from . import examples, selectors, services
 from .domain import JobStatus, SagaInstance, SagaStatus
-from .repositories import ResultPage
 from .saga import STEP_NAMES
 from .wiring import get_dependencies
 
@@ -50,7 +50,7 @@ class PageInputSerializer(serializers.Serializer):
     page_token = serializers.CharField(required=False, allow_blank=True, max_length=2048)
 
 
-def _page(request: Request, page: ResultPage, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _page(request: Request, page: Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
     next_url = None
     if page.next_token:
         query = request.query_params.copy()

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from oficina_common.errors import InvalidTransition, PermissionDenied
+
+# One timestamp format (libs); the service's modules take these names from here.
+from oficina_common.timestamps import iso as iso
+from oficina_common.timestamps import parse_iso as parse_iso
 
 # Deterministic ids (a redelivered message must lead to the same job, the same message ids).
 NAMESPACE = uuid.UUID("7c1b7a52-5d0e-4d64-9a55-3f0c5b1f7e21")
 
 # A sortable "never": the deadline of a saga that waits with no time limit.
 FAR_FUTURE = "9999-12-31T23:59:59Z"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 class SagaStatus(StrEnum):

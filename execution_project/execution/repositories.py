@@ -12,62 +12,30 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from oficina_common.dynamodb import (
     Page,
     conditional_write,
-    decode_page_token,
     epoch_seconds,
     is_conditional_failure,
     is_expired,
     query_page,
+    to_dynamo,
     to_python,
 )
-from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
 from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
 from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
-from .tables import TTL_ATTRIBUTE
+from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-
-def _to_dynamo(value: Any) -> Any:
-    """Plain JSON-ish data to what boto3 stores (floats become Decimal; tuples lists)."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {str(k): _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _query_page(table: Any, *, key: tuple[str, ...], **kwargs: Any) -> Page:
-    """``query_page``, where a token that decodes but does not fit the index is the caller's error."""
-    start = decode_page_token(kwargs.get("page_token"))
-    if start is not None and set(start) != set(key):
-        raise ValidationFailed("Invalid page token.", code="invalid_page_token")
-    try:
-        return query_page(table, **kwargs)
-    except ClientError as exc:
-        if kwargs.get("page_token") and exc.response["Error"]["Code"] == "ValidationException":
-            raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
-        raise
-
-
-@dataclass
-class ResultPage(Generic[T]):
-    items: list[T]
-    next_token: str | None
 
 
 # How many ids of applied messages a saga item remembers (its whole life holds a few dozen).
@@ -149,29 +117,29 @@ class ExecutionRepository(_ItemOutbox):
         return self._stored(to_python(items[0]))
 
     def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
-                              page_token: str | None = None) -> ResultPage[SagaInstance]:
-        page = _query_page(self.table, key=(*self.KEY, "serviceOrderId"), limit=limit, page_token=page_token,
-                           ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
-                           KeyConditionExpression="serviceOrderId = :o",
-                           ExpressionAttributeValues={":o": service_order_id}, ScanIndexForward=False)
+                              page_token: str | None = None) -> Page[SagaInstance]:
+        page = query_page(self.table, start_key=EXECUTIONS.start_key("ServiceOrderIndex"), limit=limit,
+                          page_token=page_token, ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
+                          KeyConditionExpression="serviceOrderId = :o",
+                          ExpressionAttributeValues={":o": service_order_id}, ScanIndexForward=False)
         return self._page(page)
 
     def list_by_status(self, status: str, *, limit: int = 20,
-                       page_token: str | None = None) -> ResultPage[SagaInstance]:
-        page = _query_page(self.table, key=(*self.KEY, "status", "deadline"), limit=limit, page_token=page_token,
-                           ttl_attribute=TTL_ATTRIBUTE, IndexName="StatusIndex", KeyConditionExpression="#status = :s",
-                           ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status})
+                       page_token: str | None = None) -> Page[SagaInstance]:
+        page = query_page(self.table, start_key=EXECUTIONS.start_key("StatusIndex"), limit=limit, page_token=page_token,
+                          ttl_attribute=TTL_ATTRIBUTE, IndexName="StatusIndex", KeyConditionExpression="#status = :s",
+                          ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status})
         return self._page(page)
 
-    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> ResultPage[str]:
+    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> Page[str]:
         """Ids of sagas in ``status`` whose deadline has passed, oldest deadline first, a page at a
         time: ``page_token`` goes on where the previous page stopped."""
         page = query_page(
-            self.table, limit=limit, page_token=page_token,
+            self.table, limit=limit, page_token=page_token, start_key=EXECUTIONS.start_key("StatusIndex"),
             IndexName="StatusIndex", KeyConditionExpression="#status = :s AND deadline <= :now",
             ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":s": status, ":now": now},
             ProjectionExpression="executionId")
-        return ResultPage(items=[item["executionId"] for item in page.items], next_token=page.next_token)
+        return page.map(lambda item: item["executionId"])
 
     # --- writes ---------------------------------------------------------------------------
     def add(self, saga: SagaInstance, commands: Sequence[Envelope], *, message_id: str | None = None) -> StoredSaga:
@@ -243,8 +211,8 @@ class ExecutionRepository(_ItemOutbox):
         return StoredSaga(saga=SagaInstance.from_dict(data), outbox=dict(item.get("outbox") or {}),
                           handled=list(item.get("handled") or []))
 
-    def _page(self, page: Page) -> ResultPage[SagaInstance]:
-        return ResultPage(items=[self._stored(i).saga for i in page.items], next_token=page.next_token)
+    def _page(self, page: Page[dict[str, Any]]) -> Page[SagaInstance]:
+        return page.map(lambda item: self._stored(item).saga)
 
 
 class ExecutionStepRepository:
@@ -268,7 +236,7 @@ class ExecutionStepRepository:
                 batch.put_item(Item=self._record(saga, step))
 
     def _record(self, saga: SagaInstance, step: StepState) -> dict[str, Any]:
-        return _to_dynamo({
+        return to_dynamo({
             "executionId": saga.execution_id, "stepNumber": step.step_number, "name": step.name,
             "status": str(step.status), "attempts": step.attempts, "started_at": step.started_at,
             "finished_at": step.finished_at, "error": step.error, "serviceOrderId": saga.service_order_id,
@@ -280,11 +248,12 @@ class ExecutionStepRepository:
                                     ExpressionAttributeValues={":id": execution_id}, ConsistentRead=True)
         return [to_python(i) for i in response.get("Items", [])]
 
-    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None) -> Page:
-        return _query_page(self.table, key=("executionId", "stepNumber", "status", "updated_at"), limit=limit,
-                           page_token=page_token, IndexName="StatusIndex",
-                           KeyConditionExpression="#status = :s", ExpressionAttributeNames={"#status": "status"},
-                           ExpressionAttributeValues={":s": status}, ScanIndexForward=False)
+    def list_by_status(self, status: str, *, limit: int = 20,
+                       page_token: str | None = None) -> Page[dict[str, Any]]:
+        return query_page(self.table, start_key=EXECUTION_STEPS.start_key("StatusIndex"), limit=limit,
+                          page_token=page_token, IndexName="StatusIndex",
+                          KeyConditionExpression="#status = :s", ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":s": status}, ScanIndexForward=False)
 
 
 @dataclass
@@ -320,7 +289,7 @@ class WorkQueueRepository(_ItemOutbox):
         return self._stored(to_python(items[0]))
 
     def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None,
-                       assigned_to: str | None = None) -> ResultPage[Job]:
+                       assigned_to: str | None = None) -> Page[Job]:
         query: dict[str, Any] = {
             "IndexName": "StatusPriorityIndex", "KeyConditionExpression": "#status = :s",
             "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":s": status},
@@ -328,17 +297,17 @@ class WorkQueueRepository(_ItemOutbox):
         if assigned_to is not None:
             query["FilterExpression"] = "assigned_to = :me"
             query["ExpressionAttributeValues"][":me"] = assigned_to
-        page = _query_page(self.table, key=(*self.KEY, "status", "queue_rank"), limit=limit, page_token=page_token,
-                           ttl_attribute=TTL_ATTRIBUTE, **query)
-        return ResultPage(items=[self._stored(i).job for i in page.items], next_token=page.next_token)
+        page = query_page(self.table, start_key=WORK_QUEUE.start_key("StatusPriorityIndex"), limit=limit,
+                          page_token=page_token, ttl_attribute=TTL_ATTRIBUTE, **query)
+        return page.map(lambda item: self._stored(item).job)
 
     def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
-                              page_token: str | None = None) -> ResultPage[Job]:
-        page = _query_page(self.table, key=(*self.KEY, "serviceOrderId", "created_at"), limit=limit,
-                           page_token=page_token, ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
-                           KeyConditionExpression="serviceOrderId = :o",
-                           ExpressionAttributeValues={":o": service_order_id})
-        return ResultPage(items=[self._stored(i).job for i in page.items], next_token=page.next_token)
+                              page_token: str | None = None) -> Page[Job]:
+        page = query_page(self.table, start_key=WORK_QUEUE.start_key("ServiceOrderIndex"), limit=limit,
+                          page_token=page_token, ttl_attribute=TTL_ATTRIBUTE, IndexName="ServiceOrderIndex",
+                          KeyConditionExpression="serviceOrderId = :o",
+                          ExpressionAttributeValues={":o": service_order_id})
+        return page.map(lambda item: self._stored(item).job)
 
     # --- writes ---------------------------------------------------------------------------
     def add(self, job: Job) -> bool:
@@ -396,7 +365,7 @@ class WorkQueueRepository(_ItemOutbox):
         clauses = ["version = version + :one"]
         for n, (name, value) in enumerate(changes.items()):
             names[f"#c{n}"] = name
-            values[f":c{n}"] = _to_dynamo(value)
+            values[f":c{n}"] = to_dynamo(value)
             clauses.append(f"#c{n} = :c{n}")
         if changes.get("status") in (JobStatus.COMPLETED, JobStatus.FAILED):
             clauses.append(f"{TTL_ATTRIBUTE} = :ttl")
@@ -439,7 +408,7 @@ class WorkQueueRepository(_ItemOutbox):
         data.pop("queue_id")
         data.pop("execution_id")
         data.pop("service_order_id")
-        return _to_dynamo({**data, "queueId": job.queue_id, "executionId": job.execution_id,
+        return to_dynamo({**data, "queueId": job.queue_id, "executionId": job.execution_id,
                            "serviceOrderId": job.service_order_id, "status": str(job.status),
                            "queue_rank": job.queue_rank})
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from oficina_common.auth import ADMIN, CUSTOMER, customer_id_of, role_of
+from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
 
 from .domain import Job, JobStatus, Mechanic, SagaInstance
-from .repositories import ResultPage
 from .wiring import Dependencies
 
 
@@ -32,7 +32,7 @@ def execution_get(*, execution_id: str, user: Any, deps: Dependencies) -> SagaIn
 
 
 def execution_list(*, user: Any, service_order_id: str | None, status: str | None, limit: int,
-                   page_token: str | None, deps: Dependencies) -> ResultPage[SagaInstance]:
+                   page_token: str | None, deps: Dependencies) -> Page[SagaInstance]:
     if service_order_id:
         page = deps.executions.list_by_service_order(service_order_id, limit=limit, page_token=page_token)
     elif status and role_of(user) != CUSTOMER:
@@ -55,7 +55,7 @@ def job_get(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
 
 
 def work_queue_list(*, mechanic: Mechanic, status: str, service_order_id: str | None, limit: int,
-                    page_token: str | None, deps: Dependencies) -> ResultPage[Job]:
+                    page_token: str | None, deps: Dependencies) -> Page[Job]:
     """A status's jobs, most urgent and oldest first. A mechanic sees the queue and their own jobs."""
     if service_order_id:
         page = deps.jobs.list_by_service_order(service_order_id, limit=limit, page_token=page_token)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
@@ -27,6 +27,7 @@ from .metrics import count_dynamodb_requests
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,15 @@ class TableSpec:
 
     def physical_name(self, prefix: str) -> str:
         return f"{prefix}{self.name}"
+
+    def start_key(self, index_name: str | None = None) -> dict[str, str]:
+        """The attributes (name → S|N) of a LastEvaluatedKey of a Query on the table or one of its
+        indexes: the table's keys and the index's."""
+        keys = [self.hash_key, self.range_key]
+        if index_name is not None:
+            index = next(i for i in self.indexes if i.name == index_name)
+            keys += [index.hash_key, index.range_key]
+        return {name: kind for name, kind in (k for k in keys if k)}
 
     def create_kwargs(self, prefix: str) -> dict[str, Any]:
         attributes: dict[str, str] = {}
@@ -220,10 +230,6 @@ def conditional_write(action: Callable[[], T], *, conflict: str,
         raise
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
 def epoch_seconds(moment: datetime | None = None) -> int:
     return int((moment or datetime.now(UTC)).timestamp())
 
@@ -233,6 +239,18 @@ def is_expired(item: dict[str, Any] | None, ttl_attribute: str = "ttl", *, now: 
     if not item or ttl_attribute not in item or item[ttl_attribute] in (None, ""):
         return False
     return int(item[ttl_attribute]) <= int(now if now is not None else time.time())
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain JSON-like data to what boto3 stores (floats become Decimal, tuples lists); the inverse
+    of ``to_python``."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    return value
 
 
 def to_python(value: Any) -> Any:
@@ -255,7 +273,10 @@ def encode_page_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str | None) -> dict[str, Any] | None:
+def decode_page_token(token: str | None, start_key: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The start key a page token holds; with ``start_key`` (name → S|N, ``TableSpec.start_key``) it
+    must hold exactly those attributes with those types, or it is the caller's error (DynamoDB would
+    answer a ValidationException, moto a 500)."""
     if not token:
         return None
     try:
@@ -266,6 +287,8 @@ def decode_page_token(token: str | None) -> dict[str, Any] | None:
             raise ValueError("not an object")
         if not all(_is_key_value(value) for value in data.values()):
             raise ValueError("a key attribute is a string or a number")
+        if start_key is not None and not _fits(data, start_key):
+            raise ValueError("not a start key of this query")
         return data
     except (ValueError, json.JSONDecodeError) as exc:
         raise ValidationFailed("Invalid page token.", code="invalid_page_token") from exc
@@ -275,17 +298,29 @@ def _is_key_value(value: Any) -> bool:
     return isinstance(value, str | Decimal) or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _fits(data: dict[str, Any], start_key: dict[str, str]) -> bool:
+    # Our number keys are whole numbers (priorities, step numbers): 1.5 is no key of ours.
+    return set(data) == set(start_key) and all(
+        isinstance(data[name], str) if kind == "S" else isinstance(data[name], int) for name, kind in start_key.items())
+
+
 @dataclass
-class Page:
-    items: list[dict[str, Any]]
-    next_token: str | None
+class Page(Generic[T]):
+    """One page of a listing and the token of the next (None on the last)."""
+
+    items: list[T]
+    next_token: str | None = None
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        return Page([convert(item) for item in self.items], self.next_token)
 
 
-def query_page(table: Any, *, limit: int = 50, page_token: str | None = None,
-               ttl_attribute: str | None = None, **query: Any) -> Page:
-    """One page of a Query (on the table or a GSI), expired items left out."""
+def query_page(table: Any, *, limit: int = 50, page_token: str | None = None, start_key: dict[str, str] | None = None,
+               ttl_attribute: str | None = None, **query: Any) -> Page[dict[str, Any]]:
+    """One page of a Query (on the table or a GSI), expired items left out; ``start_key`` is what a
+    page token of this query holds (``TableSpec.start_key(index)``), checked before DynamoDB sees it."""
     kwargs = dict(query, Limit=max(1, min(limit, 200)))
-    start = decode_page_token(page_token)
+    start = decode_page_token(page_token, start_key)
     if start:
         kwargs["ExclusiveStartKey"] = start
     try:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
+
+from .timestamps import now_iso
 
 ENVELOPE_VERSION = 1
 
@@ -83,10 +84,6 @@ class InvalidMessage(ValueError):
     """A message that does not follow the envelope schema: it is never processed."""
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class Envelope:
     type: str
@@ -95,7 +92,7 @@ class Envelope:
     payload: dict[str, Any] = field(default_factory=dict)
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = ENVELOPE_VERSION
-    occurred_at: str = field(default_factory=utc_now_iso)
+    occurred_at: str = field(default_factory=now_iso)
 
     @property
     def queue(self) -> str:

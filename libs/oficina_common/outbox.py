@@ -30,9 +30,10 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .dynamodb import Index, is_conditional_failure, now_iso, query_all
+from .dynamodb import Index, is_conditional_failure, query_all
 from .messages import Envelope
 from .messaging import Publisher
+from .timestamps import iso, now_iso, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -252,11 +253,11 @@ class DynamoOutboxRelay:
         what was flagged since the last one (at most as far back as receipts live), and reads an
         item again only when an entry of its index copy has no receipt."""
         now = datetime.now(UTC)
-        cutoff = _iso(now - older_than)
+        cutoff = iso(now - older_than)
         condition = "outbox_pending = :p AND outbox_at <= :cutoff"
         values: dict[str, Any] = {":p": PENDING, ":cutoff": cutoff}
         if self.receipts is not None:
-            oldest = _iso(now - self.receipts.ttl + SWEEP_OVERLAP)
+            oldest = iso(now - self.receipts.ttl + SWEEP_OVERLAP)
             values[":since"] = max(_SWEPT_UP_TO.get(self.table.name, oldest), oldest)
             condition = "outbox_pending = :p AND outbox_at BETWEEN :since AND :cutoff"
         stale = query_all(self.table, IndexName=OUTBOX_INDEX.name, KeyConditionExpression=condition,
@@ -275,12 +276,7 @@ class DynamoOutboxRelay:
                 sent += self.drain(fresh)
         if self.receipts is not None:
             # Some overlap: a write stamped a moment before the last cutoff may have landed after it.
-            _SWEPT_UP_TO[self.table.name] = _iso(datetime.fromisoformat(swept_up_to.replace("Z", "+00:00"))
-                                                 - SWEEP_OVERLAP)
+            _SWEPT_UP_TO[self.table.name] = iso(parse_iso(swept_up_to) - SWEEP_OVERLAP)
         if sent:
             logger.warning("outbox sweeper delivered %d stranded message(s)", sent)
         return sent
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")

@@ -7,6 +7,7 @@ import pytest
 from oficina_common.dynamodb import (
     DynamoSettings,
     Index,
+    Page,
     TableSpec,
     conditional_write,
     decode_page_token,
@@ -17,6 +18,7 @@ from oficina_common.dynamodb import (
     query_page,
     reset_resources,
     resource,
+    to_dynamo,
     to_python,
 )
 from oficina_common.dynamodb import table as table_of
@@ -113,6 +115,40 @@ def test_a_page_token_with_a_fractional_number_reaches_dynamodb_as_a_decimal(dyn
         query_page(table(dynamo_settings), page_token=token, **query)
     except ValidationFailed:
         pass  # dynalite (like DynamoDB) refuses a start key that does not fit the index; moto reads on
+
+
+def _token(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def test_a_start_key_names_the_table_and_index_keys_with_their_types():
+    assert JOBS.start_key() == {"jobId": "S", "priority": "N"}
+    assert JOBS.start_key("StatusIndex") == {"jobId": "S", "priority": "N", "status": "S", "sortKey": "S"}
+
+
+@pytest.mark.parametrize("key", [
+    {"jobId": "a", "priority": 1},  # the table's key, not the index's
+    {"jobId": "a", "priority": 1, "status": "QUEUED", "sortKey": "x", "other": "y"},
+    {"jobId": "a", "priority": 1.5, "status": "QUEUED", "sortKey": "x"},  # no key of ours is fractional
+    {"jobId": "a", "priority": "1", "status": "QUEUED", "sortKey": "x"},
+    {"jobId": 7, "priority": 1, "status": "QUEUED", "sortKey": "x"},
+])
+def test_a_page_token_of_another_query_is_refused_before_dynamodb_sees_it(key):
+    with pytest.raises(ValidationFailed) as refused:
+        query_page(None, page_token=_token(key), start_key=JOBS.start_key("StatusIndex"))
+    assert refused.value.code == "invalid_page_token"
+
+
+def test_a_page_maps_its_items_and_keeps_its_token():
+    page = Page([{"n": 1}, {"n": 2}], "next")
+    assert page.map(lambda item: item["n"]) == Page([1, 2], "next")
+
+
+def test_to_dynamo_is_the_inverse_of_to_python():
+    data = {"a": [1, 2.5, ("x", "y")], 3: {"b": 0.1}}
+    stored = to_dynamo(data)
+    assert stored == {"a": [1, Decimal("2.5"), ["x", "y"]], "3": {"b": Decimal("0.1")}}
+    assert to_python(stored) == {"a": [1, "2.5", ["x", "y"]], "3": {"b": "0.1"}}
 
 
 def test_expiry_and_numbers():

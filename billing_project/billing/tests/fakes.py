@@ -23,6 +23,7 @@ from billing.domain import (
     iso,
 )
 from billing.mercadopago import CheckoutPreference, MercadoPagoNotFound, MercadoPagoRefused
+from oficina_common.dynamodb import Page
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
 from oficina_common.messages import Envelope
 from oficina_common.messaging import RecordingPublisher
@@ -62,8 +63,8 @@ class InMemoryBudgetRepository:
         return [self.latest(i) for i in ids]
 
     def list_by_status(self, status: BudgetStatus, *, limit: int = 50,
-                       page_token: str | None = None) -> tuple[list[Budget], str | None]:
-        return [b for b in self.items.values() if b.status == status][:limit], None
+                       page_token: str | None = None) -> Page[Budget]:
+        return Page([b for b in self.items.values() if b.status == status][:limit])
 
     def due_for_expiry(self, now: datetime, *, limit: int = 100) -> list[tuple[str, int]]:
         due = [k for k, b in self.items.items() if b.status == BudgetStatus.PENDING_APPROVAL and b.expires_at <= now]
@@ -152,20 +153,20 @@ class InMemoryPaymentRepository:
         return next((p for p in self.items.values() if p.mercadopago_payment_id == mercadopago_payment_id), None)
 
     def list_by_service_order(self, service_order_id: str, *, limit: int = 50,
-                              page_token: str | None = None) -> tuple[list[Payment], str | None]:
-        return [p for p in self.items.values() if p.service_order_id == service_order_id][:limit], None
+                              page_token: str | None = None) -> Page[Payment]:
+        return Page([p for p in self.items.values() if p.service_order_id == service_order_id][:limit])
 
     def list_by_budget(self, budget_id: str) -> list[Payment]:
         return [p for p in self.items.values() if p.budget_id == budget_id]
 
     def pending_created_before(self, cutoff: datetime, *, limit: int = 100,
-                               page_token: str | None = None) -> tuple[list[Payment], str | None]:
+                               page_token: str | None = None) -> Page[Payment]:
         """Pages as DynamoDB's index gives them: oldest first, the next page starting after the last
         key (whatever became of that payment since), a token whenever a page is full."""
         pending = sorted((p for p in self.items.values() if p.status == PaymentStatus.PENDING
                           and p.created_at <= cutoff), key=self._position)
         page = [p for p in pending if page_token is None or self._position(p) > tuple(page_token.split("|"))][:limit]
-        return page, "|".join(self._position(page[-1])) if len(page) == limit else None
+        return Page(page, "|".join(self._position(page[-1])) if len(page) == limit else None)
 
     @staticmethod
     def _position(payment: Payment) -> tuple[str, str]:

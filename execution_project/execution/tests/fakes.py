@@ -10,9 +10,10 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 
 from execution.domain import Job, JobStatus, Mechanic, SagaInstance, StepState, iso
-from execution.repositories import ResultPage, StoredJob, StoredSaga
+from execution.repositories import StoredJob, StoredSaga
 from execution.saga import SagaConfig
 from execution.wiring import Dependencies
+from oficina_common.dynamodb import Page
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict
 from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher, RecordingPublisher
@@ -90,21 +91,21 @@ class FakeExecutionRepository:
         stored.outbox = {}
         return sent
 
-    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> ResultPage[str]:
+    def due(self, status: str, now: str, *, limit: int = 100, page_token: str | None = None) -> Page[str]:
         due = sorted((s.deadline, s.execution_id) for s in self.sagas.values()
                      if s.status == status and s.deadline <= now)
         start = next((i for i, key in enumerate(due) if "|".join(key) > page_token), len(due)) if page_token else 0
         page = due[start:start + limit]
         more = start + limit < len(due)
-        return ResultPage([execution_id for _, execution_id in page], "|".join(page[-1]) if more else None)
+        return Page([execution_id for _, execution_id in page], "|".join(page[-1]) if more else None)
 
     def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
-                              page_token: str | None = None) -> ResultPage[SagaInstance]:
-        return ResultPage([copy.deepcopy(s) for s in self.sagas.values() if s.service_order_id == service_order_id],
+                              page_token: str | None = None) -> Page[SagaInstance]:
+        return Page([copy.deepcopy(s) for s in self.sagas.values() if s.service_order_id == service_order_id],
                           None)
 
-    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None) -> ResultPage:
-        return ResultPage([copy.deepcopy(s) for s in self.sagas.values() if s.status == status], None)
+    def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None) -> Page:
+        return Page([copy.deepcopy(s) for s in self.sagas.values() if s.status == status], None)
 
     def relay(self, publisher: Publisher) -> FakeRelay:
         return FakeRelay(self.outboxes, publisher)
@@ -158,14 +159,14 @@ class FakeWorkQueueRepository:
         return StoredJob(copy.deepcopy(job), dict(outbox))
 
     def list_by_status(self, status: str, *, limit: int = 20, page_token: str | None = None,
-                       assigned_to: str | None = None) -> ResultPage[Job]:
+                       assigned_to: str | None = None) -> Page[Job]:
         """Like the StatusPriorityIndex query: one status, by priority then age, one page at a time."""
         matching = sorted((j for j in self.jobs.values() if j.status == status
                            and (assigned_to is None or j.assigned_to == assigned_to)), key=lambda j: j.queue_rank)
         start = int(page_token or 0)
         page = matching[start:start + limit]
         more = start + limit < len(matching)
-        return ResultPage(items=[copy.deepcopy(j) for j in page], next_token=str(start + limit) if more else None)
+        return Page(items=[copy.deepcopy(j) for j in page], next_token=str(start + limit) if more else None)
 
     def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         job = self.jobs.get(queue_id)

@@ -69,5 +69,5 @@ def test_the_cursor_is_no_payment(walk):
     run(walk)
     assert walk.payments.reconcile_cursor()
     assert walk.payments.get("#reconcile") is None
-    pending, _ = walk.payments.pending_created_before(NOW, limit=50)
+    pending = walk.payments.pending_created_before(NOW, limit=50).items
     assert len(pending) == PENDING and all(p.status == PaymentStatus.PENDING for p in pending)

@@ -233,9 +233,10 @@ class TestBudgetRepository:
                                    items_table=tables.table(tables.BUDGET_ITEMS, isolated), publisher=publisher)
         for _ in range(3):
             budgets.add(a_budget(status=BudgetStatus.REJECTED))
-        first, token = budgets.list_by_status(BudgetStatus.REJECTED, limit=2)
+        first_page = budgets.list_by_status(BudgetStatus.REJECTED, limit=2)
+        first, token = first_page.items, first_page.next_token
         assert len(first) == 2 and token
-        second, _ = budgets.list_by_status(BudgetStatus.REJECTED, limit=2, page_token=token)
+        second = budgets.list_by_status(BudgetStatus.REJECTED, limit=2, page_token=token).items
         assert len(second) == 1
         assert {b.budget_id for b in first}.isdisjoint({b.budget_id for b in second})
         with pytest.raises(ValidationFailed):
@@ -287,7 +288,8 @@ class TestPaymentRepository:
                                   expected=payment)
         assert payments.find_by_mercadopago_id("123").payment_id == payment.payment_id
         assert [p.payment_id for p in payments.list_by_budget(payment.budget_id)] == [payment.payment_id]
-        page, token = payments.list_by_service_order(payment.service_order_id)
+        found = payments.list_by_service_order(payment.service_order_id)
+        page, token = found.items, found.next_token
         assert page == [requested] and token is None
 
     def test_save_refuses_a_stale_read_and_removes_emptied_fields(self, payments, publisher):
@@ -309,7 +311,7 @@ class TestPaymentRepository:
         done = a_payment(created_at=NOW - timedelta(minutes=10), status=PaymentStatus.APPROVED)
         for payment in (old, young, done):
             payments.add(payment)
-        found = {p.payment_id for p in payments.pending_created_before(NOW - timedelta(minutes=2))[0]}
+        found = {p.payment_id for p in payments.pending_created_before(NOW - timedelta(minutes=2)).items}
         assert old.payment_id in found
         assert young.payment_id not in found and done.payment_id not in found
 

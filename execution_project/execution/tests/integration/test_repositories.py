@@ -10,9 +10,9 @@ from django.core.management import call_command
 
 from execution import saga as saga_flow
 from execution.domain import Job, Mechanic, iso
-from execution.repositories import HANDLED_KEPT, _to_dynamo
+from execution.repositories import HANDLED_KEPT
 from execution.tables import EXECUTIONS, TABLES, WORK_QUEUE
-from oficina_common.dynamodb import DynamoSettings, resource
+from oficina_common.dynamodb import DynamoSettings, resource, to_dynamo
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, InvalidTransition
 from oficina_common.messages import Envelope
 
@@ -47,7 +47,7 @@ def test_the_instance_is_one_json_string_and_an_older_map_is_still_read(deps):
     raw = deps.executions.table.get_item(Key=stored.key, ConsistentRead=True)["Item"]
     assert json.loads(raw["saga"]) == decision.saga.to_dict()
     # As items were written before: the instance as a map of DynamoDB values.
-    deps.executions.table.put_item(Item={**raw, "saga": _to_dynamo(json.loads(raw["saga"]))})
+    deps.executions.table.put_item(Item={**raw, "saga": to_dynamo(json.loads(raw["saga"]))})
     older = deps.executions.get(decision.saga.execution_id)
     assert older.saga == decision.saga and list(older.outbox) == list(stored.outbox)
     # Saved again, it is a string from then on.
