@@ -107,6 +107,16 @@ def _record_status(order: ServiceOrder, previous: str, *, by: str, reason: str) 
     return entry
 
 
+def _move_once(order: ServiceOrder, target: Status, *, by: str, reason: str = "") -> bool:
+    """A person's move (start the diagnosis, deliver, cancel): asked again once it is made (the
+    answer to the first request was lost on the way, a double click) it changes nothing and is
+    not an error, so a client may repeat it safely. Returns whether the order moved now."""
+    if order.status == target:
+        return False
+    _move(order, target, by=by, reason=reason)
+    return True
+
+
 def _move(order: ServiceOrder, target: str, *, by: str, reason: str = "",
           also_saved: tuple[str, ...] = ()) -> StatusHistory:
     """Move the order to ``target`` (InvalidTransition if it may not) and record it in the history."""
@@ -149,7 +159,7 @@ def service_order_create(*, customer_id: int, vehicle_id: int, complaint: str, p
 @transaction.atomic
 def service_order_start_diagnosis(*, service_order_id: Any, by: str) -> ServiceOrder:
     order = _locked_order(service_order_id)
-    _move(order, Status.IN_DIAGNOSIS, by=by, reason="Diagnosis started")
+    _move_once(order, Status.IN_DIAGNOSIS, by=by, reason="Diagnosis started")
     return order
 
 
@@ -216,16 +226,15 @@ def service_orders_resend_unanswered_diagnoses() -> int:
 @transaction.atomic
 def service_order_deliver(*, service_order_id: Any, by: str) -> ServiceOrder:
     order = _locked_order(service_order_id)
-    _move(order, Status.DELIVERED, by=by, reason="Vehicle handed to the customer")
+    _move_once(order, Status.DELIVERED, by=by, reason="Vehicle handed to the customer")
     return order
 
 
 @transaction.atomic
 def service_order_cancel(*, service_order_id: Any, reason: str, by: str) -> ServiceOrder:
-    """Staff cancel an order; a running saga is told so it compensates what it did."""
+    """Staff cancel an order; a running saga is told (once) so it compensates what it did."""
     order = _locked_order(service_order_id)
-    _move(order, Status.CANCELLED, by=by, reason=reason)
-    if order.saga_id is not None:
+    if _move_once(order, Status.CANCELLED, by=by, reason=reason) and order.saga_id is not None:
         outbox.publish(Envelope(
             type="os.OrderCancelled",
             saga_id=str(order.saga_id),

@@ -260,8 +260,30 @@ def test_illegal_moves_are_409_naming_both_statuses(attendant_api, order):
     assert response.json() == {"message": "A service order cannot go from RECEIVED to DELIVERED.",
                                "code": "invalid_transition", "extra": {"from": "RECEIVED", "to": "DELIVERED"}}
     attendant_api.post(f"{URL}{order.pk}/start-diagnosis/")
-    assert attendant_api.post(f"{URL}{order.pk}/start-diagnosis/").status_code == 409
+    response = attendant_api.post(f"{URL}{order.pk}/deliver/")
+    assert response.status_code == 409 and response.json()["extra"] == {"from": "IN_DIAGNOSIS", "to": "DELIVERED"}
     assert StatusHistory.objects.filter(service_order=order).count() == 2
+
+
+def test_a_move_asked_again_once_made_is_a_no_op(attendant_api, order):
+    """Seen in the fault run: the answer to start-diagnosis was lost, the client asked again and
+    got 409 IN_DIAGNOSIS -> IN_DIAGNOSIS. A repeat of a person's move changes nothing and is a 200."""
+    first = attendant_api.post(f"{URL}{order.pk}/start-diagnosis/")
+    again = attendant_api.post(f"{URL}{order.pk}/start-diagnosis/")
+    assert first.status_code == again.status_code == 200 and again.json()["status"] == "IN_DIAGNOSIS"
+    assert StatusHistory.objects.filter(service_order=order).count() == 2
+    ServiceOrder.objects.filter(pk=order.pk).update(status="FINISHED")
+    assert attendant_api.post(f"{URL}{order.pk}/deliver/").status_code == 200
+    assert attendant_api.post(f"{URL}{order.pk}/deliver/").json()["status"] == "DELIVERED"
+    assert StatusHistory.objects.filter(service_order=order, to_status="DELIVERED").count() == 1
+
+
+def test_a_cancel_asked_again_tells_the_saga_once(attendant_api, diagnosed_order):
+    for _ in range(2):
+        response = attendant_api.post(f"{URL}{diagnosed_order.pk}/cancel/", {"reason": "Cliente desistiu"})
+        assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
+    assert OutboxMessage.objects.filter(type="os.OrderCancelled").count() == 1
+    assert StatusHistory.objects.filter(service_order=diagnosed_order, to_status="CANCELLED").count() == 1
 
 
 def test_a_finished_order_is_delivered(attendant_api, order):
