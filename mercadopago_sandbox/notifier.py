@@ -60,13 +60,14 @@ class Notifier:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def deliver(self, delivery: Delivery) -> threading.Thread:
+    def deliver(self, delivery: Delivery, *, delay: float = 0.0) -> threading.Thread:
+        """Deliver in the background, after ``delay`` seconds (a late webhook)."""
         with self._lock:
             generation = self._generation
             self._threads = [t for t in self._threads if t.is_alive()]
             thread = threading.Thread(
                 target=self._run,
-                args=(delivery, generation),
+                args=(delivery, generation, delay),
                 name=f"mp-sandbox-webhook-{delivery.data_id}",
                 daemon=True,
             )
@@ -93,7 +94,9 @@ class Notifier:
     def _current(self, generation: int) -> bool:
         return not self._stop.is_set() and generation == self._generation
 
-    def _run(self, delivery: Delivery, generation: int) -> None:
+    def _run(self, delivery: Delivery, generation: int, delay: float = 0.0) -> None:
+        if delay:
+            self._stop.wait(delay)
         request_id = str(uuid.uuid4())
         for attempt in range(1, self._policy.max_attempts + 1):
             if not self._current(generation):

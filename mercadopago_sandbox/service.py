@@ -261,7 +261,8 @@ class Sandbox:
 
     def _deliver(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
-            self.notifier.deliver(delivery)
+            for delay in self.faults.webhook_delays():  # one copy, at once, unless a fault window says otherwise
+                self.notifier.deliver(delivery, delay=delay)
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None) -> int:

@@ -1,4 +1,5 @@
-"""Simulated trouble at Mercado Pago: slow answers and server errors on the next API calls."""
+"""Simulated trouble at Mercado Pago: slow answers and server errors on the next API calls or for a
+window, and webhooks late, twice and out of order."""
 
 from __future__ import annotations
 
@@ -28,3 +29,33 @@ def test_faults_can_be_cleared_and_are_validated(mp):
     assert mp.get("/v1/payments/1").status_code == 404
     assert_mp_error(mp.post("/sandbox/faults", json={"status": "x"}), 400, "bad_request")
     assert_mp_error(mp.post("/sandbox/faults", json={"times": 0}), 400, "bad_request")
+
+
+def test_a_window_troubles_every_matching_call_until_it_closes(mp):
+    assert mp.post("/sandbox/faults", json={"status": 503, "seconds": 0.5}).json()["seconds"] > 0
+    for _ in range(3):
+        assert_mp_error(mp.get("/v1/payments/1"), 503, "simulated_failure")
+    time.sleep(0.6)
+    assert mp.get("/v1/payments/1").status_code == 404
+    assert_mp_error(mp.post("/sandbox/faults", json={"seconds": 0}), 400, "bad_request")
+
+
+def test_webhooks_in_a_window_come_late_twice_and_out_of_order(mp, receiver):
+    assert mp.post("/sandbox/faults/webhooks", json={"delay_seconds": 0.8, "copies": 2, "seconds": 5}).ok
+    payments = [mp.create_pix(notification_url=receiver.url) for _ in range(4)]
+    started = time.monotonic()
+    received = receiver.wait_for_count(8)
+    ids = [r.body["data"]["id"] for r in received]
+    assert sorted(ids) == sorted(str(p["id"]) for p in payments for _ in range(2))  # each one twice
+    assert ids != sorted(ids, key=lambda i: [str(p["id"]) for p in payments].index(i))  # not in the order sent
+    assert mp.delete("/sandbox/faults").ok
+    mp.post(f"/sandbox/payments/{payments[0]['id']}/approve")
+    assert len(receiver.wait_for_count(9)) == 9 and time.monotonic() - started < 5
+    time.sleep(0.3)
+    assert len(receiver.received()) == 9  # one copy, at once, once the faults are cleared
+
+
+def test_webhook_faults_are_validated(mp):
+    assert_mp_error(mp.post("/sandbox/faults/webhooks", json={"copies": 2}), 400, "bad_request")
+    assert_mp_error(mp.post("/sandbox/faults/webhooks", json={"copies": 9, "seconds": 5}), 400, "bad_request")
+    assert_mp_error(mp.post("/sandbox/faults/webhooks", json={"copies": "x", "seconds": 5}), 400, "bad_request")
