@@ -4,8 +4,10 @@
 #   ./manage_all.sh test [suite…]      install what is missing and run every test suite
 #   ./manage_all.sh demo               walk one order through the saga against a running system
 #   ./manage_all.sh chaos [--orders N] the fault run: orders through the saga while workers die and the broker loses all
-#   ./manage_all.sh install            only install (virtualenv, Python and npm packages)
+#   ./manage_all.sh install            only install (virtualenv, Python and npm packages, from the locks)
+#   ./manage_all.sh lock [--upgrade]   after changing a pyproject.toml: resolve uv.lock again
 #   ./manage_all.sh <os|billing|execution|all> <manage.py args…>
+# NO_COLOR=1 (no-color.org) turns the colours off; they are off anyway when the output is not a terminal.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,8 +50,49 @@ dev_environment() {
   export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin}"
 }
 
-say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
-die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
+# --- output -------------------------------------------------------------------------------------
+# Colours only on a terminal, and never with NO_COLOR set to anything (no-color.org): then not one
+# ANSI escape is written. Progress lines that count seconds rewrite themselves (\r) on a terminal only.
+colour() { [ -z "${NO_COLOR:-}" ] && [ -t "$1" ]; }  # colour FD
+# Django's commands do not read NO_COLOR; its own switch says the same (uv, pip and Celery read it).
+[ -z "${NO_COLOR:-}" ] || export DJANGO_COLORS=nocolor
+say() { if colour 1; then printf '\033[1;34m==>\033[0m %s\n' "$*"; else printf '==> %s\n' "$*"; fi; }
+die() { if colour 2; then printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; else printf 'xx %s\n' "$*" >&2; fi; exit 1; }
+
+# wait_until WHAT SECONDS COMMAND…: run COMMAND every half second until it succeeds, saying what is
+# awaited and for how long (on a terminal a counter; otherwise a line every 10 s). False after SECONDS.
+wait_until() {
+  local what="$1" limit="$2" start=$SECONDS elapsed=0 told=0
+  shift 2
+  [ -t 1 ] || say "waiting for $what (up to $limit s)"
+  until "$@" >/dev/null 2>&1; do
+    elapsed=$((SECONDS - start))
+    if [ "$elapsed" -ge "$limit" ]; then
+      [ -t 1 ] && printf '\n'
+      return 1
+    fi
+    if [ -t 1 ]; then
+      printf '\r    waiting for %s … %d s ' "$what" "$elapsed"
+    elif [ "$elapsed" -ge $((told + 10)) ]; then
+      told=$elapsed
+      printf '    still waiting for %s … %d s\n' "$what" "$elapsed"
+    fi
+    sleep 0.5
+  done
+  [ -t 1 ] && printf '\r%*s\r' $((${#what} + 32)) ''
+  say "$what: ready after $((SECONDS - start)) s"
+}
+
+# timed WHAT COMMAND…: say WHAT, run COMMAND, and say how long it took (its failure is the caller's).
+timed() {
+  local what="$1" start=$SECONDS
+  shift
+  say "$what"
+  "$@" || return
+  printf '    done in %d s\n' $((SECONDS - start))
+}
+
+quietly() { "$@" >/dev/null; }
 
 service_dir() {
   case "$1" in
@@ -61,22 +104,75 @@ service_dir() {
 }
 
 # --- installation ---------------------------------------------------------------------------
-install_python() {
+# Python: one uv workspace (pyproject.toml at the root; libs, the services and the sandbox are its
+# members) and one lock, uv.lock, with every package's hashes. install puts exactly the lock into
+# .venv (uv sync: what the lock does not name is removed), and refuses a lock older than the
+# pyproject.toml files: `./manage_all.sh lock` resolves it again, and the two are committed together.
+# uv itself comes from requirements-uv.txt, exported from the same lock (hashes checked by pip).
+UV="$VENV/bin/uv"
+LOCK_INPUTS=(pyproject.toml uv.lock requirements-uv.txt libs/pyproject.toml os_project/pyproject.toml
+             billing_project/pyproject.toml execution_project/pyproject.toml mercadopago_sandbox/pyproject.toml)
+# The workspace's one environment, whatever the caller's shell says.
+export UV_PROJECT_ENVIRONMENT="$VENV"
+
+refuse_stray_requirements() {
+  local stray
+  stray="$(cd "$ROOT" && ls requirements*.txt */requirements*.txt 2>/dev/null | grep -v '^requirements-uv.txt$' || true)"
+  [ -z "$stray" ] || die "dependencies are declared in the pyproject.toml files now (uv workspace), not in: $stray." \
+    "Move its lines into the pyproject.toml beside it (test tools in [dependency-groups] test), delete it," \
+    "and run ./manage_all.sh lock"
+}
+
+ensure_uv() {  # the virtualenv, and the pinned uv in it
   command -v python3 >/dev/null || die "python3 (3.11+) is needed: apt-get install python3 python3-venv"
   if [ ! -x "$PY" ]; then
-    say "creating the virtualenv in .venv"
-    python3 -m venv "$VENV"
+    timed "creating the virtualenv in .venv" python3 -m venv "$VENV" || die "python3 -m venv failed"
   fi
+  local pinned
+  pinned="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$ROOT/requirements-uv.txt")"
+  [ -n "$pinned" ] || die "requirements-uv.txt names no uv: run ./manage_all.sh lock"
+  if [ ! -x "$UV" ] || [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" != "$pinned" ]; then
+    # This machine's pip configuration may name package folders that do not exist: its warnings
+    # are left out, its exit status is not (pipefail).
+    timed "installing uv $pinned with pip (requirements-uv.txt, hashes checked)" \
+      pip_quietly install --quiet --require-hashes --no-deps -r "$ROOT/requirements-uv.txt" \
+      || die "pip could not install uv $pinned (requirements-uv.txt): is PyPI reachable?"
+  fi
+}
+
+pip_quietly() {
+  "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | { grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' || true; }
+}
+
+lock_inputs_digest() { (cd "$ROOT" && cat "${LOCK_INPUTS[@]}") | sha256sum | cut -d' ' -f1; }
+
+install_python() {
+  refuse_stray_requirements
   local stamp="$VENV/.install-stamp" want
-  want="$(cat "$ROOT"/requirements-dev.txt "$ROOT"/*/requirements.txt "$ROOT"/libs/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing Python packages"
-    "$PY" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" 2>&1 \
-      | grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' || true
-    "$PY" -c "import django, rest_framework, celery, boto3, oficina_common" \
-      || die "Python packages did not install"
-    echo "$want" > "$stamp"
-  fi
+  want="$(lock_inputs_digest)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$UV" ] && return
+  rm -f "$stamp"  # written again only when everything below has succeeded
+  ensure_uv
+  say "checking that uv.lock matches the pyproject.toml files"
+  (cd "$ROOT" && "$UV" lock --check --quiet) \
+    || die "uv.lock does not match the pyproject.toml files (a dependency changed without the lock):" \
+      "run ./manage_all.sh lock and commit uv.lock with the change"
+  timed "installing the Python packages of uv.lock into .venv (uv sync; the first time takes a minute)" \
+    "$UV" sync --project "$ROOT" --locked --all-packages --all-groups \
+    || die "uv sync could not install uv.lock into .venv (see above)"
+  "$PY" -c "import django, rest_framework, celery, boto3, oficina_common" \
+    || die "Python packages did not install"
+  echo "$want" > "$stamp"
+}
+
+cmd_lock() {  # ./manage_all.sh lock [uv lock options, e.g. --upgrade or --upgrade-package NAME]
+  refuse_stray_requirements
+  ensure_uv
+  timed "resolving the workspace's dependencies into uv.lock" "$UV" lock --project "$ROOT" "$@" \
+    || die "uv lock failed (see above)"
+  (cd "$ROOT" && "$UV" export --quiet --frozen --only-group bootstrap --no-emit-project --no-emit-workspace \
+    -o requirements-uv.txt) || die "could not export requirements-uv.txt from uv.lock"
+  say "uv.lock and requirements-uv.txt are up to date: commit them with the pyproject.toml change"
 }
 
 install_node() {
@@ -88,10 +184,16 @@ install_node() {
       die "Node.js and npm are needed for dynalite: install them (e.g. sudo apt-get install nodejs npm)"
     fi
   fi
-  if [ ! -x "$ROOT/node_modules/.bin/dynalite" ]; then
-    say "installing dynalite (npm)"
-    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  # Exactly package-lock.json (npm ci refuses a lock that does not match package.json).
+  local stamp="$ROOT/node_modules/.install-stamp" want
+  want="$(cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
+  local colour_flag=--color=false
+  colour 1 && colour_flag=--color=true
+  timed "installing dynalite with npm ci (package-lock.json)" \
+    npm ci --prefix "$ROOT" --no-audit --no-fund --loglevel=error "$colour_flag" \
+    || die "npm ci failed (see above)"
+  echo "$want" > "$stamp"
 }
 
 install_browser() {
@@ -114,25 +216,26 @@ ensure_postgres() {
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     say "starting PostgreSQL"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
-    for _ in $(seq 1 30); do pg_isready -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" && return; sleep 0.5; done
+    wait_until "PostgreSQL on $POSTGRES_HOST:$POSTGRES_PORT" 15 pg_isready -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" \
+      && return
   fi
   die "PostgreSQL is not answering on $POSTGRES_HOST:$POSTGRES_PORT: install it (apt-get install postgresql) or set DATABASE_URL"
 }
 
+redis_answers() {
+  "$PY" -c 'import redis, sys; sys.exit(0 if redis.Redis.from_url(sys.argv[1], socket_timeout=2).ping() else 1)' "$1" \
+    2>/dev/null
+}
+
 ensure_redis() {
   local url="${CELERY_BROKER_URL:-$REDIS_URL}"
-  if "$PY" - <<EOF 2>/dev/null
-import redis, sys
-sys.exit(0 if redis.Redis.from_url("$url", socket_timeout=2).ping() else 1)
-EOF
-  then return; fi
+  if redis_answers "$url"; then return; fi
   if command -v redis-server >/dev/null; then
     say "starting Redis"
     mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
       --dir /var/lib/redis --logfile /var/log/redis/oficina.log || true
-    sleep 1
-    return
+    wait_until "Redis at $url" 10 redis_answers "$url" && return
   fi
   die "Redis is not answering at $url: install it (apt-get install redis-server) or set CELERY_BROKER_URL"
 }
@@ -212,16 +315,16 @@ stop_all() {
   wait 2>/dev/null || true
 }
 
-wait_http() {
-  local name="$1" url="$2"
-  for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    sleep 0.5
-  done
-  die "$name did not answer at $url; see $LOG_DIR/$name.log"
+wait_http() {  # wait_http NAME LOG URL: a process this script started, until its URL answers
+  local name="$1" log="$2" url="$3" port
+  port="${url#http://*:}"
+  port="${port%%/*}"
+  wait_until "$name on :$port" 60 curl -fsS -o /dev/null "$url" \
+    || die "$name did not answer at $url within 60 s; see $LOG_DIR/$log.log"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { ! port_free "$1"; }
 
 # Billing talks to the project's sandbox unless MERCADOPAGO_BASE_URL points elsewhere (the real
 # Mercado Pago, or a sandbox this script does not run): then nothing here uses a local sandbox.
@@ -251,7 +354,8 @@ cmd_up() {
     port_free "$DYNAMODB_PORT" || die "port $DYNAMODB_PORT is taken; stop it or set DYNAMODB_PORT"
     say "starting dynalite on $DYNAMODB_PORT (data in $DATA_DIR/dynalite)"
     start_bg dynalite "$ROOT" "$ROOT/node_modules/.bin/dynalite" --port "$DYNAMODB_PORT" --path "$DATA_DIR/dynalite"
-    for _ in $(seq 1 60); do port_free "$DYNAMODB_PORT" || break; sleep 0.25; done
+    wait_until "dynalite on :$DYNAMODB_PORT" 30 port_open "$DYNAMODB_PORT" \
+      || die "dynalite did not open port $DYNAMODB_PORT within 30 s; see $LOG_DIR/dynalite.log"
   fi
 
   if [ -n "$sandbox" ]; then
@@ -269,12 +373,12 @@ cmd_up() {
   fi
 
   create_database
-  say "migrating and creating tables"
-  manage os migrate --noinput >/dev/null
+  timed "migrating the OS database" manage os migrate --noinput --verbosity 0 || die "os: migrate failed"
   manage os ensure_admin
-  manage os seed_demo >/dev/null
+  timed "loading the demo catalogue" quietly manage os seed_demo || die "os: seed_demo failed"
   for service in billing execution; do
-    [ -f "$(service_dir "$service")/manage.py" ] && manage "$service" create_tables
+    [ -f "$(service_dir "$service")/manage.py" ] || continue
+    timed "creating $service's DynamoDB tables" manage "$service" create_tables || die "$service: create_tables failed"
   done
 
   for service in "${SERVICES[@]}"; do
@@ -291,13 +395,13 @@ cmd_up() {
   done
 
   # The sandbox's own port, whatever MERCADOPAGO_BASE_URL says.
-  [ -z "$sandbox" ] || wait_http sandbox "http://127.0.0.1:$SANDBOX_PORT/healthz"
+  [ -z "$sandbox" ] || wait_http "the Mercado Pago sandbox" sandbox "http://127.0.0.1:$SANDBOX_PORT/healthz"
   for service in "${SERVICES[@]}"; do
     [ -f "$(service_dir "$service")/manage.py" ] || continue
     local port_var url
     port_var="$(echo "${service}_PORT" | tr '[:lower:]' '[:upper:]')"
     url="http://127.0.0.1:${!port_var}"
-    wait_http "$service-web" "$url/healthz"
+    wait_http "$service" "$service-web" "$url/healthz"
   done
 
   local mercadopago="Mercado Pago sandbox  http://127.0.0.1:$SANDBOX_PORT/sandbox/"
@@ -346,7 +450,8 @@ main() {
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
     chaos) cmd_chaos "$@" ;;
-    install) install_all ;;
+    install) install_all; say "installed: .venv from uv.lock, node_modules from package-lock.json" ;;
+    lock) cmd_lock "$@" ;;
     os|billing|execution) dev_environment; install_python; manage "$verb" "$@" ;;
     all)
       dev_environment
@@ -355,9 +460,10 @@ main() {
         [ -f "$(service_dir "$service")/manage.py" ] || continue
         say "$service: manage.py $*"; manage "$service" "$@"
       done ;;
-    help|-h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$verb' (up, test, demo, chaos, install, os, billing, execution, all)" ;;
+    help|-h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$verb' (up, test, demo, chaos, install, lock, os, billing, execution, all)" ;;
   esac
 }
 
-main "$@"
+# Sourced (the tests call its functions), it only defines them.
+[ "${BASH_SOURCE[0]}" != "$0" ] || main "$@"

@@ -1,6 +1,6 @@
 """What the deployment tests share: the repository's layout, parsers for Dockerfiles, .dockerignore
 files and kubelet-style environments, the scan of the environment variables the services read,
-and the external tools (located next to this interpreter, installed from requirements.txt)."""
+and the external tools (located next to this interpreter, installed from uv.lock)."""
 from __future__ import annotations
 
 import json
@@ -39,8 +39,8 @@ def tool(name: str) -> str:
     if found:
         return found
     pytest.fail(
-        f"'{name}' is not installed: run {Path(sys.executable).parent / 'pip'} install -r "
-        f"{ROOT / 'deploy_tests' / 'requirements.txt'}",
+        f"'{name}' is not installed: run ./manage_all.sh install (the deploy-tests group of "
+        f"{ROOT / 'pyproject.toml'}, from uv.lock)",
         pytrace=False,
     )
 

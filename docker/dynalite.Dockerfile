@@ -4,7 +4,9 @@
 # services use DynamoDB itself (DYNAMODB_ENDPOINT_URL empty).
 #   docker build -f docker/dynalite.Dockerfile -t oficina/dynalite .
 
-FROM node:22-bookworm-slim
+# By digest: a tag moves, a digest does not. The multi-architecture index of node:22.21.1-bookworm-slim;
+# to move on, take the "Digest:" of `docker buildx imagetools inspect node:22-bookworm-slim`.
+FROM node:22.21.1-bookworm-slim@sha256:25b3eb23a00590b7499f2a2ce939322727fcce1b15fdd69754fcd09536a3ae2c
 WORKDIR /opt/dynalite
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
