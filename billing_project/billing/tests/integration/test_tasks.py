@@ -117,3 +117,11 @@ def test_an_unexpected_bug_fails_the_task_loudly(real, caplog):
         result = tasks.expire_budgets.apply()
     assert result.failed()
     assert "budget expiry failed" in caplog.text
+
+
+def test_every_beat_entry_expires_before_the_next_is_due():
+    from config.celery import app
+
+    assert len(app.conf.beat_schedule) == 3
+    for name, entry in app.conf.beat_schedule.items():
+        assert 0 < entry["options"]["expires"] <= entry["schedule"], name

@@ -53,3 +53,11 @@ def test_a_domain_error_is_logged_and_dropped(fakes, monkeypatch):
 def test_the_sweep_task_reports_what_it_did(fakes):
     use(fakes)
     assert tasks.sweep.apply().get() == {"timed_out": 0, "failed": 0, "outbox_delivered": 0}
+
+
+def test_every_beat_entry_expires_before_the_next_is_due():
+    from config.celery import app
+
+    assert app.conf.beat_schedule
+    for name, entry in app.conf.beat_schedule.items():
+        assert 0 < entry["options"]["expires"] <= entry["schedule"], name
