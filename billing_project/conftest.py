@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,6 +93,12 @@ def any_tables(request: pytest.FixtureRequest, settings: object) -> DynamoSettin
 def dynamo(moto_tables: DynamoSettings, settings: object) -> DynamoSettings:
     _point_settings(settings, moto_tables)
     return moto_tables
+
+
+@pytest.fixture
+def point_settings_at(settings: object) -> Callable[[DynamoSettings], None]:
+    """Point the settings (the repositories' default tables) at an endpoint's tables."""
+    return lambda dynamo: _point_settings(settings, dynamo)
 
 
 def _point_settings(settings: object, dynamo: DynamoSettings) -> None:

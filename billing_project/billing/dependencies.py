@@ -13,6 +13,8 @@ from typing import Any
 
 from oficina_common.messaging import Publisher
 
+from .ports import ApprovalTokens, Budgets, MercadoPago, Payments
+
 SEND_APPROVAL_LINK_TASK = "billing.send_budget_approval_link"
 PROCESS_NOTIFICATION_TASK = "billing.process_mercadopago_notification"
 
@@ -29,10 +31,10 @@ def _send_task(name: str, *args: Any) -> None:
 
 @dataclass
 class Dependencies:
-    budgets: Any
-    payments: Any
-    approval_tokens: Any
-    mercadopago: Any
+    budgets: Budgets
+    payments: Payments
+    approval_tokens: ApprovalTokens
+    mercadopago: MercadoPago
     publisher: Publisher | None = None
     schedule_approval_email: Callable[[str, int], None] = field(
         default=lambda budget_id, version: _send_task(SEND_APPROVAL_LINK_TASK, budget_id, version))
@@ -41,7 +43,7 @@ class Dependencies:
     clock: Callable[[], datetime] = utc_now
 
 
-def mercadopago_from_settings() -> Any:
+def mercadopago_from_settings() -> MercadoPago:
     from django.conf import settings
 
     from .mercadopago import MercadoPagoGateway

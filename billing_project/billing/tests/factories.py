@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rest_framework_simplejwt.tokens import AccessToken
 
-from billing.domain import Actor
+from billing.domain import Actor, Budget, Payment, PaymentMethod, PaymentStatus, iso, parse_lines
 from oficina_common.auth import issue_customer_token
 from oficina_common.messages import Envelope
 
@@ -87,3 +89,29 @@ def staff_token(role: str = "attendant", username: str = "ana") -> str:
 
 def customer_token(customer_id: str = CUSTOMER_ID) -> str:
     return str(issue_customer_token(customer_id))
+
+
+# --- aggregates as the repositories store them ------------------------------------------------------
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def a_budget(**changes: Any) -> Budget:
+    budget = Budget.open(budget_id=str(uuid.uuid4()), saga_id=str(uuid.uuid4()), service_order_id=str(uuid.uuid4()),
+                         customer_id=CUSTOMER_ID, lines=parse_lines(ITEMS), now=NOW,
+                         approval_ttl=timedelta(hours=72), command_id=str(uuid.uuid4()),
+                         customer_email=CUSTOMER_EMAIL)
+    return replace(budget, **changes)
+
+
+def an_event(budget: Budget, kind: str = "billing.BudgetCreated") -> Envelope:
+    return Envelope(type=kind, saga_id=budget.saga_id, service_order_id=budget.service_order_id,
+                    payload=budget.created_payload())
+
+
+def a_payment(**changes: Any) -> Payment:
+    payment = Payment(payment_id=str(uuid.uuid4()), timestamp=iso(NOW), saga_id=str(uuid.uuid4()),
+                      service_order_id=str(uuid.uuid4()), budget_id=str(uuid.uuid4()), budget_version=1,
+                      customer_id=CUSTOMER_ID, amount_cents=12200, method=PaymentMethod.PIX,
+                      payer_email=CUSTOMER_EMAIL, description="OS", status=PaymentStatus.PENDING,
+                      created_at=NOW, updated_at=NOW)
+    return replace(payment, **changes)

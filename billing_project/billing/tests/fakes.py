@@ -24,7 +24,7 @@ from billing.domain import (
 )
 from billing.mercadopago import CheckoutPreference, MercadoPagoNotFound, MercadoPagoRefused
 from oficina_common.dynamodb import Page
-from oficina_common.errors import AlreadyExists, ConcurrencyConflict
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import RecordingPublisher
 
@@ -64,7 +64,14 @@ class InMemoryBudgetRepository:
 
     def list_by_status(self, status: BudgetStatus, *, limit: int = 50,
                        page_token: str | None = None) -> Page[Budget]:
-        return Page([b for b in self.items.values() if b.status == status][:limit])
+        """Pages as the status index gives them, each starting after the previous page's last key."""
+        if page_token is not None and "|" not in page_token:
+            raise ValidationFailed("Invalid page token.", code="invalid_page_token")
+        found = sorted((b for b in self.items.values() if b.status == status), key=lambda b: (b.budget_id, b.version))
+        after = page_token.split("|") if page_token else None
+        page = [b for b in found if after is None or (b.budget_id, b.version) > (after[0], int(after[1]))][:limit]
+        more = len(page) == limit and page[-1] is not found[-1]
+        return Page(page, f"{page[-1].budget_id}|{page[-1].version}" if more else None)
 
     def due_for_expiry(self, now: datetime, *, limit: int = 100) -> list[tuple[str, int]]:
         due = [k for k, b in self.items.items() if b.status == BudgetStatus.PENDING_APPROVAL and b.expires_at <= now]
@@ -128,7 +135,7 @@ class InMemoryApprovalTokenRepository:
     def get(self, token_hash: str, *, now: datetime | None = None,
             include_expired: bool = False) -> ApprovalToken | None:
         token = self.items.get(token_hash)
-        if token is None or (not include_expired and now is not None and token.is_expired(now)):
+        if token is None or (not include_expired and token.is_expired(now or datetime.now(UTC))):
             return None
         return token
 

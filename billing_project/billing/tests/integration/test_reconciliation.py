@@ -8,8 +8,8 @@ import pytest
 from billing import dependencies, services, tables
 from billing.domain import PaymentStatus
 from billing.repositories import PaymentRepository
+from billing.tests.factories import NOW, a_payment
 from billing.tests.fakes import Clock, FakeMercadoPago, FakeMercadoPagoPayment
-from billing.tests.integration.test_repositories import NOW, a_payment
 from oficina_common.dynamodb import DynamoSettings, ensure_tables
 from oficina_common.messaging import RecordingPublisher
 

@@ -1,34 +1,28 @@
 """The repositories on real DynamoDB endpoints: moto's server and dynalite, over HTTP."""
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 
 from billing import tables
 from billing.domain import (
-    ApprovalToken,
-    Budget,
     BudgetStatus,
     Decision,
-    Payment,
-    PaymentMethod,
     PaymentStatus,
-    iso,
     numbered,
     parse_lines,
 )
-from billing.repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository, _version_lines
+from billing.repositories import BudgetRepository, PaymentRepository, _version_lines
 from billing.tests import factories
+from billing.tests.factories import NOW, a_budget, a_payment, an_event
 from oficina_common.dynamodb import DynamoSettings, resource
 from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from oficina_common.messages import Envelope
 from oficina_common.messaging import RecordingPublisher
 from oficina_common.metrics import DYNAMODB_REQUESTS
 from oficina_common.outbox import OUTBOX_INDEX
-
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class FlakyPublisher(RecordingPublisher):
@@ -43,28 +37,6 @@ class FlakyPublisher(RecordingPublisher):
             self.failures -= 1
             raise ConnectionError("broker down")
         super().publish(envelope)
-
-
-def a_budget(**changes) -> Budget:
-    budget = Budget.open(budget_id=str(uuid.uuid4()), saga_id=str(uuid.uuid4()), service_order_id=str(uuid.uuid4()),
-                         customer_id="42", lines=parse_lines(factories.ITEMS), now=NOW,
-                         approval_ttl=timedelta(hours=72), command_id=str(uuid.uuid4()),
-                         customer_email=factories.CUSTOMER_EMAIL)
-    return replace(budget, **changes)
-
-
-def an_event(budget: Budget, kind: str = "billing.BudgetCreated") -> Envelope:
-    return Envelope(type=kind, saga_id=budget.saga_id, service_order_id=budget.service_order_id,
-                    payload=budget.created_payload())
-
-
-def a_payment(**changes) -> Payment:
-    payment = Payment(payment_id=str(uuid.uuid4()), timestamp=iso(NOW), saga_id=str(uuid.uuid4()),
-                      service_order_id=str(uuid.uuid4()), budget_id=str(uuid.uuid4()), budget_version=1,
-                      customer_id="42", amount_cents=12200, method=PaymentMethod.PIX,
-                      payer_email=factories.CUSTOMER_EMAIL, description="OS", status=PaymentStatus.PENDING,
-                      created_at=NOW, updated_at=NOW)
-    return replace(payment, **changes)
 
 
 def raw(repository, key):
@@ -87,14 +59,13 @@ def payments(any_tables, publisher):
 
 
 class TestBudgetRepository:
-    def test_a_version_round_trips_with_its_lines(self, budgets):
-        budget = a_budget()
+    def test_the_declined_lines_are_stored_in_the_decisions_one_write(self, budgets, publisher):
+        items = [{**factories.ITEMS[0], "job": 1}, {**factories.ITEMS[1], "job": 2, "optional": True}]
+        budget = a_budget(lines=numbered(parse_lines(items)))
         budgets.add(budget)
-        loaded = budgets.get(budget.budget_id, 1)
-        assert loaded == budget
-        assert [line.description for line in loaded.lines] == ["Troca de óleo", "Filtro de óleo"]
-        assert budgets.latest(budget.budget_id) == budget
-        assert budgets.get(budget.budget_id, 2) is None and budgets.latest(str(uuid.uuid4())) is None
+        approved = budget.decide(Decision.APPROVE, by="customer", reason="", now=NOW, lines=[1])
+        budgets.save(approved, expected=budget, messages=[an_event(budget, "billing.BudgetApproved")])
+        assert raw(budgets, {"budgetId": budget.budget_id, "version": 1})["declinedLineIds"] == [2]
 
     def test_a_versions_lines_are_read_once_then_kept(self, budgets):
         def line_queries() -> float:
@@ -154,37 +125,6 @@ class TestBudgetRepository:
         assert event in flaky.published
         assert raw(budgets, {"budgetId": budget.budget_id, "version": 1})["outbox"] == {}
 
-    def test_save_is_conditional_on_the_status_and_revision_read(self, budgets, publisher):
-        budget = a_budget()
-        budgets.add(budget)
-        approved = budget.decide(Decision.APPROVE, by="customer", reason="", now=NOW)
-        saved = budgets.save(approved, expected=budget, messages=[an_event(budget, "billing.BudgetApproved")])
-        assert saved.status == BudgetStatus.APPROVED and saved.rev == 1
-        with pytest.raises(ConcurrencyConflict):
-            budgets.save(budget.decide(Decision.REJECT, by="customer", reason="", now=NOW), expected=budget)
-        assert budgets.get(budget.budget_id, 1).status == BudgetStatus.APPROVED
-        assert [e.type for e in publisher.published] == ["billing.BudgetApproved"]
-
-    def test_jobs_optional_parts_and_declined_lines_round_trip(self, budgets, publisher):
-        items = [{**factories.ITEMS[0], "job": 1}, {**factories.ITEMS[1], "job": 2, "optional": True}]
-        budget = a_budget(lines=numbered(parse_lines(items)))
-        budgets.add(budget)
-        approved = budget.decide(Decision.APPROVE, by="customer", reason="", now=NOW, lines=[1])
-        # The declined lines travel in the decision's one conditional write, with its event.
-        budgets.save(approved, expected=budget, messages=[an_event(budget, "billing.BudgetApproved")])
-        loaded = budgets.get(budget.budget_id, 1)
-        assert [(line.line_id, line.job, line.optional) for line in loaded.lines] == [(1, 1, False), (2, 2, True)]
-        assert loaded.declined_line_ids == {2} and loaded.approved_total_cents == 9000
-        assert raw(budgets, {"budgetId": budget.budget_id, "version": 1})["declinedLineIds"] == [2]
-        revised = loaded.revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW,
-                                approval_ttl=timedelta(hours=1), command_id="c2")
-        budgets.add(revised)
-        budgets.save(loaded.supersede(NOW), expected=loaded)
-        again = budgets.latest(budget.budget_id)
-        assert again.carried_line_count == 2 and again.declined_line_ids == {2}
-        assert [(line.line_id, line.job) for line in again.lines] == [(1, 1), (2, 2), (3, 3)]
-        assert budgets.get(budget.budget_id, 1).declined_line_ids == {2}  # superseded, decisions kept
-
     def test_lines_written_before_jobs_read_as_one_job(self, budgets):
         budget = a_budget()
         budgets.add(budget)
@@ -197,31 +137,6 @@ class TestBudgetRepository:
         loaded = budgets.get(budget.budget_id, 1)
         assert [(line.line_id, line.job, line.optional) for line in loaded.lines] == [(1, 1, False), (2, 1, False)]
         assert loaded.carried_line_count == 0 and loaded.declined_line_ids == frozenset()
-
-    def test_versions_and_the_latest_per_service_order(self, budgets):
-        first = a_budget()
-        budgets.add(first)
-        second = first.revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW,
-                              approval_ttl=timedelta(hours=1), command_id="c2")
-        budgets.add(second)
-        other = a_budget(service_order_id=first.service_order_id)
-        budgets.add(other)
-        assert [b.version for b in budgets.versions(first.budget_id)] == [1, 2]
-        assert budgets.latest(first.budget_id).total_cents == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
-        assert budgets.latest(first.budget_id).created_payload()["items"] == factories.as_lines(
-            factories.EXTRA_ITEMS, first_id=3, job_offset=1)
-        listed = budgets.list_by_service_order(first.service_order_id)
-        assert {(b.budget_id, b.version) for b in listed} == {(first.budget_id, 2), (other.budget_id, 1)}
-
-    def test_expiry_candidates_come_from_the_status_index(self, budgets):
-        due = a_budget(expires_at=NOW - timedelta(minutes=1))
-        later = a_budget(expires_at=NOW + timedelta(hours=1))
-        decided = a_budget(expires_at=NOW - timedelta(minutes=1), status=BudgetStatus.APPROVED)
-        for budget in (due, later, decided):
-            budgets.add(budget)
-        found = budgets.due_for_expiry(NOW)
-        assert (due.budget_id, 1) in found
-        assert (later.budget_id, 1) not in found and (decided.budget_id, 1) not in found
 
     def test_list_by_status_pages_with_tokens(self, any_tables, publisher):
         prefix = f"p{uuid.uuid4().hex[:6]}_"
@@ -242,56 +157,7 @@ class TestBudgetRepository:
         with pytest.raises(ValidationFailed):
             budgets.list_by_status(BudgetStatus.REJECTED, page_token="%%%")
 
-    def test_link_sent_is_recorded_without_bumping_the_revision(self, budgets):
-        budget = a_budget()
-        budgets.add(budget)
-        budgets.mark_link_sent(budget, NOW)
-        loaded = budgets.get(budget.budget_id, 1)
-        assert loaded.link_sent_at == NOW and loaded.rev == 0
-
-
-class TestApprovalTokens:
-    def test_single_use_and_gone_once_expired(self, any_tables):
-        tokens = ApprovalTokenRepository()
-        token = ApprovalToken(token_hash=uuid.uuid4().hex, budget_id="b", version=1,
-                              expires_at=NOW + timedelta(hours=1), created_at=NOW)
-        tokens.add(token)
-        with pytest.raises(AlreadyExists):
-            tokens.add(token)
-        assert tokens.get(token.token_hash) == token
-        tokens.mark_used(token.token_hash, "approve", NOW)
-        tokens.mark_used(token.token_hash, "approve", NOW)  # the same decision again is fine
-        with pytest.raises(ConcurrencyConflict):
-            tokens.mark_used(token.token_hash, "reject", NOW)
-        assert tokens.get(token.token_hash).used_decision == "approve"
-        # TTL passed: the emulators may never delete it; it is gone on read all the same.
-        assert tokens.get(token.token_hash, now=NOW + timedelta(hours=2)) is None
-        expired = replace(token, token_hash=uuid.uuid4().hex, expires_at=NOW - timedelta(seconds=1))
-        tokens.add(expired)
-        assert tokens.get(expired.token_hash) is None
-
-
 class TestPaymentRepository:
-    def test_round_trip_and_conditional_create(self, payments):
-        payment = a_payment()
-        payments.add(payment)
-        assert payments.get(payment.payment_id) == payment
-        with pytest.raises(AlreadyExists):
-            payments.add(replace(payment, amount_cents=1))
-        assert payments.get(str(uuid.uuid4())) is None
-
-    def test_found_by_mercado_pago_id_budget_and_service_order(self, payments):
-        payment = a_payment()
-        payments.add(payment)
-        assert payments.find_by_mercadopago_id("123") is None
-        requested = payments.save(replace(payment, mercadopago_payment_id="123", qr_code="000201"),
-                                  expected=payment)
-        assert payments.find_by_mercadopago_id("123").payment_id == payment.payment_id
-        assert [p.payment_id for p in payments.list_by_budget(payment.budget_id)] == [payment.payment_id]
-        found = payments.list_by_service_order(payment.service_order_id)
-        page, token = found.items, found.next_token
-        assert page == [requested] and token is None
-
     def test_save_refuses_a_stale_read_and_removes_emptied_fields(self, payments, publisher):
         payment = a_payment(qr_code="000201")
         payments.add(payment)
@@ -304,26 +170,6 @@ class TestPaymentRepository:
         with pytest.raises(ConcurrencyConflict):
             payments.save(replace(payment, status=PaymentStatus.REJECTED), expected=payment)
         assert publisher.published == [event]
-
-    def test_pending_payments_older_than_a_cutoff(self, payments):
-        old = a_payment(created_at=NOW - timedelta(minutes=10))
-        young = a_payment()
-        done = a_payment(created_at=NOW - timedelta(minutes=10), status=PaymentStatus.APPROVED)
-        for payment in (old, young, done):
-            payments.add(payment)
-        found = {p.payment_id for p in payments.pending_created_before(NOW - timedelta(minutes=2)).items}
-        assert old.payment_id in found
-        assert young.payment_id not in found and done.payment_id not in found
-
-    def test_republish_adds_messages_without_changing_state(self, payments, publisher):
-        payment = a_payment()
-        payments.add(payment)
-        event = Envelope(type="billing.PaymentCancelled", saga_id=payment.saga_id,
-                         service_order_id=payment.service_order_id, payload={"payment_id": payment.payment_id})
-        payments.republish(payment, [event])
-        assert publisher.published == [event]
-        assert payments.get(payment.payment_id) == payment
-
 
 def test_create_tables_is_idempotent(any_tables, settings, capsys):
     settings.DYNAMODB_TABLE_PREFIX = f"c{uuid.uuid4().hex[:6]}_"
