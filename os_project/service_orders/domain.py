@@ -84,6 +84,26 @@ def ensure_transition(current: str, target: str) -> Status:
     return Status(target)
 
 
+# The forward moves the saga makes (starting the diagnosis and delivering the vehicle are people's).
+SAGA_MOVES: frozenset[Status] = frozenset(
+    {Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT, Status.IN_EXECUTION, Status.FINISHED})
+
+
+def saga_moves_to(current: str, target: str) -> list[Status]:
+    """The statuses the saga takes the order through to reach ``target``: one allowed move, or,
+    for a status further along the path, each of the saga's moves between, in order (the saga's
+    word for them was lost on the way, or overtaken by this one). InvalidTransition when it
+    cannot get there."""
+    path: list[Status] = []
+    status = current
+    while status in _FORWARD and _FORWARD[Status(status)] in SAGA_MOVES:
+        status = _FORWARD[Status(status)]
+        path.append(status)
+        if status == target:
+            return path
+    return [ensure_transition(current, target)]  # a cancellation, or not allowed (raises, naming both)
+
+
 def merge_summary(current: dict[str, Any], update: Any) -> dict[str, Any]:
     """Fold a saga summary ``{budget?, payment?, execution?}`` into what the order shows.
 

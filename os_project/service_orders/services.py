@@ -37,6 +37,7 @@ from .domain import (
     format_number,
     is_tracking_code,
     merge_summary,
+    saga_moves_to,
 )
 from .links import declined_work_url, tracking_url
 from .models import DeclinedWork, DeclinedWorkOffer, ServiceOrder, ServiceOrderItem, StatusHistory
@@ -248,7 +249,10 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
                                     summary: Any = None) -> bool:
     """``os.ChangeStatus`` from the saga; runs inside the consumer's transaction.
 
-    The same status only refreshes the summary; an illegal move is logged and dropped (returns False).
+    The same status only refreshes the summary; a status further along the path walks the order
+    through the ones between (the saga's word for them was lost by the broker, or overtaken by
+    this one: the saga is the authority on where the order is); an illegal move is logged and
+    dropped (returns False).
     """
     order = _locked_order(service_order_id)
     order.saga_summary = merge_summary(order.saga_summary or {}, summary)
@@ -258,7 +262,11 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
         order.save(update_fields=["saga_summary", "updated_at"])
         return True
     try:
-        _move(order, str(to), by=SAGA, reason=str(reason or ""), also_saved=("saga_summary",))
+        *between, last = saga_moves_to(order.status, str(to))
+        for status in between:
+            _move(order, status, by=SAGA, reason=f"(the saga moved the order on to {last})",
+                  also_saved=("saga_summary",))
+        _move(order, last, by=SAGA, reason=str(reason or ""), also_saved=("saga_summary",))
     except InvalidTransition as exc:
         logger.warning("dropped os.ChangeStatus for %s: %s", order.number, exc.message)
         return False

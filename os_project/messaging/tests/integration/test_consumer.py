@@ -262,6 +262,23 @@ def test_change_status_is_never_refused_for_a_long_reason(diagnosed_order):
     assert diagnosed_order.saga_summary["budget"]["reason"] == reason
 
 
+def test_a_change_status_whose_predecessor_was_lost_moves_the_order_through_both(diagnosed_order):
+    """The broker lost the saga's AWAITING_APPROVAL: its AWAITING_PAYMENT takes the order there
+    through AWAITING_APPROVAL (each status once in the history); the late one changes nothing."""
+    handle_message.apply(args=[command(diagnosed_order, "os.ChangeStatus", {
+        "to": "AWAITING_PAYMENT", "reason": "Waiting for the payment", "summary": {"payment": {"status": "PENDING"}}})])
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "AWAITING_PAYMENT"
+    assert diagnosed_order.saga_summary["payment"]["status"] == "PENDING"
+    moves = [(h.from_status, h.to_status, h.by) for h in StatusHistory.objects.filter(service_order=diagnosed_order)]
+    assert moves[-2:] == [("IN_DIAGNOSIS", "AWAITING_APPROVAL", "saga"),
+                          ("AWAITING_APPROVAL", "AWAITING_PAYMENT", "saga")]
+    handle_message.apply(args=[command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL"})])
+    diagnosed_order.refresh_from_db()
+    assert diagnosed_order.status == "AWAITING_PAYMENT"
+    assert StatusHistory.objects.filter(service_order=diagnosed_order).count() == len(moves)
+
+
 def test_an_illegal_change_status_is_dropped_and_not_retried(diagnosed_order):
     message = command(diagnosed_order, "os.ChangeStatus", {"to": "DELIVERED", "reason": "?",
                                                            "summary": {"execution": {"status": "COMPLETED"}}})

@@ -12,6 +12,7 @@ from service_orders.domain import (
     ensure_transition,
     format_number,
     merge_summary,
+    saga_moves_to,
     totals_of,
 )
 
@@ -122,3 +123,23 @@ def test_the_customer_is_told_one_next_action(status, summary, code, words):
 
     action = next_action(status, summary)
     assert action.code == code and words in action.text
+
+
+def test_the_saga_s_word_for_a_later_status_walks_the_order_through_the_ones_it_missed():
+    """Seen in the fault run: the broker lost os.ChangeStatus IN_EXECUTION, and FINISHED was then
+    refused (AWAITING_PAYMENT -> FINISHED): the order stayed AWAITING_PAYMENT for good."""
+    assert saga_moves_to("AWAITING_PAYMENT", "FINISHED") == [Status.IN_EXECUTION, Status.FINISHED]
+    assert saga_moves_to("IN_DIAGNOSIS", "AWAITING_PAYMENT") == [Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT]
+    assert saga_moves_to("AWAITING_APPROVAL", "AWAITING_PAYMENT") == [Status.AWAITING_PAYMENT]
+    assert saga_moves_to("AWAITING_APPROVAL", "CANCELLED") == [Status.CANCELLED]
+
+
+@pytest.mark.parametrize(("current", "target"), [
+    ("IN_DIAGNOSIS", "DELIVERED"),  # people deliver
+    ("RECEIVED", "AWAITING_APPROVAL"),  # people start the diagnosis
+    ("FINISHED", "IN_EXECUTION"),  # never back
+    ("CANCELLED", "AWAITING_PAYMENT"),
+])
+def test_the_saga_never_makes_people_s_moves_nor_goes_back(current, target):
+    with pytest.raises(InvalidTransition):
+        saga_moves_to(current, target)
