@@ -161,6 +161,15 @@ class OficinaClient:
     def sandbox_set_status(self, mercadopago_payment_id: Any, action: str) -> dict:
         return self.json("POST", f"{self.urls.sandbox}/sandbox/payments/{mercadopago_payment_id}/{action}", token="")
 
+    def sandbox_faults(self, **fault: Any) -> dict:
+        """Trouble at Mercado Pago (the sandbox's ``POST /sandbox/faults``): ``status``,
+        ``delay_seconds``, for the next ``times`` calls or for ``seconds``."""
+        return self.json("POST", f"{self.urls.sandbox}/sandbox/faults", json=fault, token="")
+
+    def sandbox_webhook_faults(self, **fault: Any) -> dict:
+        """Webhooks late (``delay_seconds``), ``copies`` times and out of order, for ``seconds``."""
+        return self.json("POST", f"{self.urls.sandbox}/sandbox/faults/webhooks", json=fault, token="")
+
     def sandbox_payment(self, mercadopago_payment_id: Any) -> dict:
         return self.json("GET", f"{self.urls.sandbox}/v1/payments/{mercadopago_payment_id}",
                          token="TEST-sandbox-access-token")
