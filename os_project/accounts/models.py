@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from oficina_common.auth import ADMIN, ATTENDANT, MECHANIC
 
@@ -15,4 +16,4 @@ class User(AbstractUser):
         ATTENDANT = ATTENDANT, "Atendente"
         MECHANIC = MECHANIC, "Mecânico"
 
-    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from core.actors import actor_name
 
@@ -14,11 +15,11 @@ from .selectors import low_stock
 
 
 class LowStockFilter(admin.SimpleListFilter):
-    title = "stock"
+    title = _("stock")
     parameter_name = "stock"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("low", "Low (free ≤ minimum)"), ("ok", "Enough")]
+        return [("low", _("Low (free ≤ minimum)")), ("ok", _("Enough"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "low":

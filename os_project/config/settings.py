@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin and its dashboard in the staff's language and on the workshop's clock (below).
+    "dashboard.middleware.StaffLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
@@ -103,11 +105,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-# The API speaks English (as the other services do); the customer pages are written in Portuguese.
+# The API speaks English (as the other services do); the customer pages are written in Portuguese;
+# the staff (Brazilian) read the admin and its dashboard in STAFF_LANGUAGE_CODE: Django's own
+# translations plus ours in locale/pt_BR (the compiled .mo is committed beside its .po).
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="en-us")
+STAFF_LANGUAGE_CODE = env("STAFF_LANGUAGE_CODE", default="pt-br")
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 # The API and the messages speak UTC; the customer's pages and e-mails show the workshop's local time.
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 CUSTOMER_TIME_ZONE = env("CUSTOMER_TIME_ZONE", default="America/Sao_Paulo")
+# The staff's clock in the admin; the workshop's, like the customer's, unless set apart.
+STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default=CUSTOMER_TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 

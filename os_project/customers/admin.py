@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from oficina_common.errors import ValidationFailed
 
@@ -26,8 +27,8 @@ class DocumentSearchMixin:
 
 
 class CustomerAdminForm(forms.ModelForm):
-    document = forms.CharField(max_length=20, help_text="CPF or CNPJ (numeric or alphanumeric), with or without "
-                                                        "punctuation.")
+    document = forms.CharField(label=_("document"), max_length=20,
+                               help_text=_("CPF or CNPJ (numeric or alphanumeric), with or without punctuation."))
 
     class Meta:
         model = Customer
@@ -41,7 +42,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 class VehicleAdminForm(forms.ModelForm):
-    plate = forms.CharField(max_length=10, help_text="ABC1234 or Mercosul ABC1D23.")
+    plate = forms.CharField(label=_("plate"), max_length=10, help_text=_("ABC1234 or Mercosul ABC1D23."))
 
     class Meta:
         model = Vehicle
@@ -68,7 +69,7 @@ class CustomerAdmin(DocumentSearchMixin, admin.ModelAdmin):
     list_filter = ("created_at",)
     inlines = (VehicleInline,)
 
-    @admin.display(description="document", ordering="document")
+    @admin.display(description=_("document"), ordering="document")
     def formatted_document(self, customer: Customer) -> str:
         return format_document(customer.document)
 

@@ -6,11 +6,12 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
 
 class OficinaAdminSite(admin.AdminSite):
-    site_header = "Oficina administration"
-    site_title = "Oficina admin"
+    site_header = _("Oficina administration")
+    site_title = _("Oficina admin")
     index_template = "admin/oficina_index.html"
 
     def get_urls(self) -> list[Any]:

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 
 from oficina_common.auth import STAFF_ROLES, role_of
 from oficina_common.formatting import day_label, format_brl, month_label
@@ -23,7 +24,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     orders_url = reverse("admin:service_orders_serviceorder_changelist")
     context = {
         **admin.site.each_context(request),
-        "title": "Dashboard",
+        "title": gettext("Dashboard"),
         "data": data,
         "per_status": horizontal_bars(
             (status.value, LABELS[status], data.per_status[status.value], str(data.per_status[status.value]))
@@ -33,11 +34,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                                  for day, count in data.opened_per_day]),
         "time_in_status": horizontal_bars(
             (row["status"], LABELS[Status(row["status"])], row["average_seconds"],
-             f"{format_duration(row['average_seconds'])} · {_count(row['samples'], 'stay')}")
+             f"{format_duration(row['average_seconds'])} · {_stays(row['samples'])}")
             for row in data.time_in_status),
         "execution_per_service": horizontal_bars(
             (str(row["catalog_id"]), row["name"], row["average_execution_seconds"],
-             f"{format_duration(row['average_execution_seconds'])} · {_count(row['orders'], 'order')}")
+             f"{format_duration(row['average_execution_seconds'])} · {_orders(row['orders'])}")
             for row in data.execution_per_service),
         "low_stock": [{"part": part, "percent": _fill(part.free, part.minimum)} for part in data.low_stock],
         "declined_per_month": _declined_rows(data.declined_per_month),
@@ -49,8 +50,12 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/dashboard.html", context)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _stays(n: int) -> str:
+    return ngettext("%(count)d stay", "%(count)d stays", n) % {"count": n}
+
+
+def _orders(n: int) -> str:
+    return ngettext("%(count)d order", "%(count)d orders", n) % {"count": n}
 
 
 def _fill(free: int, minimum: int) -> float:

@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import outbox
 from .models import OutboxMessage, ProcessedMessage
@@ -19,11 +21,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class PublishedFilter(admin.SimpleListFilter):
-    title = "published"
+    title = _("published")
     parameter_name = "published"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Published"), ("no", "Waiting")]
+        return [("yes", _("Published")), ("no", _("Waiting"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in ("yes", "no"):
@@ -38,9 +40,11 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     search_fields = ("message_id", "service_order_id", "saga_id", "caused_by")
     actions = ("relay_now",)
 
-    @admin.action(description="Publish what is waiting now")
+    @admin.action(description=_("Publish what is waiting now"))
     def relay_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.message_user(request, f"{outbox.relay()} message(s) published.", messages.SUCCESS)
+        published = outbox.relay()
+        self.message_user(request, ngettext("%(count)d message published.", "%(count)d messages published.",
+                                           published) % {"count": published}, messages.SUCCESS)
 
 
 @admin.register(ProcessedMessage)

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
+from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.actors import actor_name
 from customers.admin import DocumentSearchMixin
@@ -27,11 +29,17 @@ from .serializers import decision_totals, summary_of
 
 # Who may cancel an order, here as in the API (ServiceOrderCancelApi).
 CANCELLERS = (ADMIN, ATTENDANT)
+# What an action says it did, for one order or several.
+MOVED_TO_DIAGNOSIS = ngettext_lazy("%(count)d order moved to diagnosis.", "%(count)d orders moved to diagnosis.",
+                                   "count")
+DELIVERED = ngettext_lazy("%(count)d order delivered.", "%(count)d orders delivered.", "count")
+CANCELLED = ngettext_lazy("%(count)d order cancelled.", "%(count)d orders cancelled.", "count")
 
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             help_text="Sent to the saga (it compensates what was done) and kept in the history.")
+                             label=_("reason"),
+                             help_text=_("Sent to the saga (it compensates what was done) and kept in the history."))
 
 
 def _money(cents: Any) -> str:
@@ -39,7 +47,11 @@ def _money(cents: Any) -> str:
 
 
 def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
-    """(section, what, value) lines of what the saga last told about the budget, payment and execution."""
+    """(section, what, value) lines of what the saga last told about the budget, payment and execution.
+
+    ``section`` and ``what`` are also the rows' ``data-saga`` keys, so they stay untranslated here
+    and are translated where they are shown.
+    """
     budget, payment, execution = (summary_of(order, section) for section in ("budget", "payment", "execution"))
     rows: list[tuple[str, str, str]] = []
     if budget:
@@ -52,17 +64,27 @@ def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
         rows += [("Payment", "status", f"{status} ({PAYMENT_LABELS.get(status, '?')})" if status else "—"),
                  ("Payment", "amount", _money(payment.get("amount_cents"))),
                  ("Payment", "id", str(payment.get("payment_id") or "—")),
-                 ("Payment", "Pix code", "yes" if payment.get("qr_code") else "no"),
+                 ("Payment", "Pix code", gettext("yes") if payment.get("qr_code") else gettext("no")),
                  ("Payment", "checkout link", str(payment.get("init_point") or "—"))]
     if execution:
         rows += [("Execution", "saga status", str(execution.get("status") or "—")),
                  ("Execution", "current step", str(execution.get("current_step") or "—")),
                  ("Execution", "id", str(execution.get("execution_id") or "—"))]
         if execution.get("status") == "FAILED":
-            rows.append(("Execution", "what to do",
-                         "A service never confirmed a step: once it is back, an admin retries the saga on the "
-                         f"Execution service (POST /api/v1/executions/{execution.get('execution_id')}/retry/)."))
+            rows.append(("Execution", "what to do", gettext(
+                "A service never confirmed a step: once it is back, an admin retries the saga on the "
+                "Execution service (POST /api/v1/executions/%(execution_id)s/retry/).")
+                % {"execution_id": execution.get("execution_id")}))
     return rows
+
+
+# What saga_rows' sections and lines are called on the page.
+SAGA_ROW_NAMES = {
+    "Budget": _("Budget"), "Payment": _("Payment"), "Execution": _("Execution"), "status": _("status"),
+    "total": _("total"), "version · id": _("version · id"), "amount": _("amount"), "id": _("id"),
+    "Pix code": _("Pix code"), "checkout link": _("checkout link"), "saga status": _("saga status"),
+    "current step": _("current step"), "what to do": _("what to do"),
+}
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -88,7 +110,9 @@ class StatusHistoryInline(ReadOnlyInline):
     ordering = ("at", "id")
 
 
-def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, verb: str, use_case: Any) -> None:
+def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, done_message: Any,
+         use_case: Any) -> None:
+    """Runs ``use_case`` on each order; ``done_message`` (an ``ngettext_lazy`` on ``count``) says how many moved."""
     done = 0
     for order in queryset:
         try:
@@ -97,7 +121,7 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet,
         except ApplicationError as exc:
             modeladmin.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
     if done:
-        modeladmin.message_user(request, f"{done} order(s) {verb}.", messages.SUCCESS)
+        modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
 
 
 @admin.register(ServiceOrder)
@@ -114,10 +138,10 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
                        "saga_summary", "diagnosis_notes", "created_by", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("number", "status", "customer", "vehicle", "complaint", "priority", "diagnosis_notes")}),
-        ("Saga progress", {"fields": ("saga_progress", "budget_decision", "declined_work_table", "saga_id")}),
-        ("Customer page", {"fields": ("tracking_code", "tracking_link")}),
-        ("Record", {"fields": ("id", "created_by", "created_at", "updated_at")}),
-        ("Raw saga summary", {"classes": ("collapse",), "fields": ("saga_summary",)}),
+        (_("Saga progress"), {"fields": ("saga_progress", "budget_decision", "declined_work_table", "saga_id")}),
+        (_("Customer page"), {"fields": ("tracking_code", "tracking_link")}),
+        (_("Record"), {"fields": ("id", "created_by", "created_at", "updated_at")}),
+        (_("Raw saga summary"), {"classes": ("collapse",), "fields": ("saga_summary",)}),
     )
     add_fieldsets = ((None, {"fields": ("customer", "vehicle", "complaint", "priority")}),)
     actions = ("start_diagnosis", "deliver", "cancel")
@@ -126,33 +150,37 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fieldsets if obj is not None else self.add_fieldsets
 
-    @admin.display(description="Budget, payment and execution")
+    @admin.display(description=_("Budget, payment and execution"))
     def saga_progress(self, obj: ServiceOrder) -> str:
         rows = saga_rows(obj)
         if not rows:
-            return "No news from the saga yet (it starts when the diagnosis is submitted)."
+            return gettext("No news from the saga yet (it starts when the diagnosis is submitted).")
         return format_html('<table class="saga-progress"><tbody>{}</tbody></table>', format_html_join(
             "", '<tr><th scope="row">{}</th><td>{}</td><td data-saga="{}">{}</td></tr>',
-            ((section, what, slugify(f"{section} {what}"), value) for section, what, value in rows)))
+            ((SAGA_ROW_NAMES.get(section, section), SAGA_ROW_NAMES.get(what, what), slugify(f"{section} {what}"),
+              value) for section, what, value in rows)))
 
-    @admin.display(description="Customer's decision")
+    @admin.display(description=_("Customer's decision"))
     def budget_decision(self, obj: ServiceOrder) -> str:
         totals = decision_totals(obj)
         if totals["approved_total_cents"] is None and not totals["declined_total_cents"]:
-            return "Not decided yet."
-        return format_html('<span data-decision="approved">Approved: {}</span> · '
-                           '<span data-decision="declined">Declined: {}</span>',
-                           _money(totals["approved_total_cents"]), _money(totals["declined_total_cents"]))
+            return gettext("Not decided yet.")
+        return format_html('<span data-decision="approved">{}: {}</span> · '
+                           '<span data-decision="declined">{}: {}</span>',
+                           gettext("Approved"), _money(totals["approved_total_cents"]),
+                           gettext("Declined"), _money(totals["declined_total_cents"]))
 
-    @admin.display(description="Declined work")
+    @admin.display(description=_("Declined work"))
     def declined_work_table(self, obj: ServiceOrder) -> str:
         """A table, not an inline: the rows come from the budget decisions and are never edited here."""
         rows = list(obj.declined_work.select_related("came_back_in").order_by("version", "line_id"))
         if not rows:
-            return "Nothing declined."
+            return gettext("Nothing declined.")
         return format_html(
-            '<table class="declined-work"><thead><tr><th>v · line</th><th>job</th><th>item</th><th>value</th>'
-            "<th>declined</th><th>reminded</th><th>came back in</th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="declined-work"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("v · line"), gettext("job"), gettext("item"), gettext("value"), gettext("declined"),
+            gettext("reminded"), gettext("came back in"),
             format_html_join("", '<tr data-declined-line="{}"><td>v{} · {}</td><td>{}</td><td>{}× {}</td><td>{}</td>'
                                  "<td>{}</td><td>{}</td><td>{}</td></tr>",
                              ((row.line_id, row.version, row.line_id, row.job, row.quantity, row.description,
@@ -160,7 +188,7 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
                                local_date(row.reminded_at) or "—",
                                row.came_back_in.number if row.came_back_in else "—") for row in rows)))
 
-    @admin.display(description="Tracking page")
+    @admin.display(description=_("Tracking page"))
     def tracking_link(self, obj: ServiceOrder) -> str:
         return format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', tracking_url(obj.tracking_code))
 
@@ -179,14 +207,14 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
         obj._state.adding = False
 
-    @admin.action(description="Start diagnosis")
+    @admin.action(description=_("Start diagnosis"))
     def start_diagnosis(self, request: HttpRequest, queryset: QuerySet) -> None:
-        _run(self, request, queryset, "moved to diagnosis", lambda order: services.service_order_start_diagnosis(
+        _run(self, request, queryset, MOVED_TO_DIAGNOSIS, lambda order: services.service_order_start_diagnosis(
             service_order_id=order.pk, by=actor_name(request.user)))
 
-    @admin.action(description="Deliver (vehicle handed to the customer)")
+    @admin.action(description=_("Deliver (vehicle handed to the customer)"))
     def deliver(self, request: HttpRequest, queryset: QuerySet) -> None:
-        _run(self, request, queryset, "delivered", lambda order: services.service_order_deliver(
+        _run(self, request, queryset, DELIVERED, lambda order: services.service_order_deliver(
             service_order_id=order.pk, by=actor_name(request.user)))
 
     # --- cancelling, always with a reason ----------------------------------------------------
@@ -223,19 +251,20 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, f"{order.number} cancelled.", messages.SUCCESS)
+                self.message_user(request, gettext("%(number)s cancelled.") % {"number": order.number},
+                                  messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
         return self._cancel_page(request, [order], form, change_url=change_url)
 
-    @admin.action(description="Cancel (asks for the reason)")
+    @admin.action(description=_("Cancel (asks for the reason)"))
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if role_of(request.user) not in CANCELLERS:
-            self.message_user(request, "Only admins and attendants may cancel orders.", messages.ERROR)
+            self.message_user(request, gettext("Only admins and attendants may cancel orders."), messages.ERROR)
             return None
         form = CancelForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             reason, by = form.cleaned_data["reason"], actor_name(request.user)
-            _run(self, request, queryset, "cancelled", lambda order: services.service_order_cancel(
+            _run(self, request, queryset, CANCELLED, lambda order: services.service_order_cancel(
                 service_order_id=order.pk, reason=reason, by=by))
             return None
         return self._cancel_page(request, list(queryset.select_related("vehicle")), form)
@@ -244,7 +273,8 @@ class ServiceOrderAdmin(DocumentSearchMixin, admin.ModelAdmin):
                      change_url: str = "") -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Cancel service orders" if len(orders) > 1 else f"Cancel {orders[0].number}",
+            "title": (gettext("Cancel service orders") if len(orders) > 1
+                      else gettext("Cancel %(number)s") % {"number": orders[0].number}),
             "opts": self.opts,
             "orders": orders,
             "form": form,

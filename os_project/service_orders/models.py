@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from .domain import (
     JOB_DEFAULT,
@@ -16,22 +17,27 @@ from .domain import (
 
 
 class ServiceOrder(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.CharField(max_length=20, unique=True, editable=False)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="service_orders")
-    vehicle = models.ForeignKey("customers.Vehicle", on_delete=models.PROTECT, related_name="service_orders")
-    complaint = models.TextField()
-    priority = models.PositiveSmallIntegerField(default=PRIORITY_DEFAULT)
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=Status.RECEIVED, db_index=True)
-    diagnosis_notes = models.TextField(blank=True)
-    tracking_code = models.CharField(max_length=64, unique=True, editable=False)
-    saga_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
-    saga_summary = models.JSONField(default=dict, blank=True)
-    created_by = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="service_orders",
+                                 verbose_name=_("customer"))
+    vehicle = models.ForeignKey("customers.Vehicle", on_delete=models.PROTECT, related_name="service_orders",
+                                verbose_name=_("vehicle"))
+    complaint = models.TextField(_("complaint"))
+    priority = models.PositiveSmallIntegerField(_("priority"), default=PRIORITY_DEFAULT)
+    status = models.CharField(_("status"), max_length=20, choices=STATUS_CHOICES, default=Status.RECEIVED,
+                              db_index=True)
+    diagnosis_notes = models.TextField(_("diagnosis notes"), blank=True)
+    tracking_code = models.CharField(_("tracking code"), max_length=64, unique=True, editable=False)
+    saga_id = models.UUIDField(_("saga id"), null=True, blank=True, unique=True, editable=False)
+    saga_summary = models.JSONField(_("saga summary"), default=dict, blank=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
+        verbose_name = _("service order")
+        verbose_name_plural = _("service orders")
         ordering = ("created_at",)
         constraints = [
             models.CheckConstraint(condition=Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX),
@@ -45,21 +51,25 @@ class ServiceOrder(models.Model):
 class ServiceOrderItem(models.Model):
     """A line of the order. The catalogue's name and price are copied: later price changes never alter it."""
 
-    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="items")
-    kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ItemKind])
-    catalog_id = models.PositiveIntegerField()
-    description = models.CharField(max_length=200)
-    quantity = models.PositiveIntegerField()
-    unit_price_cents = models.PositiveIntegerField()
+    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="items",
+                                      verbose_name=_("service order"))
+    kind = models.CharField(_("kind"), max_length=10, choices=[(k.value, k.value) for k in ItemKind])
+    catalog_id = models.PositiveIntegerField(_("catalog id"))
+    description = models.CharField(_("description"), max_length=200)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price_cents = models.PositiveIntegerField(_("unit price cents"))
     # The budget's line id of this item: its 1-based position in the diagnosis (version 1 of the budget).
-    line_id = models.PositiveSmallIntegerField(null=True, blank=True)
-    job = models.PositiveSmallIntegerField(default=JOB_DEFAULT)
-    optional = models.BooleanField(default=False, help_text="A part the customer may decline alone "
-                                                            "(copied from the catalogue).")
-    decision = models.CharField(max_length=10, blank=True, choices=[(d.value, d.value) for d in Decision],
-                                help_text="What the customer decided of this line; blank while undecided.")
+    line_id = models.PositiveSmallIntegerField(_("line id"), null=True, blank=True)
+    job = models.PositiveSmallIntegerField(_("job"), default=JOB_DEFAULT)
+    optional = models.BooleanField(_("optional"), default=False, help_text=_("A part the customer may decline alone "
+                                                                             "(copied from the catalogue)."))
+    decision = models.CharField(_("decision"), max_length=10, blank=True,
+                                choices=[(d.value, d.value) for d in Decision],
+                                help_text=_("What the customer decided of this line; blank while undecided."))
 
     class Meta:
+        verbose_name = _("service order item")
+        verbose_name_plural = _("service order items")
         ordering = ("id",)
         indexes = [models.Index(fields=("kind", "catalog_id"))]
 
@@ -72,16 +82,18 @@ class ServiceOrderItem(models.Model):
 
 
 class StatusHistory(models.Model):
-    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="status_history")
-    from_status = models.CharField(max_length=20, choices=STATUS_CHOICES, blank=True)
-    to_status = models.CharField(max_length=20, choices=STATUS_CHOICES)
-    at = models.DateTimeField(db_index=True)
-    by = models.CharField(max_length=150)
-    reason = models.TextField(blank=True)
+    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="status_history",
+                                      verbose_name=_("service order"))
+    from_status = models.CharField(_("from status"), max_length=20, choices=STATUS_CHOICES, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20, choices=STATUS_CHOICES)
+    at = models.DateTimeField(_("at"), db_index=True)
+    by = models.CharField(_("by"), max_length=150)
+    reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
+        verbose_name = _("status history")
         ordering = ("at", "id")
-        verbose_name_plural = "status history"
+        verbose_name_plural = _("status history")
         indexes = [models.Index(fields=("service_order", "at"))]
 
     def __str__(self) -> str:
@@ -95,26 +107,29 @@ class DeclinedWork(models.Model):
     (order, budget, line), never updated by a later summary.
     """
 
-    vehicle = models.ForeignKey("customers.Vehicle", on_delete=models.PROTECT, related_name="declined_work")
-    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="declined_work")
-    budget_id = models.CharField(max_length=64)
-    version = models.PositiveIntegerField()
-    line_id = models.PositiveIntegerField()
-    kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ItemKind])
-    catalog_id = models.PositiveIntegerField()
-    description = models.CharField(max_length=200)
-    quantity = models.PositiveIntegerField()
-    unit_price_cents = models.PositiveIntegerField()
-    job = models.PositiveSmallIntegerField(default=JOB_DEFAULT)
-    optional = models.BooleanField(default=False)
-    declined_at = models.DateTimeField(db_index=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
+    vehicle = models.ForeignKey("customers.Vehicle", on_delete=models.PROTECT, related_name="declined_work",
+                                verbose_name=_("vehicle"))
+    service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="declined_work",
+                                      verbose_name=_("service order"))
+    budget_id = models.CharField(_("budget id"), max_length=64)
+    version = models.PositiveIntegerField(_("version"))
+    line_id = models.PositiveIntegerField(_("line id"))
+    kind = models.CharField(_("kind"), max_length=10, choices=[(k.value, k.value) for k in ItemKind])
+    catalog_id = models.PositiveIntegerField(_("catalog id"))
+    description = models.CharField(_("description"), max_length=200)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price_cents = models.PositiveIntegerField(_("unit price cents"))
+    job = models.PositiveSmallIntegerField(_("job"), default=JOB_DEFAULT)
+    optional = models.BooleanField(_("optional"), default=False)
+    declined_at = models.DateTimeField(_("declined at"), db_index=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
     came_back_in = models.ForeignKey(ServiceOrder, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="came_back_work")
+                                     related_name="came_back_work", verbose_name=_("came back in"))
 
     class Meta:
+        verbose_name = _("declined work")
         ordering = ("declined_at", "service_order_id", "line_id")
-        verbose_name_plural = "declined work"
+        verbose_name_plural = _("declined work")
         constraints = [
             models.UniqueConstraint(fields=("service_order", "budget_id", "line_id"),
                                     name="declined_work_once_per_budget_line"),
@@ -137,12 +152,13 @@ class DeclinedWork(models.Model):
 class DeclinedWorkOffer(models.Model):
     """The link the reminder e-mail carries: one per order, its token kept only as a hash."""
 
-    service_order = models.OneToOneField(ServiceOrder, on_delete=models.CASCADE, related_name="declined_work_offer")
-    token_hash = models.CharField(max_length=64, unique=True)
-    sent_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    service_order = models.OneToOneField(ServiceOrder, on_delete=models.CASCADE, related_name="declined_work_offer",
+                                         verbose_name=_("service order"))
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    sent_at = models.DateTimeField(_("sent at"))
+    expires_at = models.DateTimeField(_("expires at"))
     new_order = models.OneToOneField(ServiceOrder, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="opened_from_offer")
+                                     related_name="opened_from_offer", verbose_name=_("new order"))
 
     def __str__(self) -> str:
         return f"offer for {self.service_order_id}"

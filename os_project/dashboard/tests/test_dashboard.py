@@ -108,10 +108,10 @@ def test_the_dashboard_draws_the_numbers(staff_client, workshop):
     assert "Recebida" in bars["RECEIVED"].text and "width: 100.0%" in html  # the longest bar
     columns = by_testid(html)["day-column"]
     assert len(columns) == 30 and sum(int(c["data-value"]) for c in columns) == 5
-    assert columns[-1]["data-value"] == "2" and "2 orders" in columns[-1].text
+    assert columns[-1]["data-value"] == "2" and "2 ordens" in columns[-1].text
     assert '<svg class="columns"' in html and "<script" not in one(html, "dashboard").text
     times = {bar["data-status"]: bar.text for bar in by_testid(html)["time-bar"]}
-    assert "1 h 00 min · 1 stay" in times["IN_DIAGNOSIS"] and "20 min · 2 stays" in times["RECEIVED"]
+    assert "1 h 00 min · 1 passagem" in times["IN_DIAGNOSIS"] and "20 min · 2 passagens" in times["RECEIVED"]
     assert [p["data-sku"] for p in by_testid(html)["low-stock-part"]] == ["VELA", "PASTILHA"]
     assert "cdn" not in html.lower()
 

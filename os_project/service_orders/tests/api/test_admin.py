@@ -39,18 +39,18 @@ def test_an_order_page_shows_items_and_read_only_history(admin_client, diagnosed
 def test_cancelling_several_orders_in_the_admin_asks_for_the_reason_first(admin_client, diagnosed_order, order):
     changelist = reverse("admin:service_orders_serviceorder_changelist")
     first = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)]})
-    assert first.status_code == 200 and "Reason" in first.content.decode()
+    assert first.status_code == 200 and "Motivo" in first.content.decode()
     assert [e.text for e in by_testid(first.content)["order-to-cancel"]][0].startswith(diagnosed_order.number)
     assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"  # nothing yet
 
     blank = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)],
                                            "apply": "1", "reason": "  "})
-    assert "This field is required." in blank.content.decode()
+    assert "Este campo é obrigatório." in blank.content.decode()
     assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"
 
     response = admin_client.post(changelist, {"action": "cancel", "_selected_action": [str(diagnosed_order.pk)],
                                               "apply": "1", "reason": "Cliente desistiu"}, follow=True)
-    assert "1 order(s) cancelled." in response.content.decode()
+    assert "1 ordem cancelada." in response.content.decode()
     diagnosed_order.refresh_from_db()
     assert diagnosed_order.status == "CANCELLED"
     last = StatusHistory.objects.filter(service_order=diagnosed_order).last()
@@ -105,7 +105,7 @@ def test_a_mechanic_may_not_cancel_in_the_admin(client, make_user, diagnosed_ord
     assert client.post(cancel, {"reason": "x"}).status_code == 403
     response = client.post(reverse("admin:service_orders_serviceorder_changelist"), {
         "action": "cancel", "_selected_action": [str(diagnosed_order.pk)], "apply": "1", "reason": "x"}, follow=True)
-    assert "Only admins and attendants may cancel orders." in response.content.decode()
+    assert "Só administradores e atendentes podem cancelar ordens." in response.content.decode()
     assert ServiceOrder.objects.get(pk=diagnosed_order.pk).status == "IN_DIAGNOSIS"
 
 
@@ -113,7 +113,7 @@ def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed
     from service_orders.services import service_order_apply_saga_status
 
     change = reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk])
-    assert "No news from the saga yet" in admin_client.get(change).content.decode()
+    assert "Ainda sem notícias da saga" in admin_client.get(change).content.decode()
     service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_APPROVAL", summary={
         "budget": {"budget_id": "bud-1", "version": 2, "status": "PENDING_APPROVAL", "total_cents": 123456},
         "payment": {"payment_id": "pay-9", "status": "PENDING", "amount_cents": 99900, "qr_code": "000201",
@@ -125,7 +125,7 @@ def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed
         "budget-status": "PENDING_APPROVAL (Aguardando sua aprovação)", "budget-total": "R$ 1.234,56",
         "budget-version-id": "v2 · bud-1",
         "payment-status": "PENDING (Aguardando pagamento)", "payment-amount": "R$ 999,00", "payment-id": "pay-9",
-        "payment-pix-code": "yes", "payment-checkout-link": "—",
+        "payment-pix-code": "sim", "payment-checkout-link": "—",
         "execution-saga-status": "IN_PROGRESS", "execution-current-step": "await_approval",
         "execution-id": "exe-3"}
     assert f"/track/{diagnosed_order.tracking_code}/" in html
@@ -205,6 +205,6 @@ def test_a_customer_is_added_in_the_admin_with_normalized_data(admin_client):
 def test_the_outbox_can_be_relayed_from_the_admin(admin_client, diagnosed_order, published):
     response = admin_client.post(reverse("admin:messaging_outboxmessage_changelist"), {
         "action": "relay_now", "_selected_action": [str(OutboxMessage.objects.get().pk)]}, follow=True)
-    assert "1 message(s) published." in response.content.decode()
+    assert "1 mensagem publicada." in response.content.decode()
     assert published.types() == ["os.DiagnosisCompleted"]
     assert admin_client.get(reverse("admin:messaging_outboxmessage_changelist"), {"published": "no"}).status_code == 200

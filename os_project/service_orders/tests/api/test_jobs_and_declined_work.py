@@ -118,5 +118,5 @@ def test_the_tracking_page_of_an_order_declining_nothing_has_no_such_section(cli
 def test_the_admin_order_page_shows_the_decision(admin_client, two_jobs):
     order = decide(two_jobs, declined=(3,))
     html = admin_client.get(f"/admin/service_orders/serviceorder/{order.pk}/change/").content.decode()
-    assert "Approved: R$ 248,50" in html and "Declined: R$ 90,00" in html
+    assert "Aprovado: R$ 248,50" in html and "Recusado: R$ 90,00" in html
     assert 'data-declined-line="3"' in html and "Alinhamento" in html
