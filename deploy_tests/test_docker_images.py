@@ -2,6 +2,7 @@
 from the repository's locks, and they carry what the services need."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -15,6 +16,7 @@ from deploylib import (
     ROOT,
     SERVICES,
     Instruction,
+    compose,
     dockerfile,
     dockerignore,
     env_of,
@@ -95,6 +97,13 @@ def test_every_base_image_is_pinned_by_digest(name: str) -> None:
         assert DIGEST.search(base), f"{name}: FROM {base} is not pinned by digest (name:tag@sha256:…)"
 
 
+def test_every_image_compose_pulls_is_pinned_by_digest() -> None:
+    pulled = {name: spec["image"] for name, spec in compose()["services"].items() if "build" not in spec}
+    assert pulled, "compose pulls PostgreSQL and Redis"
+    unpinned = {name: image for name, image in pulled.items() if not DIGEST.search(image)}
+    assert not unpinned, f"docker/compose.yaml pulls by tag only: {unpinned}"
+
+
 def test_the_digest_check_rejects_a_tag() -> None:
     assert not DIGEST.search(base_images([Instruction("ARG", "IMAGE=python:3.11-slim", -1),
                                           Instruction("FROM", "${IMAGE} AS build", 0)])[0])
@@ -164,8 +173,8 @@ def test_the_image_s_uv_sync_works_on_exactly_its_build_context(name: str, packa
     build_stage_sources(name, service, tmp_path / "src")
     sync = next(i.arguments for i in dockerfile(name) if i.keyword == "RUN" and "uv sync" in i.arguments)
     command = sync[sync.index("uv sync"):].split("&&")[0].replace("${SERVICE}", service).replace('"', "").split()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"),
-           "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("UV_", "VIRTUAL_ENV"))}
+    env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_PYTHON=sys.executable, UV_PYTHON_DOWNLOADS="never")
     result = run([tool("uv"), *command[1:], "--dry-run"], cwd=tmp_path / "src", env=env)
     assert result.returncode == 0, f"{name} ({package}): {' '.join(command)}\n{result.stderr[-3000:]}"
     installed = re.findall(r"^ \+ ([\w.-]+)(?:==| @ )", result.stderr, re.M)
