@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -95,6 +97,22 @@ def clear_work_queue(deps: wiring.Dependencies) -> None:
                 break
             for job in jobs:
                 deps.jobs.table.delete_item(Key={"queueId": job.queue_id, "priority": job.priority})
+
+
+@pytest.fixture(params=["fake", "moto", "dynalite"])
+def repos(request: pytest.FixtureRequest, settings, publisher: RecordingPublisher) -> Iterator[wiring.Dependencies]:
+    """The contract tests' subject: the in-memory fakes, or the DynamoDB repositories on an emulator
+    (with an empty work queue)."""
+    if request.param == "fake":
+        from execution.tests.fakes import Clock, fake_dependencies
+
+        yield replace(fake_dependencies(Clock(datetime.now(UTC))), publisher=publisher)
+        return
+    wired = _wire(_tables_on(request.getfixturevalue(f"{request.param}_endpoint")), settings, publisher)
+    deps = next(wired)
+    clear_work_queue(deps)
+    yield deps
+    next(wired, None)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,31 +31,11 @@ from oficina_common.messaging import Publisher
 from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
 from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from .ports import HANDLED_KEPT, StoredJob, StoredSaga
 from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 
 logger = logging.getLogger(__name__)
 
-
-
-# How many ids of applied messages a saga item remembers (its whole life holds a few dozen).
-HANDLED_KEPT = 100
-
-
-@dataclass
-class StoredSaga:
-    """A saga as read (or just written), with what its item's outbox still holds and the ids of
-    the messages it has applied (its inbox: recorded in the same conditional write as each change)."""
-
-    saga: SagaInstance
-    outbox: dict[str, str] = field(default_factory=dict)
-    handled: list[str] = field(default_factory=list)
-
-    def has_applied(self, message_id: str | None) -> bool:
-        return message_id is not None and message_id in self.handled
-
-    @property
-    def key(self) -> dict[str, str]:
-        return {"executionId": self.saga.execution_id, "timestamp": self.saga.started_at}
 
 
 class _ItemOutbox:
@@ -254,16 +233,6 @@ class ExecutionStepRepository:
                           page_token=page_token, IndexName="StatusIndex",
                           KeyConditionExpression="#status = :s", ExpressionAttributeNames={"#status": "status"},
                           ExpressionAttributeValues={":s": status}, ScanIndexForward=False)
-
-
-@dataclass
-class StoredJob:
-    job: Job
-    outbox: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> dict[str, Any]:
-        return {"queueId": self.job.queue_id, "priority": self.job.priority}
 
 
 class WorkQueueRepository(_ItemOutbox):

@@ -38,7 +38,7 @@ from .domain import (
     iso,
     parse_iso,
 )
-from .repositories import StoredJob, StoredSaga
+from .ports import StoredJob, StoredSaga
 from .saga import CheckWork, Decision, EnqueueWork, InvalidSagaMessage, WithdrawWork
 from .wiring import Dependencies
 

@@ -20,6 +20,7 @@ from oficina_common.dynamodb import DynamoSettings
 from oficina_common.messaging import CeleryPublisher, Publisher
 from oficina_common.outbox import CacheReceipts
 
+from .ports import Executions, ExecutionSteps, WorkQueue
 from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
 from .saga import SagaConfig
 from .tables import EXECUTION_STEPS, EXECUTIONS, WORK_QUEUE
@@ -31,9 +32,9 @@ def _utc_now() -> datetime:
 
 @dataclass
 class Dependencies:
-    executions: ExecutionRepository
-    steps: ExecutionStepRepository
-    jobs: WorkQueueRepository
+    executions: Executions
+    steps: ExecutionSteps
+    jobs: WorkQueue
     publisher: Publisher
     config: SagaConfig = field(default_factory=SagaConfig)
     clock: Callable[[], datetime] = _utc_now

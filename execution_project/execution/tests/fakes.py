@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 
 from execution.domain import Job, JobStatus, Mechanic, SagaInstance, StepState, iso
-from execution.repositories import StoredJob, StoredSaga
+from execution.ports import HANDLED_KEPT, StoredJob, StoredSaga
 from execution.saga import SagaConfig
 from execution.wiring import Dependencies
 from oficina_common.dynamodb import Page
@@ -78,7 +78,7 @@ class FakeExecutionRepository:
         outbox = self.outboxes[saga.execution_id]
         outbox.update({e.message_id: json.dumps(e.to_dict()) for e in commands})
         if message_id:
-            self.handled[saga.execution_id].append(message_id)
+            self.handled[saga.execution_id] = [*self.handled[saga.execution_id], message_id][-HANDLED_KEPT:]
         return StoredSaga(saga=saga, outbox=dict(outbox), handled=list(self.handled[saga.execution_id]))
 
     def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
@@ -168,6 +168,14 @@ class FakeWorkQueueRepository:
         more = start + limit < len(matching)
         return Page(items=[copy.deepcopy(j) for j in page], next_token=str(start + limit) if more else None)
 
+    def list_by_service_order(self, service_order_id: str, *, limit: int = 20,
+                              page_token: str | None = None) -> Page[Job]:
+        matching = sorted((j for j in self.jobs.values() if j.service_order_id == service_order_id),
+                          key=lambda j: j.created_at)
+        start = int(page_token or 0)
+        more = start + limit < len(matching)
+        return Page([copy.deepcopy(j) for j in matching[start:start + limit]], str(start + limit) if more else None)
+
     def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         job = self.jobs.get(queue_id)
         if job is None or job.status not in (JobStatus.QUEUED, JobStatus.ASSIGNED, JobStatus.IN_PROGRESS):
@@ -196,6 +204,6 @@ class Clock:
 
 
 def fake_dependencies(clock: Clock, config: SagaConfig | None = None) -> Dependencies:
-    return Dependencies(executions=FakeExecutionRepository(), steps=FakeStepRepository(),  # type: ignore[arg-type]
-                        jobs=FakeWorkQueueRepository(),  # type: ignore[arg-type]
+    return Dependencies(executions=FakeExecutionRepository(), steps=FakeStepRepository(),
+                        jobs=FakeWorkQueueRepository(),
                         publisher=RecordingPublisher(), config=config or SagaConfig(), clock=clock)
