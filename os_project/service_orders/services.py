@@ -213,15 +213,36 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
 def service_orders_resend_unanswered_diagnoses() -> int:
     """Orders whose diagnosis the saga never answered (still IN_DIAGNOSIS once the saga should
     have asked for the budget): their ``os.DiagnosisCompleted`` is published again. A broker that
-    loses everything loses it after the outbox marked it published; the saga starts once."""
+    loses everything loses it after the outbox marked it published; the saga starts once.
+
+    The cancellations of the last day go out again too (:func:`_resend_cancellations`), on the
+    same clock: the beat task that runs this is the OS's one look at what the broker may have lost."""
     waiting = ServiceOrder.objects.filter(status=Status.IN_DIAGNOSIS, saga_id__isnull=False)
     ids = [str(pk) for pk in waiting.order_by("updated_at").values_list("pk", flat=True)[:500]]
+    sent = outbox.resend_unanswered(
+        message_type="os.DiagnosisCompleted", service_order_ids=ids,
+        older_than=timedelta(seconds=settings.DIAGNOSIS_RESEND_AFTER_SECONDS),
+        max_attempts=settings.DIAGNOSIS_RESEND_MAX_ATTEMPTS) if ids else 0
+    return sent + _resend_cancellations()
+
+
+# How many times a staff cancellation is published again after the first time.
+CANCELLATION_RESENDS = 3
+
+
+def _resend_cancellations() -> int:
+    """``os.OrderCancelled`` again, a few times, a while apart, with its own id: the saga says
+    nothing back to a staff cancellation, and one the broker lost (or that came before the saga
+    had started, racing the diagnosis) would leave it waiting on the customer or the mechanic
+    with the order cancelled. A saga that heard it takes a repeat as the duplicate it is."""
+    since = timezone.now() - timedelta(days=1)
+    cancelled = ServiceOrder.objects.filter(status=Status.CANCELLED, saga_id__isnull=False, updated_at__gte=since)
+    ids = [str(pk) for pk in cancelled.order_by("updated_at").values_list("pk", flat=True)[:500]]
     if not ids:
         return 0
     return outbox.resend_unanswered(
-        message_type="os.DiagnosisCompleted", service_order_ids=ids,
-        older_than=timedelta(seconds=settings.DIAGNOSIS_RESEND_AFTER_SECONDS),
-        max_attempts=settings.DIAGNOSIS_RESEND_MAX_ATTEMPTS)
+        message_type="os.OrderCancelled", service_order_ids=ids,
+        older_than=timedelta(seconds=settings.DIAGNOSIS_RESEND_AFTER_SECONDS), max_attempts=CANCELLATION_RESENDS)
 
 
 @transaction.atomic

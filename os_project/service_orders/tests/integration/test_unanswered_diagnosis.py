@@ -55,3 +55,22 @@ def test_every_status_move_runs_in_its_own_transaction(order):
         customer=order.customer, vehicle=order.vehicle, complaint="x", number="OS-T-1",
         tracking_code="trk-t-1").pk, reason="desistiu", by="ana")
     assert cancelled.status == "CANCELLED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_cancellation_goes_out_again_a_few_times_with_its_own_id(diagnosed_order, published, settings):
+    """The saga says nothing back to a cancellation: one the broker lost (or that overtook the
+    diagnosis) left the saga waiting on the customer or the mechanic. Published again a few
+    times, a while apart; the saga takes the repeats as duplicates."""
+    settings.DIAGNOSIS_RESEND_AFTER_SECONDS = 120
+    _handed_over(diagnosed_order, timedelta(minutes=3))
+    service_order_cancel(service_order_id=diagnosed_order.pk, reason="desistiu", by="ana")
+    row = OutboxMessage.objects.get(type="os.OrderCancelled")
+    published.published.clear()
+    resent = []
+    for _ in range(5):
+        OutboxMessage.objects.filter(pk=row.pk).update(published_at=timezone.now() - timedelta(minutes=3))
+        service_orders_resend_unanswered_diagnoses()
+        resent += [(m.type, m.message_id) for m in published.published]
+        published.published.clear()
+    assert resent == [("os.OrderCancelled", str(row.message_id))] * 3
