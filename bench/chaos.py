@@ -489,8 +489,8 @@ def sandbox_charges(c: OficinaClient) -> dict[str, list[dict]]:
 def unpublished(system, since: datetime | None, *, again_after: float = 15.0) -> list[str]:  # noqa: ANN001
     """Messages left in an outbox: OS rows never published; DynamoDB items' ``outbox`` entries
     without a receipt (``<service>:1:outbox-sent:<id>`` in the services' Redis). A broker loss
-    empties the receipts with the queues, so an entry written before the last loss is not
-    counted (it was published, or the sweeper would say so again in its own time). What is found
+    empties the receipts with the queues, so an entry that occurred before the last loss is not
+    counted (it was published, and the sweeper publishes it again in its own time). What is found
     is looked at again ``again_after`` seconds later (a write may be between its outbox and its
     publishing, the sweeper on its way): only what is still there is reported."""
     found = _unpublished(system, since)
@@ -515,15 +515,15 @@ def _unpublished(system, since: datetime | None) -> dict[str, str]:  # noqa: ANN
     for table in dynamodb.tables.all():
         service = "execution" if table.name.endswith(("executions", "execution_steps", "work_queue")) else "billing"
         for item in scan(table):
-            entries, written = item.get("outbox") or {}, str(item.get("outbox_at") or "")
-            if not entries or written <= cutoff:
-                continue
+            entries = item.get("outbox") or {}
             for message_id, raw in entries.items():
-                if not receipts.exists(f"{service}:1:outbox-sent:{message_id}"):
+                envelope = json.loads(raw)
+                if envelope.get("occurred_at", "") > cutoff \
+                        and not receipts.exists(f"{service}:1:outbox-sent:{message_id}"):
                     about = {k: item[k] for k in ("status", "rev", "updated_at") if k in item}
-                    found[message_id] = (f"{table.name} outbox: {json.loads(raw).get('type')} {message_id} never "
-                                         f"published (the item's outbox written at {written}, {len(entries)} "
-                                         f"entries; {about})")
+                    found[message_id] = (f"{table.name} outbox: {envelope.get('type')} {message_id} of "
+                                         f"{envelope.get('occurred_at')} never published ({len(entries)} entries "
+                                         f"in the item; {about})")
     return found
 
 
