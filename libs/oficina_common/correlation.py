@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .tracing import current_trace_id
+
 HEADER = "X-Correlation-ID"
 # Not "correlation_id": Celery already uses that name for the task id.
 TASK_HEADER = "oficina_correlation_id"
@@ -60,8 +62,11 @@ class CorrelationIdMiddleware:
 
 
 class CorrelationIdFilter(logging.Filter):
+    """Puts the correlation id and the trace id (``-`` when tracing is off) on every record."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = get_correlation_id()
+        record.trace_id = current_trace_id()
         return True
 
 
@@ -72,7 +77,8 @@ def logging_config(service: str, level: str = "INFO", json: bool = True) -> dict
     if json:
         formatter = {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": fmt,
+            # The trace id finds the line's trace in the tracing backend (docs/tracing.md).
+            "format": f"{fmt} %(trace_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "static_fields": {"service": service},
         }

@@ -12,13 +12,13 @@ from typing import Any
 import jsonschema
 
 from .timestamps import now_iso
+from .tracing import current_traceparent
 
 ENVELOPE_VERSION = 1
 
 QUEUE_OS = "os"
 QUEUE_BILLING = "billing"
 QUEUE_EXECUTION = "execution"
-QUEUES = (QUEUE_OS, QUEUE_BILLING, QUEUE_EXECUTION)
 
 COMMANDS: dict[str, str] = {
     "billing.CreateBudget": QUEUE_BILLING,
@@ -74,6 +74,9 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         "service_order_id": {"type": "string", "minLength": 1},
         "occurred_at": {"type": "string", "format": "date-time"},
         "payload": {"type": "object"},
+        # Optional, added within version 1: the W3C trace context of the span that built the
+        # message (docs/tracing.md). Absent when tracing is off; a consumer never needs it.
+        "traceparent": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
     },
 }
 
@@ -93,6 +96,8 @@ class Envelope:
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = ENVELOPE_VERSION
     occurred_at: str = field(default_factory=now_iso)
+    # The trace this message continues, taken from the span it is built in; None: tracing is off.
+    traceparent: str | None = field(default_factory=current_traceparent)
 
     @property
     def queue(self) -> str:
@@ -104,13 +109,16 @@ class Envelope:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["traceparent"] is None:
+            del data["traceparent"]  # the envelope of version 1 as it was before tracing
         validate(data)
         return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
         validate(data)
-        return cls(**data)
+        # A message from before tracing has no context of its own: not the receiver's.
+        return cls(**{"traceparent": None, **data})
 
     def reply(self, type: str, payload: dict[str, Any] | None = None) -> Envelope:
         """A message caused by this one: same saga, same order."""

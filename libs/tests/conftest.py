@@ -3,7 +3,11 @@ import threading
 import uuid
 
 import pytest
+from celery import Celery
+from django.conf import settings
 
+from oficina_common.celery_config import celery_settings
+from oficina_common.correlation import install_celery_correlation
 from oficina_common.dynamodb import DynamoSettings, reset_resources
 from oficina_common.testing import dynalite_server, moto_server
 
@@ -26,6 +30,20 @@ def dynamo_settings(request) -> DynamoSettings:
     endpoint = request.getfixturevalue(f"{request.param}_endpoint")
     reset_resources()
     return DynamoSettings(endpoint_url=endpoint, region="us-east-1", table_prefix=f"t{uuid.uuid4().hex[:8]}_")
+
+
+@pytest.fixture
+def apps():
+    """The OS's Celery app publishing, the Execution's consuming (with its correlation id), over the
+    test broker; the ``execution`` queue emptied first."""
+    publisher_app = Celery("os")
+    publisher_app.config_from_object(celery_settings("os", settings.CELERY_BROKER_URL))
+    consumer_app = Celery("execution")
+    consumer_app.config_from_object(celery_settings("execution", settings.CELERY_BROKER_URL))
+    install_celery_correlation(consumer_app)
+    with consumer_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("execution")
+    return publisher_app, consumer_app
 
 
 @pytest.fixture

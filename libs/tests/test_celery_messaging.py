@@ -7,30 +7,16 @@ import time
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from oficina_common.celery_config import MAX_RETRY_COUNTDOWN, SOCKET_TIMEOUT, backoff, celery_settings
 from oficina_common.correlation import (
     bind_correlation_id,
     get_correlation_id,
-    install_celery_correlation,
     logging_config,
 )
 from oficina_common.messages import Envelope, handler_task_name
 from oficina_common.messaging import CeleryPublisher, Dispatcher, MemoryInbox
-
-
-@pytest.fixture
-def apps():
-    publisher_app = Celery("os")
-    publisher_app.config_from_object(celery_settings("os", settings.CELERY_BROKER_URL))
-    consumer_app = Celery("execution")
-    consumer_app.config_from_object(celery_settings("execution", settings.CELERY_BROKER_URL))
-    install_celery_correlation(consumer_app)
-    with consumer_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("execution")
-    return publisher_app, consumer_app
 
 
 def test_settings_are_at_least_once():
