@@ -353,10 +353,14 @@ class FaultLog:
 
 def faults(system, rng: random.Random, stop: threading.Event, every: float, log: FaultLog,  # noqa: ANN001
            first: Sequence[str] = ()) -> None:
-    """The schedule: a fault every ``every`` seconds on average, ``first`` ones for sure, then drawn."""
-    forced = list(first)
+    """The schedule: ``first`` for sure, a second or two apart while the first orders are on
+    their way (even if the run is over by then); then a fault every ``every`` seconds on average,
+    drawn, until ``stop``."""
+    for kind in first:
+        time.sleep(rng.uniform(1, 3))
+        inject(system, kind, rng, log)
     while not stop.wait(rng.uniform(every * 0.5, every * 1.5)):
-        inject(system, forced.pop(0) if forced else rng.choice(FAULTS), rng, log)
+        inject(system, rng.choice(FAULTS), rng, log)
 
 
 def inject(system, kind: str, rng: random.Random, log: FaultLog) -> None:  # noqa: ANN001
