@@ -295,7 +295,15 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_JOB_STATUSES = (JobStatus.ASSIGNED, JobStatus.IN_PROGRESS)
-OPEN_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.ASSIGNED, JobStatus.IN_PROGRESS)
+# A job still in the queue or in a mechanic's hands: what a cancelled order withdraws.
+OPEN_JOB_STATUSES = (JobStatus.QUEUED, *ACTIVE_JOB_STATUSES)
+# The moves a mechanic makes, and the statuses each may start from (claiming is the queue's own:
+# QUEUED -> ASSIGNED, conditional in the repository; withdrawing is the saga's: OPEN -> FAILED).
+JOB_MOVES: dict[JobStatus, tuple[JobStatus, ...]] = {
+    JobStatus.IN_PROGRESS: (JobStatus.ASSIGNED,),
+    JobStatus.COMPLETED: ACTIVE_JOB_STATUSES,
+    JobStatus.FAILED: ACTIVE_JOB_STATUSES,
+}
 
 
 @dataclass(frozen=True)
@@ -342,8 +350,8 @@ class Job:
         if self.assigned_to != mechanic.user_id:
             raise PermissionDenied("This job is not assigned to you.", code="not_your_job")
 
-    def ensure_can_move(self, to: JobStatus, allowed_from: tuple[JobStatus, ...]) -> None:
-        if self.status not in allowed_from:
+    def ensure_can_move(self, to: JobStatus) -> None:
+        if self.status not in JOB_MOVES.get(to, ()):
             raise InvalidTransition(f"A job cannot go from {self.status} to {to}.",
                                     extra={"from": self.status, "to": str(to)})
 

@@ -30,7 +30,7 @@ from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
 from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
-from .domain import TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from .domain import OPEN_JOB_STATUSES, TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
 from .ports import HANDLED_KEPT, StoredJob, StoredSaga
 from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 
@@ -351,18 +351,17 @@ class WorkQueueRepository(_ItemOutbox):
 
     def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         """Take an open job off the queue because its order was cancelled (compensation)."""
+        open_statuses = {f":open{n}": status.value for n, status in enumerate(OPEN_JOB_STATUSES)}
         try:
             self.table.update_item(
                 Key={"queueId": queue_id, "priority": priority},
                 UpdateExpression="SET #status = :failed, failure_reason = :reason, finished_at = :at, "
                                  "updated_at = :at, version = version + :one, "
                                  f"{TTL_ATTRIBUTE} = :ttl",
-                ConditionExpression="#status IN (:queued, :assigned, :in_progress)",
+                ConditionExpression=f"#status IN ({', '.join(open_statuses)})",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":reason": f"Withdrawn: {reason}",
-                                           ":at": iso(now), ":one": 1, ":queued": JobStatus.QUEUED.value,
-                                           ":assigned": JobStatus.ASSIGNED.value,
-                                           ":in_progress": JobStatus.IN_PROGRESS.value,
+                                           ":at": iso(now), ":one": 1, **open_statuses,
                                            ":ttl": epoch_seconds(now + self.retention)})
         except ClientError as exc:
             if is_conditional_failure(exc):

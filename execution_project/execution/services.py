@@ -343,7 +343,7 @@ def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
         job.ensure_actor(mechanic)
         if job.status == JobStatus.IN_PROGRESS:
             return job
-        job.ensure_can_move(JobStatus.IN_PROGRESS, (JobStatus.ASSIGNED,))
+        job.ensure_can_move(JobStatus.IN_PROGRESS)
         started = _move_job(stored, JobStatus.IN_PROGRESS, {"started_at": iso(deps.clock())}, messages=[], deps=deps)
         logger.info("job %s started", queue_id)
         return started
@@ -368,7 +368,7 @@ def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, event_type: str
         job.ensure_actor(mechanic)
         if job.status == to:
             return job  # the same decision again: nothing changes twice
-        job.ensure_can_move(to, ACTIVE_JOB_STATUSES)
+        job.ensure_can_move(to)
         event = Envelope(type=event_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
                          payload={"queue_id": job.queue_id, **payload})
         closed = _move_job(stored, to, {"finished_at": iso(deps.clock()), **changes}, messages=[event], deps=deps)

@@ -109,7 +109,6 @@ class HasRole(BasePermission):
 
 IsStaff = HasRole.of(*STAFF_ROLES)
 IsStaffOrCustomer = HasRole.of(*ROLES)
-IsAdmin = HasRole.of(ADMIN)
 IsMechanic = HasRole.of(ADMIN, MECHANIC)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from execution.domain import Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from execution.domain import OPEN_JOB_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
 from execution.ports import HANDLED_KEPT, StoredJob, StoredSaga
 from execution.saga import SagaConfig
 from execution.wiring import Dependencies
@@ -178,7 +178,7 @@ class FakeWorkQueueRepository:
 
     def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         job = self.jobs.get(queue_id)
-        if job is None or job.status not in (JobStatus.QUEUED, JobStatus.ASSIGNED, JobStatus.IN_PROGRESS):
+        if job is None or job.status not in OPEN_JOB_STATUSES:
             return False
         job.status, job.failure_reason = JobStatus.FAILED, f"Withdrawn: {reason}"
         return True
