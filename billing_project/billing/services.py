@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from oficina_common.concurrency import MAX_ATTEMPTS, retry_on_conflict
 from oficina_common.correlation import bind_correlation_id
 from oficina_common.dynamodb import Page
 from oficina_common.errors import (
@@ -52,7 +53,6 @@ from .mercadopago import MercadoPagoRefused
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 LINK_CLAIM_STALE_AFTER = timedelta(minutes=5)
 
 
@@ -192,8 +192,8 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
     additional = parse_lines(items)
     reason = clip(reason)
     command_id = command.message_id if command else f"{STAFF_REVISION_PREFIX}{uuid.uuid4()}"
-    for _ in range(MAX_ATTEMPTS):
-        current = deps.budgets.latest(budget_id)
+
+    def revise(current: Budget | None) -> Budget:
         if current is None or (command is not None and current.saga_id != command.saga_id):
             raise NotFound(f"Budget {budget_id} does not exist.")
         made = current if current.command_id == command_id else _revision_made_by(current, command)
@@ -206,16 +206,15 @@ def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Enve
         revised = current.revise(additional, reason=reason, now=_now(), approval_ttl=approval_ttl(),
                                  command_id=command_id)
         created = _event("billing.BudgetCreated", revised, revised.created_payload(), command)
-        try:
-            deps.budgets.add(revised, [created])
-        except AlreadyExists:
-            continue  # someone else made version N+1 first: revise the newer version
+        deps.budgets.add(revised, [created])  # AlreadyExists: someone made version N+1 first, revise that
         _supersede(current)
         logger.info("budget %s version %d created (+%d cents)", budget_id, revised.version,
                     revised.additional_total_cents)
         deps.schedule_approval_email(revised.budget_id, revised.version)
         return revised
-    raise ConcurrencyConflict(f"Budget {budget_id} kept changing while it was being revised; try again.")
+
+    return retry_on_conflict(revise, read=lambda: deps.budgets.latest(budget_id), conflicts=(AlreadyExists,),
+                             gave_up=f"Budget {budget_id} kept changing while it was being revised; try again.")
 
 
 def _revision_made_by(latest: Budget, command: Envelope | None) -> Budget | None:
@@ -227,19 +226,20 @@ def _revision_made_by(latest: Budget, command: Envelope | None) -> Budget | None
 
 
 def _supersede(previous: Budget | None) -> None:
+    if previous is None:
+        return
     deps = dependencies()
-    for _ in range(MAX_ATTEMPTS):
-        if previous is None or previous.status == BudgetStatus.SUPERSEDED:
+
+    def supersede(budget: Budget | None) -> None:
+        if budget is None or budget.status == BudgetStatus.SUPERSEDED:
             return
         try:
-            deps.budgets.save(previous.supersede(_now()), expected=previous)
-            return
+            deps.budgets.save(budget.supersede(_now()), expected=budget)
         except InvalidTransition:
-            logger.info("budget %s version %d is %s; left as it is", previous.budget_id, previous.version,
-                        previous.status)
-            return
-        except ConcurrencyConflict:
-            previous = deps.budgets.get(previous.budget_id, previous.version)
+            logger.info("budget %s version %d is %s; left as it is", budget.budget_id, budget.version, budget.status)
+
+    retry_on_conflict(supersede, first=previous, read=lambda: deps.budgets.get(previous.budget_id, previous.version),
+                      gave_up=f"Budget {previous.budget_id} kept changing while it was being superseded.")
 
 
 def budget_cancel(*, command: Envelope) -> Budget:
@@ -254,17 +254,14 @@ def budget_cancel(*, command: Envelope) -> Budget:
     saga_budget_id = budget_id_for_saga(command.saga_id)
     budget_id = _text(command.payload, "budget_id", required=False) or saga_budget_id
     reason = _free_text(command.payload, "reason")
-    for _ in range(MAX_ATTEMPTS):
-        current = deps.budgets.latest(budget_id)
+
+    def cancel(current: Budget | None) -> Budget:
         if current is None and budget_id == saga_budget_id:
             unopened = Budget.cancelled_unopened(budget_id=budget_id, saga_id=command.saga_id,
                                                  service_order_id=command.service_order_id, reason=reason,
                                                  now=_now(), command_id=command.message_id)
             reply = _event("billing.BudgetCancelled", unopened, unopened.cancelled_payload(), command)
-            try:
-                deps.budgets.add(unopened, [reply])
-            except AlreadyExists:
-                continue  # CreateBudget made it meanwhile: cancel that
+            deps.budgets.add(unopened, [reply])  # AlreadyExists: CreateBudget made it meanwhile, cancel that
             logger.info("budget %s cancelled before it was created", budget_id)
             return unopened
         if current is None or current.saga_id != command.saga_id:
@@ -275,11 +272,11 @@ def budget_cancel(*, command: Envelope) -> Budget:
             logger.info("budget %s is already %s; nothing to cancel", budget_id, current.status)
             deps.budgets.republish(current, [reply])
             return current
-        try:
-            return deps.budgets.save(cancelled, expected=current, messages=[reply])
-        except ConcurrencyConflict:
-            continue
-    raise ConcurrencyConflict(f"Budget {budget_id} kept changing while it was being cancelled.")
+        return deps.budgets.save(cancelled, expected=current, messages=[reply])
+
+    return retry_on_conflict(cancel, read=lambda: deps.budgets.latest(budget_id),
+                             conflicts=(AlreadyExists, ConcurrencyConflict),
+                             gave_up=f"Budget {budget_id} kept changing while it was being cancelled.")
 
 
 @dataclass(frozen=True)
@@ -310,8 +307,8 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
         reason = "rejected by the customer"
     now = _now()
     token = _approval_token(actor, budget_id, version, decision, now) if actor.approval_token else None
-    for _ in range(MAX_ATTEMPTS):
-        budget = deps.budgets.get(budget_id, version)
+
+    def decide(budget: Budget | None) -> DecisionOutcome:
         if budget is None or not actor.may_see(budget.customer_id):
             raise NotFound(f"Budget {budget_id} version {version} does not exist.")
         latest = deps.budgets.latest(budget_id)
@@ -323,20 +320,17 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
         decided = budget.decide(decision, by=actor.decided_by, reason=reason, now=now,
                                 lines=lines if decision is Decision.APPROVE else None)
         if decided is None:
-            outcome = DecisionOutcome(budget, changed=False)
-            break
+            return DecisionOutcome(budget, changed=False)
         event_type = BUDGET_EVENTS[decided.status]
-        try:
-            saved = deps.budgets.save(decided, expected=budget,
-                                      messages=[_event(event_type, decided, decided.decided_payload())])
-        except ConcurrencyConflict:
-            continue  # someone decided meanwhile: read again, and it is a no-op or a 409
+        # ConcurrencyConflict: someone decided meanwhile; read again, and it is a no-op or a 409.
+        saved = deps.budgets.save(decided, expected=budget,
+                                  messages=[_event(event_type, decided, decided.decided_payload())])
         logger.info("budget %s version %d %s by %s (%d lines declined)", budget_id, version, decision.past_tense,
                     actor.decided_by, len(saved.declined_line_ids))
-        outcome = DecisionOutcome(saved, changed=True)
-        break
-    else:
-        raise ConcurrencyConflict(f"Budget {budget_id} kept changing; try again.")
+        return DecisionOutcome(saved, changed=True)
+
+    outcome = retry_on_conflict(decide, read=lambda: deps.budgets.get(budget_id, version),
+                                gave_up=f"Budget {budget_id} kept changing; try again.")
     if token is not None:
         try:
             deps.approval_tokens.mark_used(token.token_hash, decision.value, now)
@@ -521,18 +515,17 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
 
         def record(p: Payment) -> Payment:
             return p.refused(refusal, now)
-    for _ in range(MAX_ATTEMPTS):
-        if payment.status != PaymentStatus.PENDING or payment.requested_at is not None:
-            return _answer_request(payment, cause)  # another delivery recorded it first
-        updated = record(payment)
-        try:
-            saved = deps.payments.save(updated, expected=payment,
-                                       messages=[_event(event_type, updated, updated.event_payload(event_type), cause)])
-            logger.info("payment %s requested at Mercado Pago (%s)", payment.payment_id, payment.method)
-            return saved
-        except ConcurrencyConflict:
-            payment = deps.payments.get(payment.payment_id)
-    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing while it was being requested.")
+    def save(current: Payment) -> Payment:
+        if current.status != PaymentStatus.PENDING or current.requested_at is not None:
+            return _answer_request(current, cause)  # another delivery recorded it first
+        updated = record(current)
+        saved = deps.payments.save(updated, expected=current,
+                                   messages=[_event(event_type, updated, updated.event_payload(event_type), cause)])
+        logger.info("payment %s requested at Mercado Pago (%s)", current.payment_id, current.method)
+        return saved
+
+    return retry_on_conflict(save, first=payment, read=lambda: deps.payments.get(payment.payment_id),
+                             gave_up=f"Payment {payment.payment_id} kept changing while it was being requested.")
 
 
 def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
@@ -557,22 +550,21 @@ def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
 def _apply_mercadopago(payment: Payment, mp: MercadoPagoPayment, *, cause: Envelope | None = None) -> Payment:
     """Apply Mercado Pago's view of a payment once: a conditional write, then re-read on a lost race."""
     deps = dependencies()
-    for _ in range(MAX_ATTEMPTS):
-        change = payment.observe(mp, _now())
+
+    def apply(current: Payment) -> Payment:
+        change = current.observe(mp, _now())
         if change is None:
-            return payment
+            return current
         updated, event_type = change
         messages = [_event(event_type, updated, updated.event_payload(event_type), cause)] if event_type else []
-        try:
-            saved = deps.payments.save(updated, expected=payment, messages=messages)
-        except ConcurrencyConflict:
-            payment = deps.payments.get(payment.payment_id)
-            continue
-        if saved.status != payment.status:
-            logger.info("payment %s %s -> %s (Mercado Pago %s)", payment.payment_id, payment.status,
+        saved = deps.payments.save(updated, expected=current, messages=messages)
+        if saved.status != current.status:
+            logger.info("payment %s %s -> %s (Mercado Pago %s)", current.payment_id, current.status,
                         saved.status, mp.status)
         return saved
-    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing; it will be tried again.")
+
+    return retry_on_conflict(apply, first=payment, read=lambda: deps.payments.get(payment.payment_id),
+                             gave_up=f"Payment {payment.payment_id} kept changing; it will be tried again.")
 
 
 def payment_sync_from_mercadopago(*, mercadopago_payment_id: str, request_id: str = "") -> Payment | None:
@@ -629,15 +621,14 @@ def _refund_duplicate(payment: Payment, extra: MercadoPagoPayment) -> Payment:
         _give_back(extra)
     refunded = _event("billing.PaymentRefunded", payment, payment.extra_refunded_payload(extra),
                       origin=f"mercadopago:{extra.id}")
-    for _ in range(MAX_ATTEMPTS):
-        if extra.id in payment.refunded_extras:
-            return payment
-        try:
-            return deps.payments.save(payment.with_extra_refunded(extra.id, _now()), expected=payment,
-                                      messages=[refunded])
-        except ConcurrencyConflict:
-            payment = deps.payments.get(payment.payment_id)
-    raise ConcurrencyConflict(f"Payment {payment.payment_id} kept changing; it will be tried again.")
+    def record(current: Payment) -> Payment:
+        if extra.id in current.refunded_extras:
+            return current
+        return deps.payments.save(current.with_extra_refunded(extra.id, _now()), expected=current,
+                                  messages=[refunded])
+
+    return retry_on_conflict(record, first=payment, read=lambda: deps.payments.get(payment.payment_id),
+                             gave_up=f"Payment {payment.payment_id} kept changing; it will be tried again.")
 
 
 def payment_cancel(*, command: Envelope) -> Payment:
