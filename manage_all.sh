@@ -110,8 +110,6 @@ service_dir() {
 # pyproject.toml files: `./manage_all.sh lock` resolves it again, and the two are committed together.
 # uv itself comes from requirements-uv.txt, exported from the same lock (hashes checked by pip).
 UV="$VENV/bin/uv"
-LOCK_INPUTS=(pyproject.toml uv.lock requirements-uv.txt libs/pyproject.toml os_project/pyproject.toml
-             billing_project/pyproject.toml execution_project/pyproject.toml mercadopago_sandbox/pyproject.toml)
 # The workspace's one environment, whatever the caller's shell says.
 export UV_PROJECT_ENVIRONMENT="$VENV"
 
@@ -144,7 +142,10 @@ pip_quietly() {
   "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | { grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' || true; }
 }
 
-lock_inputs_digest() { (cd "$ROOT" && cat "${LOCK_INPUTS[@]}") | sha256sum | cut -d' ' -f1; }
+# What install reads: the workspace's manifests (the root's and its members'), the lock and uv's pin.
+lock_inputs_digest() {
+  (cd "$ROOT" && cat pyproject.toml ./*/pyproject.toml uv.lock requirements-uv.txt) | sha256sum | cut -d' ' -f1
+}
 
 install_python() {
   refuse_stray_requirements
@@ -154,10 +155,10 @@ install_python() {
   rm -f "$stamp"  # written again only when everything below has succeeded
   ensure_uv
   say "checking that uv.lock matches the pyproject.toml files"
-  (cd "$ROOT" && "$UV" lock --check --quiet) \
+  "$UV" lock --project "$ROOT" --check --quiet \
     || die "uv.lock does not match the pyproject.toml files (a dependency changed without the lock):" \
       "run ./manage_all.sh lock and commit uv.lock with the change"
-  timed "installing the Python packages of uv.lock into .venv (uv sync; the first time takes a minute)" \
+  timed "installing the Python packages of uv.lock into .venv (uv sync)" \
     "$UV" sync --project "$ROOT" --locked --all-packages --all-groups \
     || die "uv sync could not install uv.lock into .venv (see above)"
   "$PY" -c "import django, rest_framework, celery, boto3, oficina_common" \
