@@ -94,6 +94,7 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | No
     except AlreadyExists:
         existing = deps.executions.get(envelope.saga_id)
         if existing is not None and existing.has_applied(envelope.message_id):
+            _tell_the_os_again(existing, deps)
             return _finish_applied(existing, deps)
         logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
         return None
@@ -108,6 +109,19 @@ def saga_handle_reply(envelope: Envelope, *, deps: Dependencies) -> Decision | s
         return saga_flow.handle(saga, envelope, now=deps.clock(), config=deps.config)
 
     return _apply(envelope.saga_id, decide, deps, cause=envelope.type, message_id=envelope.message_id)
+
+
+def _tell_the_os_again(stored: StoredSaga, deps: Dependencies) -> None:
+    """The OS publishes a diagnosis again when the order stays IN_DIAGNOSIS (see the OS's
+    resend of unanswered diagnoses): a saga that moved the order on tells it so again. Not while
+    the saga has just changed (its word is most likely still on its way)."""
+    if deps.clock() - parse_iso(stored.saga.updated_at) < FIRST_DELIVERY_GRACE:
+        return
+
+    def decide(saga: SagaInstance) -> Decision:
+        return saga_flow.tell_the_os(saga, now=deps.clock(), config=deps.config)
+
+    _apply(stored.saga.execution_id, decide, deps, cause="os.DiagnosisCompleted again", known=stored)
 
 
 def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from oficina_common.messages import Envelope
 
-from ..domain import SagaInstance, ServiceOrder, StepState, iso
+from ..domain import OsStatus, SagaInstance, ServiceOrder, StepState, iso
 from . import engine
 from .definition import REPLY_TYPES, SAGA, SAGA_STEPS, STEP_NAMES
 from .engine import (
@@ -31,7 +31,7 @@ from .steps import item_line
 
 __all__ = ["REPLY_TYPES", "SAGA_STEPS", "STEP_NAMES", "CheckWork", "Decision", "EnqueueWork", "InvalidSagaMessage",
            "OnTimeout", "SagaConfig", "SagaStep", "WithdrawWork", "handle", "retry_failed", "start", "summary",
-           "time_out", "work_enqueued"]
+           "tell_the_os", "time_out", "work_enqueued"]
 
 
 def start(event: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
@@ -62,6 +62,18 @@ def start(event: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
 def handle(saga: SagaInstance, message: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
     """The saga's answer to a reply or event: its new state and the commands to send."""
     return engine.handle(Transition(SAGA, saga, now, config), message, saga)
+
+
+def tell_the_os(saga: SagaInstance, *, now: datetime, config: SagaConfig) -> Decision:
+    """The OS asks again about the diagnosis (``os.DiagnosisCompleted`` once more: it still shows
+    the order IN_DIAGNOSIS): the saga tells it again where the order is, its earlier word (the
+    budget waiting for approval, or the cancellation) may have been lost by the broker."""
+    t = Transition(SAGA, saga, now, config)
+    if saga.os_status == OsStatus.IN_DIAGNOSIS:
+        t.ignore("the order is where the OS shows it")
+    else:
+        t.summary_update(f"The saga tells the order's status again: {saga.os_status}")
+    return t.decision()
 
 
 def work_enqueued(saga: SagaInstance, queue_id: str, *, now: datetime, config: SagaConfig) -> Decision:

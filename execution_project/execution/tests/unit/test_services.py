@@ -52,6 +52,24 @@ def test_a_diagnosis_creates_one_saga_and_publishes_the_budget_request(deps):
     assert len(deps.executions.sagas) == 1
 
 
+def test_the_os_asking_again_about_a_diagnosis_is_told_where_the_order_is(deps, clock):
+    """The broker lost the saga's os.ChangeStatus AWAITING_APPROVAL: the OS, still showing the
+    order IN_DIAGNOSIS, publishes the diagnosis again; the saga tells it the status again."""
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=deps)
+    clock.now += timedelta(seconds=30)
+    assert services.message_handle(event.to_dict(), deps=deps) == "duplicate"
+    assert deps.publisher.types() == ["billing.CreateBudget"]  # the order is where the OS shows it
+    services.message_handle(reply(event, "billing.BudgetCreated", **budget_created()), deps=deps)
+    assert services.message_handle(event.to_dict(), deps=deps) == "duplicate"
+    assert deps.publisher.types() == ["billing.CreateBudget", "os.ChangeStatus"]  # its word is on its way
+    clock.now += timedelta(seconds=30)
+    assert services.message_handle(event.to_dict(), deps=deps) == "duplicate"
+    assert deps.publisher.types() == ["billing.CreateBudget", "os.ChangeStatus", "os.ChangeStatus"]
+    assert deps.publisher.published[-1].payload["to"] == "AWAITING_APPROVAL"
+    assert deps.publisher.published[-1].payload["summary"]["budget"]["status"] == "PENDING_APPROVAL"
+
+
 def test_a_paid_order_gets_its_job_queued_and_the_saga_waits_for_the_mechanic(deps):
     event = diagnosis_completed(priority=5)
     run_to_execution(deps, event)
