@@ -167,9 +167,10 @@ def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
-def secret_templates() -> dict[str, dict[str, str]]:
+def secret_templates(pattern: str = "*-secrets.example.yaml") -> dict[str, dict[str, str]]:
+    """The services' Secret templates (their pods load them); ``*.example.yaml``: KEDA's too."""
     templates = {}
-    for path in sorted((K8S / "secrets").glob("*.example.yaml")):
+    for path in sorted((K8S / "secrets").glob(pattern)):
         secret = yaml.safe_load(path.read_text())
         templates[secret["metadata"]["name"]] = {k: str(v) for k, v in secret.get("stringData", {}).items()}
     return templates

@@ -5,10 +5,12 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
+import keda_schemas
 from deploylib import K8S, SERVICES, find, one, pod_containers, secret_templates
 
 RENDERS = ("staging", "production", "production+sqs")
@@ -35,10 +37,21 @@ def test_every_object_is_valid_against_the_kubernetes_schemas(rendered, render: 
     errors = []
     for obj in rendered[render]:
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
+            if keda_schemas.is_keda(obj):  # KEDA's own kinds: schemas of its specification
+                keda_schemas.validate(obj)
+            else:
+                kubernetes_validate.validate(obj, version, strict=True)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
             errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
     assert not errors, "\n".join(errors)
+
+
+def test_the_keda_schemas_reject_a_mistyped_scaler() -> None:
+    scaler = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
+              "spec": {"scaleTargetRef": {"name": "x"},
+                       "triggers": [{"type": "redis", "metadata": {"listName": "os", "listLenght": "20"}}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        keda_schemas.validate(scaler)
 
 
 def test_the_validator_rejects_a_mistyped_manifest() -> None:
@@ -147,24 +160,70 @@ def test_exactly_one_beat_per_service(rendered, render: str) -> None:
     for service in SERVICES:
         beat = one(objects, "Deployment", f"{service}-beat")
         assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"]["type"] == "Recreate"
-        targets = {h["spec"]["scaleTargetRef"]["name"] for h in find(objects, "HorizontalPodAutoscaler")}
+        targets = {name for name, _ in autoscaled(objects)}
         assert f"{service}-beat" not in targets, "an autoscaled beat would send every periodic task twice"
+
+
+def autoscaled(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(the Deployment's name, its autoscaler): HPAs, and KEDA's ScaledObjects (KEDA makes their HPA)."""
+    return [(o["spec"]["scaleTargetRef"]["name"], o) for o in objects
+            if o["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
 
 
 @pytest.mark.parametrize("render", RENDERS)
 def test_autoscalers_own_the_replicas_of_web_and_workers(rendered, render: str) -> None:
     objects = rendered[render]
-    for hpa in find(objects, "HorizontalPodAutoscaler"):
-        assert hpa["apiVersion"] == "autoscaling/v2"
-        target = one(objects, "Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+    targets = [name for name, _ in autoscaled(objects)]
+    assert len(targets) == len(set(targets)), "two autoscalers on one Deployment fight over its replicas"
+    for name, scaler in autoscaled(objects):
+        target = one(objects, "Deployment", name)
         assert "replicas" not in target["spec"], \
-            f"{target['metadata']['name']}: a fixed replicas would reset the HPA's choice on every apply"
-        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+            f"{name}: a fixed replicas would reset the autoscaler's choice on every apply"
         container = pod_containers(target)[0]
         assert "cpu" in container["resources"]["requests"], "CPU utilisation needs a CPU request"
+        if scaler["kind"] == "HorizontalPodAutoscaler":
+            assert scaler["apiVersion"] == "autoscaling/v2"
+            assert 1 <= scaler["spec"]["minReplicas"] <= scaler["spec"]["maxReplicas"]
     for service in SERVICES:
-        for kind in ("web", "worker"):
-            one(objects, "HorizontalPodAutoscaler", f"{service}-{kind}")
+        one(objects, "HorizontalPodAutoscaler", f"{service}-web")
+        one(objects, "ScaledObject", f"{service}-worker")
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_every_worker_scales_on_its_own_queue(rendered, render: str) -> None:
+    """KEDA adds a worker pod per so many messages waiting in the worker's queue (the Redis list, or
+    the SQS queue with the sqs-broker component), never scales it to zero, and reads the broker
+    the way the services reach it."""
+    objects = rendered[render]
+    workers = [d for d in find(objects, "Deployment") if component(d) == "worker"]
+    assert {d["metadata"]["name"] for d in workers} == {f"{s}-worker" for s in SERVICES}
+    broker = urlparse(secret_templates()["os-secrets"]["CELERY_BROKER_URL"])
+    for worker in workers:
+        name = worker["metadata"]["name"]
+        queue = pod_containers(worker)[0]["command"][pod_containers(worker)[0]["command"].index("-Q") + 1]
+        scalers = [o for target, o in autoscaled(objects) if target == name]
+        assert [o["kind"] for o in scalers] == ["ScaledObject"], f"{name}: one ScaledObject and no HPA"
+        spec = scalers[0]["spec"]
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"], f"{name}: never to zero, a bound above"
+        depth = spec["triggers"][0]
+        if render.endswith("+sqs"):
+            assert depth["type"] == "aws-sqs-queue" and depth["metadata"]["queueURL"] == queue
+            assert depth["metadata"]["awsRegion"] == one(objects, "ConfigMap", "oficina-common")["data"]["AWS_REGION"]
+        else:
+            assert depth["type"] == "redis" and depth["metadata"]["listName"] == queue
+            assert depth["metadata"]["databaseIndex"] == broker.path.strip("/")
+            assert depth["metadata"]["enableTLS"] == str(broker.scheme == "rediss").lower()
+        assert int(depth["metadata"].get("listLength") or depth["metadata"]["queueLength"]) >= 1
+        auth = one(objects, "TriggerAuthentication", depth["authenticationRef"]["name"])["spec"]
+        if render.endswith("+sqs"):
+            assert auth == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}, \
+                "the worker's own IAM role (IRSA) reads its queue"
+        else:
+            template = secret_templates("*.example.yaml")["oficina-broker-scaler"]
+            assert {(ref["parameter"], ref["name"], ref["key"]) for ref in auth["secretTargetRef"]} == {
+                ("address", "oficina-broker-scaler", "address"), ("password", "oficina-broker-scaler", "password")}
+            assert "CHANGE_ME" in template["address"] and template["password"] == "CHANGE_ME"
+            assert template["address"].endswith(f":{broker.port}"), "the broker's host:port"
 
 
 def test_production_keeps_three_web_pods(rendered) -> None:

@@ -41,7 +41,7 @@ def enabled() -> bool:
 
 
 def configured() -> bool:
-    return bool(os.environ.get(ENDPOINT_VARIABLE, "").strip())
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
 
 
 def start_tracing(service: str, *, process: str = "web", provider: Any = None) -> bool:
