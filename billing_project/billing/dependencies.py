@@ -1,17 +1,16 @@
 """What the services work with: repositories, Mercado Pago, the clock, task scheduling.
 
-Built lazily from settings on first use; tests swap in fakes or other endpoints with ``override``.
+Built from settings on first use (``oficina_common.wiring``); tests swap in fakes with ``override``.
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from oficina_common.messaging import Publisher
+from oficina_common.wiring import Wiring
 
 from .ports import ApprovalTokens, Budgets, MercadoPago, Payments
 
@@ -80,31 +79,7 @@ def from_settings(*, publisher: Publisher | None = None, **overrides: Any) -> De
     return Dependencies(**values)
 
 
-_current: Dependencies | None = None
-_lock = threading.Lock()
-
-
-def dependencies() -> Dependencies:
-    global _current
-    if _current is None:
-        with _lock:
-            if _current is None:
-                _current = from_settings()
-    return _current
-
-
-def install(deps: Dependencies | None) -> None:
-    global _current
-    with _lock:
-        _current = deps
-
-
-@contextmanager
-def override(deps: Dependencies) -> Iterator[Dependencies]:
-    global _current
-    previous = _current
-    install(deps)
-    try:
-        yield deps
-    finally:
-        install(previous)
+_wiring: Wiring[Dependencies] = Wiring(from_settings).rebuild_when_settings_change()
+dependencies = _wiring.get
+install = _wiring.install
+override = _wiring.override

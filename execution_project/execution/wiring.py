@@ -1,14 +1,11 @@
-"""What the services work with, built lazily from settings (tests point it elsewhere).
-
-One set per thread, as a worker may run threads. The boto3 Table handles underneath are shared
-(oficina_common.dynamodb.table): their actions only call boto3's low-level client, which is
-thread-safe, and Billing's repositories have always shared theirs.
+"""What the services work with, built from settings on first use (``oficina_common.wiring``, as in
+Billing) and handed to them explicitly by the entry points (views, tasks). One set per process,
+shared by its threads: boto3's low-level client underneath is thread-safe.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +16,7 @@ from oficina_common import dynamodb
 from oficina_common.dynamodb import DynamoSettings
 from oficina_common.messaging import CeleryPublisher, Publisher
 from oficina_common.outbox import CacheReceipts
+from oficina_common.wiring import Wiring
 
 from .ports import Executions, ExecutionSteps, WorkQueue
 from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
@@ -84,33 +82,8 @@ def _build() -> Dependencies:
     )
 
 
-_local = threading.local()
-_overrides: dict[str, Any] = {}
-
-
-def _signature() -> tuple:
-    return (settings.DYNAMODB_ENDPOINT_URL, settings.AWS_REGION, settings.DYNAMODB_TABLE_PREFIX,
-            settings.CELERY_BROKER_URL, saga_config(), tuple(sorted((k, id(v)) for k, v in _overrides.items())))
-
-
-def get_dependencies() -> Dependencies:
-    signature = _signature()
-    cached = getattr(_local, "cached", None)
-    if cached is None or cached[0] != signature:
-        deps = _build()
-        if _overrides:
-            deps = replace(deps, **_overrides)
-        _local.cached = (signature, deps)
-        cached = _local.cached
-    return cached[1]
-
-
-def override(**values: Any) -> None:
-    """Replace parts (e.g. ``publisher=RecordingPublisher()``) in every thread; tests only."""
-    _overrides.clear()
-    _overrides.update(values)
-
-
-def reset() -> None:
-    _overrides.clear()
-    _local.__dict__.clear()
+_wiring: Wiring[Dependencies] = Wiring(_build).rebuild_when_settings_change()
+get_dependencies = _wiring.get
+# Tests: replace parts (e.g. ``override(publisher=RecordingPublisher())``) until ``reset``.
+override = _wiring.use
+reset = _wiring.reset
