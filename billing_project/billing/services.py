@@ -355,17 +355,6 @@ def _approval_token(actor: Actor, budget_id: str, version: int, decision: Decisi
     return token
 
 
-def budget_for_approval_token(token: str) -> Budget:
-    """The budget version an approval link shows (for the review page)."""
-    deps = dependencies()
-    now = _now()
-    record = deps.approval_tokens.get(hash_approval_token(token), now=now)
-    budget = deps.budgets.get(record.budget_id, record.version) if record and not record.is_expired(now) else None
-    if budget is None:
-        raise NotFound("This approval link is invalid or has expired.", code="invalid_approval_link")
-    return budget
-
-
 def _email_approval_link_now(budget: Budget) -> None:
     """The link of a budget just created, e-mailed by the worker that created it, with the budget
     in hand (no task, no second read); a mail server that fails hands it to the retrying task."""

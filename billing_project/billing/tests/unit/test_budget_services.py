@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from billing import services
+from billing import selectors, services
 from billing.domain import Actor, BudgetStatus, Decision, budget_id_for_saga, hash_approval_token
 from billing.emails import brl
 from billing.tests import factories
@@ -214,9 +214,8 @@ class TestDecide:
     def test_the_review_page_finds_the_budget_of_a_link(self, fake):
         budget = services.budget_create(command=factories.create_budget())
         token = link_token(mail.outbox[0])
-        assert services.budget_for_approval_token(token).budget_id == budget.budget_id
-        with pytest.raises(NotFound):
-            services.budget_for_approval_token("nope")
+        assert selectors.approval_link_view(token).budget.budget_id == budget.budget_id
+        assert selectors.approval_link_view("nope").state == selectors.LinkState.UNKNOWN
 
 
 class TestRevise:
