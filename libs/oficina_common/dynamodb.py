@@ -1,6 +1,6 @@
 """DynamoDB helpers for the repository layers of Billing and Execution.
 
-Design rules (see STYLE.md): reads are GetItem or Query (never Scan); every state change is one
+Design rules: reads are GetItem or Query (never Scan); every state change is one
 conditional single-item write; no TransactWriteItems (neither emulator can carry it).
 """
 from __future__ import annotations
