@@ -1,24 +1,46 @@
 """Hostile input: schemathesis against the three services' OpenAPI schemas, on the running system.
 
-Every operation of every service gets generated requests (valid and invalid by its schema), sent
-with a staff token and with a customer's token: no answer may be a server error. The logins are
-left out (their throttles and lockout would lock the suite's own staff user out) and are tested
-on their own.
+Every operation of every service gets generated requests (its examples, the coverage phase's
+boundary and wrong values, then fuzzed ones; valid and invalid by its schema), sent with a staff
+token and with a customer's token, and every answer must be true to the schema: never a server
+error, a status and a content type the operation documents, a body of the documented shape, and
+invalid input refused (a 4xx). The logins are left out (their throttles and lockout would lock the
+suite's own staff user out) and are tested on their own.
+
+Not checked: that every schema-valid request is accepted (``positive_data_acceptance``). Much
+valid-looking input is refused by rules no schema states: a CPF's check digits, a vehicle that is
+not the customer's, a move the order's status forbids, a page token only the server makes.
 """
 from __future__ import annotations
 
 import uuid
 import zlib
+from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from schemathesis import engine
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, events
 
 from oficina_client import OficinaClient, mercosul_plate, valid_cpf
 
 SKIPPED_PATHS = ("/api/v1/auth/",)
-FUZZ_SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
-                         suppress_health_check=list(HealthCheck))
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
+          "missing_required_header")
+
+# One check left out for one operation, and why (a check that cannot hold there for a good reason).
+# DRF reads a JSON 0 as false and a number as its text (``"phone": 0`` is the phone "0"): the
+# catalogue's and the customers' model serializers take such input, and store what it means.
+_DRF_READS_NUMBERS_AS_TEXT = {"negative_data_rejection": "DRF's fields take 0 for false and numbers as text"}
+EXCLUDED: dict[str, dict[str, str]] = {
+    **{f"v1_{resource}_{action}": _DRF_READS_NUMBERS_AS_TEXT for resource in ("customers", "services")
+       for action in ("create", "update", "partial_update")},
+    # The webhook answers 200 "ignored" to any topic but `payment`, signed or not: Mercado Pago
+    # sends topics we do not handle, and a refusal would only make it retry them for days.
+    "webhooks_mercadopago": {"negative_data_rejection": "other topics are acknowledged, not refused"},
+}
 
 
 @pytest.fixture(scope="session")
@@ -33,57 +55,55 @@ def tokens(system) -> dict[str, str]:
     return {"staff": staff.token, "customer": staff.customer_token(customer["document"], order["tracking_code"])}
 
 
-def _schema(system, service: str) -> schemathesis.schemas.BaseSchema:
-    base = getattr(system.urls, service)
-    schema = schemathesis.openapi.from_url(f"{base}/api/schema/")
-    schema.config.base_url = base
-    return schema.exclude(path_regex="|".join(SKIPPED_PATHS))
+def _config(base: str, token: str) -> SchemathesisConfig:
+    """What ``schemathesis run`` would be told: the examples, coverage and fuzzing phases, valid and
+    invalid input, 10 cases per operation (seeded: the same cases every run), the checks above."""
+    return SchemathesisConfig.from_dict({
+        "base-url": base,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "seed": 18,
+        "generation": {"mode": "all", "max-examples": 10, "deterministic": True,
+                       "database": "none"},
+        "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
+                   "stateful": {"enabled": False}},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "operations": [{"include-operation-id": operation_id,
+                        "checks": {name: {"enabled": False} for name in checks}}
+                       for operation_id, checks in EXCLUDED.items()],
+    })
 
 
-@pytest.fixture(scope="session")
-def os_api(system):
-    return _schema(system, "os")
+def _failures(base: str, token: str) -> list[str]:
+    schema = schemathesis.openapi.from_url(f"{base}/api/schema/", config=_config(base, token))
+    schema = schema.exclude(path_regex="|".join(SKIPPED_PATHS))
+    found: list[str] = []
+    for event in engine.from_schema(schema).execute():
+        if isinstance(event, events.NonFatalError | events.FatalError):
+            found.append(f"schemathesis could not run: {event.info.message if hasattr(event, 'info') else event}")
+        if not isinstance(event, events.ScenarioFinished):
+            continue
+        for case_id, nodes in event.recorder.checks.items():
+            for node in nodes:
+                if node.status == Status.FAILURE and node.failure_info is not None:
+                    failure = node.failure_info.failure
+                    steps = node.failure_info.steps
+                    found.append(f"{event.recorder.label}: {node.name}: {failure.title}\n{failure.message}\n"
+                                 + (steps[-1].curl if steps else node.failure_info.code_sample))
+    return list(dict.fromkeys(found))
 
 
-@pytest.fixture(scope="session")
-def billing_api(system):
-    return _schema(system, "billing")
+def _answers_as_its_schema_says(base: str, tokens: dict[str, Any]) -> None:
+    failures = [f"[{who}] {failure}" for who, token in tokens.items() for failure in _failures(base, token)]
+    assert not failures, f"{len(failures)} answer(s) not as the schema says:\n\n" + "\n\n".join(failures)
 
 
-@pytest.fixture(scope="session")
-def execution_api(system):
-    return _schema(system, "execution")
+def test_the_os_service_answers_as_its_schema_says(system, tokens):
+    _answers_as_its_schema_says(system.urls.os, tokens)
 
 
-def _never_a_server_error(schema, tokens: dict[str, str]) -> None:
-    """Every operation, as its own Hypothesis run; every server error found is reported at the end."""
-    failures: list[str] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @FUZZ_SETTINGS
-        def run(case) -> None:
-            for who, token in tokens.items():
-                response = case.call(headers={"Authorization": f"Bearer {token}"})
-                assert response.status_code < 500, (
-                    f"{case.method} {case.formatted_path} as {who} -> {response.status_code}: "
-                    f"{response.text[:300]}\n{case.as_curl_command()}")
-
-        try:
-            run()
-        except AssertionError as exc:
-            failures.append(str(exc))
-    assert not failures, "\n\n".join(failures)
+def test_the_billing_service_answers_as_its_schema_says(system, tokens):
+    _answers_as_its_schema_says(system.urls.billing, tokens)
 
 
-def test_the_os_service_never_answers_a_server_error(os_api, tokens):
-    _never_a_server_error(os_api, tokens)
-
-
-def test_the_billing_service_never_answers_a_server_error(billing_api, tokens):
-    _never_a_server_error(billing_api, tokens)
-
-
-def test_the_execution_service_never_answers_a_server_error(execution_api, tokens):
-    _never_a_server_error(execution_api, tokens)
+def test_the_execution_service_answers_as_its_schema_says(system, tokens):
+    _answers_as_its_schema_says(system.urls.execution, tokens)

@@ -38,6 +38,7 @@ from oficina_common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
 from .dependencies import dependencies
@@ -57,8 +58,7 @@ from .webhooks import verify_signature
 logger = logging.getLogger(__name__)
 
 MERCADOPAGO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ERROR = inline_serializer("Error", {"message": serializers.CharField(), "code": serializers.CharField(),
-                                    "extra": serializers.DictField()})
+ERROR = ErrorSerializer
 
 
 def actor_of(request: Request) -> Actor:
@@ -197,7 +197,7 @@ class BudgetListApi(APIView):
         service_order_id = serializers.CharField(required=False, max_length=64)
         status = serializers.ChoiceField(choices=[s.value for s in BudgetStatus], required=False)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
-        page_token = serializers.CharField(required=False, max_length=2000)
+        page_token = PageTokenField()
 
     @extend_schema(
         operation_id="budgets_list", parameters=[FilterSerializer],
@@ -349,7 +349,7 @@ class PaymentListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         service_order_id = serializers.CharField(max_length=64)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
-        page_token = serializers.CharField(required=False, max_length=2000)
+        page_token = PageTokenField()
 
     @extend_schema(operation_id="payments_list", parameters=[FilterSerializer],
                    responses={200: PaymentPageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
@@ -405,7 +405,9 @@ class MercadoPagoWebhookApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = request.data if isinstance(request.data, dict) else {}
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("The body must be a JSON object (Mercado Pago's notification).", code="invalid_body")
+        body = request.data
         data = body.get("data") if isinstance(body.get("data"), dict) else {}
         topic = str(request.query_params.get("type") or request.query_params.get("topic") or body.get("type") or "")
         if topic != "payment":

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from oficina_common.auth import ADMIN, HasRole, IsMechanic, IsStaffOrCustomer
 from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
+from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
 from .domain import JobStatus, SagaInstance, SagaStatus
@@ -30,12 +31,6 @@ def _checked_id(value: str, what: str) -> str:
     return value
 
 
-class ErrorSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
-
-
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input."),
     401: OpenApiResponse(ErrorSerializer, description="No or invalid token."),
@@ -47,7 +42,7 @@ CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The job is not in
 
 class PageInputSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    page_token = serializers.CharField(required=False, allow_blank=True, max_length=2048)
+    page_token = PageTokenField(allow_blank=True)
 
 
 def _page(request: Request, page: Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,7 +166,8 @@ class ExecutionListApi(APIView):
         summary="The saga of a service order (staff; a customer only their own order's)",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        # A plain dict: an empty ``?status=`` is a value to refuse, not a filter left out.
+        filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         page = selectors.execution_list(user=request.user, service_order_id=data.get("service_order_id"),
@@ -273,7 +269,7 @@ class WorkQueueListApi(APIView):
         summary="Jobs by status, most urgent then oldest first (mechanics see the queue and their own jobs)",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         page = selectors.work_queue_list(mechanic=selectors.mechanic_of(request.user), status=data["status"],

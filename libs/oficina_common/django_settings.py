@@ -46,10 +46,12 @@ def rest_framework_settings(*, session_auth: bool = False, page_size: int = 20,
     return {
         "DEFAULT_AUTHENTICATION_CLASSES": authentication,
         "DEFAULT_PERMISSION_CLASSES": ["oficina_common.auth.IsStaff"],
-        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        "DEFAULT_SCHEMA_CLASS": "oficina_common.schema.AutoSchema",
         "EXCEPTION_HANDLER": "oficina_common.errors.exception_handler",
         "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
         "PAGE_SIZE": page_size,
+        # JSON only: every body is JSON (nested items do not travel as a form), and the schema says so.
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
         "DEFAULT_RENDERER_CLASSES": [
             "rest_framework.renderers.JSONRenderer",
             "rest_framework.renderers.BrowsableAPIRenderer",
@@ -115,6 +117,8 @@ def spectacular_settings(title: str, description: str) -> dict[str, Any]:
         "SERVE_INCLUDE_SCHEMA": False,
         "COMPONENT_SPLIT_REQUEST": True,
         "SECURITY": [{"jwtAuth": []}],
+        # What clients use: a JWT. (The OS's browsable API also takes the admin's session; no client does.)
+        "AUTHENTICATION_WHITELIST": ["oficina_common.authentication.JWTAuthentication"],
         "APPEND_COMPONENTS": {
             "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
         },

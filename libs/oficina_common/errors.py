@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -123,6 +124,14 @@ def _first_message(detail: Any) -> str:
 
 def _body(message: str, code: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"message": message, "code": code, "extra": extra or {}}
+
+
+@csrf_exempt  # no state changes here: a POST to nowhere is a 404, not the CSRF page
+def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any ``/api/…/`` path no route takes (``/api/v1/customers/0.5/``): the API's 404 body, JSON even
+    with DEBUG on, where Django would answer its HTML page. Routed last, for paths ending in ``/``
+    (so that APPEND_SLASH still redirects ``/api/v1/customers`` to its route)."""
+    return JsonResponse(_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

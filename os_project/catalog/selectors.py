@@ -3,6 +3,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F, QuerySet
 
+from core.filters import BooleanFilter
+
 from .models import Part, Service, StockEntry
 
 
@@ -13,6 +15,7 @@ def low_stock(queryset: QuerySet[Part]) -> QuerySet[Part]:
 
 class ServiceFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
+    active = BooleanFilter()
 
     class Meta:
         model = Service
@@ -22,7 +25,8 @@ class ServiceFilter(django_filters.FilterSet):
 class PartFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     sku = django_filters.CharFilter(lookup_expr="iexact")
-    low_stock = django_filters.BooleanFilter(method="filter_low_stock", label="Low stock")
+    active = BooleanFilter()
+    low_stock = BooleanFilter(method="filter_low_stock", label="Low stock")
 
     class Meta:
         model = Part

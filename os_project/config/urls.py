@@ -7,6 +7,7 @@ from accounts.api import CustomerTokenObtainApi, StaffTokenObtainApi, StaffToken
 from catalog.api import PartViewSet, ServiceViewSet
 from customers.api import CustomerViewSet, VehicleViewSet
 from oficina_common import schema  # noqa: F401  (registers the OpenAPI description of the JWT scheme)
+from oficina_common.errors import api_not_found
 from service_orders import api as orders
 from service_orders.views import declined_work_page, track_not_found, track_page
 
@@ -46,6 +47,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/(?:.*/)?$", api_not_found),  # an API path no route takes: the JSON 404, never a page
     # Log in and out of the browsable API with a staff account (the admin's session works as well).
     path("api-auth/", include("rest_framework.urls")),
     path("track/<str:tracking_code>/", track_page, name="track"),

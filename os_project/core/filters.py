@@ -1,8 +1,48 @@
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
+
+
+class _NotBlank:
+    """A filter given with no value (``?updated_after=``) is refused, as the schema says (a date-time,
+    an id, a boolean), instead of being read as no filter."""
+
+    def clean(self, value):  # noqa: ANN001, ANN201 - Django's form field API
+        if value == "":
+            raise ValidationError("Give a value, or leave the filter out.", code="blank")
+        return super().clean(value)
+
+
+class _IdField(_NotBlank, forms.IntegerField):
+    pass
 
 
 class IdFilter(django_filters.Filter):
-    """An integer id in the query string: ``1.5`` or ``abc`` is a 400, not a near match."""
+    """An integer id in the query string: ``1.5``, ``abc`` or nothing is a 400, not a near match."""
 
-    field_class = forms.IntegerField
+    field_class = _IdField
+
+
+class _BooleanField(forms.Field):
+    widget = forms.TextInput  # the text as sent: NullBooleanSelect would read "null" or "yes" as no filter
+
+    def to_python(self, value: str | None) -> bool | None:
+        if value is None:
+            return None
+        if value not in ("true", "false"):
+            raise ValidationError("true or false.", code="invalid")
+        return value == "true"
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """``true`` or ``false``; anything else (``null``, ``1``, nothing) is a 400, not the whole list."""
+
+    field_class = _BooleanField
+
+
+class _IsoDateTimeField(_NotBlank, django_filters.fields.IsoDateTimeField):
+    pass
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _IsoDateTimeField

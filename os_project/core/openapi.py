@@ -1,19 +1,12 @@
 """OpenAPI pieces shared by the OS endpoints: the error body and its examples."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
-from oficina_common.schema import error_example
+from oficina_common.schema import ErrorSerializer, error_example
 
-
-@extend_schema_serializer(component_name="Error")
-class ErrorOutputSerializer(serializers.Serializer):
-    """Every error of the API (the shared exception handler's shape)."""
-
-    message = serializers.CharField(help_text="For people: what went wrong and, where it helps, what to do.")
-    code = serializers.CharField(help_text="For programs: e.g. invalid, not_found, invalid_transition.")
-    extra = serializers.DictField(help_text="Details: the field at fault, both statuses of a refused move…")
+# Every error of the API (the shared exception handler's shape), as every service documents it.
+ErrorOutputSerializer = ErrorSerializer
 
 
 NOT_AUTHENTICATED = error_example(401, "not_authenticated", "Authentication credentials were not provided.")

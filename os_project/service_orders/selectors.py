@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 
-from core.filters import IdFilter
+from core.filters import IdFilter, IsoDateTimeFilter
 from customers.models import Vehicle
 from oficina_common.auth import CUSTOMER, role_of
 from oficina_common.errors import NotFound
@@ -35,7 +35,7 @@ class ServiceOrderFilter(django_filters.FilterSet):
     vehicle_id = IdFilter(field_name="vehicle_id")
     status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES,
                                                  help_text="Repeat to ask for several; closed orders only this way.")
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", validators=[_offset_postgres_takes],
         help_text="Only orders changed at or after this ISO 8601 moment, closed ones included: "
                   "what a screen or an integration kept in sync asks for.")

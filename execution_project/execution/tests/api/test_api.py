@@ -111,6 +111,11 @@ def test_a_customer_sees_only_their_own_orders_saga(deps):
     (f"/api/v1/executions/{new_id()}/", 404, "execution_not_found"),
     (f"/api/v1/executions/{'x' * 3000}/", 404, "execution_not_found"),
     ("/api/v1/executions/?service_order_id=x&page_token=eyJhIjogMX0", 400, "invalid_page_token"),
+    # Issue 18: a token whose start key holds 1.5 (a number, where the key is text) was a 500.
+    ("/api/v1/executions/?service_order_id=x&page_token=eyJleGVjdXRpb25JZCI6ICJlIiwgInNlcnZpY2VPcmRlcklkIjogIngi"
+     "LCAidGltZXN0YW1wIjogMS41fQ", 400, "invalid_page_token"),
+    ("/api/v1/executions/?service_order_id=x&page_token=" + "A" * 3000, 400, "invalid_page_token"),
+    ("/api/v1/work-queue/?status=", 400, "invalid"),
     ("/api/v1/work-queue/?status=QUEUED&page_token=eyJhIjogMX0", 400, "invalid_page_token"),
     ("/api/v1/work-queue/?status=LOST", 400, "invalid"),
     (f"/api/v1/work-queue/{new_id()}/", 404, "job_not_found"),
