@@ -71,7 +71,7 @@ def stop_tracing() -> None:
         _instrumentors.pop().uninstrument()
     _disconnect_envelope_context()
     if _provider is not None:
-        _provider.force_flush()
+        _provider.shutdown()  # sends what is still buffered, ends the exporter's thread
     _provider = None
 
 

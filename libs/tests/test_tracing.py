@@ -2,12 +2,15 @@
 import json
 import logging
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from celery import Celery, signals
 from celery.contrib.testing.worker import start_worker
+from django.test import Client
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -137,3 +140,46 @@ def test_log_lines_carry_the_trace_id_beside_the_correlation_id(spans, capsys):
     assert inside["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert "correlation_id" in inside
     assert outside["trace_id"] == "-"
+
+
+@pytest.fixture
+def collector():
+    """A stand-in OpenTelemetry Collector: keeps every OTLP/HTTP export it is sent."""
+    received: list[tuple[str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_with_an_endpoint_a_request_is_exported_to_the_collector(collector, monkeypatch):
+    """What wsgi.py does in every web process: the request's span reaches the collector over OTLP,
+    named after its service and URL pattern, with the trace id its log lines show."""
+    endpoint, received = collector
+    monkeypatch.setenv(tracing.ENDPOINT_VARIABLE, endpoint)
+    assert tracing.start_tracing("billing")
+    try:
+        assert tracing.start_tracing("billing"), "a second start changes nothing"
+        response = Client().post("/raise/missing/")
+    finally:
+        tracing.stop_tracing()  # flushes the batch
+    assert response.status_code == 404
+    assert [path for path, _ in received] == ["/v1/traces"]
+    export = ExportTraceServiceRequest.FromString(received[0][1])
+    resource = {a.key: a.value.string_value for a in export.resource_spans[0].resource.attributes}
+    assert resource["service.name"] == "oficina-billing" and resource["oficina.process"] == "web"
+    spans = [span for scope in export.resource_spans[0].scope_spans for span in scope.spans]
+    assert [span.name for span in spans] == ["POST raise/<str:kind>/"]
