@@ -607,7 +607,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--in-flight", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--fault-every", type=float, default=12.0, help="seconds between faults, on average")
+    parser.add_argument("--fault-every", type=float, default=3.0, help="seconds between faults, on average")
     parser.add_argument("--wait", type=float, default=240.0, help="how long a person waits for the next status")
     parser.add_argument("--settle", type=float, default=180.0, help="how long the check waits for each saga")
     args = parser.parse_args()
