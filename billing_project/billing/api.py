@@ -38,13 +38,17 @@ from oficina_common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from oficina_common.limits import StoredTextField
 from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
 from .dependencies import dependencies
 from .domain import (
     MAX_JOB,
+    MAX_LINE_DESCRIPTION,
+    MAX_LINE_DESCRIPTION_BYTES,
     MAX_LINES,
+    MAX_REASON_BYTES,
     Actor,
     BudgetStatus,
     Decision,
@@ -78,7 +82,7 @@ def actor_of(request: Request) -> Actor:
 class ItemLineSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[k.value for k in ItemKind])
     catalog_id = serializers.CharField(max_length=64)
-    description = serializers.CharField(max_length=300)
+    description = StoredTextField(max_length=MAX_LINE_DESCRIPTION, max_bytes=MAX_LINE_DESCRIPTION_BYTES)
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
     unit_price_cents = serializers.IntegerField(min_value=0, max_value=100_000_000)
     job = serializers.IntegerField(min_value=1, max_value=MAX_JOB, default=1,
@@ -266,8 +270,9 @@ class BudgetApproveApi(_BudgetDecisionApi):
     @extend_schema_serializer(component_name="BudgetApproveInput")
     class InputSerializer(serializers.Serializer):
         version = serializers.IntegerField(min_value=1, max_value=1_000_000)
-        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
-                                       help_text="Required when staff (attendant, admin) approve for the customer.")
+        reason = StoredTextField(required=False, allow_blank=True, max_length=500, max_bytes=MAX_REASON_BYTES,
+                                 default="",
+                                 help_text="Required when staff (attendant, admin) approve for the customer.")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
         lines = serializers.ListField(
             child=StrictLineIdField(), required=False, max_length=MAX_LINES,
@@ -299,7 +304,8 @@ class BudgetRejectApi(_BudgetDecisionApi):
     @extend_schema_serializer(component_name="BudgetRejectInput")
     class InputSerializer(serializers.Serializer):
         version = serializers.IntegerField(min_value=1, max_value=1_000_000)
-        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+        reason = StoredTextField(required=False, allow_blank=True, max_length=500, max_bytes=MAX_REASON_BYTES,
+                                 default="")
         token = serializers.CharField(required=False, max_length=200, help_text="The approval link's token.")
 
     @extend_schema(
@@ -322,7 +328,8 @@ class BudgetRevisionCreateApi(APIView):
     @extend_schema_serializer(component_name="BudgetRevisionCreateInput")
     class InputSerializer(serializers.Serializer):
         items = ItemLineSerializer(many=True, allow_empty=False, max_length=200)
-        reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+        reason = StoredTextField(required=False, allow_blank=True, max_length=500, max_bytes=MAX_REASON_BYTES,
+                                 default="")
 
     @extend_schema(
         operation_id="budgets_revisions_create", parameters=[BUDGET_ID], request=InputSerializer,

@@ -17,6 +17,7 @@ from typing import Any
 
 from oficina_common.auth import ADMIN, ATTENDANT
 from oficina_common.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from oficina_common.limits import ensure_fits
 from oficina_common.messages import clip
 
 # One timestamp format (libs); the service's modules take these names from here.
@@ -31,6 +32,14 @@ MAX_LINES = 200
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE_CENTS = 100_000_000
 MAX_LINE_DESCRIPTION = 300
+# Bounds in bytes as stored (oficina_common.limits): a version's lines travel whole in messages and
+# are copied into the saga's item and the job's (with the outbox's copies), each at most 400 KB.
+MAX_LINE_DESCRIPTION_BYTES = 600
+MAX_LINES_BYTES = 40_000
+MAX_REASON_BYTES = 1_000
+# A budget's versions, each its own item: bounded so that a budget (and the saga that follows it)
+# does not grow without end, one revision after another.
+MAX_VERSIONS = 50
 
 
 # The command id of a revision staff made over the API (no command): what tells the saga it came from staff.
@@ -529,6 +538,12 @@ class Budget:
             )
         if len(self.lines) + len(additional) > MAX_LINES:
             raise ValidationFailed(f"items: a budget holds at most {MAX_LINES} items.")
+        if self.version >= MAX_VERSIONS:
+            raise InvalidTransition(f"Budget {self.budget_id} has {self.version} versions, the most a budget takes; "
+                                    "open a new service order for further work.", code="too_many_versions",
+                                    extra={"max_versions": MAX_VERSIONS})
+        ensure_fits("items", [line.to_message() for line in (*self.lines, *additional)], MAX_LINES_BYTES,
+                    code="budget_too_large")
         # Appended: the earlier lines keep their ids, and the new jobs never merge with an earlier one.
         additional = numbered(additional, first_id=len(self.lines) + 1,
                               job_offset=max((line.job for line in self.lines), default=0))

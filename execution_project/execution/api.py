@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from oficina_common.auth import ADMIN, HasRole, IsMechanic, IsStaffOrCustomer
 from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
+from oficina_common.limits import StoredTextField
 from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
@@ -322,7 +323,7 @@ class WorkQueueCompleteApi(APIView):
 
     @extend_schema_serializer(component_name="JobCompleteInput")
     class InputSerializer(serializers.Serializer):
-        notes = serializers.CharField(max_length=2000, allow_blank=True, default="")
+        notes = StoredTextField(max_length=2000, max_bytes=services.MAX_NOTES_BYTES, allow_blank=True, default="")
 
     @extend_schema(operation_id="work_queue_complete", request=InputSerializer,
                    responses={200: JobOutputSerializer, **ERRORS, **CONFLICT}, examples=examples.WORK_QUEUE_COMPLETE,
@@ -340,7 +341,7 @@ class WorkQueueFailApi(APIView):
 
     @extend_schema_serializer(component_name="JobFailInput")
     class InputSerializer(serializers.Serializer):
-        reason = serializers.CharField(max_length=2000)
+        reason = StoredTextField(max_length=2000, max_bytes=services.MAX_NOTES_BYTES)
 
     @extend_schema(operation_id="work_queue_fail", request=InputSerializer,
                    responses={200: JobOutputSerializer, **ERRORS, **CONFLICT}, examples=examples.WORK_QUEUE_FAIL,
@@ -358,7 +359,7 @@ class WorkQueueAdditionalRepairsApi(APIView):
     @extend_schema_serializer(component_name="AdditionalRepairsInput")
     class InputSerializer(serializers.Serializer):
         items = ReportedItemSerializer(many=True, allow_empty=False, max_length=50)
-        notes = serializers.CharField(max_length=2000, allow_blank=True, default="")
+        notes = StoredTextField(max_length=2000, max_bytes=services.MAX_NOTES_BYTES, allow_blank=True, default="")
 
     @extend_schema(operation_id="work_queue_additional_repairs", request=InputSerializer,
                    responses={202: JobOutputSerializer, **ERRORS, **CONFLICT},

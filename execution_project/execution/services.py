@@ -6,7 +6,6 @@ projected and their local effects run.
 """
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from oficina_common.errors import (
     NotFound,
     ValidationFailed,
 )
+from oficina_common.limits import stored_bytes
 from oficina_common.messages import Envelope
 from oficina_common.messaging import DUPLICATE, Dispatcher
 from oficina_common.metrics import SAGAS_FINISHED, SAGAS_RETRIED
@@ -396,10 +396,9 @@ def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, event_type: str
 MAX_REPORT_BYTES = 16_000
 MAX_REPORTS_PER_JOB = 10
 MAX_JOB_BYTES = 300_000  # the job as JSON, which is larger than what DynamoDB counts of it
-
-
-def _stored_bytes(data: Any) -> int:
-    return len(json.dumps(data, ensure_ascii=False).encode())
+# What a mechanic writes when closing a job (its notes, or why it failed): kept on the job, the
+# saga and the message between them.
+MAX_NOTES_BYTES = 4_000
 
 
 def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: list[dict[str, Any]], notes: str,
@@ -407,7 +406,7 @@ def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: l
     """The mechanic found more to fix: the saga asks Billing for a revised budget."""
     if not items:
         raise ValidationFailed("Report at least one item.", code="no_items")
-    size = _stored_bytes({"items": items, "notes": notes})
+    size = stored_bytes({"items": items, "notes": notes})
     if size > MAX_REPORT_BYTES:
         raise ValidationFailed(f"items: a report holds at most {MAX_REPORT_BYTES} bytes of items and notes; "
                                f"this one has {size}.", code="report_too_large", extra={"bytes": size})
@@ -418,7 +417,7 @@ def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: l
         if job.status not in ACTIVE_JOB_STATUSES:
             raise InvalidTransition(f"Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; "
                                     f"this one is {job.status}.", extra={"from": job.status})
-        if len(job.additional_repairs) >= MAX_REPORTS_PER_JOB or _stored_bytes(job.to_dict()) + size > MAX_JOB_BYTES:
+        if len(job.additional_repairs) >= MAX_REPORTS_PER_JOB or stored_bytes(job.to_dict()) + size > MAX_JOB_BYTES:
             raise InvalidTransition(f"This job takes no more reports of additional repairs (at most "
                                     f"{MAX_REPORTS_PER_JOB}, and what it holds is near what one record can hold).",
                                     code="too_many_reports")

@@ -343,3 +343,33 @@ class TestRevisions:
         assert closed.status_code == 409 and "cannot be revised" in closed.json()["message"]
         missing = staff.post(url(str(uuid.uuid4()), "revisions"), {"items": factories.EXTRA_ITEMS}, format="json")
         assert missing.status_code == 404
+
+
+class TestBoundsInBytes:
+    """Reasons and descriptions are bounded in bytes as stored (UTF-8), not only in characters (issue 18)."""
+
+    @pytest.mark.parametrize("decision", ["approve", "reject"])
+    def test_a_reason_past_its_bytes_is_refused_naming_it_and_the_budget_is_still_decided(self, staff, budget,
+                                                                                          decision):
+        refused = staff.post(url(budget.budget_id, decision), {"version": 1, "reason": "🔧" * 400}, format="json")
+        assert refused.status_code == 400
+        assert refused.json()["message"].startswith("reason:") and "bytes" in refused.json()["message"]
+        decided = staff.post(url(budget.budget_id, decision), {"version": 1, "reason": "Aprovação por telefone ç"},
+                             format="json")
+        assert decided.status_code == 200 and decided.json()["decision_reason"] == "Aprovação por telefone ç"
+
+    def test_a_description_past_its_bytes_is_refused_and_a_revision_within_them_is_made(self, staff, budget):
+        line = {**factories.EXTRA_ITEMS[0], "description": "ç" * 300}
+        refused = staff.post(url(budget.budget_id, "revisions"), {"items": [line]}, format="json")
+        assert refused.status_code == 400 and "description" in refused.json()["message"]
+        made = staff.post(url(budget.budget_id, "revisions"), {"items": [{**line, "description": "ç" * 290}]},
+                          format="json")
+        assert made.status_code == 201 and made.json()["version"] == 2
+
+    def test_a_version_past_its_bytes_is_refused_naming_items(self, staff, budget):
+        lines = [{**factories.EXTRA_ITEMS[0], "description": "🔧" * 140} for _ in range(100)]
+        refused = staff.post(url(budget.budget_id, "revisions"), {"items": lines}, format="json")
+        assert refused.status_code == 400
+        assert (refused.json()["code"], refused.json()["extra"]["field"]) == ("budget_too_large", "items")
+        assert staff.post(url(budget.budget_id, "revisions"), {"items": factories.EXTRA_ITEMS},
+                          format="json").status_code == 201

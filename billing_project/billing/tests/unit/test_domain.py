@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from billing.domain import (
+    MAX_LINES_BYTES,
+    MAX_VERSIONS,
     Actor,
     Budget,
     BudgetStatus,
@@ -292,3 +294,36 @@ class TestMercadoPagoStatuses:
         view = MercadoPagoPayment.from_api({"id": 5, "status": "pending", "transaction_amount": 12.5,
                                             "point_of_interaction": {"transaction_data": {"qr_code": "000201"}}})
         assert (view.id, view.amount_cents, view.qr_code) == ("5", 1250, "000201")
+
+
+class TestBudgetBounds:
+    """A DynamoDB item holds 400 KB: what a budget holds is bounded in bytes as stored (issue 18)."""
+
+    @staticmethod
+    def lines_of(description: str, count: int) -> list[dict]:
+        return [{**factories.EXTRA_ITEMS[0], "description": description} for _ in range(count)]
+
+    @pytest.mark.parametrize("character", ["ç", "🔧"])
+    def test_a_revision_past_the_bytes_a_version_holds_is_refused_naming_items(self, character):
+        # 150 lines of 150 characters fit the character limits; in UTF-8 they do not fit the version.
+        lines = parse_lines(self.lines_of(character * 150, 150))
+        with pytest.raises(ValidationFailed) as refused:
+            a_budget().revise(lines, reason="", now=NOW, approval_ttl=TTL, command_id="m-2")
+        assert refused.value.code == "budget_too_large" and refused.value.extra["field"] == "items"
+        assert refused.value.message.startswith("items:")
+        assert refused.value.extra["bytes"] > MAX_LINES_BYTES
+
+    def test_a_revision_within_the_bytes_is_made(self):
+        revised = a_budget().revise(parse_lines(self.lines_of("Pastilha de freio dianteira ç", 20)), reason="",
+                                    now=NOW, approval_ttl=TTL, command_id="m-2")
+        assert revised.version == 2 and len(revised.lines) == 22
+
+    def test_a_budget_takes_a_bounded_number_of_versions(self):
+        last = a_budget(version=MAX_VERSIONS)
+        with pytest.raises(InvalidTransition) as refused:
+            last.revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW, approval_ttl=TTL, command_id="m-9")
+        assert refused.value.code == "too_many_versions" and refused.value.status_code == 409
+        # The budget itself is untouched: it may still be decided.
+        assert last.decide(Decision.APPROVE, by="customer", reason="", now=NOW).status == BudgetStatus.APPROVED
+        assert a_budget(version=MAX_VERSIONS - 1).revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW,
+                                                         approval_ttl=TTL, command_id="m-9").version == MAX_VERSIONS

@@ -278,3 +278,21 @@ def test_health_readiness_and_the_schema(moto_deps, settings):
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["dynamodb"].startswith("unavailable")
+
+
+@pytest.mark.parametrize(("action", "field"), [("complete", "notes"), ("fail", "reason"),
+                                               ("additional-repairs", "notes")])
+def test_a_mechanics_text_past_its_bytes_is_refused_naming_it_and_the_job_goes_on(empty_queue, joao, action,
+                                                                                  field):
+    # Issue 18: 1,500 emoji fit the 2,000 characters but not the bytes a job, its saga and the
+    # message between them keep (4 bytes each in UTF-8).
+    queue_id = queue_id_for(paid_saga(empty_queue).saga_id)
+    joao.post("/api/v1/work-queue/claim/")
+    body = {"items": [ITEM]} if action == "additional-repairs" else {}
+    refused = joao.post(f"/api/v1/work-queue/{queue_id}/{action}/", {**body, field: "🔧" * 1500}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith(f"{field}:") and "bytes" in refused.json()["message"]
+    assert joao.get(f"/api/v1/work-queue/{queue_id}/").json()["status"] == "ASSIGNED"
+    accepted = joao.post(f"/api/v1/work-queue/{queue_id}/{action}/", {**body, field: "Junta do cárter ç 🔧" * 50},
+                         format="json")
+    assert accepted.status_code in (200, 202), accepted.content
