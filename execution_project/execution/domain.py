@@ -23,6 +23,19 @@ NAMESPACE = uuid.UUID("7c1b7a52-5d0e-4d64-9a55-3f0c5b1f7e21")
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 
 
+class EndReason(StrEnum):
+    """Why a saga turned back, in one word: what the metrics count by (``cause`` says it to people)."""
+
+    BUDGET_REJECTED = "budget_rejected"
+    BUDGET_EXPIRED = "budget_expired"
+    PARTS_UNAVAILABLE = "parts_unavailable"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_EXPIRED = "payment_expired"
+    WORK_FAILED = "work_failed"
+    CANCELLED_BY_STAFF = "cancelled_by_staff"
+    TIMEOUT = "timeout"  # a command nobody answered
+
+
 class SagaStatus(StrEnum):
     PENDING = "PENDING"  # started; its first command is out, nothing has answered yet
     IN_PROGRESS = "IN_PROGRESS"
@@ -191,6 +204,7 @@ class SagaInstance:
     check_due_at: str | None = None  # when the step looks again at what it waits for (see SagaStep.check)
     deadline: str = FAR_FUTURE
     cause: str | None = None
+    end_reason: str | None = None  # an EndReason, set with the cause when the saga turns back
     # A FAILED saga keeps the commands nobody confirmed, and what it was doing, for a person's retry.
     stuck: list[PendingCommand] = field(default_factory=list)
     failed_while: str | None = None

@@ -50,19 +50,6 @@ MAX_CONFLICT_RETRIES = 8
 # delivery (the sweeper delivers what a crash left in any case).
 FIRST_DELIVERY_GRACE = timedelta(seconds=5)
 
-# The saga's cause is written for people (the OS shows it); the metric needs one of a few fixed
-# words. A cause no prefix here matches counts as "other": a new kind of compensation adds a line.
-_FINISH_REASONS = (
-    ("Budget rejected", "budget_rejected"),
-    ("Budget expired", "budget_expired"),
-    ("Not enough parts", "parts_unavailable"),
-    ("Payment failed", "payment_failed"),
-    ("Payment expired", "payment_expired"),
-    ("Work failed", "work_failed"),
-    ("Service order cancelled", "cancelled_by_staff"),
-    ("The saga stopped: No reply", "timeout"),
-    ("No reply to", "timeout"),
-)
 _FINISH_OUTCOMES = {SagaStatus.COMPLETED: "completed", SagaStatus.COMPENSATED: "compensated",
                     SagaStatus.FAILED: "failed"}
 
@@ -78,8 +65,7 @@ def saga_finish_reason(saga: SagaInstance) -> str:
     A FAILED saga (a compensation nobody confirmed) keeps the reason it began compensating for."""
     if saga.status == SagaStatus.COMPLETED:
         return "none"
-    cause = saga.cause or ""
-    return next((reason for prefix, reason in _FINISH_REASONS if cause.startswith(prefix)), "other")
+    return saga.end_reason or "other"  # "other": a saga stored before it recorded its reason
 
 
 # --- the saga ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ found by the mechanic, or a revision made by staff — are declared with the las
 """
 from __future__ import annotations
 
-from ..domain import OsStatus
+from ..domain import EndReason, OsStatus
 from . import replies as on
 from . import steps
 from .engine import LOCAL_ENQUEUE, AwaitedCommand, OnTimeout, SagaDefinition, SagaStep, WhenUnanswered
@@ -36,7 +36,8 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
              replies={"billing.BudgetApproved": on.on_budget_approved,
                       "billing.BudgetRejected": on.on_budget_rejected,
                       "billing.BudgetExpired": on.on_budget_expired},
-             expired_cause="Budget expired: the customer did not decide in time"),
+             expired_cause="Budget expired: the customer did not decide in time",
+             expired_reason=EndReason.BUDGET_EXPIRED),
     SagaStep(3, "reserve_parts", steps.reserve_parts, steps.release_parts, "step_timeout", OnTimeout.RETRY,
              replies={"os.PartsReserved": on.on_parts_reserved,
                       "os.PartsReservationFailed": on.on_parts_reservation_failed}),
@@ -47,7 +48,8 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
     SagaStep(5, "await_payment", steps.await_payment, None, "payment_timeout", OnTimeout.EXPIRE,
              replies={"billing.PaymentApproved": on.on_payment_approved,
                       "billing.PaymentFailed": on.on_payment_failed},
-             expired_cause="Payment expired: it was not confirmed in time", check=steps.ask_for_the_payment),
+             expired_cause="Payment expired: it was not confirmed in time", expired_reason=EndReason.PAYMENT_EXPIRED,
+             check=steps.ask_for_the_payment),
     SagaStep(6, "enqueue_work", steps.enqueue_work, steps.withdraw_work, "step_timeout", OnTimeout.RETRY,
              os_status_on_start=OsStatus.IN_EXECUTION),
     SagaStep(7, "complete_work", steps.watch_the_job, None, None, OnTimeout.WAIT, check=steps.look_at_the_job,

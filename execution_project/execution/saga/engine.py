@@ -22,6 +22,7 @@ from oficina_common.messages import Envelope, clip
 from ..domain import (
     FAR_FUTURE,
     NAMESPACE,
+    EndReason,
     OsStatus,
     PendingCommand,
     SagaInstance,
@@ -144,6 +145,7 @@ class SagaStep:
     on_timeout: OnTimeout
     replies: Mapping[str, Handler] = field(default_factory=dict)
     expired_cause: str = ""  # the saga's cause when an EXPIRE wait runs out
+    expired_reason: EndReason | None = None
     os_status_on_start: OsStatus | None = None
     os_status_on_completion: OsStatus | None = None
     # While the step waits on others, looked at every so often (``check_due_at``): news of what
@@ -371,11 +373,12 @@ def is_undoing(s: SagaInstance) -> bool:
     return s.status in (SagaStatus.COMPENSATING, SagaStatus.COMPENSATED, SagaStatus.FAILED)
 
 
-def compensate(t: Transition, why: str, *, job_closed: bool = False) -> None:
+def compensate(t: Transition, why: str, reason: EndReason, *, job_closed: bool = False) -> None:
     """Turn back: every step's compensation, newest first (each checks what was really done)."""
     s = t.saga
     s.status = SagaStatus.COMPENSATING
     s.cause = why
+    s.end_reason = reason
     s.compensation_attempts = 1
     s.wait_due_at = s.check_due_at = None
     for pending in list(s.pending):
@@ -476,6 +479,8 @@ def fail_for_a_person(t: Transition, stuck: list[PendingCommand], why: str) -> N
     s.stuck = list(stuck)
     s.status = SagaStatus.FAILED
     s.cause = why
+    # Turning back for its own reason, or stopped where it was: a command nobody answered.
+    s.end_reason = s.end_reason or EndReason.TIMEOUT
     s.finished_at = t.at
     s.pending = []
     t.changed = True
@@ -523,7 +528,7 @@ def _commands_timed_out(t: Transition, overdue: list[PendingCommand]) -> None:
             # undone, and if none ever comes, what the receiver may have done is undone blindly.
             stop_awaiting(t, pending)
             t.fail_step(pending.step_number, error)
-            compensate(t, f"The saga stopped: {error}")
+            compensate(t, f"The saga stopped: {error}", EndReason.TIMEOUT)
             return
 
 
@@ -588,7 +593,7 @@ def _wait_timed_out(t: Transition) -> None:
         t.changed = True  # a stale deadline: recompute it
         return
     t.fail_step(step.name, step.expired_cause)
-    compensate(t, step.expired_cause)
+    compensate(t, step.expired_cause, step.expired_reason or EndReason.TIMEOUT)
 
 
 def retry_failed(t: Transition, by: str) -> None:
@@ -606,7 +611,7 @@ def retry_failed(t: Transition, by: str) -> None:
     s.finished_at = None
     s.compensation_attempts = 0
     if s.status != SagaStatus.COMPENSATING:
-        s.cause = None
+        s.cause = s.end_reason = None
         for pending in stuck:
             step = s.step(pending.step_number)
             step.status, step.error, step.finished_at = StepStatus.RUNNING, None, None

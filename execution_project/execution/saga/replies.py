@@ -14,6 +14,7 @@ from oficina_common.messages import clip
 from ..domain import (
     Budget,
     BudgetStatus,
+    EndReason,
     OsStatus,
     Payment,
     PaymentStatus,
@@ -236,12 +237,14 @@ def on_budget_refused(t: Transition, p: dict[str, Any], *, status: BudgetStatus)
     reason = str(p.get("reason") or "")
     if status == BudgetStatus.REJECTED:
         cause = f"Budget rejected by the customer: {reason}" if reason else "Budget rejected by the customer"
+        end = EndReason.BUDGET_REJECTED
     else:
         cause = "Budget expired: the customer did not decide in time"
+        end = EndReason.BUDGET_EXPIRED
     if s.is_live and t.running("await_approval"):
         budget.status = status
         t.fail_step("await_approval", cause)
-        compensate(t, cause)
+        compensate(t, cause, end)
         return
     revision = s.active_revision
     if s.is_live and revision and revision.status == RevisionStatus.PENDING_APPROVAL \
@@ -318,7 +321,7 @@ def on_parts_reservation_failed(t: Transition, p: dict[str, Any]) -> None:
         return
     if pending.key == "reserve_parts":
         t.fail_step("reserve_parts", cause)
-        compensate(t, cause)
+        compensate(t, cause, EndReason.PARTS_UNAVAILABLE)
         return
     revision = s.active_revision
     if revision:
@@ -509,7 +512,7 @@ def on_payment_failed(t: Transition, p: dict[str, Any]) -> None:
             t.ignore("no payment step is running")
             return
         t.fail_step(running, cause)
-        compensate(t, cause)
+        compensate(t, cause, EndReason.PAYMENT_FAILED)
         return
     revision = s.active_revision
     if revision:
@@ -604,7 +607,7 @@ def on_work_failed(t: Transition, p: dict[str, Any]) -> None:
     reason = str(p.get("reason") or "")
     cause = f"Work failed: {reason}" if reason else "Work failed"
     t.fail_step("complete_work", cause)
-    compensate(t, cause, job_closed=True)
+    compensate(t, cause, EndReason.WORK_FAILED, job_closed=True)
 
 
 def on_additional_repair(t: Transition, p: dict[str, Any]) -> None:
@@ -664,7 +667,7 @@ def on_order_cancelled(t: Transition, p: dict[str, Any]) -> None:
     if s.is_live:
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
-        compensate(t, cause)
+        compensate(t, cause, EndReason.CANCELLED_BY_STAFF)
     elif s.status == SagaStatus.COMPENSATING and not s.cancelled_by_os:
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
@@ -677,7 +680,7 @@ def on_order_cancelled(t: Transition, p: dict[str, Any]) -> None:
         s.cancelled_by_os = True
         s.os_status = OsStatus.CANCELLED
         if s.status == SagaStatus.COMPLETED:
-            s.cause = cause
+            s.cause, s.end_reason = cause, EndReason.CANCELLED_BY_STAFF
             s.status, s.finished_at = SagaStatus.COMPENSATING, None
         t.changed = True
         for payment in s.payments:

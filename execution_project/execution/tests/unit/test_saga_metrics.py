@@ -97,5 +97,5 @@ def _unconfirmed_cancellation() -> SagaScenario:
     (lambda s: _unconfirmed_cancellation(), "cancelled_by_staff"),
 ])
 def test_each_way_a_saga_turns_back_has_its_own_reason(ending, reason):
-    """The reasons are read from the saga's own words: a reworded cause would show up as "other"."""
+    """Each way back records its reason with its cause: rewording a cause changes no metric."""
     assert services.saga_finish_reason(ending(SagaScenario()).saga) == reason
