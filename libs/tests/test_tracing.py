@@ -183,3 +183,24 @@ def test_with_an_endpoint_a_request_is_exported_to_the_collector(collector, monk
     assert resource["service.name"] == "oficina-billing" and resource["oficina.process"] == "web"
     spans = [span for scope in export.resource_spans[0].scope_spans for span in scope.spans]
     assert [span.name for span in spans] == ["POST raise/<str:kind>/"]
+
+
+def test_a_worker_traces_in_each_pool_process(collector, monkeypatch):
+    """What config/celery.py does: tracing starts in each prefork child as it starts (Celery's
+    worker_process_init), its spans named after the service, from a worker process."""
+    endpoint, received = collector
+    monkeypatch.setenv(tracing.ENDPOINT_VARIABLE, endpoint)
+    before = list(signals.worker_process_init.receivers), list(signals.worker_ready.receivers)
+    try:
+        tracing.install_celery_tracing(Celery("execution"), "execution")
+        assert not tracing.enabled(), "not in the worker's main process: its children fork from it"
+        signals.worker_process_init.send(sender=None)
+        assert tracing.enabled()
+        with trace.get_tracer(__name__, tracer_provider=tracing._provider).start_as_current_span("a task"):
+            pass
+    finally:
+        tracing.stop_tracing()
+        signals.worker_process_init.receivers[:], signals.worker_ready.receivers[:] = before
+    export = ExportTraceServiceRequest.FromString(received[0][1])
+    resource = {a.key: a.value.string_value for a in export.resource_spans[0].resource.attributes}
+    assert resource["service.name"] == "oficina-execution" and resource["oficina.process"] == "worker"
