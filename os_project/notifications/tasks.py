@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import smtplib
-
-from celery import shared_task
-
-from oficina_common.celery_config import backoff
+from oficina_common.consumer import ConsumerPolicy, consumer_task
 
 from . import services
 
+# The mail server unreachable or refusing for now (any OSError: refused, reset, DNS) is worth a retry.
+POLICY = ConsumerPolicy(also_transient=(OSError,), max_retries=8)
 
-@shared_task(name="os.send_status_email", bind=True, acks_late=True, max_retries=8)
-def send_status_email(self, service_order_id: str, status: str) -> bool:
-    try:
-        return services.status_email_send(service_order_id=service_order_id, status=status)
-    except (smtplib.SMTPException, OSError) as exc:  # mail server unreachable or refusing for now
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+@consumer_task(name="os.send_status_email", policy=POLICY)
+def send_status_email(service_order_id: str, status: str) -> bool:
+    return services.status_email_send(service_order_id=service_order_id, status=status)
