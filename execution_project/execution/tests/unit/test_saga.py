@@ -722,12 +722,24 @@ def test_a_saga_waiting_for_the_payment_asks_billing_again_now_and_then():
     asks again (the same request; Billing answers with what became of the payment)."""
     scenario = SagaScenario().awaiting_payment()
     first = next(c.payload for c in scenario.sent if c.type == "billing.RequestPayment")
-    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep().expect("billing.RequestPayment")
+    check = CONFIG.payment_check_interval.total_seconds() + 1
+    scenario.later(seconds=check).sweep().expect("billing.RequestPayment", "os.ChangeStatus")
     assert scenario.command("billing.RequestPayment") == first
     scenario.receive("billing.PaymentRequested", **payment_requested()).expect_ignored()  # still pending
-    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep().expect("billing.RequestPayment")
+    scenario.later(seconds=check).sweep().expect("billing.RequestPayment", "os.ChangeStatus")
     scenario.receive("billing.PaymentApproved", **payment_approved()).expect("os.ChangeStatus")
     assert scenario.change_status()["to"] == "IN_EXECUTION"
+
+
+def test_a_saga_waiting_for_the_payment_tells_the_os_again_what_to_pay():
+    """Seen in the fault run: the broker lost os.ChangeStatus AWAITING_PAYMENT, the order stayed
+    AWAITING_APPROVAL without its Pix, nobody paid and the payment expired. Each check tells the
+    OS again (the same status, the payment in the summary)."""
+    scenario = SagaScenario().awaiting_payment()
+    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep()
+    told = scenario.change_status()
+    assert told["to"] == "AWAITING_PAYMENT" and told["summary"]["payment"]["status"] == "PENDING"
+    assert told["summary"]["payment"]["qr_code"]
 
 
 def test_an_expired_payment_is_not_asked_for_again_before_it_is_undone():
