@@ -169,6 +169,8 @@ MATRIX: tuple[Row, ...] = (
         row(service, "GET", "readyz", "/readyz", 200, 200, 200, 200, 200, 200),
         row(service, "GET", "api/schema/", "/api/schema/", 200, 200, 200, 200, 200, 200),
         row(service, "GET", "api/docs/", "/api/docs/", 200, 200, 200, 200, 200, 200),
+        # An API path no route takes: a JSON 404 for everyone, before any authentication.
+        row(service, "GET", "^api/(?:.*/)?$", "/api/v1/no-such-thing/", 404, 404, 404, 404, 404, 404),
     )),
 )
 
