@@ -291,7 +291,13 @@ def saga_compensated(staff: OficinaClient, ctx: dict) -> None:
 def refunded(staff: OficinaClient, ctx: dict) -> None:
     mp_id = ctx["payment"]["mercadopago_payment_id"]
     wait_for(lambda: staff.sandbox_payment(mp_id)["status"] == "refunded", timeout=WAIT, what="the refund")
-    payment = next(p for p in staff.payments(ctx["order"]["id"]) if p["payment_id"] == ctx["payment"]["payment_id"])
+
+    def billings_record() -> dict:
+        return next(p for p in staff.payments(ctx["order"]["id"]) if p["payment_id"] == ctx["payment"]["payment_id"])
+
+    # Billing records the refund once Mercado Pago's answer is in: a moment after the sandbox shows it.
+    payment = wait_for(lambda: (p := billings_record())["status"] == "REFUNDED" and p, timeout=WAIT,
+                       what="Billing to record the refund")
     assert payment["status"] == "REFUNDED"
 
 
