@@ -26,7 +26,6 @@ import os
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,8 +41,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .celery_config import MAX_RETRY_COUNTDOWN, SOCKET_TIMEOUT, TASK_TIME_LIMIT, VISIBILITY_TIMEOUT
 from .errors import ApplicationError, ConcurrencyConflict, UpstreamUnavailable
-from .messages import QUEUE_OS, clip
+from .messages import QUEUE_OS, clip, envelope_in
 from .metrics import DEAD_LETTERS, MESSAGES_DROPPED
+from .timestamps import now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +151,8 @@ def send_dead_letter(app: Celery, letter: dict[str, Any]) -> None:
                   argsrepr=f"({letter['message_type'] or letter['task']} {letter['task_id']})", kwargsrepr="{}")
 
 
-def _message_of(args: tuple[Any, ...]) -> dict[str, Any] | None:
-    first = args[0] if args else None
-    return first if isinstance(first, dict) else None
-
-
 def _describe(task: Task, args: tuple[Any, ...]) -> str:
-    message = _message_of(args)
+    message = envelope_in(args)
     kind = message.get("type") if message else None
     return str(kind) if isinstance(kind, str) and kind else task.name
 
@@ -203,7 +198,7 @@ class ConsumerTask(Task):
         return result
 
     def drop(self, args: tuple[Any, ...], exc: BaseException) -> None:
-        message = _message_of(args) or {}
+        message = envelope_in(args) or {}
         code = getattr(exc, "code", None) or type(exc).__name__
         MESSAGES_DROPPED.labels(self.name.partition(".")[0], self.name, code).inc()
         logger.error("%s dropped: %s (%s)", _describe(self, args), getattr(exc, "message", None) or exc, code,
@@ -211,19 +206,18 @@ class ConsumerTask(Task):
 
     def dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, reason: str, error: str,
                     attempts: int) -> dict[str, Any]:
-        message = _message_of(args)
-        is_envelope = message is not None and "message_id" in message
+        message = envelope_in(args)
         letter = {
             "service": self.name.partition(".")[0],
             "task": self.name,
             "task_id": self.request.id or "",
-            "message_id": str(message.get("message_id") or "") if is_envelope else "",
-            "message_type": str(message.get("type") or "") if is_envelope else "",
+            "message_id": str(message.get("message_id") or "") if message else "",
+            "message_type": str(message.get("type") or "") if message else "",
             "reason": reason,
             "error": clip(error, 2000),
             "attempts": attempts,
-            "envelope": message if is_envelope else {"args": list(args), "kwargs": kwargs},
-            "failed_at": datetime.now(UTC).isoformat(),
+            "envelope": message if message else {"args": list(args), "kwargs": kwargs},
+            "failed_at": now_iso(),
         }
         DEAD_LETTERS.labels(letter["service"], self.name, reason).inc()
         logger.error("%s dead-lettered after %d attempt(s) (%s): %s", _describe(self, args), attempts, reason,

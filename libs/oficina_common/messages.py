@@ -87,6 +87,14 @@ class InvalidMessage(ValueError):
     """A message that does not follow the envelope schema: it is never processed."""
 
 
+def envelope_in(args: Any) -> dict[str, Any] | None:
+    """The message envelope among a task's arguments (a consumer task takes it first), or None."""
+    for value in args or ():
+        if isinstance(value, dict) and "message_id" in value and "type" in value:
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class Envelope:
     type: str

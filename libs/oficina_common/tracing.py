@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -151,17 +150,11 @@ def _instrument(provider: Any) -> None:
 
 
 # --- the envelope's context on the consumer's side ----------------------------------------------
-def envelope_in(args: Any) -> Mapping[str, Any] | None:
-    """The message envelope among a task's arguments (a consumer task takes it first), or None."""
-    for value in args or ():
-        if isinstance(value, Mapping) and "message_id" in value and "type" in value:
-            return value
-    return None
-
-
 def _restore_envelope_context(task: Any = None, args: Any = None, **_: Any) -> None:
     """The task's span will be a child of the envelope's context: Celery's instrumentation reads the
     trace context from the task's request, where the headers put the publisher's."""
+    from .messages import envelope_in  # messages imports this module
+
     envelope = envelope_in(args)
     if task is None or envelope is None:
         return
@@ -173,6 +166,8 @@ def _restore_envelope_context(task: Any = None, args: Any = None, **_: Any) -> N
 
 def _describe_consumer_span(task: Any = None, args: Any = None, **_: Any) -> None:
     """Name the task's span after the message it handled (every consumer task has one name)."""
+    from .messages import envelope_in  # messages imports this module
+
     envelope = envelope_in(args)
     if envelope is None:
         return
