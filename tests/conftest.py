@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,22 @@ def staff(system) -> OficinaClient:
     client = OficinaClient(system.urls, timeout=15)
     client.login("admin", "admin")
     return client
+
+
+@pytest.fixture(scope="module")
+def browser_app() -> Iterator[Any]:
+    """Debian's Chromium, one per test module of the browser tests."""
+    from browser_support.chromium import ChromiumMissing, chromium
+
+    try:
+        with chromium() as browser:
+            yield browser
+    except ChromiumMissing as missing:
+        pytest.fail(str(missing))
+
+
+def screenshot(page: Any, name: str) -> None:
+    """A browser test's full-page screenshot, kept with the run's artifacts."""
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / name), full_page=True)

@@ -14,33 +14,18 @@ from typing import Any
 
 import pytest
 
-from browser_support.chromium import ChromiumMissing, chromium, phone
+from browser_support.chromium import phone
 from browser_support.mailbox import wait_for_approval_link
-from conftest import ARTIFACTS
+from conftest import screenshot
 from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
 
-SHOTS = ARTIFACTS / "screenshots"
 WAIT_MS = 45_000
-
-
-@pytest.fixture(scope="module")
-def browser_app() -> Iterator[Any]:
-    try:
-        with chromium() as browser:
-            yield browser
-    except ChromiumMissing as missing:
-        pytest.fail(str(missing))
 
 
 @pytest.fixture
 def mobile(browser_app) -> Iterator[Any]:
     with phone(browser_app, timeout_ms=WAIT_MS) as page:
         yield page
-
-
-def screenshot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
 def text(page: Any, testid: str) -> str:

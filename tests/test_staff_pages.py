@@ -14,25 +14,14 @@ from typing import Any
 import django
 import pytest
 
-from browser_support.chromium import ChromiumMissing, chromium
-from conftest import ARTIFACTS
+from conftest import screenshot
 from oficina_client import OficinaClient, mercosul_plate, valid_cpf
 
-SHOTS = ARTIFACTS / "screenshots"
 WAIT_MS = 45_000
 DESKTOP = {"width": 1280, "height": 900}
 # The test system runs gunicorn with the development settings, which serve no static files (the
 # images' settings add WhiteNoise): the browser gets the admin's CSS from Django's own package.
 ADMIN_STATIC = Path(django.__file__).parent / "contrib" / "admin" / "static"
-
-
-@pytest.fixture(scope="module")
-def browser_app() -> Iterator[Any]:
-    try:
-        with chromium() as browser:
-            yield browser
-    except ChromiumMissing as missing:
-        pytest.fail(str(missing))
 
 
 @pytest.fixture
@@ -53,11 +42,6 @@ def _admin_static(route: Any) -> None:
         route.fulfill(path=str(file))
     else:
         route.continue_()
-
-
-def screenshot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
 def awaiting_approval(staff: OficinaClient) -> dict:

@@ -32,6 +32,18 @@ def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> 
     raise TimeoutError(f"nothing answered on {host}:{port} within {timeout}s")
 
 
+def stop(process: subprocess.Popen, timeout: float = 30.0) -> str:
+    """Stop a process a test started (SIGTERM, then SIGKILL past ``timeout``) and return what it
+    wrote to stderr, for the assertion's message."""
+    process.terminate()
+    try:
+        _out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _out, err = process.communicate()
+    return err or ""
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's DynamoDB over real HTTP, in this process, on a free port, one request at a time.

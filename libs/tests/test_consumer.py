@@ -32,6 +32,7 @@ from oficina_common.celery_config import (
 from oficina_common.consumer import ConsumerPolicy, consumer_task, is_transient
 from oficina_common.errors import ConcurrencyConflict, InvalidTransition, NotFound, UpstreamUnavailable
 from oficina_common.messages import Envelope
+from oficina_common.testing import stop
 
 app = Celery("billing", set_as_current=True)
 app.config_from_object(celery_settings("billing", settings.CELERY_BROKER_URL, eager=False))
@@ -233,12 +234,7 @@ def test_a_message_that_hangs_or_kills_its_worker_every_time_is_dead_lettered(tm
                 break
             threading.Event().wait(0.1)
     finally:
-        worker.terminate()
-        try:
-            _out, err = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            _out, err = worker.communicate()
+        err = stop(worker)
         broker.delete("os", queue)
     assert set(letters) == set(tasks), err[-3000:]
     for letter in letters.values():

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from oficina_common.celery_config import celery_settings
 from oficina_common.metrics import install_celery_metrics, metrics_text, serve_metrics, serve_worker_metrics
-from oficina_common.testing import free_port
+from oficina_common.testing import free_port, stop
 
 QUEUE = "metrics-test"
 
@@ -252,12 +252,7 @@ def test_a_prefork_worker_serves_what_all_its_pool_processes_counted(tmp_path):
                 break
             threading.Event().wait(0.1)
     finally:
-        worker.terminate()
-        try:
-            _out, err = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            _out, err = worker.communicate()
+        err = stop(worker)
     assert seen == 4, err[-3000:]
 
 
