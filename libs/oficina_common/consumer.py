@@ -120,9 +120,17 @@ def _delivery_key(task: Task) -> str:
     return _DELIVERIES_KEY.format(task_id=task.request.id, retries=task.request.retries or 0)
 
 
+def _redelivered(task: Task) -> bool:
+    """The broker gave this message back (a lost worker, a time limit, a visibility timeout)."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))
+
+
 def count_delivery(task: Task) -> int:
-    """This delivery's number among the deliveries of the task's message (1 when not counted)."""
-    redis = None if task.request.is_eager or not task.request.id else _broker(task.app)
+    """This delivery's number among the deliveries of the task's message (1 when not counted).
+
+    Only a message the broker gave back is counted (on the broker's Redis): a first delivery is
+    the first, and the hot path of every task makes no round trip for it."""
+    redis = None if task.request.is_eager or not task.request.id or not _redelivered(task) else _broker(task.app)
     if redis is None:
         return 1
     try:
@@ -131,12 +139,12 @@ def count_delivery(task: Task) -> int:
     except RedisError as exc:
         logger.warning("deliveries of %s not counted (%s)", task.request.id, exc)
         return 1
-    return int(number)
+    return int(number) + 1  # the first delivery was not counted
 
 
 def forget_deliveries(task: Task) -> None:
     """The delivery finished (whatever its outcome): its count has done its work."""
-    redis = None if task.request.is_eager or not task.request.id else _broker(task.app)
+    redis = None if task.request.is_eager or not task.request.id or not _redelivered(task) else _broker(task.app)
     if redis is not None:
         try:
             redis.delete(_delivery_key(task))

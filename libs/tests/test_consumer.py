@@ -241,3 +241,24 @@ def test_a_message_that_hangs_or_kills_its_worker_every_time_is_dead_lettered(tm
         assert letter["reason"] == "lost" and letter["attempts"] == consumer.MAX_DELIVERIES
         assert letter["message_type"] == "billing.CreateBudget"
     assert not broker.keys("oficina:deliveries:*" + letters["billing.test_hangs"]["task_id"] + "*")
+
+
+def test_only_a_message_the_broker_gave_back_is_counted_on_redis(monkeypatch):
+    """A first delivery makes no round trip to Redis; each redelivery counts on from it."""
+    from types import SimpleNamespace
+
+    task_id = f"count-{uuid.uuid4().hex}"
+
+    def task(redelivered: bool) -> SimpleNamespace:
+        request = SimpleNamespace(is_eager=False, id=task_id, retries=0, delivery_info={"redelivered": redelivered})
+        return SimpleNamespace(request=request, app=app)
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    calls: list[str] = []
+    monkeypatch.setattr(consumer, "_broker", lambda _app: calls.append("redis") or broker)
+    assert consumer.count_delivery(task(False)) == 1
+    consumer.forget_deliveries(task(False))
+    assert calls == []
+    assert [consumer.count_delivery(task(True)) for _ in range(2)] == [2, 3]
+    consumer.forget_deliveries(task(True))
+    assert not broker.keys(f"oficina:deliveries:{task_id}:*")
