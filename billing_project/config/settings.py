@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served by Billing itself: /api/docs/ works offline
     "billing",
+    "oficina_common",  # its template filters (oficina_format)
 ]
 
 MIDDLEWARE = [

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "notifications",
     "dashboard",
     "operations",
+    "oficina_common",  # its template filters (oficina_format)
 ]
 
 MIDDLEWARE = [
