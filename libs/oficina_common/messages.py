@@ -6,13 +6,17 @@ the orchestrator (the Execution service), the only one that reacts to other serv
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import jsonschema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from .timestamps import now_iso
 from .tracing import current_traceparent
+
+if TYPE_CHECKING:
+    from .contracts import Contract
 
 ENVELOPE_VERSION = 1
 
@@ -80,7 +84,34 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validator = jsonschema.Draft202012Validator(ENVELOPE_SCHEMA, format_checker=jsonschema.FormatChecker())
+
+def _date_time(value: str) -> str:
+    """An RFC 3339 date-time (``2026-05-01T12:00:00Z``, a fraction and an offset allowed)."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a 'date-time'") from None
+    return value
+
+
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+
+
+class _EnvelopeModel(BaseModel):
+    """ENVELOPE_SCHEMA as every process checks it at run time, compiled once (every message of every
+    saga is checked); the schema stays what is published, and a test holds both to the same answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: Annotated[StrictStr, Field(pattern=_UUID)]
+    type: Literal[tuple(sorted(ROUTES))]  # type: ignore[valid-type]
+    version: Annotated[StrictInt, Field(ge=1)]
+    saga_id: Annotated[StrictStr, Field(min_length=1)]
+    service_order_id: Annotated[StrictStr, Field(min_length=1)]
+    occurred_at: Annotated[StrictStr, Field(pattern=_DATE_TIME), AfterValidator(_date_time)]
+    payload: dict[str, Any]
+    traceparent: Annotated[StrictStr, Field(pattern=ENVELOPE_SCHEMA["properties"]["traceparent"]["pattern"])] = ""
 
 
 class InvalidMessage(ValueError):
@@ -107,6 +138,17 @@ class Envelope:
     # The trace this message continues, taken from the span it is built in; None: tracing is off.
     traceparent: str | None = field(default_factory=current_traceparent)
 
+    def __post_init__(self) -> None:
+        payload: Any = self.payload
+        if not isinstance(payload, dict) and hasattr(payload, "to_payload"):
+            # Built from its contract: the payload is the model's JSON, and the model is the body.
+            from .contracts import CONTRACTS
+
+            if not isinstance(payload, CONTRACTS.get(self.type, ())):
+                raise TypeError(f"{self.type} does not carry a {type(payload).__name__}")
+            object.__setattr__(self, "payload", payload.to_payload())
+            object.__setattr__(self, "_body", payload)
+
     @property
     def queue(self) -> str:
         return ROUTES[self.type]
@@ -115,23 +157,60 @@ class Envelope:
     def is_command(self) -> bool:
         return self.type in COMMANDS
 
+    @property
+    def body(self) -> Contract:
+        """The payload as its type's contract reads it (``contracts.CONTRACTS``), checked once;
+        :class:`InvalidMessage` when it does not follow the contract (the same error every time)."""
+        error = self.payload_error()
+        if error is not None:
+            raise error
+        return self.__dict__["_body"]
+
+    def payload_error(self) -> InvalidMessage | None:
+        """Why the payload does not follow its type's contract, or None; checked on the first call."""
+        body = self.__dict__.get("_body")
+        if body is None:
+            from .contracts import read
+
+            try:
+                body = read(self.type, self.payload)
+            except InvalidMessage as exc:
+                body = exc
+            object.__setattr__(self, "_body", body)
+        return body if isinstance(body, InvalidMessage) else None
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if data["traceparent"] is None:
-            del data["traceparent"]  # the envelope of version 1 as it was before tracing
-        validate(data)
+        data = {"type": self.type, "saga_id": self.saga_id, "service_order_id": self.service_order_id,
+                "payload": _copy(self.payload), "message_id": self.message_id, "version": self.version,
+                "occurred_at": self.occurred_at}
+        if self.traceparent is not None:  # absent: the envelope of version 1 as it was before tracing
+            data["traceparent"] = self.traceparent
+        if not self.__dict__.get("_checked"):
+            validate(data)
+            object.__setattr__(self, "_checked", True)  # an envelope is written once: checked once
         return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
         validate(data)
         # A message from before tracing has no context of its own: not the receiver's.
-        return cls(**{"traceparent": None, **data})
+        envelope = cls(**{"traceparent": None, **data})
+        object.__setattr__(envelope, "_checked", True)
+        return envelope
 
-    def reply(self, type: str, payload: dict[str, Any] | None = None) -> Envelope:
+    def reply(self, type: str, payload: dict[str, Any] | Contract | None = None) -> Envelope:
         """A message caused by this one: same saga, same order."""
         return Envelope(type=type, saga_id=self.saga_id, service_order_id=self.service_order_id,
-                        payload=payload or {})
+                        payload=payload if payload is not None else {})  # type: ignore[arg-type]
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON document (dicts and lists copied, scalars shared): the caller's to change."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 # The longest free text (a reason, a note) a message carries: every receiver stores at least this
@@ -150,11 +229,31 @@ def clip(text: str | None, limit: int = TEXT_LIMIT) -> str:
 
 
 def validate(data: Any) -> None:
-    errors = sorted(_validator.iter_errors(data), key=lambda e: list(e.path))
-    if errors:
-        first = errors[0]
-        where = ".".join(str(p) for p in first.path) or "envelope"
-        raise InvalidMessage(f"{where}: {first.message}")
+    """Refuse (:class:`InvalidMessage`) what does not follow ENVELOPE_SCHEMA; the payload's own
+    contract is checked by whoever reads it (``Envelope.body``)."""
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"envelope: {data!r} is not of type 'object'")
+    try:
+        _EnvelopeModel.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessage(_described(exc.errors(include_url=False)[0])) from None
+
+
+_FORMATS = {"message_id": "uuid", "occurred_at": "date-time", "traceparent": "traceparent"}
+
+
+def _described(error: Any) -> str:
+    """The first error, worded as jsonschema words it (logs and tests read these)."""
+    where = ".".join(str(p) for p in error["loc"]) or "envelope"
+    if error["type"] == "extra_forbidden":
+        return f"envelope: Additional properties are not allowed ({where!r} was unexpected)"
+    if error["type"] == "missing":
+        return f"envelope: {where!r} is a required property"
+    if where == "type" and error["type"] == "literal_error":
+        return f"type: {error['input']!r} is not a message type"
+    if where in _FORMATS and error["type"] in ("string_pattern_mismatch", "value_error"):
+        return f"{where}: {error['input']!r} is not a {_FORMATS[where]!r}"
+    return f"{where}: {error['msg']}, got {error['input']!r}"
 
 
 def handler_task_name(queue: str) -> str:

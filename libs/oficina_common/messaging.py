@@ -94,7 +94,11 @@ DUPLICATE = "duplicate"
 
 
 class Dispatcher:
-    """Maps message types to handlers; unknown or malformed messages are logged and dropped."""
+    """Maps message types to handlers; unknown or malformed envelopes are logged and dropped.
+
+    The payload is checked against its type's contract here, once: the handler reads the typed
+    payload (``envelope.body``) or, for a payload that does not follow it, the error, and refuses
+    the message the way its service refuses a command (some answer with a failure reply)."""
 
     def __init__(self, handlers: dict[str, Handler]):
         self.handlers = handlers
@@ -115,6 +119,9 @@ class Dispatcher:
             if handler is None:
                 logger.warning("no handler for %s; dropped", envelope.type)
                 return "unhandled"
+            error = envelope.payload_error()  # checked once, here; the handler reads the result
+            if error is not None:
+                logger.info("%s %s does not follow its contract: %s", envelope.type, envelope.message_id, error)
             if inbox is None:
                 if handler(envelope) == DUPLICATE:
                     logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)

@@ -1,11 +1,12 @@
 """Part lines as messages carry them, and what a reservation that could not be made was missing."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oficina_common.errors import ValidationFailed
+from oficina_common import contracts
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,12 @@ class StockOutcome:
         return not self.missing and not self.reason
 
 
-def parse_part_lines(raw: Any) -> list[PartLine]:
-    """``[{"catalog_id": "7", "quantity": 2}, …]`` -> part lines, one per part (duplicates summed)."""
-    if not isinstance(raw, list):
-        raise ValidationFailed("parts must be a list of {catalog_id, quantity}.")
-    totals: dict[int, int] = {}
-    for n, line in enumerate(raw):
-        if not isinstance(line, dict):
-            raise ValidationFailed(f"parts[{n}] must be an object.")
-        catalog_id, quantity = line.get("catalog_id"), line.get("quantity")
-        if isinstance(catalog_id, bool) or not str(catalog_id).isdigit():
-            raise ValidationFailed(f"parts[{n}].catalog_id must be a part id, got {catalog_id!r}.")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            raise ValidationFailed(f"parts[{n}].quantity must be a positive integer, got {quantity!r}.")
-        totals[int(catalog_id)] = totals.get(int(catalog_id), 0) + quantity
-    # Sorted by id: every path that locks part rows locks them in this order (no deadlocks).
+def part_lines(parts: Iterable[contracts.PartLine]) -> list[PartLine]:
+    """The parts a command names, one line per part (duplicates summed), sorted by id: every path
+    that locks part rows locks them in this order (no deadlocks)."""
+    totals: Counter[int] = Counter()
+    for line in parts:
+        totals[int(line.catalog_id)] += line.quantity
     return [PartLine(part_id, quantity) for part_id, quantity in sorted(totals.items())]
 
 

@@ -20,6 +20,7 @@ from core.money import to_cents
 from customers.models import Customer, Vehicle
 from messaging import outbox
 from notifications.services import declined_work_reminder_send, status_change_notify_later
+from oficina_common import contracts
 from oficina_common.errors import InvalidTransition, NotFound, ValidationFailed
 from oficina_common.messages import Envelope
 
@@ -195,17 +196,17 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
         type="os.DiagnosisCompleted",
         saga_id=str(order.saga_id),
         service_order_id=str(order.pk),
-        payload={
-            "order_number": order.number,
-            "customer_id": str(customer.pk),
-            "customer_name": customer.name,
-            "customer_email": customer.email,
-            "vehicle": {"plate": vehicle.plate, "model": f"{vehicle.brand} {vehicle.model}".strip()},
-            "priority": order.priority,
-            "items": [line.to_message() for line in lines],
-            "notes": order.diagnosis_notes,
-            "tracking_url": tracking_url(order.tracking_code),
-        },
+        payload=contracts.DiagnosisCompleted(
+            order_number=order.number,
+            customer_id=str(customer.pk),
+            customer_name=customer.name,
+            customer_email=customer.email,
+            vehicle=contracts.Vehicle(plate=vehicle.plate, model=f"{vehicle.brand} {vehicle.model}".strip()),
+            priority=order.priority,
+            items=[contracts.ItemLine(**line.to_message()) for line in lines],
+            notes=order.diagnosis_notes,
+            tracking_url=tracking_url(order.tracking_code),
+        ),
     ))
     return order
 
@@ -261,7 +262,7 @@ def service_order_cancel(*, service_order_id: Any, reason: str, by: str) -> Serv
             type="os.OrderCancelled",
             saga_id=str(order.saga_id),
             service_order_id=str(order.pk),
-            payload={"reason": reason, "cancelled_by": by},
+            payload=contracts.OrderCancelled(reason=reason, cancelled_by=by),
         ))
     return order
 
