@@ -121,6 +121,12 @@ OUTBOX_RECEIPTS = env.bool("OUTBOX_RECEIPTS", default=True)
 PAYMENT_METHOD = env("PAYMENT_METHOD", default="pix")
 EXECUTION_RETENTION_DAYS = env.int("EXECUTION_RETENTION_DAYS", default=365)
 WORK_QUEUE_RETENTION_DAYS = env.int("WORK_QUEUE_RETENTION_DAYS", default=90)
+# How many sagas a process keeps a copy of, as it wrote them, to decide their next reply without
+# reading them (0: none). The copies turn themselves off while they keep failing (several workers).
+EXECUTION_SAGA_COPIES = env.int("EXECUTION_SAGA_COPIES", default=2048)
+# The web process that closes a mechanic's job tells the saga itself (the broker carries the news
+# only when that fails).
+EXECUTION_JOB_NEWS_IN_PROCESS = env.bool("EXECUTION_JOB_NEWS_IN_PROCESS", default=True)
 
 # --- the other services (links only: services talk through messages) ----------------------
 OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")

@@ -364,6 +364,11 @@ class Job:
         if self.assigned_to != mechanic.user_id:
             raise PermissionDenied("This job is not assigned to you.", code="not_your_job")
 
+    def may_move(self, mechanic: Mechanic, to: JobStatus) -> bool:
+        """Whether ``mechanic`` may move the job to ``to`` now (what the two checks below raise for)."""
+        return ((mechanic.is_admin or self.assigned_to == mechanic.user_id)
+                and self.status in JOB_MOVES.get(to, ()))
+
     def ensure_can_move(self, to: JobStatus) -> None:
         if self.status not in JOB_MOVES.get(to, ()):
             raise InvalidTransition(f"A job cannot go from {self.status} to {to}.",
@@ -380,3 +385,8 @@ class Job:
 
 def queue_rank(priority: int, created_at: str, queue_id: str) -> str:
     return f"{9 - int(priority)}#{created_at}#{queue_id}"
+
+
+def withdrawn_reason(reason: str) -> str:
+    """Why a job left the queue when its order was cancelled, as the job shows it."""
+    return f"Withdrawn: {reason}"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -30,11 +33,23 @@ from oficina_common.messages import Envelope
 from oficina_common.messaging import Publisher
 from oficina_common.outbox import DynamoOutboxRelay, OutboxUpdate, Receipts, new_item_outbox, prepare_write
 
-from .domain import OPEN_JOB_STATUSES, TERMINAL_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from .domain import (
+    OPEN_JOB_STATUSES,
+    TERMINAL_STATUSES,
+    Job,
+    JobStatus,
+    Mechanic,
+    SagaInstance,
+    StepState,
+    iso,
+    withdrawn_reason,
+)
 from .ports import HANDLED_KEPT, StoredJob, StoredSaga
 from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 
@@ -57,6 +72,37 @@ class _ItemOutbox:
 
     def relay(self, publisher: Publisher) -> DynamoOutboxRelay:
         return DynamoOutboxRelay(self.table, self.KEY, publisher, self.receipts)
+
+    def mark_published(self, stored: StoredSaga | StoredJob, message_ids: Sequence[str]) -> None:
+        """These messages reached their consumer without the broker (it was in this process):
+        with receipts, they are recorded as published (the item's next write removes them, the
+        sweeper leaves them); without, they are taken out of the item."""
+        ids = [m for m in message_ids if m in stored.outbox]
+        if not ids:
+            return
+        if self.receipts is not None:
+            self.receipts.mark(ids)
+        else:
+            self._remove(stored.key, ids, last=len(ids) == len(stored.outbox))
+        stored.outbox = {k: v for k, v in stored.outbox.items() if k not in ids}
+
+    def _remove(self, key: dict[str, Any], message_ids: Sequence[str], *, last: bool) -> None:
+        """One write: the entries out of the item's outbox (and the pending flag, when they were
+        all it held); a relay that removed them first leaves nothing to do."""
+        names = {f"#m{n}": message_id for n, message_id in enumerate(message_ids)}
+        removed = [f"outbox.{name}" for name in names] + (["outbox_pending", "outbox_at"] if last else [])
+        condition = " AND ".join(f"attribute_exists(outbox.{name})" for name in names)
+        values = {}
+        if last:
+            condition += " AND size(outbox) = :count"
+            values[":count"] = len(message_ids)
+        try:
+            self.table.update_item(Key=key, UpdateExpression="REMOVE " + ", ".join(removed),
+                                   ConditionExpression=condition, ExpressionAttributeNames=names,
+                                   **({"ExpressionAttributeValues": values} if values else {}))
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
 
     def _outbox_write(self, stored: StoredSaga | StoredJob, messages: Sequence[Envelope]) -> OutboxUpdate:
         """The outbox part of a write: the new messages in, the entries known published out."""
@@ -194,6 +240,112 @@ class ExecutionRepository(_ItemOutbox):
         return page.map(lambda item: self._stored(item).saga)
 
 
+class _Recent(Generic[T]):
+    """What this process wrote last, by id: a bounded LRU shared by the process's threads. A copy
+    is a guess at the item, good enough for a change that writes (the write is conditional on
+    what the copy says: a stale copy fails it and the item is read again), never for one that
+    writes nothing (that one is made again on the item as read)."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def _id(self, stored: T) -> str:
+        raise NotImplementedError
+
+    def _copy(self, stored: T) -> T:
+        """The stored instance is shared: each caller works on its own copy of what may change."""
+        raise NotImplementedError
+
+    def _handed_out(self) -> bool:
+        return True
+
+    def get(self, key: str) -> T | None:
+        with self._lock:
+            if not self._handed_out():
+                return None
+            stored = self._items.get(key)
+            if stored is None:
+                return None
+            self._items.move_to_end(key)
+        return self._copy(stored)
+
+    def _newer_kept(self, kept: T, stored: T) -> bool:
+        return False
+
+    def keep(self, stored: T) -> None:
+        key = self._id(stored)
+        with self._lock:
+            kept = self._items.get(key)
+            if kept is not None and self._newer_kept(kept, stored):
+                return  # two threads wrote it one after the other; the later one's copy stays
+            self._items[key] = stored
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class RecentSagas(_Recent[StoredSaga]):
+    """The saga items this process wrote last, by execution id (see :class:`_Recent`).
+
+    A copy pays only while a saga's replies come back to the process that wrote it (one worker);
+    with several worker processes sharing the queue most copies are stale, and each costs a failed
+    write (billed like five reads). So the copies prove themselves: :meth:`proved` is told whether
+    each write made on one held, and while more than ``STALE_LIMIT`` of the recent ones failed, no
+    copy is handed out but one lookup in ``PROBE_EVERY``, which finds out when they hold again."""
+
+    STALE_LIMIT = 0.2
+    PROBE_EVERY = 32
+    _WEIGHT = 0.1  # of the newest outcome in the running stale rate
+
+    def __init__(self, size: int = 2048):
+        super().__init__(size)
+        self.stale_rate = 0.0
+        self._lookups = 0
+
+    @property
+    def trusted(self) -> bool:
+        return self.stale_rate <= self.STALE_LIMIT
+
+    def proved(self, *, held: bool) -> None:
+        """A write decided on a copy held (the copy was the item) or failed its condition."""
+        with self._lock:
+            self.stale_rate += self._WEIGHT * ((0.0 if held else 1.0) - self.stale_rate)
+
+    def _handed_out(self) -> bool:
+        self._lookups += 1
+        return self.trusted or self._lookups % self.PROBE_EVERY == 0
+
+    def _id(self, stored: StoredSaga) -> str:
+        return stored.saga.execution_id
+
+    def _copy(self, stored: StoredSaga) -> StoredSaga:
+        # The saga itself is not copied: a decision works on its own copy of it (a Transition's).
+        return StoredSaga(saga=stored.saga, outbox=dict(stored.outbox), handled=list(stored.handled))
+
+    def _newer_kept(self, kept: StoredSaga, stored: StoredSaga) -> bool:
+        return kept.saga.version > stored.saga.version
+
+
+class RecentJobs(_Recent[StoredJob]):
+    """The jobs this process claimed or moved last, by queue id (see :class:`_Recent`): a copy is
+    trusted only for a move that writes (the write is conditional on the job's status and version)."""
+
+    def _id(self, stored: StoredJob) -> str:
+        return stored.job.queue_id
+
+    def _copy(self, stored: StoredJob) -> StoredJob:
+        return StoredJob(job=stored.job, outbox=dict(stored.outbox))
+
+
 class ExecutionStepRepository:
     """``execution_steps``: the step history of finished sagas, for queries by status.
 
@@ -235,6 +387,35 @@ class ExecutionStepRepository:
                           ExpressionAttributeValues={":s": status}, ScanIndexForward=False)
 
 
+class ClaimsInFlight:
+    """The claims of this process, shared by its threads: which jobs one of them is claiming
+    right now, and which they have seen taken. A job never goes back to QUEUED, so a job seen
+    taken stays taken, while the index may still list it for a moment."""
+
+    REMEMBERED = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trying: set[str] = set()
+        self._taken: OrderedDict[str, None] = OrderedDict()
+
+    def begin(self, queue_id: str) -> bool:
+        """Whether this claim may try the job: no other claim of this process is on it or saw it taken."""
+        with self._lock:
+            if queue_id in self._trying or queue_id in self._taken:
+                return False
+            self._trying.add(queue_id)
+            return True
+
+    def end(self, queue_id: str, *, taken: bool) -> None:
+        with self._lock:
+            self._trying.discard(queue_id)
+            if taken:
+                self._taken[queue_id] = None
+                if len(self._taken) > self.REMEMBERED:
+                    self._taken.popitem(last=False)
+
+
 class WorkQueueRepository(_ItemOutbox):
     """``work_queue``: the mechanics' jobs."""
 
@@ -246,6 +427,7 @@ class WorkQueueRepository(_ItemOutbox):
         self.table = table
         self.retention = retention
         self.receipts = receipts
+        self.claims = ClaimsInFlight()
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, queue_id: str) -> StoredJob | None:
@@ -294,35 +476,55 @@ class WorkQueueRepository(_ItemOutbox):
         """The most urgent, oldest QUEUED job, now ASSIGNED to ``mechanic``; None when none is left.
 
         Atomic: the update is conditional on the job still being QUEUED, so when two mechanics
-        race for a job exactly one wins and the other moves on to the next candidate.
+        race for a job exactly one wins and the other moves on to the next candidate. Under
+        contention "the best job" is the best one no other claim is taking at that moment: a job
+        another claim of this process is trying, or has seen taken, is passed over without a
+        write (it is not this claim's to have, whichever way that claim ends), and a claim that
+        finds every candidate of a page taken goes on with the next page instead of the same one.
         """
         at = iso(now)
+        start_key: dict[str, Any] | None = None
         for _ in range(self.CLAIM_ROUNDS):
+            page = {"ExclusiveStartKey": start_key} if start_key else {}
             response = self.table.query(
                 IndexName="StatusPriorityIndex", KeyConditionExpression="#status = :queued",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":queued": JobStatus.QUEUED.value}, Limit=self.CLAIM_CANDIDATES)
+                ExpressionAttributeValues={":queued": JobStatus.QUEUED.value}, Limit=self.CLAIM_CANDIDATES, **page)
             candidates = [to_python(i) for i in response.get("Items", []) if not is_expired(i, TTL_ATTRIBUTE)]
-            if not candidates:
-                return None
             for candidate in candidates:
-                try:
-                    updated = self.table.update_item(
-                        Key={"queueId": candidate["queueId"], "priority": candidate["priority"]},
-                        UpdateExpression="SET #status = :assigned, assigned_to = :me, assigned_to_name = :name, "
-                                         "assigned_at = :at, updated_at = :at, version = version + :one",
-                        ConditionExpression="#status = :queued",
-                        ExpressionAttributeNames={"#status": "status"},
-                        ExpressionAttributeValues={":assigned": JobStatus.ASSIGNED.value,
-                                                   ":queued": JobStatus.QUEUED.value, ":me": mechanic.user_id,
-                                                   ":name": mechanic.name, ":at": at, ":one": 1},
-                        ReturnValues="ALL_NEW")
-                except ClientError as exc:
-                    if is_conditional_failure(exc):
-                        continue  # another mechanic took it a moment ago
-                    raise
-                return self._stored(to_python(updated["Attributes"])).job
+                claimed = self._try_claim(candidate, mechanic, at)
+                if claimed is not None:
+                    return claimed
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return None
         return None
+
+    def _try_claim(self, candidate: dict[str, Any], mechanic: Mechanic, at: str) -> Job | None:
+        queue_id = candidate["queueId"]
+        if not self.claims.begin(queue_id):
+            return None
+        taken = False
+        try:
+            updated = self.table.update_item(
+                Key={"queueId": queue_id, "priority": candidate["priority"]},
+                UpdateExpression="SET #status = :assigned, assigned_to = :me, assigned_to_name = :name, "
+                                 "assigned_at = :at, updated_at = :at, version = version + :one",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":assigned": JobStatus.ASSIGNED.value,
+                                           ":queued": JobStatus.QUEUED.value, ":me": mechanic.user_id,
+                                           ":name": mechanic.name, ":at": at, ":one": 1},
+                ReturnValues="ALL_NEW")
+            taken = True
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            taken = True  # another mechanic took it a moment ago
+            return None
+        finally:
+            self.claims.end(queue_id, taken=taken)
+        return self._stored(to_python(updated["Attributes"])).job
 
     def transition(self, stored: StoredJob, changes: dict[str, Any], *, expected_status: str,
                    messages: Sequence[Envelope] = ()) -> StoredJob:
@@ -349,8 +551,24 @@ class WorkQueueRepository(_ItemOutbox):
             conflict=f"Job {job.queue_id} changed since it was read.")
         return self._stored(to_python(response["Attributes"]))
 
-    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
-        """Take an open job off the queue because its order was cancelled (compensation)."""
+    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime, *,
+                 tombstone: Job | None = None) -> bool:
+        """Take an open job off the queue because its order was cancelled (compensation).
+
+        ``tombstone``: the job as it would have been queued. A job not there yet (its saga
+        recorded it queued, and the put that follows has not landed) is put withdrawn, so that
+        the late put finds the id taken instead of queueing an orphan; whichever of the two puts
+        lands first, the job ends withdrawn."""
+        if self._close_open(queue_id, priority, reason, now):
+            return True
+        if tombstone is None:
+            return False
+        if self._put_withdrawn(tombstone, reason, now):
+            return True
+        # The job is there: put since the first look (open: withdrawn now), or closed already.
+        return self._close_open(queue_id, priority, reason, now)
+
+    def _close_open(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
         open_statuses = {f":open{n}": status.value for n, status in enumerate(OPEN_JOB_STATUSES)}
         try:
             self.table.update_item(
@@ -360,12 +578,25 @@ class WorkQueueRepository(_ItemOutbox):
                                  f"{TTL_ATTRIBUTE} = :ttl",
                 ConditionExpression=f"#status IN ({', '.join(open_statuses)})",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":reason": f"Withdrawn: {reason}",
+                ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":reason": withdrawn_reason(reason),
                                            ":at": iso(now), ":one": 1, **open_statuses,
                                            ":ttl": epoch_seconds(now + self.retention)})
         except ClientError as exc:
             if is_conditional_failure(exc):
                 return False  # not there (yet), or already closed
+            raise
+        return True
+
+    def _put_withdrawn(self, job: Job, reason: str, now: datetime) -> bool:
+        at = iso(now)
+        withdrawn = replace(job, status=JobStatus.FAILED, failure_reason=withdrawn_reason(reason), finished_at=at,
+                            updated_at=at)
+        item = {**self._attributes(withdrawn), **new_item_outbox(), TTL_ATTRIBUTE: epoch_seconds(now + self.retention)}
+        try:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(queueId)")
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
             raise
         return True
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from oficina_common import contracts
 from oficina_common.correlation import bind_correlation_id
 from oficina_common.errors import (
     AlreadyExists,
@@ -35,6 +36,7 @@ from .domain import (
     Mechanic,
     SagaInstance,
     SagaStatus,
+    StepStatus,
     iso,
     parse_iso,
 )
@@ -86,6 +88,7 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | No
         return None
     logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
     deps.executions.deliver(stored, deps.publisher)
+    _keep(stored, deps)
     return decision
 
 
@@ -118,6 +121,7 @@ def _finish_applied(stored: StoredSaga, deps: Dependencies) -> str:
     if deps.clock() - parse_iso(stored.saga.updated_at) >= FIRST_DELIVERY_GRACE:
         deps.executions.deliver(stored, deps.publisher)
         _project_if_finished(stored.saga, deps)
+    _queue_the_job_if_missing(stored.saga, deps)
     return DUPLICATE
 
 
@@ -193,16 +197,29 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
            known: StoredSaga | None = None, message_id: str | None = None) -> Decision | str:
     """Decide on the saga as read and write the decision conditional on that read (re-reading and
     deciding again when another writer won). ``message_id``: the message being applied; it is
-    recorded in the same write, and a message the saga has already applied is a DUPLICATE."""
+    recorded in the same write, and a message the saga has already applied is a DUPLICATE.
+
+    The first decision may be made on the copy this process wrote last (:class:`RecentSagas`),
+    without reading the item, but only if it writes: the write is conditional on the copy's
+    version, so a stale copy fails it and the saga is read again. A decision to write nothing
+    (a duplicate, ignored, too early) is made again on the item as read before it is acted on."""
+    def decide_all(saga: SagaInstance) -> Decision:
+        return saga_flow.with_the_job_queued(decide(saga), now=deps.clock(), config=deps.config)
+
     stored = known
     for attempt in range(MAX_CONFLICT_RETRIES):
+        decision = None
+        if stored is None and attempt == 0:
+            stored, decision = _decided_on_the_copy(execution_id, decide_all, deps, message_id)
+        on_a_copy = decision is not None
         if stored is None:
             stored = deps.executions.get(execution_id)
             if stored is None:
                 raise NotFound(f"Execution {execution_id} not found.", code="execution_not_found")
-        if stored.has_applied(message_id):
-            return _finish_applied(stored, deps)
-        decision = decide(stored.saga)
+        if decision is None:
+            if stored.has_applied(message_id):
+                return _finish_applied(stored, deps)
+            decision = decide_all(stored.saga)
         if decision.deferred:
             raise ReplyTooEarly(f"{cause}: {decision.deferred}")
         if not decision.changed:
@@ -215,8 +232,13 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
             saved = deps.executions.save(stored, decision.saga, decision.commands, message_id=message_id)
         except ConcurrencyConflict:
             logger.info("%s: saga changed meanwhile; re-reading (attempt %d)", cause, attempt + 1)
+            deps.recent_sagas.forget(execution_id)
+            if on_a_copy:
+                deps.recent_sagas.proved(held=False)
             stored = None
             continue
+        if on_a_copy:
+            deps.recent_sagas.proved(held=True)
         logger.info("%s -> saga %s step %s%s%s", cause, saved.saga.status, saved.saga.current_step,
                     f"; sent {', '.join(decision.types())}" if decision.commands else "",
                     f" ({decision.note})" if decision.notes else "")
@@ -224,10 +246,37 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
             # Counted by the one writer whose conditional save made the saga final.
             SAGAS_FINISHED.labels(_FINISH_OUTCOMES[saved.saga.status], saga_finish_reason(saved.saga)).inc()
         deps.executions.deliver(saved, deps.publisher)
+        _keep(saved, deps)
         _project_if_finished(saved.saga, deps)
         _run_effects(decision, saved, deps)
         return decision
     raise ConcurrencyConflict(f"Execution {execution_id} kept changing; {cause} will be retried.")
+
+
+def _decided_on_the_copy(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: Dependencies,
+                         message_id: str | None) -> tuple[StoredSaga | None, Decision | None]:
+    """The copy of the saga this process wrote last and the decision on it, if that decision
+    writes; (None, None) otherwise: the saga is to be read."""
+    copy = deps.recent_sagas.get(execution_id)
+    if copy is None or copy.has_applied(message_id):
+        return None, None
+    try:
+        decision = decide(copy.saga)
+    except Exception:  # noqa: BLE001 - decided again on the item as read, where it counts
+        return None, None
+    if decision.deferred or not decision.changed:
+        return None, None
+    return copy, decision
+
+
+def _keep(saved: StoredSaga, deps: Dependencies) -> None:
+    """Keep the copy just written for the saga's next message, unless that message is the
+    mechanic's news, which the web process applies (:func:`_told_the_saga`): this copy would be
+    stale by then, and a write on it a failed one."""
+    if deps.job_news_in_process and saga_flow.waits_for_the_job(saved.saga) and not saved.saga.pending:
+        deps.recent_sagas.forget(saved.saga.execution_id)
+    else:
+        deps.recent_sagas.keep(saved)
 
 
 def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> None:
@@ -235,10 +284,11 @@ def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> 
         if isinstance(effect, EnqueueWork):
             _enqueue_job(effect.queue_id, stored, deps)
         elif isinstance(effect, WithdrawWork):
-            if deps.jobs.withdraw(effect.queue_id, effect.priority, effect.reason, deps.clock()):
+            if deps.jobs.withdraw(effect.queue_id, effect.priority, effect.reason, deps.clock(),
+                                  tombstone=_job_of(stored.saga, effect.queue_id, deps)):
                 logger.info("job %s withdrawn: %s", effect.queue_id, effect.reason)
         elif isinstance(effect, CheckWork):
-            _check_work(effect.queue_id, deps)
+            _check_work(effect.queue_id, stored, deps)
 
 
 # A job's closing news, told again from the job itself: one id per job and outcome, so a saga that
@@ -246,36 +296,62 @@ def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> 
 _RECOVERED = uuid.UUID("6f1d8f5e-3c9a-4a64-9b55-2f0e1f3d7c21")
 
 
-def _check_work(queue_id: str, deps: Dependencies) -> None:
-    """The saga looked at its job: closed, the news the job published (and the broker may have
-    lost) is applied now from the job itself; still open, nothing happens."""
-    stored = deps.jobs.get(queue_id)
-    if stored is None or stored.job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
-        return
-    job = stored.job
+# What a closed job tells its saga.
+_JOB_NEWS = {JobStatus.COMPLETED: "execution.WorkCompleted", JobStatus.FAILED: "execution.WorkFailed"}
+
+
+def _job_news(job: Job) -> contracts.WorkCompleted | contracts.WorkFailed:
+    """The news of a closed job, from the job itself: its notes, or why it failed."""
     if job.status == JobStatus.COMPLETED:
-        event_type, payload = "execution.WorkCompleted", {"queue_id": queue_id, "notes": job.result_notes or ""}
-    else:
-        event_type, payload = "execution.WorkFailed", {"queue_id": queue_id, "reason": job.failure_reason or ""}
-    envelope = Envelope(type=event_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
-                        payload=payload, message_id=str(uuid.uuid5(_RECOVERED, f"{queue_id}:{job.status}")))
+        return contracts.WorkCompleted(queue_id=job.queue_id, notes=job.result_notes or "")
+    return contracts.WorkFailed(queue_id=job.queue_id, reason=job.failure_reason or "")
+
+
+def _check_work(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
+    """The saga looked at its job: closed, the news the job published (and the broker may have
+    lost) is applied now from the job itself; still open, nothing happens; missing while the saga
+    waits for it (a crash between the saga's write and the job's put), it is queued now."""
+    found = deps.jobs.get(queue_id)
+    if found is None:
+        _queue_the_job_if_missing(stored.saga, deps)
+        return
+    if found.job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+        return
+    job = found.job
+    envelope = Envelope(type=_JOB_NEWS[job.status], saga_id=job.execution_id, service_order_id=job.service_order_id,
+                        payload=_job_news(job), message_id=str(uuid.uuid5(_RECOVERED, f"{queue_id}:{job.status}")))
     logger.warning("job %s is %s but its saga never heard: told now", queue_id, job.status)
     saga_handle_reply(envelope, deps=deps)
 
 
-def _enqueue_job(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
-    saga = stored.saga
+def _job_of(saga: SagaInstance, queue_id: str, deps: Dependencies) -> Job:
     order = saga.order
-    job = Job(queue_id=queue_id, priority=order.priority, execution_id=saga.execution_id,
-              service_order_id=saga.service_order_id, order_number=order.order_number, vehicle=order.vehicle,
-              items=order.items, notes=order.notes, created_at=iso(deps.clock()), updated_at=iso(deps.clock()))
-    if deps.jobs.add(job):
-        logger.info("job %s queued (priority %s)", queue_id, job.priority)
+    at = iso(deps.clock())
+    return Job(queue_id=queue_id, priority=order.priority, execution_id=saga.execution_id,
+               service_order_id=saga.service_order_id, order_number=order.order_number, vehicle=order.vehicle,
+               items=order.items, notes=order.notes, created_at=at, updated_at=at)
+
+
+def _enqueue_job(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
+    """Put the job the saga has just recorded as queued (:func:`saga.with_the_job_queued`); a put
+    that finds the id taken (a copy of the message, or a withdrawal that came first) queues nothing."""
+    if deps.jobs.add(_job_of(stored.saga, queue_id, deps)):
+        logger.info("job %s queued (priority %s)", queue_id, stored.saga.order.priority)
+    if stored.saga.step("enqueue_work").status != StepStatus.RUNNING:
+        return
 
     def decide(current: SagaInstance) -> Decision:
         return saga_flow.work_enqueued(current, queue_id, now=deps.clock(), config=deps.config)
 
-    _apply(saga.execution_id, decide, deps, cause="job queued", known=stored)
+    _apply(stored.saga.execution_id, decide, deps, cause="job queued", known=stored)
+
+
+def _queue_the_job_if_missing(saga: SagaInstance, deps: Dependencies) -> None:
+    """A saga (as read) that waits for its mechanic has its job in the queue: the put after the
+    write that recorded it may have been lost to a crash. One conditional put: it lands only if
+    there is no job (nor a withdrawn one) under that id."""
+    if saga_flow.waits_for_the_job(saga) and deps.jobs.add(_job_of(saga, saga.queue_id or "", deps)):
+        logger.warning("job %s was missing from the queue: queued now", saga.queue_id)
 
 
 # --- consuming messages ------------------------------------------------------------------------
@@ -317,23 +393,53 @@ def _job(queue_id: str, deps: Dependencies) -> StoredJob:
 def work_queue_claim(*, mechanic: Mechanic, deps: Dependencies) -> Job | None:
     job = deps.jobs.claim(mechanic, deps.clock())
     if job:
+        deps.recent_jobs.keep(StoredJob(job))  # a job just queued holds no messages yet
         with bind_correlation_id(job.execution_id):
             logger.info("job %s claimed by %s", job.queue_id, mechanic.name or mechanic.user_id)
     return job
 
 
-def _move_job(stored: StoredJob, to: JobStatus, changes: dict[str, Any], *, messages: list[Envelope],
-              deps: Dependencies) -> Job:
+def _move_job(stored: StoredJob, to: JobStatus, changes: dict[str, Any], *, news: Envelope | None = None,
+              deps: Dependencies, from_copy: bool = False) -> Job:
+    """The job's move, with its news for the saga (``news``) in the same write. ``from_copy``: the
+    job is this process's copy (:class:`RecentJobs`); a conflict means the copy was stale and is
+    raised as such, for the caller to read the job and decide again."""
     try:
         saved = deps.jobs.transition(stored, {"status": to.value, "updated_at": iso(deps.clock()), **changes},
-                                     expected_status=stored.job.status, messages=messages)
+                                     expected_status=stored.job.status, messages=[news] if news else [])
     except ConcurrencyConflict:
+        deps.recent_jobs.forget(stored.job.queue_id)
+        if from_copy:
+            raise
         current = _job(stored.job.queue_id, deps).job
         raise InvalidTransition(f"The job changed meanwhile: it is now {current.status}; "
                                 f"it cannot go from {current.status} to {to}.",
                                 extra={"from": current.status, "to": to.value}) from None
+    if news is not None and deps.job_news_in_process and _told_the_saga(news, deps):
+        deps.jobs.mark_published(saved, [news.message_id])
     deps.jobs.deliver(saved, deps.publisher)
+    if to in ACTIVE_JOB_STATUSES:
+        deps.recent_jobs.keep(saved)
+    else:
+        deps.recent_jobs.forget(saved.job.queue_id)  # closed: nothing more to write on it
     return saved.job
+
+
+def _told_the_saga(news: Envelope, deps: Dependencies) -> bool:
+    """The job's news applied to its saga here, as the execution worker would apply it from the
+    broker (one task fewer). The job's write already holds the news: if anything goes wrong here
+    it is published as usual, and if the process dies before its receipt is recorded the sweeper
+    publishes it; the saga takes a message it has applied once (its id is in the saga item)."""
+    try:
+        message_dispatcher(deps).dispatch(news.to_dict(), None)
+    except Exception:  # noqa: BLE001 - the broker carries it instead
+        logger.warning("%s %s not applied here; published for the worker", news.type, news.message_id,
+                       exc_info=True)
+        return False
+    finally:
+        # The saga's next message (the participants' answers) goes to a worker: no copy kept here.
+        deps.recent_sagas.forget(news.saga_id)
+    return True
 
 
 def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
@@ -344,36 +450,50 @@ def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
         if job.status == JobStatus.IN_PROGRESS:
             return job
         job.ensure_can_move(JobStatus.IN_PROGRESS)
-        started = _move_job(stored, JobStatus.IN_PROGRESS, {"started_at": iso(deps.clock())}, messages=[], deps=deps)
+        started = _move_job(stored, JobStatus.IN_PROGRESS, {"started_at": iso(deps.clock())}, deps=deps)
         logger.info("job %s started", queue_id)
         return started
 
 
 def job_complete(*, queue_id: str, mechanic: Mechanic, notes: str, deps: Dependencies) -> Job:
-    return _close_job(queue_id, mechanic, JobStatus.COMPLETED, "execution.WorkCompleted", {"notes": notes},
-                      {"result_notes": notes}, outcome="completed", deps=deps)
+    return _close_job(queue_id, mechanic, JobStatus.COMPLETED, {"result_notes": notes},
+                      contracts.WorkCompleted(queue_id=queue_id, notes=notes), outcome="completed", deps=deps)
 
 
 def job_fail(*, queue_id: str, mechanic: Mechanic, reason: str, deps: Dependencies) -> Job:
-    return _close_job(queue_id, mechanic, JobStatus.FAILED, "execution.WorkFailed", {"reason": reason},
-                      {"failure_reason": reason}, outcome=f"failed: {reason}", deps=deps)
+    return _close_job(queue_id, mechanic, JobStatus.FAILED, {"failure_reason": reason},
+                      contracts.WorkFailed(queue_id=queue_id, reason=reason), outcome=f"failed: {reason}", deps=deps)
 
 
-def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, event_type: str, payload: dict[str, Any],
-               changes: dict[str, Any], *, outcome: str, deps: Dependencies) -> Job:
-    """The mechanic's last word on a job: the job closes and tells its saga, in one write."""
-    stored = _job(queue_id, deps)
-    job = stored.job
-    with bind_correlation_id(job.execution_id):
-        job.ensure_actor(mechanic)
-        if job.status == to:
-            return job  # the same decision again: nothing changes twice
-        job.ensure_can_move(to)
-        event = Envelope(type=event_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
-                         payload={"queue_id": job.queue_id, **payload})
-        closed = _move_job(stored, to, {"finished_at": iso(deps.clock()), **changes}, messages=[event], deps=deps)
-        logger.info("job %s %s", queue_id, outcome)
-        return closed
+def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, changes: dict[str, Any],
+               news: contracts.WorkCompleted | contracts.WorkFailed, *, outcome: str, deps: Dependencies) -> Job:
+    """The mechanic's last word on a job: the job closes and tells its saga, in one write.
+
+    The copy of the job this process claimed or moved last is used without reading the job only
+    when it says the move is theirs to make: the write is conditional on its status and version,
+    and a stale copy fails it (the job is read and the move decided again). Any refusal, or the
+    same move again, is decided on the job as read."""
+    def close(stored: StoredJob, *, from_copy: bool = False) -> Job:
+        job = stored.job
+        with bind_correlation_id(job.execution_id):
+            job.ensure_actor(mechanic)
+            if job.status == to:
+                return job  # the same decision again: nothing changes twice
+            job.ensure_can_move(to)
+            event = Envelope(type=_JOB_NEWS[to], saga_id=job.execution_id, service_order_id=job.service_order_id,
+                             payload=news)
+            closed = _move_job(stored, to, {"finished_at": iso(deps.clock()), **changes}, news=event, deps=deps,
+                               from_copy=from_copy)
+            logger.info("job %s %s", queue_id, outcome)
+            return closed
+
+    copy = deps.recent_jobs.get(queue_id)
+    if copy is not None and copy.job.may_move(mechanic, to):
+        try:
+            return close(copy, from_copy=True)
+        except ConcurrencyConflict:
+            logger.info("job %s changed since this process last wrote it; read again", queue_id)
+    return close(_job(queue_id, deps))
 
 
 # A DynamoDB item holds at most 400 KB, and a report is stored on the job and (as the revision,
@@ -403,16 +523,19 @@ def job_report_additional_repairs(*, queue_id: str, mechanic: Mechanic, items: l
         if job.status not in ACTIVE_JOB_STATUSES:
             raise InvalidTransition(f"Additional repairs can only be reported on an ASSIGNED or IN_PROGRESS job; "
                                     f"this one is {job.status}.", extra={"from": job.status})
-        if len(job.additional_repairs) >= MAX_REPORTS_PER_JOB or stored_bytes(job.to_dict()) + size > MAX_JOB_BYTES:
+        # The item also holds, until its next write, the report its outbox carried last.
+        held = sum(len(raw.encode()) for raw in stored.outbox.values())
+        if len(job.additional_repairs) >= MAX_REPORTS_PER_JOB or \
+                stored_bytes(job.to_dict()) + held + size > MAX_JOB_BYTES:
             raise InvalidTransition(f"This job takes no more reports of additional repairs (at most "
                                     f"{MAX_REPORTS_PER_JOB}, and what it holds is near what one record can hold).",
                                     code="too_many_reports")
         event = Envelope(type="execution.AdditionalRepairReported", saga_id=job.execution_id,
                          service_order_id=job.service_order_id,
-                         payload={"queue_id": job.queue_id, "items": items, "notes": notes})
+                         payload=contracts.AdditionalRepairReported(queue_id=job.queue_id, items=items, notes=notes))
         report = {"items": items, "notes": notes, "reported_at": iso(deps.clock()),
                   "reported_by": mechanic.name or mechanic.user_id}
         reported = _move_job(stored, JobStatus(job.status), {"additional_repairs": [*job.additional_repairs, report]},
-                             messages=[event], deps=deps)
+                             news=event, deps=deps)
         logger.info("job %s: additional repairs reported (%d item(s))", queue_id, len(items))
         return reported

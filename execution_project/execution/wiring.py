@@ -19,7 +19,13 @@ from oficina_common.outbox import CacheReceipts
 from oficina_common.wiring import Wiring
 
 from .ports import Executions, ExecutionSteps, WorkQueue
-from .repositories import ExecutionRepository, ExecutionStepRepository, WorkQueueRepository
+from .repositories import (
+    ExecutionRepository,
+    ExecutionStepRepository,
+    RecentJobs,
+    RecentSagas,
+    WorkQueueRepository,
+)
 from .saga import SagaConfig
 from .tables import EXECUTION_STEPS, EXECUTIONS, WORK_QUEUE
 
@@ -40,6 +46,14 @@ class Dependencies:
     # Where each status's walk of due sagas goes on at the next sweep (kept by the worker thread;
     # a restart walks from the start). Sagas that stay due never hold back the ones behind them.
     sweep_cursors: dict[str, str | None] = field(default_factory=dict)
+    # The sagas this process wrote last: a reply to one of them is decided without reading it.
+    recent_sagas: RecentSagas = field(default_factory=RecentSagas)
+    # The jobs this process claimed or moved last: the mechanic's next move on one reads nothing.
+    recent_jobs: RecentJobs = field(default_factory=RecentJobs)
+    # The web process that closes a job (or takes a report) tells the saga itself, right after the
+    # job's write, instead of leaving the news to the execution worker (the broker carries it only
+    # when that fails).
+    job_news_in_process: bool = False
 
 
 def dynamo_settings() -> DynamoSettings:
@@ -73,12 +87,17 @@ def _build() -> Dependencies:
         executions=ExecutionRepository(table(EXECUTIONS), receipts=receipts,
                                        retention=timedelta(days=settings.EXECUTION_RETENTION_DAYS)),
         steps=ExecutionStepRepository(table(EXECUTION_STEPS)),
-        # A job's messages carry the mechanic's reports (up to 16 KB each) and the job item is kept
-        # well under DynamoDB's 400 KB: they leave the item as soon as they are published.
-        jobs=WorkQueueRepository(table(WORK_QUEUE), retention=timedelta(days=settings.WORK_QUEUE_RETENTION_DAYS)),
+        # With receipts a job's published messages leave the item at its next write (a closed job
+        # keeps its last one until it expires); a report is bounded with what the outbox holds.
+        jobs=WorkQueueRepository(table(WORK_QUEUE), receipts=receipts,
+                                 retention=timedelta(days=settings.WORK_QUEUE_RETENTION_DAYS)),
         publisher=CeleryPublisher(app),
         config=saga_config(),
         outbox_sweep_age=timedelta(seconds=settings.OUTBOX_SWEEP_AGE_SECONDS),
+        # Worth it while a saga's replies mostly come back to the process that wrote it (one worker);
+        # with several, most copies are stale and the copies turn themselves off (RecentSagas).
+        recent_sagas=RecentSagas(size=settings.EXECUTION_SAGA_COPIES),
+        job_news_in_process=settings.EXECUTION_JOB_NEWS_IN_PROCESS,
     )
 
 

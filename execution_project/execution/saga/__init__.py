@@ -8,11 +8,13 @@ derived from the saga id and its version, so the same input always gives the sam
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from oficina_common.messages import Envelope
+from oficina_common import contracts
+from oficina_common.messages import Envelope, InvalidMessage
 
-from ..domain import OsStatus, SagaInstance, ServiceOrder, StepState, iso
+from ..domain import OsStatus, SagaInstance, ServiceOrder, StepState, StepStatus, iso
 from . import engine
 from .definition import REPLY_TYPES, SAGA, SAGA_STEPS, STEP_NAMES
 from .engine import (
@@ -31,21 +33,20 @@ from .steps import item_line
 
 __all__ = ["REPLY_TYPES", "SAGA_STEPS", "STEP_NAMES", "CheckWork", "Decision", "EnqueueWork", "InvalidSagaMessage",
            "OnTimeout", "SagaConfig", "SagaStep", "WithdrawWork", "handle", "retry_failed", "start", "summary",
-           "tell_the_os", "time_out", "work_enqueued"]
+           "tell_the_os", "time_out", "waits_for_the_job", "with_the_job_queued", "work_enqueued"]
 
 
 def start(event: Envelope, *, now: datetime, config: SagaConfig) -> Decision:
     """A new saga from ``os.DiagnosisCompleted``: it asks Billing for the budget."""
-    p = event.payload
     try:
-        priority = min(5, max(1, int(p.get("priority") or 3)))
-        order = ServiceOrder(
-            order_number=str(p.get("order_number") or ""), customer_id=str(p["customer_id"]),
-            customer_name=str(p.get("customer_name") or ""), customer_email=str(p.get("customer_email") or ""),
-            tracking_url=str(p.get("tracking_url") or ""), vehicle=dict(p.get("vehicle") or {}),
-            priority=priority, items=[item_line(i) for i in p["items"]], notes=str(p.get("notes") or ""))
-    except (KeyError, TypeError, ValueError) as exc:
+        diagnosis: contracts.DiagnosisCompleted = event.body
+    except InvalidMessage as exc:
         raise InvalidSagaMessage(f"os.DiagnosisCompleted without what the saga needs: {exc}") from exc
+    order = ServiceOrder(
+        order_number=diagnosis.order_number, customer_id=diagnosis.customer_id,
+        customer_name=diagnosis.customer_name, customer_email=diagnosis.customer_email,
+        tracking_url=diagnosis.tracking_url, vehicle=diagnosis.vehicle.to_payload(), priority=diagnosis.priority,
+        items=[item_line(line) for line in diagnosis.items], notes=diagnosis.notes)
     if not order.items:
         raise InvalidSagaMessage("os.DiagnosisCompleted without items")
     at = iso(now)
@@ -90,6 +91,33 @@ def work_enqueued(saga: SagaInstance, queue_id: str, *, now: datetime, config: S
     else:
         t.ignore("the job was already enqueued")
     return t.decision()
+
+
+def with_the_job_queued(decision: Decision, *, now: datetime, config: SagaConfig) -> Decision:
+    """A decision that queues the job, also recording the job queued (one write instead of two).
+
+    The job's id is known before it exists (:func:`~execution.domain.queue_id_for`), and the
+    service creates it right after the write, with a put that only lands once
+    (``attribute_not_exists``). If the put never comes (a crash right after the write), the saga
+    already waits for the mechanic: its look at the job (:func:`waits_for_the_job`) and a
+    redelivery of the message create it; a withdrawal that comes first leaves a withdrawn job in
+    its place, so the late put queues nothing."""
+    queued = next((e for e in decision.effects if isinstance(e, EnqueueWork)), None)
+    if queued is None or not decision.changed or decision.deferred:
+        return decision
+    then = work_enqueued(decision.saga, queued.queue_id, now=now, config=config)
+    if not then.changed or then.commands:
+        # Nothing to record, or commands whose ids would repeat the decision's own (both are
+        # numbered from the same version): the job's own write records it, as before.
+        return decision
+    return replace(decision, saga=then.saga, effects=[*decision.effects, *then.effects],
+                   notes=[*decision.notes, *then.notes])
+
+
+def waits_for_the_job(saga: SagaInstance) -> bool:
+    """Whether the saga, as read, is waiting for its job's mechanic: the job must be in the queue."""
+    return (saga.is_live and bool(saga.queue_id) and not saga.work_done
+            and saga.step("complete_work").status == StepStatus.RUNNING)
 
 
 def time_out(saga: SagaInstance, *, now: datetime, config: SagaConfig) -> Decision:

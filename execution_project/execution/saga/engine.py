@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from oficina_common import contracts
 from oficina_common.messages import Envelope, clip
 
 from ..domain import (
@@ -110,9 +111,12 @@ class InvalidSagaMessage(ValueError):
     """A reply whose payload lacks what the saga needs: logged and dropped."""
 
 
-Handler = Callable[["Transition", dict[str, Any]], None]
+# A reply's handler reads the reply's typed payload (its contract in ``oficina_common.contracts``).
+Handler = Callable[["Transition", Any], None]
+# A command's payload: built from its contract; a dict is one the saga sent before (re-sent as it was).
+Payload = contracts.Contract | dict[str, Any]
 # The compensation of a command whose outcome the saga never heard: (type, payload, tracking key).
-BlindUndo = Callable[["Transition", PendingCommand], tuple[str, dict[str, Any], str] | None]
+BlindUndo = Callable[["Transition", PendingCommand], tuple[str, Payload, str] | None]
 
 
 @dataclass(frozen=True)
@@ -196,19 +200,19 @@ class Transition:
         self.deferred: str | None = None
 
     # --- messages -------------------------------------------------------------------------
-    def _envelope(self, type: str, payload: dict[str, Any], message_id: str = "") -> Envelope:
+    def _envelope(self, type: str, payload: Payload, message_id: str = "") -> Envelope:
         s = self.saga
         message_id = message_id or str(uuid.uuid5(NAMESPACE, f"{s.execution_id}:{s.version + 1}:{len(self.commands)}"))
         return Envelope(type=type, saga_id=s.execution_id, service_order_id=s.service_order_id,
-                        payload=payload, message_id=message_id, occurred_at=self.at)
+                        payload=payload, message_id=message_id, occurred_at=self.at)  # type: ignore[arg-type]
 
-    def send(self, type: str, payload: dict[str, Any], *, key: str | None = None,
-             step: str | int | None = None) -> None:
+    def send(self, type: str, payload: Payload, *, key: str | None = None, step: str | int | None = None) -> None:
         """Send a command; with a ``key`` its reply is awaited (and the sweeper re-sends it)."""
-        self.commands.append(self._envelope(type, payload))
+        envelope = self._envelope(type, payload)
+        self.commands.append(envelope)
         self.changed = True
         if key:
-            self.track(key, type, payload, self.step_number(step) if step else self.saga.current_step)
+            self.track(key, type, envelope.payload, self.step_number(step) if step else self.saga.current_step)
 
     def track(self, key: str, type: str, payload: dict[str, Any], step_number: int) -> None:
         previous = self.answered(key)
@@ -340,7 +344,7 @@ class Transition:
         if self.status_change:
             to, reason = self.status_change
             self.commands.append(self._envelope("os.ChangeStatus",
-                                                {"to": to, "reason": reason, "summary": summary(s)}))
+                                                contracts.ChangeStatus(to=to, reason=reason, summary=summary(s))))
         if s.is_live and not self.undoing() and all(step.status == StepStatus.COMPLETED for step in s.steps):
             self.finish()  # the last confirmation it was waiting for came
         if self.changed:
@@ -450,7 +454,7 @@ def maybe_finish_compensation(t: Transition, *, announce: bool = True) -> None:
         t.set_os_status(OsStatus.CANCELLED, s.cause or "Cancelled")
 
 
-def cancel_late(t: Transition, type: str, payload: dict[str, Any], key: str, step: str | int) -> None:
+def cancel_late(t: Transition, type: str, payload: Payload, key: str, step: str | int) -> None:
     """Undo something a participant did that the saga no longer wants, and await the answer like
     any compensation (re-sent until confirmed; a message the broker loses is sent again):
     a COMPENSATED saga compensates again until this is confirmed; a FAILED one keeps it with the
@@ -629,7 +633,7 @@ def handle(t: Transition, message: Envelope, original: SagaInstance) -> Decision
         t.ignore(f"{message.type} is not a saga reply")
         return t.decision()
     try:
-        handler(t, message.payload)
+        handler(t, message.body)  # the typed payload; one that breaks its contract: InvalidMessage
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSagaMessage(f"{message.type} without what the saga needs: {exc!r}") from exc
     if t.deferred:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oficina_common import contracts
 from oficina_common.messages import clip
 
 from ..domain import (
@@ -24,7 +25,7 @@ from .engine import (
     LOCAL_ENQUEUE,
     CheckWork,
     EnqueueWork,
-    InvalidSagaMessage,
+    Payload,
     Transition,
     WithdrawWork,
     cancel_late,
@@ -37,10 +38,10 @@ from .projection import status_reason
 # --- actions -----------------------------------------------------------------------------------
 def create_budget(t: Transition) -> None:
     o = t.saga.order
-    t.send("billing.CreateBudget", {
-        "customer_id": o.customer_id, "customer_name": o.customer_name, "customer_email": o.customer_email,
-        "order_number": o.order_number, "tracking_url": o.tracking_url, "items": o.items,
-    }, key="create_budget", step="create_budget")
+    t.send("billing.CreateBudget", contracts.CreateBudget(
+        customer_id=o.customer_id, customer_name=o.customer_name, customer_email=o.customer_email,
+        order_number=o.order_number, tracking_url=o.tracking_url, items=o.items,
+    ), key="create_budget", step="create_budget")
 
 
 def reserve_parts(t: Transition) -> None:
@@ -49,17 +50,18 @@ def reserve_parts(t: Transition) -> None:
         t.note("no parts to reserve")
         t.advance("reserve_parts")
         return
-    t.send("os.ReserveParts", {"parts": parts}, key="reserve_parts", step="reserve_parts")
+    t.send("os.ReserveParts", contracts.PartsCommand(parts=parts), key="reserve_parts", step="reserve_parts")
 
 
-def payment_request(t: Transition, version: int, amount_cents: int, description: str) -> dict[str, Any]:
+def payment_request(t: Transition, version: int, amount_cents: int, description: str) -> contracts.RequestPayment:
     s = t.saga
     assert s.budget is not None
-    return {"budget_id": s.budget.budget_id, "version": version, "amount_cents": amount_cents,
-            "method": t.config.payment_method, "payer_email": s.order.customer_email, "description": description}
+    return contracts.RequestPayment(budget_id=s.budget.budget_id, version=version, amount_cents=amount_cents,
+                                    method=t.config.payment_method, payer_email=s.order.customer_email,
+                                    description=description)
 
 
-def _budget_payment_request(t: Transition) -> dict[str, Any]:
+def _budget_payment_request(t: Transition) -> contracts.RequestPayment:
     """The request for the approved budget's payment (asked again, the same request)."""
     s = t.saga
     assert s.budget is not None
@@ -119,14 +121,14 @@ def cancel_budget(t: Transition) -> None:
     # Once the customer paid, the approved budget stays as the record; the refund undoes the money.
     open_budget = budget.status in (BudgetStatus.PENDING_APPROVAL, BudgetStatus.APPROVED) and not paid
     if open_budget or revision_waiting:
-        t.send("billing.CancelBudget", {"budget_id": budget.budget_id, "reason": undo_reason(t)},
+        t.send("billing.CancelBudget", contracts.CancelBudget(budget_id=budget.budget_id, reason=undo_reason(t)),
                key="cancel_budget", step="create_budget")
 
 
 def release_parts(t: Transition) -> None:
     s = t.saga
     if s.reserved_parts:
-        t.send("os.ReleaseParts", {"parts": s.reserved_parts}, key="release_parts",
+        t.send("os.ReleaseParts", contracts.PartsCommand(parts=s.reserved_parts), key="release_parts",
                step="reserve_parts")
 
 
@@ -141,7 +143,7 @@ def undo_payment(t: Transition, payment: Payment) -> None:
     if not payment.payment_id:
         return
     step = "request_payment" if payment.purpose == "budget" else "complete_work"
-    payload = {"payment_id": payment.payment_id, "reason": undo_reason(t)}
+    payload = contracts.UndoPayment(payment_id=payment.payment_id, reason=undo_reason(t))
     if payment.status == PaymentStatus.APPROVED:
         cancel_late(t, "billing.RefundPayment", payload, f"refund_payment:{payment.payment_id}", step)
     elif payment.status == PaymentStatus.PENDING:
@@ -161,43 +163,42 @@ def consume_if_done(t: Transition) -> None:
     if not s.work_done or s.pending_command("reserve_extra_parts", "consume_parts", "release_parts", "release_parts:"):
         return
     if s.reserved_parts:
-        t.send("os.ConsumeParts", {"parts": s.reserved_parts}, key="consume_parts",
+        t.send("os.ConsumeParts", contracts.PartsCommand(parts=s.reserved_parts), key="consume_parts",
                step="complete_work")
     else:
         t.advance("complete_work")
 
 
-def item_line(raw: dict[str, Any]) -> dict[str, Any]:
-    kind = str(raw["kind"])
-    if kind not in ("service", "part"):
-        raise InvalidSagaMessage(f"unknown item kind {kind!r}")
-    quantity = int(raw["quantity"])
-    if quantity < 1:
-        raise InvalidSagaMessage("item quantity must be positive")
-    line = {"kind": kind, "catalog_id": str(raw["catalog_id"]), "description": str(raw.get("description") or ""),
-            "quantity": quantity, "unit_price_cents": int(raw.get("unit_price_cents") or 0),
-            # The job the line belongs to (a service and its parts, decided together) and whether
-            # the workshop lets the customer decline this part alone; older messages: one job.
-            "job": max(1, int(raw.get("job") or 1)), "optional": kind == "part" and raw.get("optional") is True}
-    if raw.get("line_id") is not None:
-        line["line_id"] = int(raw["line_id"])  # Billing's number for the line in its version
-    return line
+def item_line(line: contracts.ItemLine) -> dict[str, Any]:
+    """An item line as the saga keeps it (and sends it on): every field, the job it belongs to (a
+    service and its parts, decided together) and whether the workshop lets the customer decline
+    this part alone; ``line_id`` is Billing's number for the line in its version."""
+    kept = {"kind": line.kind, "catalog_id": line.catalog_id, "description": line.description,
+            "quantity": line.quantity, "unit_price_cents": line.unit_price_cents, "job": line.job,
+            "optional": line.kind == "part" and line.optional}
+    if line.line_id is not None:
+        kept["line_id"] = line.line_id
+    return kept
 
 
-def reported_line(raw: dict[str, Any]) -> dict[str, Any]:
+def reported_line(line: contracts.ReportedLine) -> dict[str, Any]:
     """A line the mechanic reported: the catalog item, how many and its job; no name, no price
     (the OS catalogue gives them)."""
-    line = item_line({**raw, "unit_price_cents": 0, "description": ""})
-    return {key: line[key] for key in ("kind", "catalog_id", "quantity", "job")}
+    return {"kind": line.kind, "catalog_id": line.catalog_id, "quantity": line.quantity, "job": line.job}
 
 
-def decided_lines(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+def part_dicts(parts: list[contracts.MovedPart]) -> list[dict[str, Any]]:
+    """Part lines as the saga keeps them."""
+    return [{"catalog_id": line.catalog_id, "quantity": line.quantity} for line in parts]
+
+
+def decided_lines(lines: list[contracts.ItemLine] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The approved and the declined lines of a decided version, or ``None`` when the decision
     does not list them (the whole version approved, as older messages say)."""
-    if not isinstance(raw, list) or not raw:
+    if not lines:
         return None
-    approved = [item_line(line) for line in raw if line.get("status") != DECLINED]
-    declined = [item_line(line) for line in raw if line.get("status") == DECLINED]
+    approved = [item_line(line) for line in lines if line.status != DECLINED]
+    declined = [item_line(line) for line in lines if line.status == DECLINED]
     return approved, declined
 
 
@@ -235,27 +236,28 @@ def close_revision(t: Transition, revision: Revision, error: str) -> None:
         stop_awaiting(t, requested)  # the version Billing makes for it is cancelled when it comes
     if revision.budget_version and s.budget:
         s.foreign_versions.append(revision.budget_version)
-        t.send("billing.CancelBudget", {"budget_id": s.budget.budget_id, "reason": clip(error)})
+        t.send("billing.CancelBudget", contracts.CancelBudget(budget_id=s.budget.budget_id, reason=clip(error)))
     t.note(error)
 
 
 # --- what undoes a command whose outcome the saga never heard -----------------------------------
-def release_blindly(t: Transition, pending: PendingCommand) -> tuple[str, dict[str, Any], str]:
+def release_blindly(t: Transition, pending: PendingCommand) -> tuple[str, Payload, str]:
     """The OS releases only what it holds for the order."""
-    return "os.ReleaseParts", {"parts": pending.payload["parts"]}, "release_parts:blind"
+    return "os.ReleaseParts", contracts.PartsCommand(parts=pending.payload["parts"]), "release_parts:blind"
 
 
-def cancel_payment_blindly(t: Transition, pending: PendingCommand) -> tuple[str, dict[str, Any], str]:
+def cancel_payment_blindly(t: Transition, pending: PendingCommand) -> tuple[str, Payload, str]:
     """By budget and version: Billing cancels the payment it made for them (refunds it if paid),
     or records that none may be made."""
-    return ("billing.CancelPayment", {"budget_id": pending.payload["budget_id"],
-                                      "version": pending.payload["version"], "reason": undo_reason(t)},
+    return ("billing.CancelPayment", contracts.UndoPayment(budget_id=pending.payload["budget_id"],
+                                                           version=pending.payload["version"],
+                                                           reason=undo_reason(t)),
             "cancel_payment:blind")
 
 
-def cancel_budget_blindly(t: Transition, pending: PendingCommand) -> tuple[str, dict[str, Any], str]:
+def cancel_budget_blindly(t: Transition, pending: PendingCommand) -> tuple[str, Payload, str]:
     """By the saga's id: Billing cancels the budget it made for it, or records that none may be made."""
-    return "billing.CancelBudget", {"reason": undo_reason(t)}, "cancel_budget:blind"
+    return "billing.CancelBudget", contracts.CancelBudget(reason=undo_reason(t)), "cancel_budget:blind"
 
 
 def revision_given_up(t: Transition, pending: PendingCommand, error: str) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from execution.domain import OPEN_JOB_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso
+from execution.domain import OPEN_JOB_STATUSES, Job, JobStatus, Mechanic, SagaInstance, StepState, iso, withdrawn_reason
 from execution.ports import HANDLED_KEPT, StoredJob, StoredSaga
 from execution.saga import SagaConfig
 from execution.wiring import Dependencies
@@ -176,12 +176,24 @@ class FakeWorkQueueRepository:
         more = start + limit < len(matching)
         return Page([copy.deepcopy(j) for j in matching[start:start + limit]], str(start + limit) if more else None)
 
-    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime) -> bool:
+    def withdraw(self, queue_id: str, priority: int, reason: str, now: datetime, *,
+                 tombstone: Job | None = None) -> bool:
         job = self.jobs.get(queue_id)
+        if job is None and tombstone is not None:
+            job = self.jobs[queue_id] = copy.deepcopy(tombstone)
+            self.outboxes[queue_id] = {}
+            job.status = JobStatus.QUEUED  # put withdrawn, as below
         if job is None or job.status not in OPEN_JOB_STATUSES:
             return False
-        job.status, job.failure_reason = JobStatus.FAILED, f"Withdrawn: {reason}"
+        job.status, job.failure_reason = JobStatus.FAILED, withdrawn_reason(reason)
+        job.finished_at = job.updated_at = iso(now)
         return True
+
+    def mark_published(self, stored: StoredJob, message_ids: Sequence[str]) -> None:
+        outbox = self.outboxes[stored.job.queue_id]
+        for message_id in message_ids:
+            outbox.pop(message_id, None)
+            stored.outbox.pop(message_id, None)
 
     def deliver(self, stored: StoredJob, publisher: Publisher) -> int:
         outbox = self.outboxes[stored.job.queue_id]
@@ -193,6 +205,10 @@ class FakeWorkQueueRepository:
 
     def relay(self, publisher: Publisher) -> FakeRelay:
         return FakeRelay(self.outboxes, publisher)
+
+
+# When the unit tests' clock starts.
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 class Clock:

@@ -167,15 +167,18 @@ def test_a_mechanic_takes_works_on_and_finishes_a_job(empty_queue, joao, ana, pu
                          {"items": [ITEM], "notes": "Filtro extra"}, format="json")
     assert reported.status_code == 202
     assert reported.json()["additional_repairs"][0]["items"] == [ITEM]
-    assert publisher.published[-1].type == "execution.AdditionalRepairReported"
-    assert publisher.published[-1].payload == {"queue_id": queue_id, "items": [ITEM], "notes": "Filtro extra"}
+    # The report reached the saga in the request's own process: it asks the OS to price the items.
+    assert publisher.published[-1].type == "os.PriceItems"
+    revision = deps.executions.get(event.saga_id).saga.revisions[-1]
+    assert (revision.queue_id, len(revision.items), revision.notes) == (queue_id, 1, "Filtro extra")
 
     done = joao.post(f"/api/v1/work-queue/{queue_id}/complete/", {"notes": "Óleo trocado"}, format="json")
     assert done.status_code == 200 and done.json()["status"] == "COMPLETED"
-    assert publisher.published[-1].payload == {"queue_id": queue_id, "notes": "Óleo trocado"}
+    told = deps.executions.get(event.saga_id).saga
+    assert told.work_done and told.work_notes == "Óleo trocado"
     again = joao.post(f"/api/v1/work-queue/{queue_id}/complete/", {"notes": "Óleo trocado"}, format="json")
     assert again.status_code == 200
-    assert [e.type for e in publisher.published].count("execution.WorkCompleted") == 1
+    assert deps.executions.get(event.saga_id).saga.version == told.version  # told once
 
     refused = joao.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "x"}, format="json")
     assert refused.status_code == 409
@@ -192,7 +195,7 @@ def test_a_job_fails_by_its_mechanic_or_an_admin(empty_queue, joao, admin, publi
     assert joao.post(f"/api/v1/work-queue/{queue_id}/fail/", {}, format="json").status_code == 400
     failed = admin.post(f"/api/v1/work-queue/{queue_id}/fail/", {"reason": "motor fundido"}, format="json")
     assert failed.status_code == 200 and failed.json()["failure_reason"] == "motor fundido"
-    assert publisher.published[-1].type == "execution.WorkFailed"
+    assert empty_queue.executions.get(event.saga_id).saga.step("complete_work").status == "FAILED"  # it heard
     assert admin.get("/api/v1/work-queue/", {"service_order_id": event.service_order_id}).json()["results"][0][
         "status"] == "FAILED"
 

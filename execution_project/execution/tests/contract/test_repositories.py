@@ -140,7 +140,7 @@ class TestWorkQueue:
             repos.jobs.transition(stored, {"status": "FAILED"}, expected_status="ASSIGNED")
         assert repos.jobs.deliver(done, publisher) == 1
         assert publisher.published[0].payload == {"queue_id": job.queue_id, "notes": "ok"}
-        assert repos.jobs.get(job.queue_id).outbox == {}
+        assert repos.jobs.deliver(repos.jobs.get(job.queue_id), publisher) == 0  # it left once
         assert not repos.jobs.withdraw(job.queue_id, 3, "late", NOW)
 
     def test_a_withdrawn_job_leaves_the_queue(self, repos):
@@ -151,3 +151,13 @@ class TestWorkQueue:
         assert withdrawn.status == "FAILED" and "order cancelled" in withdrawn.failure_reason
         assert repos.jobs.claim(Mechanic("7", "joao"), NOW) is None
         assert not repos.jobs.withdraw(new_id(), 2, "never queued", NOW)
+
+    def test_a_job_withdrawn_before_it_was_queued_stays_withdrawn(self, repos):
+        job = make_job(2, iso(NOW))
+        assert repos.jobs.withdraw(job.queue_id, 2, "order cancelled", NOW, tombstone=job)
+        assert not repos.jobs.add(job)  # the put that comes late queues nothing
+        withdrawn = repos.jobs.get(job.queue_id).job
+        assert withdrawn.status == "FAILED" and withdrawn.failure_reason == "Withdrawn: order cancelled"
+        assert withdrawn.order_number == job.order_number
+        assert repos.jobs.claim(Mechanic("7", "joao"), NOW) is None
+        assert not repos.jobs.withdraw(job.queue_id, 2, "again", NOW, tombstone=job)  # closed already

@@ -10,23 +10,12 @@ from execution import services
 from execution.domain import queue_id_for
 
 from ..factories import budget_created, diagnosis_completed
-from ..fakes import Clock, fake_dependencies
 from ..saga_support import SagaScenario
-from .test_services import T0, reply, run_to_execution
+from .test_services import reply, run_to_execution
 
 
 def finished(outcome: str, reason: str) -> float:
     return REGISTRY.get_sample_value("oficina_saga_finished_total", {"outcome": outcome, "reason": reason}) or 0
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def deps(clock):
-    return fake_dependencies(clock)
 
 
 def test_a_completed_saga_is_counted_once_with_no_reason(deps):

@@ -1,7 +1,7 @@
 """The use cases with fake repositories: what is written, published and queued (no I/O)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -10,22 +10,11 @@ from execution.domain import Mechanic, queue_id_for
 from oficina_common.errors import ConcurrencyConflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 
 from ..factories import budget_created, diagnosis_completed, message, replies_until_paid
-from ..fakes import Clock, fake_dependencies
+from ..fakes import T0
 
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 JOAO = Mechanic(user_id="7", name="joao")
 ANA = Mechanic(user_id="8", name="ana")
 ADMIN = Mechanic(user_id="1", name="admin", is_admin=True)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def deps(clock):
-    return fake_dependencies(clock)
 
 
 def reply(event, type: str, **payload):
