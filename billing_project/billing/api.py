@@ -62,6 +62,9 @@ from .webhooks import verify_signature
 logger = logging.getLogger(__name__)
 
 MERCADOPAGO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# How long a creation notice waits for the marker of the worker that created the payment (Mercado
+# Pago notifies as it answers that worker); a payment the checkout created waits this long, once.
+CREATED_MARKER_WAIT_SECONDS = 0.25
 ERROR = ErrorSerializer
 
 
@@ -385,7 +388,10 @@ class PaymentDetailApi(APIView):
 class MercadoPagoWebhookApi(APIView):
     """Mercado Pago's notification: check the signature, queue the work, answer at once.
 
-    Nothing in the body is trusted: the Celery task reads the payment from Mercado Pago's API.
+    Nothing in the body is trusted for state: the Celery task reads the payment from Mercado Pago's
+    API. The body's ``action`` only spares that task for ``payment.created`` of a payment Billing
+    created itself and whose answer it holds (``CreatedPayments``): every later change of it comes
+    as ``payment.updated``, and a payment the checkout created is not one Billing marks.
     """
 
     authentication_classes: list = []
@@ -429,6 +435,12 @@ class MercadoPagoWebhookApi(APIView):
             raise AuthenticationRequired("Invalid Mercado Pago signature.", code="invalid_signature")
         if not MERCADOPAGO_ID.match(data_id):
             raise ValidationFailed("data.id: a Mercado Pago payment id is required.")
+        if body.get("action") == "payment.created" and dependencies().created_payments.knows(
+                data_id, wait=CREATED_MARKER_WAIT_SECONDS):
+            # Billing created this payment and recorded Mercado Pago's answer: nothing new to read.
+            logger.info("Mercado Pago notification of payment %s created by Billing: nothing to do (request %s)",
+                        data_id, request_id or "-")
+            return Response({"status": "accepted"})
         try:
             dependencies().enqueue_notification(data_id, request_id)
         except Exception as exc:

@@ -4,6 +4,8 @@ Built from settings on first use (``oficina_common.wiring``); tests swap in fake
 """
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,8 +16,13 @@ from oficina_common.wiring import Wiring
 
 from .ports import ApprovalTokens, Budgets, MercadoPago, Payments
 
+logger = logging.getLogger(__name__)
+
 SEND_APPROVAL_LINK_TASK = "billing.send_budget_approval_link"
 PROCESS_NOTIFICATION_TASK = "billing.process_mercadopago_notification"
+# Mercado Pago notifies a payment's creation within seconds (and retries a failed delivery for a while).
+CREATED_MARKER_SECONDS = 15 * 60
+MARKER_POLL_SECONDS = 0.01
 
 
 def utc_now() -> datetime:
@@ -26,6 +33,51 @@ def _send_task(name: str, *args: Any) -> None:
     from config.celery import app
 
     app.send_task(name, args=list(args), queue="billing")
+
+
+class CreatedPayments:
+    """The Mercado Pago payments Billing created itself and whose create answer it holds: their
+    ``payment.created`` notification has nothing to tell it, so the webhook queues no task for it.
+
+    A short-lived marker in the cache (Redis), keyed by Mercado Pago's payment id. Best effort both
+    ways: a marker that was never written, or is lost, only costs the task that reads the payment
+    again, as for any notification.
+    """
+
+    def __init__(self, cache: Any = None):
+        self._cache = cache
+
+    @property
+    def cache(self) -> Any:
+        from django.core.cache import caches
+
+        return self._cache if self._cache is not None else caches["default"]
+
+    @staticmethod
+    def _key(mercadopago_payment_id: str) -> str:
+        return f"mercadopago:created-by-us:{mercadopago_payment_id}"
+
+    def remember(self, mercadopago_payment_id: str) -> None:
+        try:
+            self.cache.set(self._key(mercadopago_payment_id), 1, CREATED_MARKER_SECONDS)
+        except Exception:  # noqa: BLE001 - without the marker the notification's task runs, as ever
+            logger.warning("could not mark Mercado Pago payment %s as created by Billing", mercadopago_payment_id,
+                           exc_info=True)
+
+    def knows(self, mercadopago_payment_id: str, *, wait: float = 0.0) -> bool:
+        """Whether the marker is there, looking again for up to ``wait`` seconds: Mercado Pago may
+        notify a creation as it answers it, a moment before its creator has written the marker."""
+        deadline = time.monotonic() + wait
+        try:
+            while self.cache.get(self._key(mercadopago_payment_id)) is None:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(MARKER_POLL_SECONDS)
+        except Exception:  # noqa: BLE001 - unknown: the notification's task runs, as ever
+            logger.warning("could not read the created-by-Billing marker of Mercado Pago payment %s",
+                           mercadopago_payment_id, exc_info=True)
+            return False
+        return True
 
 
 @dataclass
@@ -40,6 +92,7 @@ class Dependencies:
     enqueue_notification: Callable[[str, str], None] = field(
         default=lambda mp_id, request_id: _send_task(PROCESS_NOTIFICATION_TASK, mp_id, request_id))
     clock: Callable[[], datetime] = utc_now
+    created_payments: CreatedPayments = field(default_factory=CreatedPayments)
 
 
 def mercadopago_from_settings() -> MercadoPago:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from oficina_common import contracts
 from oficina_common.auth import ADMIN, ATTENDANT
 from oficina_common.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from oficina_common.limits import ensure_fits
@@ -132,21 +133,53 @@ class BudgetLine:
     def is_service(self) -> bool:
         return self.kind == ItemKind.SERVICE
 
+    def to_item(self, status: LineStatus | None = None) -> contracts.ItemLine:
+        """The line as messages carry it (the shape CreateBudget receives, plus its id once it has one
+        and, in a decision, its ``status``)."""
+        extra: dict[str, Any] = {"line_id": self.line_id} if self.line_id else {}
+        if status is not None:
+            extra["status"] = status.value
+        return contracts.ItemLine(kind=self.kind, catalog_id=self.catalog_id, description=self.description,
+                                  quantity=self.quantity, unit_price_cents=self.unit_price_cents, job=self.job,
+                                  optional=self.optional, **extra)
+
     def to_message(self) -> dict[str, Any]:
-        """The line as messages carry it (the shape CreateBudget receives, plus its id once it has one)."""
-        message: dict[str, Any] = {
-            "kind": self.kind, "catalog_id": self.catalog_id, "description": self.description,
-            "quantity": self.quantity, "unit_price_cents": self.unit_price_cents, "job": self.job,
-            "optional": self.optional}
-        if self.line_id:
-            message["line_id"] = self.line_id
-        return message
+        """The line as JSON: what messages carry and what the lines item stores."""
+        return self.to_item().to_payload()
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.to_message(), "total_cents": self.total_cents}
 
     @classmethod
+    def from_item(cls, item: contracts.ItemLine, *, where: str = "items") -> BudgetLine:
+        """A line of a command, already read by its contract, held to Billing's stricter rules: a
+        description, at most MAX_QUANTITY, a price within MAX_UNIT_PRICE_CENTS, a job up to MAX_JOB."""
+        if not item.catalog_id.strip():
+            raise ValidationFailed(f"{where}.catalog_id: required.")
+        if not item.description.strip():
+            raise ValidationFailed(f"{where}.description: required.")
+        if "unit_price_cents" not in item.model_fields_set:
+            raise ValidationFailed(f"{where}.unit_price_cents: a whole number from 0 to {MAX_UNIT_PRICE_CENTS}.")
+        return cls._checked(kind=item.kind, catalog_id=item.catalog_id, description=item.description,
+                            quantity=item.quantity, unit_price_cents=item.unit_price_cents, job=item.job,
+                            optional=item.optional, where=where)
+
+    @classmethod
+    def _checked(cls, *, kind: str, catalog_id: Any, description: str, quantity: Any, unit_price_cents: Any,
+                 job: Any, optional: bool, where: str) -> BudgetLine:
+        quantity = _whole(quantity, f"{where}.quantity", 1, MAX_QUANTITY)
+        unit_price = _whole(unit_price_cents, f"{where}.unit_price_cents", 0, MAX_UNIT_PRICE_CENTS)
+        # Older messages know no jobs: everything is one job, approved or declined whole.
+        job = 1 if job is None else _whole(job, f"{where}.job", 1, MAX_JOB)
+        # Only a part may be left out of its job; a service marked optional is simply not (never refused).
+        optional = optional and kind == ItemKind.PART
+        # A name longer than Billing keeps is cut, never a reason to refuse the budget.
+        return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=clip(description, MAX_LINE_DESCRIPTION),
+                   quantity=quantity, unit_price_cents=unit_price, job=job, optional=optional)
+
+    @classmethod
     def from_dict(cls, data: Any, *, where: str = "items") -> BudgetLine:
+        """A line as the API (staff's revision) gives it, under the same rules as :meth:`from_item`."""
         if not isinstance(data, Mapping):
             raise ValidationFailed(f"{where}: each item must be an object.")
         kind = data.get("kind")
@@ -158,20 +191,14 @@ class BudgetLine:
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
             raise ValidationFailed(f"{where}.description: required.")
-        quantity = _whole(data.get("quantity"), f"{where}.quantity", 1, MAX_QUANTITY)
-        unit_price = _whole(data.get("unit_price_cents"), f"{where}.unit_price_cents", 0, MAX_UNIT_PRICE_CENTS)
-        # Older messages know no jobs: everything is one job, approved or declined whole.
-        job = 1 if data.get("job") is None else _whole(data.get("job"), f"{where}.job", 1, MAX_JOB)
         optional = data.get("optional", False)
         if optional is None:
             optional = False
         if not isinstance(optional, bool):
             raise ValidationFailed(f"{where}.optional: must be true or false.")
-        # Only a part may be left out of its job; a service marked optional is simply not (never refused).
-        optional = optional and kind == ItemKind.PART
-        # A name longer than Billing keeps is cut, never a reason to refuse the budget.
-        return cls(kind=kind, catalog_id=str(catalog_id).strip(), description=clip(description, MAX_LINE_DESCRIPTION),
-                   quantity=quantity, unit_price_cents=unit_price, job=job, optional=optional)
+        return cls._checked(kind=kind, catalog_id=catalog_id, description=description, quantity=data.get("quantity"),
+                            unit_price_cents=data.get("unit_price_cents"), job=data.get("job"), optional=optional,
+                            where=where)
 
 
 @dataclass(frozen=True)
@@ -240,11 +267,13 @@ def parse_line_ids(raw: Any, line_count: int) -> tuple[int, ...]:
 
 
 def parse_lines(raw: Any) -> tuple[BudgetLine, ...]:
+    """The lines of a command (its contract's item lines) or of the API (dicts)."""
     if not isinstance(raw, list) or not raw:
         raise ValidationFailed("items: at least one item is required.")
     if len(raw) > MAX_LINES:
         raise ValidationFailed(f"items: at most {MAX_LINES} items.")
-    return tuple(BudgetLine.from_dict(item, where=f"items[{n}]") for n, item in enumerate(raw))
+    return tuple(BudgetLine.from_item(item, where=f"items[{n}]") if isinstance(item, contracts.ItemLine)
+                 else BudgetLine.from_dict(item, where=f"items[{n}]") for n, item in enumerate(raw))
 
 
 # The staff roles that may decide a budget for the customer. Never a mechanic: he diagnoses the
@@ -561,44 +590,39 @@ class Budget:
         )
 
     # What each move tells the orchestrator (docs/messages.md).
-    def created_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"budget_id": self.budget_id, "version": self.version,
-                                   "total_cents": self.total_cents, "expires_at": iso(self.expires_at),
-                                   "revision": self.is_revision}
+    def created_payload(self) -> contracts.BudgetCreated:
+        revision: dict[str, Any] = {}
         if self.is_revision:
             # A revision staff made reaches the saga with what it adds (items) and the whole version
             # (lines): versions may reach the saga out of order, and it awaits the newest one whole.
-            payload.update(additional_total_cents=self.additional_total_cents,
-                           items=[line.to_message() for line in self.additional_lines],
-                           lines=[line.to_message() for line in self.lines], origin=self.origin)
-        return payload
+            revision = {"additional_total_cents": self.additional_total_cents,
+                        "items": [line.to_item() for line in self.additional_lines],
+                        "lines": [line.to_item() for line in self.lines], "origin": self.origin}
+        return contracts.BudgetCreated(budget_id=self.budget_id, version=self.version, total_cents=self.total_cents,
+                                       expires_at=iso(self.expires_at), revision=self.is_revision, **revision)
 
-    def line_messages(self) -> list[dict[str, Any]]:
+    def line_messages(self) -> list[contracts.ItemLine]:
         """Every line as messages carry it, with its decision."""
-        return [{**line.to_message(), "status": self.line_status(line).value} for line in self.lines]
+        return [line.to_item(self.line_status(line)) for line in self.lines]
 
-    def decided_payload(self) -> dict[str, Any]:
+    def decided_payload(self) -> contracts.BudgetApproved | contracts.BudgetClosed:
         if self.status == BudgetStatus.APPROVED:
             # total_cents: what the customer agreed to pay in all (declined lines are not charged).
-            payload: dict[str, Any] = {
-                "budget_id": self.budget_id, "version": self.version, "total_cents": self.approved_total_cents,
-                "decided_by": self.decided_by, "lines": self.line_messages(),
-                "declined_total_cents": self.declined_total_cents}
-            if self.is_revision:
-                payload["additional_total_cents"] = self.approved_additional_total_cents
-            return payload
-        payload = {"budget_id": self.budget_id, "version": self.version, "total_cents": self.total_cents,
-                   "decided_by": self.decided_by}
-        if self.status == BudgetStatus.REJECTED:
-            payload["reason"] = self.decision_reason
-        return payload
+            revision = {"additional_total_cents": self.approved_additional_total_cents} if self.is_revision else {}
+            return contracts.BudgetApproved(
+                budget_id=self.budget_id, version=self.version, total_cents=self.approved_total_cents,
+                decided_by=self.decided_by, lines=self.line_messages(),
+                declined_total_cents=self.declined_total_cents, **revision)
+        rejected = {"reason": self.decision_reason} if self.status == BudgetStatus.REJECTED else {}
+        return contracts.BudgetClosed(budget_id=self.budget_id, version=self.version, total_cents=self.total_cents,
+                                      decided_by=self.decided_by, **rejected)
 
-    def closed_payload(self) -> dict[str, Any]:
-        return {"budget_id": self.budget_id, "version": self.version}
+    def closed_payload(self) -> contracts.BudgetClosed:
+        return contracts.BudgetClosed(budget_id=self.budget_id, version=self.version)
 
-    def cancelled_payload(self) -> dict[str, Any]:
+    def cancelled_payload(self) -> contracts.BudgetCancelled:
         """BudgetCancelled: the version's status says whether it was cancelled or had closed otherwise."""
-        return {**self.closed_payload(), "status": self.status.value}
+        return contracts.BudgetCancelled(budget_id=self.budget_id, version=self.version, status=self.status.value)
 
 
 def hash_approval_token(token: str) -> str:
@@ -876,32 +900,31 @@ class Payment:
             return None
         return replace(self, updated_at=now, **changed), event
 
-    def event_payload(self, event_type: str) -> dict[str, Any]:
-        if event_type == "billing.PaymentRequested":
-            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
-                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
-                    "amount_cents": self.amount_cents, "qr_code": self.qr_code or None,
-                    "init_point": self.init_point or None}
-        if event_type == "billing.PaymentApproved":
-            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
-                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
-                    "amount_cents": self.amount_cents}
-        if event_type == "billing.PaymentFailed":
-            return {"payment_id": self.payment_id, "budget_id": self.budget_id,
-                    "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
-                    "reason": self.failure_reason}
-        if event_type == "billing.PaymentRefunded":
-            return {"payment_id": self.payment_id, "mercadopago_payment_id": self.mercadopago_payment_id,
-                    "amount_cents": self.amount_cents}
-        if event_type == "billing.PaymentCancelled":
-            return {"payment_id": self.payment_id}
-        raise ValueError(f"not a payment event: {event_type}")
+    def news(self, event_type: str, *, extra: MercadoPagoPayment | None = None) -> contracts.PaymentNews:
+        """What ``event_type`` tells of this payment (the fields of NEWS_FIELDS); ``extra``: the
+        PaymentRefunded of a duplicate, whose extra payment went back while this one stays as it is."""
+        if event_type not in NEWS_FIELDS:
+            raise ValueError(f"not a payment event: {event_type}")
+        if extra is not None:
+            return contracts.PaymentNews(payment_id=self.payment_id, mercadopago_payment_id=extra.id,
+                                         amount_cents=extra.amount_cents, status=PaymentStatus.REFUNDED.value,
+                                         duplicate=True, reason="second payment for the same order")
+        known = {"payment_id": self.payment_id, "budget_id": self.budget_id,
+                 "mercadopago_payment_id": self.mercadopago_payment_id, "status": self.status.value,
+                 "amount_cents": self.amount_cents, "qr_code": self.qr_code or None,
+                 "init_point": self.init_point or None, "reason": self.failure_reason}
+        return contracts.PaymentNews(**{name: known[name] for name in NEWS_FIELDS[event_type]})
 
-    def extra_refunded_payload(self, extra: MercadoPagoPayment) -> dict[str, Any]:
-        """PaymentRefunded for a duplicate: the extra payment went back; this one stays as it is."""
-        return {"payment_id": self.payment_id, "mercadopago_payment_id": extra.id,
-                "amount_cents": extra.amount_cents, "status": PaymentStatus.REFUNDED.value, "duplicate": True,
-                "reason": "second payment for the same order"}
+
+# What each payment event carries (docs/messages.md).
+NEWS_FIELDS: dict[str, tuple[str, ...]] = {
+    "billing.PaymentRequested": ("payment_id", "budget_id", "mercadopago_payment_id", "status", "amount_cents",
+                                 "qr_code", "init_point"),
+    "billing.PaymentApproved": ("payment_id", "budget_id", "mercadopago_payment_id", "status", "amount_cents"),
+    "billing.PaymentFailed": ("payment_id", "budget_id", "mercadopago_payment_id", "status", "reason"),
+    "billing.PaymentRefunded": ("payment_id", "mercadopago_payment_id", "amount_cents"),
+    "billing.PaymentCancelled": ("payment_id",),
+}
 
 
 def _payment_event(target: PaymentStatus, mp: MercadoPagoPayment, *,

@@ -6,6 +6,7 @@ right after the write and swept later by a beat task if the drain did not happen
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -192,8 +193,25 @@ def _budget_item(budget: Budget) -> dict[str, Any]:
         "linkSentAt": iso(budget.link_sent_at),
         "declinedLineIds": sorted(budget.declined_line_ids) or None,
         "carriedLineCount": budget.carried_line_count,
+        "lines": _lines_attribute(budget.lines),
         "rev": budget.rev,
     })
+
+
+def _lines_attribute(lines: Iterable[BudgetLine]) -> str:
+    """The version's lines as one compact JSON attribute of its item, written in the same PutItem: the
+    reads (get, latest, a list, a decision) need no ``budget_items`` Query. The lines never change
+    after the version is created (a decision records declined line ids, not the lines)."""
+    return json.dumps([line.to_message() for line in lines], separators=(",", ":"), ensure_ascii=False)
+
+
+def _lines_of(item: dict[str, Any]) -> tuple[BudgetLine, ...]:
+    return tuple(
+        BudgetLine(kind=line["kind"], catalog_id=line["catalog_id"], description=line["description"],
+                   quantity=int(line["quantity"]), unit_price_cents=int(line["unit_price_cents"]),
+                   job=int(line.get("job", 1)), optional=bool(line.get("optional", False)),
+                   line_id=int(line.get("line_id") or n + 1))
+        for n, line in enumerate(json.loads(item["lines"])))
 
 
 def _budget_changes(budget: Budget) -> dict[str, Any]:
@@ -280,6 +298,9 @@ class BudgetRepository(_OutboxCarrier):
 
     # reads
     def _load(self, item: dict[str, Any]) -> Budget:
+        if "lines" in item:
+            return _budget_from(item, _lines_of(item))
+        # A version written before its item carried its lines: they are in budget_items only.
         lines = _version_lines(self.items_table, item["budgetId"], int(item["version"]), item.get("linesKey", ""))
         return _budget_from(item, lines)
 
@@ -294,13 +315,27 @@ class BudgetRepository(_OutboxCarrier):
         ).get("Items", [])
         return self._load(items[0]) if items else None
 
+    def get_with_latest_version(self, budget_id: str, version: int) -> tuple[Budget | None, int]:
+        """A version and the number of the budget's latest one (0 when there is none from ``version``
+        on), in one consistent Query of the versions from ``version`` on: a decision needs both."""
+        items = list(query_all(self.table, KeyConditionExpression="budgetId = :b AND version >= :v",
+                               ExpressionAttributeValues={":b": budget_id, ":v": version}, ConsistentRead=True))
+        wanted = next((item for item in items if int(item["version"]) == version), None)
+        latest = max((int(item["version"]) for item in items), default=0)
+        return (self._load(wanted) if wanted else None), latest
+
     def versions(self, budget_id: str) -> list[Budget]:
         items = query_all(self.table, KeyConditionExpression="budgetId = :b",
                           ExpressionAttributeValues={":b": budget_id}, ConsistentRead=True)
         return [self._load(item) for n, item in enumerate(items) if n < MAX_VERSIONS]
 
     def list_by_service_order(self, service_order_id: str) -> list[Budget]:
-        """The latest version of each budget of an order, oldest budget first."""
+        """The latest version of each budget of an order, oldest budget first, in one Query.
+
+        The index projects the whole item (its lines included), so the list is served from it: like
+        any list, it may lag a write by the index's propagation delay. Decisions read the table
+        itself and answer a stale version with a 409 naming the latest.
+        """
         latest: dict[str, dict[str, Any]] = {}
         for item in query_all(self.table, IndexName="ServiceOrderIndex",
                               KeyConditionExpression="serviceOrderId = :o",
@@ -309,9 +344,7 @@ class BudgetRepository(_OutboxCarrier):
             if current is None or int(item["version"]) > int(current["version"]):
                 latest[item["budgetId"]] = item
         ordered = sorted(latest.values(), key=lambda i: (i.get("createdAt", ""), i["budgetId"]))
-        # The index is eventually consistent: read each budget's latest version from the table itself.
-        budgets = [self.latest(item["budgetId"]) for item in ordered]
-        return [b for b in budgets if b is not None]
+        return [self._load(item) for item in ordered]
 
     def list_by_status(self, status: BudgetStatus, *, limit: int = 50,
                        page_token: str | None = None) -> Page[Budget]:
@@ -336,8 +369,13 @@ class BudgetRepository(_OutboxCarrier):
         return found
 
     # writes
-    def add(self, budget: Budget, messages: Sequence[Envelope] = ()) -> Budget:
-        """Write the version's lines, then the version item that makes them visible (if it is new)."""
+    def add(self, budget: Budget, messages: Sequence[Envelope] = (), *,
+            link_claimed_at: datetime | None = None) -> Budget:
+        """Write the version's lines, then the version item that makes them visible (if it is new).
+
+        With ``link_claimed_at`` the version is created claimed for sending its approval link (see
+        ``claim_link_sending``): the worker that creates it sends the link without a claim write.
+        """
         prefix = _lines_prefix(budget.version, budget.lines_key)
         with self.items_table.batch_writer(overwrite_by_pkeys=["budgetId", "itemId"]) as batch:
             for n, line in enumerate(budget.lines):
@@ -349,8 +387,8 @@ class BudgetRepository(_OutboxCarrier):
                     "unitPriceCents": line.unit_price_cents, "totalCents": line.total_cents,
                     "job": line.job, "optional": line.optional, "lineId": line.line_id,
                 }))
-        self._insert(_budget_item(budget), messages,
-                     conflict=f"Budget {budget.budget_id} version {budget.version} already exists.")
+        item = {**_budget_item(budget), **_present({"linkClaimedAt": iso(link_claimed_at)})}
+        self._insert(item, messages, conflict=f"Budget {budget.budget_id} version {budget.version} already exists.")
         return budget
 
     def save(self, budget: Budget, *, expected: Budget, messages: Sequence[Envelope] = ()) -> Budget:

@@ -119,14 +119,15 @@ def approval_link_view(token: str) -> ApprovalLinkView:
     deps = dependencies()
     now = deps.clock()
     record = deps.approval_tokens.get(hash_approval_token(token), now=now, include_expired=True)
-    budget = deps.budgets.get(record.budget_id, record.version) if record else None
-    if record is None or budget is None:
+    if record is None:
+        return ApprovalLinkView(LinkState.UNKNOWN)
+    budget, latest_version = deps.budgets.get_with_latest_version(record.budget_id, record.version)
+    if budget is None:
         return ApprovalLinkView(LinkState.UNKNOWN)
     added = _added_lines(budget)
     if record.used_decision:
         return ApprovalLinkView(LinkState.USED, budget, added, used_decision=record.used_decision)
-    latest = deps.budgets.latest(budget.budget_id)
-    if budget.status == BudgetStatus.SUPERSEDED or (latest is not None and latest.version > budget.version):
+    if budget.status == BudgetStatus.SUPERSEDED or latest_version > budget.version:
         return ApprovalLinkView(LinkState.SUPERSEDED, budget, added)
     if budget.status in (BudgetStatus.APPROVED, BudgetStatus.REJECTED):
         return ApprovalLinkView(LinkState.DECIDED, budget, added)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from oficina_common import contracts
 from oficina_common.concurrency import MAX_ATTEMPTS, retry_on_conflict
 from oficina_common.correlation import bind_correlation_id
 from oficina_common.dynamodb import Page
@@ -27,7 +28,7 @@ from oficina_common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from oficina_common.messages import TEXT_LIMIT, Envelope, clip
+from oficina_common.messages import Envelope, clip
 
 from .dependencies import dependencies
 from .domain import (
@@ -80,45 +81,29 @@ URL_LIMIT = 1000
 PAYMENT_DESCRIPTION_LIMIT = 250  # Mercado Pago's own limit
 
 
-def _text(payload: dict[str, Any], name: str, *, required: bool = True, max_length: int = 500) -> str:
-    """A field that must be exactly right (an id, an e-mail address, a choice): refused when it is not."""
-    value = payload.get(name)
-    if value is None or value == "":
-        if required:
-            raise ValidationFailed(f"{name}: required.")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationFailed(f"{name}: must be a string.")
-    value = str(value).strip()
+def _exact(value: str | None, name: str, *, required: bool = True, max_length: int = 500) -> str:
+    """A field that must be exactly right (an id, an e-mail address): refused when it is not."""
+    value = (value or "").strip()
+    if not value and required:
+        raise ValidationFailed(f"{name}: required.")
     if len(value) > max_length:
         raise ValidationFailed(f"{name}: at most {max_length} characters.")
     return value
 
 
-def _free_text(payload: dict[str, Any], name: str, limit: int = TEXT_LIMIT) -> str:
-    """A cosmetic field (a reason, a name, a description): cut to what Billing keeps, never refused,
-    so that a long cancel reason never stops a refund."""
-    value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return ""
-    return clip(str(value), limit)
-
-
-def _link(payload: dict[str, Any], name: str) -> str:
+def _link(value: str) -> str:
     """A link the customer follows: left out when too long, since a cut link leads nowhere."""
-    value = payload.get(name)
-    value = value.strip() if isinstance(value, str) else ""
+    value = value.strip()
     return value if len(value) <= URL_LIMIT else ""
 
 
-def _whole(payload: dict[str, Any], name: str, minimum: int = 1) -> int:
-    value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _whole(value: int | None, name: str, minimum: int = 1) -> int:
+    if value is None or value < minimum:
         raise ValidationFailed(f"{name}: a whole number of at least {minimum}.")
     return value
 
 
-def _event(event_type: str, source: Budget | Payment, payload: dict[str, Any],
+def _event(event_type: str, source: Budget | Payment, payload: contracts.Contract,
            cause: Envelope | None = None, *, origin: str | None = None) -> Envelope:
     """A reply to the command that caused it, or an event of the source's saga.
 
@@ -140,33 +125,41 @@ def _event(event_type: str, source: Budget | Payment, payload: dict[str, Any],
 
 # --- budgets ------------------------------------------------------------------------------------
 
-def budget_create(*, command: Envelope) -> Budget:
-    """``billing.CreateBudget``: one budget per saga, however often (or concurrently) the command comes."""
+def budget_create(*, order: contracts.CreateBudget, command: Envelope) -> Budget:
+    """``billing.CreateBudget``: one budget per saga, however often (or concurrently) the command comes.
+
+    The create is conditional, so it is tried first and a repeat is told apart by its AlreadyExists
+    (no read before it). The version is created claimed for its approval link by this worker,
+    which e-mails the link next with the budget in hand.
+    """
     deps = dependencies()
-    payload = command.payload
-    lines = parse_lines(payload.get("items"))
+    lines = parse_lines(order.items)
     budget_id = budget_id_for_saga(command.saga_id)
+    now = _now()
+    budget = Budget.open(
+        budget_id=budget_id, saga_id=command.saga_id, service_order_id=command.service_order_id,
+        customer_id=_exact(order.customer_id, "customer_id"), lines=lines, now=now, approval_ttl=approval_ttl(),
+        command_id=command.message_id, customer_name=clip(order.customer_name),
+        customer_email=_exact(order.customer_email, "customer_email", required=False, max_length=254),
+        order_number=clip(order.order_number, ORDER_NUMBER_LIMIT), tracking_url=_link(order.tracking_url),
+    )
+    try:
+        deps.budgets.add(budget, [_event("billing.BudgetCreated", budget, budget.created_payload(), command)],
+                         link_claimed_at=now if budget.customer_email else None)
+    except AlreadyExists:
+        # A redelivery, or another CreateBudget of the same saga (a retry of the step, a concurrent
+        # delivery, or the saga's CancelBudget that came first): answered from what is there.
+        return _answer_create_again(budget_id, command)
+    logger.info("budget %s version 1 created: %d cents", budget_id, budget.total_cents)
+    _email_approval_link_now(budget, claimed_at=now)
+    return budget
+
+
+def _answer_create_again(budget_id: str, command: Envelope) -> Budget:
+    """The answer is version 1, whatever came after it; a redelivery's answer carries the id its first one had."""
+    deps = dependencies()
     existing = deps.budgets.latest(budget_id)
-    if existing is None:
-        budget = Budget.open(
-            budget_id=budget_id, saga_id=command.saga_id, service_order_id=command.service_order_id,
-            customer_id=_text(payload, "customer_id"), lines=lines, now=_now(), approval_ttl=approval_ttl(),
-            command_id=command.message_id, customer_name=_free_text(payload, "customer_name"),
-            customer_email=_text(payload, "customer_email", required=False, max_length=254),
-            order_number=_free_text(payload, "order_number", ORDER_NUMBER_LIMIT),
-            tracking_url=_link(payload, "tracking_url"),
-        )
-        try:
-            deps.budgets.add(budget, [_event("billing.BudgetCreated", budget, budget.created_payload(), command)])
-        except AlreadyExists:
-            existing = deps.budgets.latest(budget_id)  # a concurrent delivery created it first
-        else:
-            logger.info("budget %s version 1 created: %d cents", budget_id, budget.total_cents)
-            _email_approval_link_now(budget)
-            return budget
     logger.info("budget %s already exists for saga %s; answering again", budget_id, command.saga_id)
-    # A redelivery, or another CreateBudget of the same saga (a retry of the step): the answer is
-    # version 1, whatever came after it; a redelivery's answer carries the id its first one had.
     first = existing if existing.version == 1 else deps.budgets.get(budget_id, 1) or existing
     if first.never_opened:
         # The saga cancelled it before this command came: nothing is opened for approval.
@@ -186,7 +179,8 @@ def _resume_approval_email(budget: Budget) -> None:
 def budget_revise(*, budget_id: str, items: Any, reason: str = "", command: Envelope | None = None) -> Budget:
     """Version N+1 = version N's items plus the additional ones; N becomes SUPERSEDED.
 
-    Also what ``POST budgets/{id}/revisions/`` (staff) calls, without a command.
+    ``items``: the command's item lines (``contracts.ItemLine``), or, from ``POST
+    budgets/{id}/revisions/`` (staff, without a command), the API's dicts.
     """
     deps = dependencies()
     additional = parse_lines(items)
@@ -242,7 +236,7 @@ def _supersede(previous: Budget | None) -> None:
                       gave_up=f"Budget {previous.budget_id} kept changing while it was being superseded.")
 
 
-def budget_cancel(*, command: Envelope) -> Budget:
+def budget_cancel(*, cancellation: contracts.CancelBudget, command: Envelope) -> Budget:
     """``billing.CancelBudget`` (a compensation): CANCELLED, and BudgetCancelled in reply, even if already closed.
 
     Without ``budget_id`` it is the saga's budget (the saga gave up waiting for CreateBudget's
@@ -252,8 +246,8 @@ def budget_cancel(*, command: Envelope) -> Budget:
     """
     deps = dependencies()
     saga_budget_id = budget_id_for_saga(command.saga_id)
-    budget_id = _text(command.payload, "budget_id", required=False) or saga_budget_id
-    reason = _free_text(command.payload, "reason")
+    budget_id = _exact(cancellation.budget_id, "budget_id", required=False) or saga_budget_id
+    reason = clip(cancellation.reason)
 
     def cancel(current: Budget | None) -> Budget:
         if current is None and budget_id == saga_budget_id:
@@ -308,14 +302,14 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
     now = _now()
     token = _approval_token(actor, budget_id, version, decision, now) if actor.approval_token else None
 
-    def decide(budget: Budget | None) -> DecisionOutcome:
+    def decide(found: tuple[Budget | None, int]) -> DecisionOutcome:
+        budget, latest_version = found
         if budget is None or not actor.may_see(budget.customer_id):
             raise NotFound(f"Budget {budget_id} version {version} does not exist.")
-        latest = deps.budgets.latest(budget_id)
-        if latest is not None and latest.version > version and budget.status != decision.status:
+        if latest_version > version and budget.status != decision.status:
             raise InvalidTransition(
-                f"Version {version} of budget {budget_id} is stale: the budget is at version {latest.version}.",
-                code="stale_version", extra={"version": version, "latest_version": latest.version},
+                f"Version {version} of budget {budget_id} is stale: the budget is at version {latest_version}.",
+                code="stale_version", extra={"version": version, "latest_version": latest_version},
             )
         decided = budget.decide(decision, by=actor.decided_by, reason=reason, now=now,
                                 lines=lines if decision is Decision.APPROVE else None)
@@ -329,7 +323,7 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
                     actor.decided_by, len(saved.declined_line_ids))
         return DecisionOutcome(saved, changed=True)
 
-    outcome = retry_on_conflict(decide, read=lambda: deps.budgets.get(budget_id, version),
+    outcome = retry_on_conflict(decide, read=lambda: deps.budgets.get_with_latest_version(budget_id, version),
                                 gave_up=f"Budget {budget_id} kept changing; try again.")
     if token is not None:
         try:
@@ -355,11 +349,12 @@ def _approval_token(actor: Actor, budget_id: str, version: int, decision: Decisi
     return token
 
 
-def _email_approval_link_now(budget: Budget) -> None:
-    """The link of a budget just created, e-mailed by the worker that created it, with the budget
-    in hand (no task, no second read); a mail server that fails hands it to the retrying task."""
+def _email_approval_link_now(budget: Budget, *, claimed_at: datetime) -> None:
+    """The link of a budget just created (claimed for this worker in its creating write), e-mailed by
+    the worker that created it, with the budget in hand (no task, no second read, no claim write); a
+    mail server that fails releases the claim and hands it to the retrying task."""
     try:
-        _email_approval_link(budget)
+        _email_approval_link(budget, claimed_at=claimed_at)
     except Exception:  # noqa: BLE001 - the budget is created; the task retries the e-mail
         logger.warning("approval link of budget %s not e-mailed now; a task retries it", budget.budget_id,
                        exc_info=True)
@@ -370,6 +365,9 @@ def budget_send_approval_link(*, budget_id: str, version: int) -> bool:
     """E-mail the customer a fresh single-use link for a version waiting for approval.
 
     The token exists only in the e-mail; Billing keeps its SHA-256 hash, bound to the version.
+    When another sender holds the claim (the worker that created the version, still sending or
+    crashed), ConcurrencyConflict: the task tries again later, and finds the link sent, or the
+    claim stale and takes it.
     """
     budget = dependencies().budgets.get(budget_id, version)
     if budget is None:
@@ -378,7 +376,7 @@ def budget_send_approval_link(*, budget_id: str, version: int) -> bool:
     return _email_approval_link(budget)
 
 
-def _email_approval_link(budget: Budget) -> bool:
+def _email_approval_link(budget: Budget, *, claimed_at: datetime | None = None) -> bool:
     deps = dependencies()
     budget_id, version = budget.budget_id, budget.version
     if budget.status != BudgetStatus.PENDING_APPROVAL or budget.link_sent_at is not None:
@@ -386,10 +384,11 @@ def _email_approval_link(budget: Budget) -> bool:
     if not budget.customer_email:
         logger.warning("budget %s has no customer e-mail; no approval link sent", budget_id)
         return False
-    now = _now()
-    if not deps.budgets.claim_link_sending(budget, now, stale_after=LINK_CLAIM_STALE_AFTER):
+    now = claimed_at or _now()
+    if claimed_at is None and not deps.budgets.claim_link_sending(budget, now, stale_after=LINK_CLAIM_STALE_AFTER):
         logger.info("approval link of budget %s version %d is being sent by someone else", budget_id, version)
-        return False
+        raise ConcurrencyConflict(f"The approval link of budget {budget_id} version {version} is being sent "
+                                  "by another worker; trying again later.")
     token = secrets.token_urlsafe(32)
     try:
         deps.approval_tokens.add(ApprovalToken(token_hash=hash_approval_token(token), budget_id=budget_id,
@@ -426,42 +425,41 @@ def budgets_expire(*, limit: int = 100) -> int:
 
 # --- payments -------------------------------------------------------------------------------------
 
-def payment_request(*, command: Envelope) -> Payment:
+def payment_request(*, request: contracts.RequestPayment, command: Envelope) -> Payment:
     """``billing.RequestPayment``: one payment per saga and budget version, created at Mercado Pago once."""
     deps = dependencies()
-    payload = command.payload
-    budget_id = _text(payload, "budget_id")
-    version = _whole(payload, "version")
-    amount_cents = _whole(payload, "amount_cents")
-    method = _text(payload, "method", required=False) or PaymentMethod.PIX.value
-    if method not in {m.value for m in PaymentMethod}:
-        raise ValidationFailed("method: must be 'pix' or 'checkout'.")
-    payment_id = payment_id_for(command.saga_id, budget_id, version)
-    # A repeat is answered from the payment, whatever became of the budget since.
-    payment = deps.payments.get(payment_id) or _open_payment(payment_id, command, budget_id=budget_id,
-                                                             version=version, amount_cents=amount_cents,
-                                                             method=PaymentMethod(method))
+    budget_id = _exact(request.budget_id, "budget_id")
+    amount_cents = _whole(request.amount_cents, "amount_cents")
+    payment_id = payment_id_for(command.saga_id, budget_id, request.version)
+    try:
+        payment = _open_payment(payment_id, command, request, budget_id=budget_id, amount_cents=amount_cents)
+    except (NotFound, InvalidTransition, ValidationFailed):
+        # A repeat is answered from the payment, whatever became of the budget since.
+        payment = deps.payments.get(payment_id)
+        if payment is None:
+            raise
     return _request_at_mercadopago(payment, cause=command)
 
 
-def _open_payment(payment_id: str, command: Envelope, *, budget_id: str, version: int, amount_cents: int,
-                  method: PaymentMethod) -> Payment:
-    """The payment's record, written once: of two deliveries at once, the first write is kept."""
+def _open_payment(payment_id: str, command: Envelope, request: contracts.RequestPayment, *, budget_id: str,
+                  amount_cents: int) -> Payment:
+    """The payment's record, written once by a conditional create (no read before it): of two
+    deliveries at once, or a repeat, the first write is kept and read on AlreadyExists."""
     deps = dependencies()
-    payload = command.payload
+    version = request.version
     budget = deps.budgets.get(budget_id, version)
     if budget is None or budget.saga_id != command.saga_id:
         raise NotFound(f"Budget {budget_id} version {version} does not exist.")
     if not budget.was_approved:
         raise InvalidTransition(f"Budget {budget_id} version {version} is {budget.status}: "
                                 "no payment is asked for a budget the customer has not approved.")
-    payer_email = _text(payload, "payer_email", required=False, max_length=254) or budget.customer_email
+    payer_email = _exact(request.payer_email, "payer_email", required=False, max_length=254) or budget.customer_email
     if not payer_email:
         raise ValidationFailed("payer_email: required (the budget has no customer e-mail either).")
     payment = Payment.open(
         payment_id=payment_id, budget=budget, saga_id=command.saga_id, service_order_id=command.service_order_id,
-        amount_cents=amount_cents, method=method, payer_email=payer_email,
-        description=_free_text(payload, "description", PAYMENT_DESCRIPTION_LIMIT)
+        amount_cents=amount_cents, method=PaymentMethod(request.method), payer_email=payer_email,
+        description=clip(request.description, PAYMENT_DESCRIPTION_LIMIT)
         or f"Oficina - OS {budget.order_number or budget.service_order_id}", now=_now())
     try:
         return deps.payments.add(payment)
@@ -486,6 +484,7 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
                 idempotency_key=payment.idempotency_key, amount_cents=payment.amount_cents,
                 description=payment.description, payer_email=payment.payer_email,
                 external_reference=payment.payment_id, notification_url=notification_url())
+            _mark_created_by_us(payment, created, now)
 
             def record(p: Payment) -> Payment:
                 return p.requested_pix(created, now)
@@ -509,12 +508,26 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
             return _answer_request(current, cause)  # another delivery recorded it first
         updated = record(current)
         saved = deps.payments.save(updated, expected=current,
-                                   messages=[_event(event_type, updated, updated.event_payload(event_type), cause)])
+                                   messages=[_event(event_type, updated, updated.news(event_type), cause)])
         logger.info("payment %s requested at Mercado Pago (%s)", current.payment_id, current.method)
         return saved
 
     return retry_on_conflict(save, first=payment, read=lambda: deps.payments.get(payment.payment_id),
                              gave_up=f"Payment {payment.payment_id} kept changing while it was being requested.")
+
+
+def _mark_created_by_us(payment: Payment, created: MercadoPagoPayment, now: datetime) -> None:
+    """Tell the webhook that this payment's ``payment.created`` notification has nothing new, when
+    the answer Billing is about to record says all it would (a Pix created pending).
+
+    Marked before the write, since Mercado Pago notifies as soon as it answers: if the write never
+    happens, the payment stays PENDING without its request recorded, and this command's retry or
+    the reconciliation asks Mercado Pago again with the same idempotency key and records the same
+    answer the notification's task would have read. Any later change comes as ``payment.updated``.
+    """
+    requested = payment.requested_pix(created, now)
+    if requested.observe(created, now) is None:
+        dependencies().created_payments.remember(created.id)
 
 
 def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
@@ -531,7 +544,7 @@ def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
     else:
         event_type = "billing.PaymentRequested"
     logger.info("payment %s is %s already; answering %s again", payment.payment_id, payment.status, event_type)
-    reply = _event(event_type, payment, payment.event_payload(event_type), command)
+    reply = _event(event_type, payment, payment.news(event_type), command)
     dependencies().payments.republish(payment, [reply])
     return payment
 
@@ -545,7 +558,7 @@ def _apply_mercadopago(payment: Payment, mp: MercadoPagoPayment, *, cause: Envel
         if change is None:
             return current
         updated, event_type = change
-        messages = [_event(event_type, updated, updated.event_payload(event_type), cause)] if event_type else []
+        messages = [_event(event_type, updated, updated.news(event_type), cause)] if event_type else []
         saved = deps.payments.save(updated, expected=current, messages=messages)
         if saved.status != current.status:
             logger.info("payment %s %s -> %s (Mercado Pago %s)", current.payment_id, current.status,
@@ -608,7 +621,7 @@ def _refund_duplicate(payment: Payment, extra: MercadoPagoPayment) -> Payment:
                    extra.id, payment.payment_id, payment.mercadopago_payment_id)
     if extra.our_status == PaymentStatus.APPROVED:
         _give_back(extra)
-    refunded = _event("billing.PaymentRefunded", payment, payment.extra_refunded_payload(extra),
+    refunded = _event("billing.PaymentRefunded", payment, payment.news("billing.PaymentRefunded", extra=extra),
                       origin=f"mercadopago:{extra.id}")
     def record(current: Payment) -> Payment:
         if extra.id in current.refunded_extras:
@@ -620,37 +633,37 @@ def _refund_duplicate(payment: Payment, extra: MercadoPagoPayment) -> Payment:
                              gave_up=f"Payment {payment.payment_id} kept changing; it will be tried again.")
 
 
-def payment_cancel(*, command: Envelope) -> Payment:
+def payment_cancel(*, undo: contracts.UndoPayment, command: Envelope) -> Payment:
     """``billing.CancelPayment``: a PENDING payment is cancelled; an APPROVED one is refunded instead."""
-    return _compensate(command)
+    return _compensate(undo, command)
 
 
-def payment_refund(*, command: Envelope) -> Payment:
+def payment_refund(*, undo: contracts.UndoPayment, command: Envelope) -> Payment:
     """``billing.RefundPayment``: an APPROVED payment is refunded; a PENDING one is cancelled instead."""
-    return _compensate(command)
+    return _compensate(undo, command)
 
 
-def _compensate(command: Envelope) -> Payment:
+def _compensate(undo: contracts.UndoPayment, command: Envelope) -> Payment:
     deps = dependencies()
-    reason = _free_text(command.payload, "reason")
-    if command.payload.get("payment_id") in (None, ""):
-        return _compensate_blind(command, reason)
-    payment_id = _text(command.payload, "payment_id")
+    reason = clip(undo.reason)
+    if undo.payment_id is None:
+        return _compensate_blind(undo, command, reason)
+    payment_id = _exact(undo.payment_id, "payment_id")
     payment = deps.payments.get(payment_id)
     if payment is None or payment.saga_id != command.saga_id:
         raise NotFound(f"Payment {payment_id} does not exist.")
     return _undo(payment, reason, command)
 
 
-def _compensate_blind(command: Envelope, reason: str) -> Payment:
+def _compensate_blind(undo: contracts.UndoPayment, command: Envelope, reason: str) -> Payment:
     """The saga gave up waiting for RequestPayment's reply and names the budget version instead.
 
     A payment that does not exist yet is recorded CANCELLED, under the key RequestPayment would
     create (the same conditional create): a RequestPayment arriving later charges nobody.
     """
     deps = dependencies()
-    budget_id = _text(command.payload, "budget_id")
-    version = _whole(command.payload, "version")
+    budget_id = _exact(undo.budget_id, "budget_id")
+    version = _whole(undo.version, "version")
     payment_id = payment_id_for(command.saga_id, budget_id, version)
     payment = deps.payments.get(payment_id)
     if payment is None:
@@ -663,7 +676,7 @@ def _compensate_blind(command: Envelope, reason: str) -> Payment:
             amount_cents=0, method=PaymentMethod.PIX, payer_email=budget.customer_email, description="", now=now,
         ).with_cancel_requested(reason, now).cancelled(now)
         reply = _event("billing.PaymentCancelled", unrequested,
-                       unrequested.event_payload("billing.PaymentCancelled"), command)
+                       unrequested.news("billing.PaymentCancelled"), command)
         try:
             deps.payments.add(unrequested, [reply])
         except AlreadyExists:
@@ -688,7 +701,7 @@ def _undo(payment: Payment, reason: str, command: Envelope) -> Payment:
                 # Already undone before this command came: answer again so the saga can go on.
                 event_type = ("billing.PaymentRefunded" if payment.status == PaymentStatus.REFUNDED
                               else "billing.PaymentCancelled")
-                reply = _event(event_type, payment, payment.event_payload(event_type), command)
+                reply = _event(event_type, payment, payment.news(event_type), command)
                 deps.payments.republish(payment, [reply])
             return payment
         acted = True
@@ -721,7 +734,7 @@ def _cancel_pending(payment: Payment, reason: str, cause: Envelope) -> Payment:
         cancelled = payment.cancelled(_now())
         return deps.payments.save(cancelled, expected=payment,
                                   messages=[_event("billing.PaymentCancelled", cancelled,
-                                                   cancelled.event_payload("billing.PaymentCancelled"), cause)])
+                                                   cancelled.news("billing.PaymentCancelled"), cause)])
     except ConcurrencyConflict:
         return deps.payments.get(payment.payment_id)
 
@@ -743,7 +756,7 @@ def _refund_approved(payment: Payment, cause: Envelope) -> Payment:
         refunded = payment.refunded(refund_id, _now())
         return deps.payments.save(refunded, expected=payment,
                                   messages=[_event("billing.PaymentRefunded", refunded,
-                                                   refunded.event_payload("billing.PaymentRefunded"), cause)])
+                                                   refunded.news("billing.PaymentRefunded"), cause)])
     except ConcurrencyConflict:
         # The webhook may have recorded the refund first: then it published PaymentRefunded.
         return deps.payments.get(payment.payment_id)

@@ -105,7 +105,7 @@ def a_budget(**changes: Any) -> Budget:
 
 def an_event(budget: Budget, kind: str = "billing.BudgetCreated") -> Envelope:
     return Envelope(type=kind, saga_id=budget.saga_id, service_order_id=budget.service_order_id,
-                    payload=budget.created_payload())
+                    payload=budget.created_payload().to_payload())
 
 
 def a_payment(**changes: Any) -> Payment:

@@ -55,6 +55,10 @@ class InMemoryBudgetRepository:
         versions = self.versions(budget_id)
         return versions[-1] if versions else None
 
+    def get_with_latest_version(self, budget_id: str, version: int) -> tuple[Budget | None, int]:
+        later = [b.version for b in self.versions(budget_id) if b.version >= version]
+        return self.get(budget_id, version), max(later, default=0)
+
     def versions(self, budget_id: str) -> list[Budget]:
         return sorted((b for (bid, _), b in self.items.items() if bid == budget_id), key=lambda b: b.version)
 
@@ -77,12 +81,15 @@ class InMemoryBudgetRepository:
         due = [k for k, b in self.items.items() if b.status == BudgetStatus.PENDING_APPROVAL and b.expires_at <= now]
         return due[:limit]
 
-    def add(self, budget: Budget, messages: Sequence[Envelope] = ()) -> Budget:
+    def add(self, budget: Budget, messages: Sequence[Envelope] = (), *,
+            link_claimed_at: datetime | None = None) -> Budget:
         with self.lock:
             key = (budget.budget_id, budget.version)
             if key in self.items:
                 raise AlreadyExists("exists")
             self.items[key] = budget
+            if link_claimed_at is not None:
+                self.claims[key] = link_claimed_at
         for message in messages:
             self.publisher.publish(message)
         return budget
@@ -341,7 +348,10 @@ def fake_billing(*, send_emails_inline: bool = True) -> FakeBilling:
         if send_emails_inline:
             from billing import services
 
-            services.budget_send_approval_link(budget_id=budget_id, version=version)
+            try:
+                services.budget_send_approval_link(budget_id=budget_id, version=version)
+            except ConcurrencyConflict:
+                pass  # another sender holds the link's claim: the task would try again later
 
     deps = Dependencies(
         budgets=InMemoryBudgetRepository(publisher), payments=InMemoryPaymentRepository(publisher),

@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from billing import services
+from billing import handlers
 from billing.tests import factories
 
 LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
@@ -13,7 +13,7 @@ LINK = re.compile(r"/budgets/review/([A-Za-z0-9_-]+)/")
 
 @pytest.fixture
 def budget(real):
-    return services.budget_create(command=factories.create_budget(customer_id="42"))
+    return handlers.create_budget(factories.create_budget(customer_id="42"))
 
 
 def url(budget_id: str, action: str = "") -> str:
@@ -73,7 +73,7 @@ class TestReading:
 
     def test_staff_list_by_status_with_page_tokens(self, staff, real):
         for _ in range(3):
-            services.budget_create(command=factories.create_budget())
+            handlers.create_budget(factories.create_budget())
         first = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "limit": 2}).json()
         assert len(first["results"]) == 2 and first["next_page_token"]
         second = staff.get("/api/v1/budgets/", {"status": "PENDING_APPROVAL", "limit": 2,
@@ -162,7 +162,7 @@ JOBS = factories.JOBS
 class TestLineByLine:
     @pytest.fixture
     def jobs(self, real):
-        return services.budget_create(command=factories.create_budget(customer_id="42", items=JOBS))
+        return handlers.create_budget(factories.create_budget(customer_id="42", items=JOBS))
 
     def test_the_customer_approves_some_lines_and_the_rest_are_declined(self, customer, jobs, real):
         response = customer.post(url(jobs.budget_id, "approve"), {"version": 1, "lines": [1, 2]}, format="json")

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from billing import services
+from billing import handlers, services
 from billing.domain import Actor
 from billing.tests import factories
 
@@ -10,9 +10,9 @@ from billing.tests import factories
 @pytest.fixture
 def payment(real):
     command = factories.create_budget(customer_id="42")
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.customer("42"))
-    return services.payment_request(command=factories.request_payment(command, budget.budget_id))
+    return handlers.request_payment(factories.request_payment(command, budget.budget_id))
 
 
 def test_the_customer_sees_how_to_pay(customer, payment):

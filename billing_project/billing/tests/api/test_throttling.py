@@ -1,5 +1,5 @@
 """Billing's throttles (DRF's scoped throttles on Redis): 429 with Retry-After in the usual body."""
-from billing import services
+from billing import handlers
 from billing.tests import factories
 from billing.tests.api.test_webhook_api import post as notify
 
@@ -14,7 +14,7 @@ def _assert_throttled(response):
 
 
 def test_budget_decisions_are_throttled_per_user_after_thirty(customer, other_customer, real):
-    budget = services.budget_create(command=factories.create_budget(customer_id="42"))
+    budget = handlers.create_budget(factories.create_budget(customer_id="42"))
     approve = f"/api/v1/budgets/{budget.budget_id}/approve/"
     answers = [customer.post(approve, {"version": 1}, format="json") for _ in range(31)]
     assert [a.status_code for a in answers[:30]] == [200] * 30  # the same decision again: a no-op
@@ -24,7 +24,7 @@ def test_budget_decisions_are_throttled_per_user_after_thirty(customer, other_cu
 
 
 def test_guessing_approval_links_is_throttled_per_address(client, real):
-    budget = services.budget_create(command=factories.create_budget(customer_id="42"))
+    budget = handlers.create_budget(factories.create_budget(customer_id="42"))
     approve = f"/api/v1/budgets/{budget.budget_id}/approve/"
     answers = [client.post(approve, {"version": 1, "token": f"guess-{n}"}, format="json") for n in range(31)]
     assert {a.status_code for a in answers[:30]} == {404}

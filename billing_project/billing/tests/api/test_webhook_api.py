@@ -1,10 +1,12 @@
 """The webhook endpoint alone: it checks, queues and answers; it never changes state itself."""
 import json
+import threading
 import time
 import uuid
 
 import pytest
 
+from billing.dependencies import CreatedPayments
 from billing.tests.support import WEBHOOK_SECRET
 from billing.webhooks import sign
 
@@ -86,3 +88,53 @@ def test_when_the_broker_is_down_mercado_pago_is_told_to_retry(client, real):
     real.deps.enqueue_notification = broken
     response = post(client, "12345")
     assert response.status_code == 503 and response.json()["code"] == "upstream_unavailable"
+
+
+def created(client, data_id, request_id="req-c"):
+    return post(client, data_id, request_id=request_id,
+                body=json.dumps({"action": "payment.created", "type": "payment", "data": {"id": data_id}}))
+
+
+def test_the_creation_of_a_payment_billing_created_and_recorded_queues_nothing(client, real):
+    real.deps.created_payments.remember("555")
+    response = created(client, "555")
+    assert response.status_code == 200 and response.json() == {"status": "accepted"}
+    assert real.notifications == []
+    # Every later change of it comes as payment.updated: read, as always.
+    assert post(client, "555", request_id="req-u").status_code == 200
+    assert real.notifications == [("555", "req-u")]
+
+
+def test_the_creation_of_a_payment_billing_did_not_create_is_read(client, real):
+    """A checkout payment is created at Mercado Pago by the customer: its creation is news."""
+    assert created(client, "556").status_code == 200
+    assert real.notifications == [("556", "req-c")]
+
+
+def test_a_forged_creation_notice_is_refused_even_for_a_marked_payment(client, real):
+    real.deps.created_payments.remember("557")
+    response = post(client, "557", secret="wrong-secret",
+                    body=json.dumps({"action": "payment.created", "data": {"id": "557"}}))
+    assert response.status_code == 401 and real.notifications == []
+
+
+def test_without_the_cache_every_creation_notice_is_read(client, real):
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("redis down")
+
+        set = get
+
+    real.deps.created_payments = CreatedPayments(cache=Down())
+    real.deps.created_payments.remember("558")  # lost, and said so in the log
+    assert created(client, "558").status_code == 200
+    assert real.notifications == [("558", "req-c")]
+
+
+def test_a_creation_notice_that_overtakes_its_creators_marker_waits_a_moment_for_it(client, real):
+    """Mercado Pago notifies the creation as it answers the worker that asked: the marker follows."""
+    marker = threading.Timer(0.05, real.deps.created_payments.remember, args=["559"])
+    marker.start()
+    assert created(client, "559").status_code == 200
+    marker.join()
+    assert real.notifications == []

@@ -99,7 +99,7 @@ class TestBudgets:
         budgets.add(other)
         assert [b.version for b in budgets.versions(first.budget_id)] == [1, 2]
         assert budgets.latest(first.budget_id).total_cents == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
-        assert budgets.latest(first.budget_id).created_payload()["items"] == factories.as_lines(
+        assert budgets.latest(first.budget_id).created_payload().to_payload()["items"] == factories.as_lines(
             factories.EXTRA_ITEMS, first_id=3, job_offset=1)
         listed = budgets.list_by_service_order(first.service_order_id)
         assert {(b.budget_id, b.version) for b in listed} == {(first.budget_id, 2), (other.budget_id, 1)}
@@ -140,6 +140,25 @@ class TestBudgets:
         assert budgets.claim_link_sending(budget, NOW + timedelta(minutes=7), stale_after=timedelta(minutes=5))
         budgets.mark_link_sent(budget, NOW + timedelta(minutes=7))
         assert not budgets.claim_link_sending(budget, NOW + timedelta(hours=1), stale_after=timedelta(minutes=5))
+
+    def test_a_version_created_claimed_is_not_claimed_again_until_the_claim_is_stale(self, budgets):
+        budget = a_budget()
+        budgets.add(budget, link_claimed_at=NOW)  # the creating worker sends the link, without a claim write
+        assert not budgets.claim_link_sending(budget, NOW + timedelta(minutes=1), stale_after=timedelta(minutes=5))
+        # Its sender crashed: once the claim is stale another sender takes it, and only one does.
+        assert budgets.claim_link_sending(budget, NOW + timedelta(minutes=6), stale_after=timedelta(minutes=5))
+        assert not budgets.claim_link_sending(budget, NOW + timedelta(minutes=7), stale_after=timedelta(minutes=5))
+        assert budgets.get(budget.budget_id, 1) == budget
+
+    def test_a_version_is_read_with_the_number_of_the_latest(self, budgets):
+        first = budgets.add(a_budget())
+        assert budgets.get_with_latest_version(first.budget_id, 1) == (first, 1)
+        second = budgets.add(first.revise(parse_lines(factories.EXTRA_ITEMS), reason="", now=NOW,
+                                          approval_ttl=timedelta(hours=1), command_id=str(uuid.uuid4())))
+        assert budgets.get_with_latest_version(first.budget_id, 1) == (first, 2)
+        assert budgets.get_with_latest_version(first.budget_id, 2) == (second, 2)
+        assert budgets.get_with_latest_version(first.budget_id, 3) == (None, 0)
+        assert budgets.get_with_latest_version(str(uuid.uuid4()), 1) == (None, 0)
 
     def test_listing_by_status_pages_and_refuses_a_token_it_did_not_give(self, budgets):
         mine = {budgets.add(a_budget(status=BudgetStatus.SUPERSEDED)).budget_id for _ in range(3)}

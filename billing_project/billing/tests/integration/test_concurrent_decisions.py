@@ -14,7 +14,7 @@ CONCURRENCY = 20
 
 
 def test_20_concurrent_approvals_publish_one_budget_approved(real_any):
-    budget = services.budget_create(command=factories.create_budget())
+    budget = handlers.create_budget(factories.create_budget())
 
     def approve(n: int):
         actor = Actor.customer(factories.CUSTOMER_ID) if n % 2 else Actor.staff(f"clerk{n}", "attendant")
@@ -31,7 +31,7 @@ def test_20_concurrent_approvals_publish_one_budget_approved(real_any):
 
 
 def test_concurrent_approvals_of_other_lines_one_wins_the_rest_409(real_any):
-    budget = services.budget_create(command=factories.create_budget(items=factories.JOBS))
+    budget = handlers.create_budget(factories.create_budget(items=factories.JOBS))
     choices = [[1, 2], [4], [1, 2, 3, 4], None, [5]]
 
     def approve(n: int):
@@ -58,7 +58,7 @@ def test_concurrent_approvals_of_other_lines_one_wins_the_rest_409(real_any):
 
 
 def test_20_concurrent_http_approvals_and_rejections(real, billing_server):
-    budget = services.budget_create(command=factories.create_budget())
+    budget = handlers.create_budget(factories.create_budget())
     token = mail.outbox[0].body.split("/budgets/review/")[1].split("/")[0]
     url = f"{billing_server}/api/v1/budgets/{budget.budget_id}"
 
@@ -92,7 +92,7 @@ def test_concurrent_deliveries_of_create_budget_make_one_budget(real_any):
     deliveries = [command] * 6 + retries  # redeliveries of one message, and retries of the step
 
     with ThreadPoolExecutor(len(deliveries)) as pool:
-        budgets = list(pool.map(lambda c: services.budget_create(command=c), deliveries))
+        budgets = list(pool.map(lambda c: handlers.create_budget(c), deliveries))
 
     assert len({b.budget_id for b in budgets}) == 1
     assert len(real_any.deps.budgets.versions(budgets[0].budget_id)) == 1
@@ -115,7 +115,7 @@ def deliver_together(envelopes) -> list[str]:
 
 def approved_budget():
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                            actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
     return command, budget
@@ -134,7 +134,7 @@ def test_concurrent_deliveries_of_request_payment_make_one_payment(real_any):
 
 def test_concurrent_deliveries_of_refund_payment_refund_once(real_any):
     command, budget = approved_budget()
-    payment = services.payment_request(command=factories.request_payment(command, budget.budget_id))
+    payment = handlers.request_payment(factories.request_payment(command, budget.budget_id))
     real_any.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
     services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
     refund = factories.command(command, "billing.RefundPayment", {"payment_id": payment.payment_id,

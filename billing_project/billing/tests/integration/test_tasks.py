@@ -4,7 +4,7 @@ import logging
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from billing import services, tasks
+from billing import handlers, services, tasks
 from billing.domain import PaymentStatus, budget_id_for_saga
 from billing.mercadopago import MercadoPagoUnavailable
 from billing.tests import factories
@@ -57,7 +57,7 @@ def test_a_domain_error_is_logged_and_dropped(real, caplog):
 
 def test_mercado_pago_down_is_retried_with_the_same_idempotency_key(real):
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                            actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
     real.mercadopago.fail_next = MercadoPagoUnavailable("Mercado Pago timed out.")
@@ -71,10 +71,10 @@ def test_mercado_pago_down_is_retried_with_the_same_idempotency_key(real):
 
 def test_a_notification_task_applies_mercado_pagos_state(real):
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                            actor=factories.ATTENDANT, reason=factories.STAFF_REASON)
-    payment = services.payment_request(command=factories.request_payment(command, budget.budget_id))
+    payment = handlers.request_payment(factories.request_payment(command, budget.budget_id))
     real.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
     result = tasks.process_mercadopago_notification.apply(args=[payment.mercadopago_payment_id, "req-1"])
     assert result.get() == PaymentStatus.APPROVED.value
@@ -96,7 +96,7 @@ def test_the_worker_that_creates_the_budget_emails_the_link_and_the_task_is_the_
 
     scheduled = []
     real.deps.schedule_approval_email = lambda *args: scheduled.append(args)
-    budget = services.budget_create(command=factories.create_budget())
+    budget = handlers.create_budget(factories.create_budget())
     assert len(mail.outbox) == 1 and scheduled == []  # sent with the budget in hand: no task
     assert tasks.send_budget_approval_link.apply(args=[budget.budget_id, 1]).get() is False  # once
 
@@ -104,7 +104,7 @@ def test_the_worker_that_creates_the_budget_emails_the_link_and_the_task_is_the_
         raise OSError("mail server gone")
 
     monkeypatch.setattr(services, "send_approval_email", refuse)
-    other = services.budget_create(command=factories.create_budget())
+    other = handlers.create_budget(factories.create_budget())
     assert scheduled == [(other.budget_id, 1)]  # the task retries it
     monkeypatch.undo()
     assert tasks.send_budget_approval_link.apply(args=[other.budget_id, 1]).get() is True

@@ -1,4 +1,5 @@
 """Mercado Pago's notifications through Billing's HTTP endpoint and a real Celery worker."""
+import logging
 import time
 import uuid
 
@@ -107,5 +108,18 @@ def test_reconciliation_finds_a_payment_whose_webhook_never_came(live, settings)
     time.sleep(0.3)
     assert payment_status(live, payment_id) == "PENDING"
     live.run_task("billing.reconcile_pending_payments")
+    live.broker.wait_for("billing.PaymentApproved")
+    assert payment_status(live, payment_id) == "APPROVED"
+
+
+def test_the_creation_notice_of_a_pix_billing_created_queues_no_task(live, settings, caplog):
+    """Billing holds Mercado Pago's answer to its own create: the notice of it has nothing new."""
+    with caplog.at_level(logging.INFO, logger="billing"):
+        payment_id, mp_id = requested_payment(live, settings)
+        wait_until(lambda: any(n["ok"] and n["action"] == "payment.created" for n in live.sandbox.notifications(mp_id)),
+                   message="the creation notice")
+    assert f"payment {mp_id} created by Billing: nothing to do" in caplog.text
+    assert f"notification for payment {mp_id} queued" not in caplog.text
+    live.sandbox.approve(mp_id)  # its next change is read, as ever
     live.broker.wait_for("billing.PaymentApproved")
     assert payment_status(live, payment_id) == "APPROVED"

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from billing import services
+from billing import handlers
 from billing.domain import Budget
 from billing.tests import factories
 from oficina_common.messages import Envelope
@@ -43,7 +43,7 @@ def visitor() -> Client:
 @pytest.fixture
 def pending(fake) -> Pending:
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     return Pending(command=command, budget=budget, token=last_link_token())
 
 

@@ -1,7 +1,7 @@
 """The pages on a real DynamoDB endpoint (moto over HTTP): the link's record, the version, the derived payment."""
 from __future__ import annotations
 
-from billing import services
+from billing import handlers
 from billing.domain import BudgetStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, csrf_token_of, decide, last_link_token
@@ -10,14 +10,14 @@ from oficina_common.html_testing import one
 
 def test_approve_pay_and_come_back_with_the_used_link(visitor, real):
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     pending = Pending(command=command, budget=budget, token=last_link_token())
 
     payment_page = decide(visitor, pending, "approve")["Location"]
     assert real.deps.budgets.get(budget.budget_id, 1).status == BudgetStatus.APPROVED
     assert one(visitor.get(payment_page).content, "payment-state").attrs["data-state"] == "waiting"
 
-    payment = services.payment_request(command=factories.request_payment(command, budget.budget_id))
+    payment = handlers.request_payment(factories.request_payment(command, budget.budget_id))
     page = visitor.get(payment_page).content
     assert one(page, "pix-code").text == payment.qr_code
 
@@ -34,7 +34,7 @@ def test_an_unknown_link_on_dynamodb(visitor, real):
 
 def test_choose_jobs_and_pay_only_for_them_on_dynamodb(visitor, real):
     command = factories.create_budget(items=factories.JOBS)
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     pending = Pending(command=command, budget=budget, token=last_link_token())
     page = visitor.get(pending.review_url)
     assert one(page.content, "approved-total").text == "R$ 307,00"
@@ -46,5 +46,5 @@ def test_choose_jobs_and_pay_only_for_them_on_dynamodb(visitor, real):
     assert stored.declined_line_ids == {4, 5} and stored.approved_total_cents == 13700
     (approved,) = real.published("billing.BudgetApproved")
     assert approved.payload["total_cents"] == 13700
-    services.payment_request(command=factories.request_payment(command, budget.budget_id, amount_cents=13700))
+    handlers.request_payment(factories.request_payment(command, budget.budget_id, amount_cents=13700))
     assert one(visitor.get(response["Location"]).content, "payment-amount").text == "R$ 137,00"

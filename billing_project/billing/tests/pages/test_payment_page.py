@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from billing import links, pages, services
+from billing import handlers, links, pages, services
 from billing.domain import PaymentStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, decide
@@ -21,7 +21,7 @@ def approved(visitor, pending) -> str:
 
 
 def request_payment(pending: Pending, method: str = "pix"):
-    return services.payment_request(command=factories.request_payment(pending.command, pending.budget.budget_id,
+    return handlers.request_payment(factories.request_payment(pending.command, pending.budget.budget_id,
                                                                        method=method))
 
 
@@ -102,7 +102,7 @@ def test_checkout_shows_the_mercado_pago_link(visitor, pending, approved):
 
 
 def test_a_budget_cancelled_before_the_payment(visitor, pending, approved):
-    services.budget_cancel(command=factories.command(pending.command, "billing.CancelBudget",
+    handlers.cancel_budget(factories.command(pending.command, "billing.CancelBudget",
                                                      {"budget_id": pending.budget.budget_id, "reason": "sem peças"}))
     response = visitor.get(approved)
     assert one(response.content, "payment-status").text == "Orçamento cancelado"
@@ -149,7 +149,7 @@ class TestTheViewToken:
         other_version = approved.replace("/v1/", "/v2/")
         assert visitor.get(other_version).status_code == 404
         token = approved.split("?t=")[1]
-        other_budget = services.budget_create(command=factories.create_budget())
+        other_budget = handlers.create_budget(factories.create_budget())
         assert visitor.get(f"/budgets/{other_budget.budget_id}/v1/payment/?t={token}").status_code == 404
 
     @pytest.mark.parametrize("query", ["", "?t=", "?t=" + "x" * 300])

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail, signing
 from django.test import Client
 
-from billing import selectors, services
+from billing import handlers, selectors, services
 from billing.domain import Actor, BudgetStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, csrf_token_of, decide, last_link_token
@@ -203,7 +203,7 @@ class TestLinksThatNoLongerWork:
         assert "/payment/?t=" in one(response.content, "message-action").attrs["href"]
 
     def test_a_cancelled_budget(self, visitor, pending, fake):
-        services.budget_cancel(command=factories.command(pending.command, "billing.CancelBudget",
+        handlers.cancel_budget(factories.command(pending.command, "billing.CancelBudget",
                                                          {"budget_id": pending.budget.budget_id, "reason": "x"}))
         response = visitor.get(pending.review_url)
         assert response.status_code == 410

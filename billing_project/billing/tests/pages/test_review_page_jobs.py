@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from billing import services
+from billing import handlers, services
 from billing.domain import Actor, BudgetStatus
 from billing.tests import factories
 from billing.tests.pages.conftest import Pending, csrf_token_of, last_link_token
@@ -17,7 +17,7 @@ from oficina_common.html_testing import by_testid, one, visible_text
 def jobs(fake) -> Pending:
     """Job 1: oil change + filter + an optional additive; job 2: alignment; job 3: optional wipers alone."""
     command = factories.create_budget(items=factories.JOBS)
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     return Pending(command=command, budget=budget, token=last_link_token())
 
 
@@ -69,7 +69,7 @@ class TestTheJobs:
 
     def test_a_single_job_with_an_optional_part_offers_only_the_checkbox(self, visitor, fake):
         items = [{**factories.JOBS[0]}, {**factories.JOBS[2]}]
-        budget = services.budget_create(command=factories.create_budget(items=items))
+        budget = handlers.create_budget(factories.create_budget(items=items))
         html = visitor.get(f"/budgets/review/{last_link_token()}/").content
         assert len(by_testid(html, "job")) == 1 and by_testid(html, "job-approve") == []
         assert [e["name"] for e in by_testid(html, "optional-line")] == ["line-2"]
@@ -95,7 +95,7 @@ class TestChoosing:
         page = visitor.get(response["Location"])
         assert one(page.content, "approved-amount").text == "R$ 187,00"
         assert "(R$ 120,00) não serão feitos nem cobrados" in one(page.content, "approved-summary").text
-        services.payment_request(command=factories.request_payment(jobs.command, jobs.budget.budget_id,
+        handlers.request_payment(factories.request_payment(jobs.command, jobs.budget.budget_id,
                                                                    amount_cents=18700))
         page = visitor.get(response["Location"])
         assert one(page.content, "payment-amount").text == "R$ 187,00"

@@ -85,14 +85,14 @@ class TestBudgetDecisions:
         approved = a_budget().decide(Decision.APPROVE, by="customer", reason="", now=NOW)
         assert approved.status == BudgetStatus.APPROVED
         assert approved.decided_by == "customer"
-        assert approved.decided_payload() == {
+        assert approved.decided_payload().to_payload() == {
             "budget_id": "b-1", "version": 1, "total_cents": 12200, "decided_by": "customer",
             "lines": factories.as_lines(factories.ITEMS, status="APPROVED"), "declined_total_cents": 0}
 
     def test_reject_carries_the_reason(self):
         rejected = a_budget().decide(Decision.REJECT, by="customer", reason="caro demais", now=NOW)
         assert rejected.status == BudgetStatus.REJECTED
-        assert rejected.decided_payload()["reason"] == "caro demais"
+        assert rejected.decided_payload().to_payload()["reason"] == "caro demais"
 
     def test_the_same_decision_again_changes_nothing(self):
         approved = a_budget(status=BudgetStatus.APPROVED)
@@ -134,7 +134,7 @@ class TestBudgetRevision:
         assert revised.total_cents == factories.ITEMS_TOTAL + factories.EXTRA_TOTAL
         assert revised.additional_total_cents == factories.EXTRA_TOTAL
         assert revised.rev == 0 and revised.lines_key != approved.lines_key
-        assert revised.created_payload() == {
+        assert revised.created_payload().to_payload() == {
             "budget_id": "b-1", "version": 2, "total_cents": factories.ITEMS_TOTAL + factories.EXTRA_TOTAL,
             "expires_at": iso(NOW + TTL), "revision": True, "additional_total_cents": factories.EXTRA_TOTAL,
             "items": factories.as_lines(factories.EXTRA_ITEMS, first_id=3, job_offset=1),
@@ -147,15 +147,16 @@ class TestBudgetRevision:
                                      command_id="api:7")
         again = by_staff.revise(parse_lines(factories.ITEMS[:1]), reason="", now=NOW, approval_ttl=TTL,
                                 command_id="m-3")
-        assert by_staff.created_payload()["origin"] == "staff"
-        assert again.created_payload()["origin"] == "saga"
+        assert by_staff.created_payload().to_payload()["origin"] == "staff"
+        assert again.created_payload().to_payload()["origin"] == "saga"
         # only what version 3 added, its job after version 2's
-        assert again.created_payload()["items"] == factories.as_lines(factories.ITEMS[:1], first_id=4, job_offset=2)
+        assert again.created_payload().to_payload()["items"] == factories.as_lines(factories.ITEMS[:1], first_id=4,
+                                                                                   job_offset=2)
         assert len(again.lines) == 4
 
     def test_first_version_payload_is_not_a_revision(self):
-        assert a_budget().created_payload()["revision"] is False
-        assert "additional_total_cents" not in a_budget().created_payload()
+        assert a_budget().created_payload().to_payload()["revision"] is False
+        assert "additional_total_cents" not in a_budget().created_payload().to_payload()
 
     @pytest.mark.parametrize("status", [BudgetStatus.REJECTED, BudgetStatus.EXPIRED, BudgetStatus.CANCELLED])
     def test_a_closed_budget_cannot_be_revised(self, status):
@@ -245,7 +246,7 @@ class TestMercadoPagoStatuses:
     def test_failure_reasons_name_what_happened(self):
         rejected, _ = a_payment().observe(mp("rejected", detail="cc_rejected_other_reason"), NOW)
         assert rejected.failure_reason == "rejected by Mercado Pago (cc_rejected_other_reason)"
-        assert rejected.event_payload("billing.PaymentFailed")["reason"] == rejected.failure_reason
+        assert rejected.news("billing.PaymentFailed").to_payload()["reason"] == rejected.failure_reason
         charged_back, _ = a_payment(status=PaymentStatus.APPROVED).observe(mp("charged_back"), NOW)
         assert charged_back.failure_reason.startswith("charged back")
 
@@ -278,14 +279,14 @@ class TestMercadoPagoStatuses:
 
     def test_event_payloads_follow_the_message_catalogue(self):
         payment = a_payment(status=PaymentStatus.APPROVED)
-        assert payment.event_payload("billing.PaymentApproved") == {
+        assert payment.news("billing.PaymentApproved").to_payload() == {
             "payment_id": "p-1", "budget_id": "b-1", "mercadopago_payment_id": "900", "status": "APPROVED",
             "amount_cents": 12200}
-        assert payment.event_payload("billing.PaymentRefunded") == {
+        assert payment.news("billing.PaymentRefunded").to_payload() == {
             "payment_id": "p-1", "mercadopago_payment_id": "900", "amount_cents": 12200}
-        assert payment.event_payload("billing.PaymentCancelled") == {"payment_id": "p-1"}
+        assert payment.news("billing.PaymentCancelled").to_payload() == {"payment_id": "p-1"}
         with pytest.raises(ValueError):
-            payment.event_payload("billing.Nope")
+            payment.news("billing.Nope")
 
     def test_amounts_from_mercado_pago_become_cents(self):
         assert cents_of(122.0) == 12200

@@ -6,14 +6,14 @@ import email.policy
 
 from django.core import mail
 
-from billing import services
+from billing import handlers, services
 from billing.formatting import brl, local_time
 from billing.tests import factories
 
 
 def test_the_email_links_the_review_page_absolutely_and_speaks_portuguese(fake, settings):
     settings.PUBLIC_BASE_URL = "https://oficina.example/"
-    budget = services.budget_create(command=factories.create_budget())
+    budget = handlers.create_budget(factories.create_budget())
     (message,) = mail.outbox
     assert message.subject == "Seu orçamento da OS OS-2024-0042 está pronto"
     body = message.body
@@ -31,7 +31,7 @@ def test_the_email_links_the_review_page_absolutely_and_speaks_portuguese(fake, 
 
 def test_an_additional_repair_says_what_it_adds(fake):
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS, reason="pastilhas gastas")
     message = mail.outbox[-1]
     assert message.subject == "Reparo adicional na OS OS-2024-0042: precisamos da sua aprovação"
@@ -40,14 +40,14 @@ def test_an_additional_repair_says_what_it_adds(fake):
 
 
 def test_a_budget_of_several_jobs_says_each_may_be_decided(fake):
-    services.budget_create(command=factories.create_budget(items=factories.JOBS))
+    handlers.create_budget(factories.create_budget(items=factories.JOBS))
     (message,) = mail.outbox
     assert "Você pode aprovar serviço por serviço" in message.body
     assert "Você pode aprovar serviço por serviço" in message.alternatives[0][0]
 
 
 def test_a_budget_of_one_job_says_nothing_of_jobs(fake):
-    services.budget_create(command=factories.create_budget())
+    handlers.create_budget(factories.create_budget())
     assert "serviço por serviço" not in mail.outbox[0].body
 
 
@@ -72,7 +72,7 @@ def test_a_reply_to_the_budget_email_reaches_the_workshop_not_the_no_reply_sende
     # The e-mail says "é só responder a este e-mail": the reply must land somewhere read.
     settings.DEFAULT_FROM_EMAIL = "Oficina <nao-responda@oficina.example>"
     settings.WORKSHOP_REPLY_TO_EMAIL = "Oficina do Zé <atendimento@oficinadoze.com.br>"
-    services.budget_create(command=factories.create_budget())
+    handlers.create_budget(factories.create_budget())
     (message,) = mail.outbox
     assert "responder a este e-mail" in message.body
     assert message.from_email == "Oficina <nao-responda@oficina.example>"
@@ -86,5 +86,5 @@ def test_the_budget_email_has_a_reply_to_even_unconfigured(fake, monkeypatch):
     from oficina_common.mail import DEFAULT_WORKSHOP_REPLY_TO
 
     monkeypatch.delenv("WORKSHOP_REPLY_TO_EMAIL", raising=False)
-    services.budget_create(command=factories.create_budget())
+    handlers.create_budget(factories.create_budget())
     assert mail.outbox[0].reply_to == [DEFAULT_WORKSHOP_REPLY_TO]

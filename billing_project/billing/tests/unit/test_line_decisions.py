@@ -120,7 +120,7 @@ class TestApprovingLineByLine:
             approve(a_budget(), lines)
 
     def test_the_approval_says_what_was_approved_and_what_it_costs(self):
-        payload = approve(a_budget(), [1, 2, 4]).decided_payload()
+        payload = approve(a_budget(), [1, 2, 4]).decided_payload().to_payload()
         assert payload["total_cents"] == 9000 + 3200 + 12000
         assert payload["declined_total_cents"] == 1500 + 5000
         assert [(line["line_id"], line["job"], line["optional"], line["status"]) for line in payload["lines"]] == [
@@ -131,7 +131,7 @@ class TestApprovingLineByLine:
 
     def test_a_rejection_still_tells_the_quoted_total(self):
         rejected = a_budget().decide(Decision.REJECT, by="customer", reason="caro", now=NOW, lines=[1])
-        assert rejected.decided_payload() == {"budget_id": "b-1", "version": 1, "total_cents": TOTAL,
+        assert rejected.decided_payload().to_payload() == {"budget_id": "b-1", "version": 1, "total_cents": TOTAL,
                                               "decided_by": "customer", "reason": "caro"}
         assert set(statuses(rejected).values()) == {"DECLINED"}
 
@@ -182,7 +182,7 @@ class TestRevisions:
         approved = approve(revision, [6, 7])
         assert statuses(approved)[8] == "DECLINED" and statuses(approved)[3] == "DECLINED"
         assert approved.declined_line_ids == {3, 5, 8}
-        payload = approved.decided_payload()
+        payload = approved.decided_payload().to_payload()
         assert payload["additional_total_cents"] == 8000 + 18000  # the approved part of what it added
         assert payload["total_cents"] == 24200 + 26000  # everything the customer agreed to pay in all
         assert payload["declined_total_cents"] == 6500 + 6000
@@ -206,7 +206,7 @@ class TestRevisions:
     def test_without_lines_every_new_line_is_approved_and_earlier_declines_stay(self, revision):
         approved = approve(revision)
         assert approved.declined_line_ids == {3, 5}
-        assert approved.decided_payload()["additional_total_cents"] == 32000
+        assert approved.decided_payload().to_payload()["additional_total_cents"] == 32000
 
     def test_a_revision_of_a_version_nobody_decided_decides_every_line(self):
         revised = a_budget().revise(parse_lines(EXTRA), reason="", now=NOW, approval_ttl=TTL, command_id="api:1")
@@ -222,7 +222,7 @@ class TestRevisions:
         assert statuses(again)[9] == "PENDING"
 
     def test_a_revision_announces_its_lines_with_ids_and_jobs(self, revision):
-        payload = revision.created_payload()
+        payload = revision.created_payload().to_payload()
         assert [(i["line_id"], i["job"], i["optional"]) for i in payload["items"]] == [(6, 4, False), (7, 4, False),
                                                                                       (8, 5, False)]
         assert [line["line_id"] for line in payload["lines"]] == list(range(1, 9))

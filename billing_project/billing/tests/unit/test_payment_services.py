@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from billing import services
+from billing import handlers, services
 from billing.domain import ID_NAMESPACE, Actor, PaymentStatus, payment_id_for
 from billing.mercadopago import MercadoPagoNotFound, MercadoPagoRefused, MercadoPagoUnavailable
 from billing.tests import factories
@@ -15,7 +15,7 @@ LONG_REASON = "o trabalho falhou e o cliente deve receber o dinheiro de volta " 
 @pytest.fixture
 def approved_budget(fake):
     command = factories.create_budget()
-    budget = services.budget_create(command=command)
+    budget = handlers.create_budget(command)
     services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.customer("42"))
     return command, budget
 
@@ -23,7 +23,7 @@ def approved_budget(fake):
 def request(approved_budget, **kwargs):
     command, budget = approved_budget
     message = factories.request_payment(command, budget.budget_id, **kwargs)
-    return message, services.payment_request(command=message)
+    return message, handlers.request_payment(message)
 
 
 class TestRequestPayment:
@@ -49,9 +49,9 @@ class TestRequestPayment:
 
     def test_asked_twice_one_payment_at_mercado_pago(self, fake, approved_budget):
         message, first = request(approved_budget)
-        again = services.payment_request(command=message)
+        again = handlers.request_payment(message)
         retry = factories.request_payment(approved_budget[0], approved_budget[1].budget_id)
-        services.payment_request(command=retry)
+        handlers.request_payment(retry)
         assert again.payment_id == first.payment_id
         assert len(fake.mercadopago.payments) == 1
         assert len(fake.deps.payments.items) == 1
@@ -63,12 +63,56 @@ class TestRequestPayment:
     def test_a_repeat_is_answered_from_the_payment_after_the_budget_was_cancelled(self, fake, approved_budget):
         command, budget = approved_budget
         message, payment = request(approved_budget)
-        services.budget_cancel(command=factories.command(command, "billing.CancelBudget",
+        handlers.cancel_budget(factories.command(command, "billing.CancelBudget",
                                                          {"budget_id": budget.budget_id}))
-        services.payment_request(command=message)
+        handlers.request_payment(message)
         first, again = fake.published("billing.PaymentRequested")
         assert again.message_id == first.message_id
         assert len(fake.mercadopago.payments) == 1
+
+    def test_a_repeat_after_the_budget_was_revised_is_answered_from_the_payment(self, fake, approved_budget):
+        """No read of the payment before its conditional create: a repeat that finds the budget no
+        longer payable reads the payment then, and is answered from it."""
+        command, budget = approved_budget
+        message, payment = request(approved_budget)
+        services.budget_revise(budget_id=budget.budget_id, items=factories.EXTRA_ITEMS)
+        fake.deps.budgets.items.pop((budget.budget_id, 1))  # and even without the version it paid
+        assert handlers.request_payment(message) == payment
+        first, again = fake.published("billing.PaymentRequested")
+        assert again.message_id == first.message_id
+        assert len(fake.mercadopago.payments) == 1
+
+    def test_a_request_for_a_budget_never_approved_and_no_payment_is_still_refused(self, fake):
+        command = factories.create_budget()
+        budget = handlers.create_budget(command)
+        with pytest.raises(InvalidTransition):
+            handlers.request_payment(factories.request_payment(command, budget.budget_id))
+        assert fake.deps.payments.items == {} and fake.mercadopago.calls == []
+
+    def test_a_pix_billing_created_is_marked_so_its_creation_notice_queues_no_task(self, fake, approved_budget):
+        _, payment = request(approved_budget)
+        assert fake.deps.created_payments.knows(payment.mercadopago_payment_id)
+        assert not fake.deps.created_payments.knows("999")
+
+    def test_a_payment_the_checkout_created_is_not_marked(self, fake, approved_budget):
+        _, payment = request(approved_budget, method="checkout")
+        paid = fake.mercadopago.pay_checkout(payment.preference_id)
+        assert not fake.deps.created_payments.knows(paid.id)
+
+    def test_a_pix_created_already_settled_is_not_marked(self, fake, approved_budget, monkeypatch):
+        """Its creation notice tells what the recorded answer does not (our status moves): it is read."""
+        create = fake.mercadopago.create_pix_payment
+
+        def approved_at_once(**kwargs):
+            created = create(**kwargs)
+            fake.mercadopago.set_status(created.id, "approved")
+            return fake.mercadopago.get_payment(created.id)
+
+        monkeypatch.setattr(fake.mercadopago, "create_pix_payment", approved_at_once)
+        _, payment = request(approved_budget)
+        assert not fake.deps.created_payments.knows(payment.mercadopago_payment_id)
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
 
     def test_asked_again_after_the_customer_paid_it_answers_approved(self, fake, approved_budget):
         """The saga asks again while it waits for the payment: a PaymentApproved lost on the way
@@ -76,7 +120,7 @@ class TestRequestPayment:
         message, payment = request(approved_budget)
         fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
         services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
-        services.payment_request(command=message)
+        handlers.request_payment(message)
         first, again = fake.published("billing.PaymentApproved")
         assert again.payload == first.payload and again.payload["status"] == "APPROVED"
         assert len(fake.published("billing.PaymentRequested")) == 1
@@ -85,7 +129,7 @@ class TestRequestPayment:
     def test_a_refused_request_is_answered_again_as_failed(self, fake, approved_budget):
         fake.mercadopago.fail_next = MercadoPagoRefused("Mercado Pago answered 400: bad", status=400)
         message, _ = request(approved_budget)
-        services.payment_request(command=message)
+        handlers.request_payment(message)
         first, again = fake.published("billing.PaymentFailed")
         assert again.message_id == first.message_id and again.payload["status"] == "REJECTED"
         assert fake.published("billing.PaymentRequested") == []
@@ -94,7 +138,7 @@ class TestRequestPayment:
         command, budget = approved_budget
         message = factories.command(command, "billing.RequestPayment", {
             **factories.request_payment(command, budget.budget_id).payload, "description": "Troca de óleo " * 40})
-        payment = services.payment_request(command=message)
+        payment = handlers.request_payment(message)
         assert payment.requested_at is not None and len(payment.description) == 250
         assert len(fake.published("billing.PaymentRequested")) == 1
 
@@ -121,19 +165,19 @@ class TestRequestPayment:
 
     def test_no_payment_for_a_budget_not_approved(self, fake):
         command = factories.create_budget()
-        budget = services.budget_create(command=command)
+        budget = handlers.create_budget(command)
         with pytest.raises(InvalidTransition, match="has not approved"):
-            services.payment_request(command=factories.request_payment(command, budget.budget_id))
+            handlers.request_payment(factories.request_payment(command, budget.budget_id))
         assert fake.deps.payments.items == {} and fake.mercadopago.calls == []
 
     def test_unknown_budget_or_bad_payload(self, fake, approved_budget):
         command, budget = approved_budget
         with pytest.raises(NotFound):
-            services.payment_request(command=factories.request_payment(command, budget.budget_id, version=2))
+            handlers.request_payment(factories.request_payment(command, budget.budget_id, version=2))
         with pytest.raises(ValidationFailed, match="method"):
-            services.payment_request(command=factories.request_payment(command, budget.budget_id, method="cash"))
+            handlers.request_payment(factories.request_payment(command, budget.budget_id, method="cash"))
         with pytest.raises(ValidationFailed, match="amount_cents"):
-            services.payment_request(command=factories.request_payment(command, budget.budget_id, amount_cents=0))
+            handlers.request_payment(factories.request_payment(command, budget.budget_id, amount_cents=0))
         assert fake.deps.payments.items == {}
 
 
@@ -173,7 +217,7 @@ class TestMercadoPagoNews:
     def test_money_arriving_after_we_gave_up_is_given_back(self, fake, approved_budget):
         command, _ = approved_budget
         _, payment = request(approved_budget, method="checkout")
-        services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+        handlers.cancel_payment(factories.command(command, "billing.CancelPayment",
                                                           {"payment_id": payment.payment_id, "reason": "x"}))
         late = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
         services.payment_sync_from_mercadopago(mercadopago_payment_id=late.id)
@@ -224,7 +268,7 @@ class TestPaidTwice:
     def test_a_second_payment_after_a_refund_of_the_first_is_given_back_too(self, fake, approved_budget):
         command, _ = approved_budget
         payment, first, second = self.paid_twice(fake, approved_budget)
-        services.payment_refund(command=factories.command(command, "billing.RefundPayment",
+        handlers.refund_payment(factories.command(command, "billing.RefundPayment",
                                                           {"payment_id": payment.payment_id}))
         services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
         assert fake.mercadopago.payments[second.id].status == "refunded"
@@ -246,7 +290,7 @@ class TestPaidTwice:
 class TestCompensations:
     def cancel(self, approved_budget, payment, kind="billing.CancelPayment"):
         command, _ = approved_budget
-        return services.payment_cancel(command=factories.command(
+        return handlers.cancel_payment(factories.command(
             command, kind, {"payment_id": payment.payment_id, "reason": "saga compensating"}))
 
     def test_cancel_a_pending_pix(self, fake, approved_budget):
@@ -283,8 +327,8 @@ class TestCompensations:
         fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
         services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
         refund = factories.command(command, "billing.RefundPayment", {"payment_id": payment.payment_id})
-        services.payment_refund(command=refund)
-        services.payment_refund(command=refund)
+        handlers.refund_payment(refund)
+        handlers.refund_payment(refund)
         assert len(fake.mercadopago.refunds) == 1
         first, again = fake.published("billing.PaymentRefunded")
         assert again.message_id == first.message_id
@@ -292,10 +336,10 @@ class TestCompensations:
     def test_refund_of_a_pending_payment_cancels_it(self, fake, approved_budget):
         command, _ = approved_budget
         _, payment = request(approved_budget)
-        result = services.payment_refund(command=factories.command(
+        result = handlers.refund_payment(factories.command(
             command, "billing.RefundPayment", {"payment_id": payment.payment_id}))
         assert result.status == PaymentStatus.CANCELLED
-        again = services.payment_refund(command=factories.command(
+        again = handlers.refund_payment(factories.command(
             command, "billing.RefundPayment", {"payment_id": payment.payment_id}))
         assert again.status == PaymentStatus.CANCELLED
         assert len(fake.published("billing.PaymentCancelled")) == 2
@@ -314,7 +358,7 @@ class TestCompensations:
         _, payment = request(approved_budget)
         fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
         services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
-        refunded = services.payment_refund(command=factories.command(
+        refunded = handlers.refund_payment(factories.command(
             command, "billing.RefundPayment", {"payment_id": payment.payment_id, "reason": LONG_REASON}))
         assert refunded.status == PaymentStatus.REFUNDED
         assert fake.mercadopago.payments[payment.mercadopago_payment_id].status == "refunded"
@@ -323,7 +367,7 @@ class TestCompensations:
     def test_a_long_reason_still_cancels_a_pending_payment(self, fake, approved_budget):
         command, _ = approved_budget
         _, payment = request(approved_budget)
-        cancelled = services.payment_cancel(command=factories.command(
+        cancelled = handlers.cancel_payment(factories.command(
             command, "billing.CancelPayment", {"payment_id": payment.payment_id, "reason": LONG_REASON}))
         assert cancelled.status == PaymentStatus.CANCELLED
         assert len(cancelled.cancel_reason) == TEXT_LIMIT and cancelled.cancel_reason.endswith("…")
@@ -332,7 +376,7 @@ class TestCompensations:
     def test_unknown_payment(self, fake, approved_budget):
         command, _ = approved_budget
         with pytest.raises(NotFound):
-            services.payment_cancel(command=factories.command(command, "billing.CancelPayment", {"payment_id": "x"}))
+            handlers.cancel_payment(factories.command(command, "billing.CancelPayment", {"payment_id": "x"}))
 
 
 class TestBlindCancel:
@@ -341,7 +385,7 @@ class TestBlindCancel:
     def cancel(self, approved_budget, kind="billing.CancelPayment"):
         command, budget = approved_budget
         message = factories.command(command, kind, {"budget_id": budget.budget_id, "version": 1, "reason": "gave up"})
-        return message, services.payment_cancel(command=message)
+        return message, handlers.cancel_payment(message)
 
     def test_a_payment_not_yet_requested_is_recorded_cancelled_and_never_charged(self, fake, approved_budget):
         command, budget = approved_budget
@@ -358,7 +402,7 @@ class TestBlindCancel:
         assert failed.payload["reason"] == "cancelled before it was requested"
         assert fake.published("billing.PaymentRequested") == []
         # The cancellation again: the same answer, the same id.
-        services.payment_cancel(command=message)
+        handlers.cancel_payment(message)
         assert fake.published("billing.PaymentCancelled")[-1].message_id == reply.message_id
         assert len(fake.deps.payments.items) == 1
 
@@ -378,10 +422,10 @@ class TestBlindCancel:
     def test_an_unknown_budget_version(self, fake, approved_budget):
         command, budget = approved_budget
         with pytest.raises(NotFound, match="version 2"):
-            services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+            handlers.cancel_payment(factories.command(command, "billing.CancelPayment",
                                                               {"budget_id": budget.budget_id, "version": 2}))
         with pytest.raises(ValidationFailed, match="version"):
-            services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+            handlers.cancel_payment(factories.command(command, "billing.CancelPayment",
                                                               {"budget_id": budget.budget_id}))
         assert fake.deps.payments.items == {}
 
@@ -391,7 +435,7 @@ class TestBlindCancel:
         with pytest.raises(MercadoPagoUnavailable):
             request(approved_budget)
         (payment,) = fake.deps.payments.items.values()
-        services.payment_cancel(command=factories.command(command, "billing.CancelPayment",
+        handlers.cancel_payment(factories.command(command, "billing.CancelPayment",
                                                           {"payment_id": payment.payment_id}))
         _, retried = request(approved_budget)
         assert retried.status == PaymentStatus.CANCELLED
@@ -437,10 +481,10 @@ class TestReconciliation:
         payments = []
         for _ in range(count):
             command = factories.create_budget()
-            budget = services.budget_create(command=command)
+            budget = handlers.create_budget(command)
             services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                                    actor=Actor.customer("42"))
-            payments.append(services.payment_request(command=factories.request_payment(command, budget.budget_id)))
+            payments.append(handlers.request_payment(factories.request_payment(command, budget.budget_id)))
             fake.clock.advance(seconds=1)
         fake.clock.advance(seconds=300)
         return payments
