@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import threading
@@ -232,6 +233,12 @@ def process_cpu(system) -> dict[str, float]:  # noqa: ANN001
     return usage
 
 
+# The tasks the services' beat schedules run (``every(seconds, "name")`` in their config/celery.py).
+PERIODIC_TASKS = frozenset(
+    match for path in ROOT.glob("*_project/config/celery.py")
+    for match in re.findall(r'every\([^,]+,\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+
+
 def scrape_counts(metrics_urls: dict[str, str], prefix: str) -> Counter[tuple[str, ...]]:
     """What the services did so far, from their Prometheus counters: DynamoDB calls by table and
     operation, Celery tasks by service, HTTP requests by service (the scrapes themselves excluded)."""
@@ -246,7 +253,9 @@ def scrape_counts(metrics_urls: dict[str, str], prefix: str) -> Counter[tuple[st
                 if sample.name == "oficina_dynamodb_requests_total":
                     counts["DynamoDB calls", labels["table"].removeprefix(prefix), labels["operation"]] += sample.value
                 elif sample.name == "oficina_celery_tasks_total":
-                    counts["Celery tasks", labels["service"]] += sample.value
+                    # Beat's periodic tasks run on their clock, whatever the number of sagas.
+                    kind = "periodic tasks" if labels["task"] in PERIODIC_TASKS else "Celery tasks"
+                    counts[kind, labels["service"]] += sample.value
                 elif (sample.name == "oficina_http_request_duration_seconds_count"
                       and labels["route"] != "/metrics"):
                     counts["HTTP requests", labels["service"]] += sample.value
@@ -260,6 +269,8 @@ def report_counts(counts: Counter[tuple[str, ...]], orders: int) -> None:
         most_first = sorted(mine.items(), key=lambda kv: -kv[1])
         detail = ", ".join(f"{' '.join(key)} {n / orders:.1f}" for key, n in most_first)
         print(f"  {kind}: {sum(mine.values()) / orders:.1f} ({detail})")
+    periodic = sum(n for key, n in counts.items() if key[0] == "periodic tasks")
+    print(f"  and beat's periodic tasks, on their own clock: {periodic:.0f} in the whole run")
 
 
 def table_sizes(endpoint: str | None, prefix: str) -> dict[str, int]:

@@ -57,7 +57,9 @@ def _next_number() -> str:
 
 def _locked_order(service_order_id: Any) -> ServiceOrder:
     try:
-        order = ServiceOrder.objects.select_for_update().filter(pk=service_order_id).first()
+        # The customer comes with the order (not locked): the e-mail a status change sends needs it.
+        order = (ServiceOrder.objects.select_related("customer").select_for_update(of=("self",))
+                 .filter(pk=service_order_id).first())
     except (ValueError, TypeError, DjangoValidationError):
         order = None
     if order is None:
@@ -277,8 +279,10 @@ def service_order_apply_saga_status(*, service_order_id: Any, to: Any, reason: s
     dropped (returns False).
     """
     order = _locked_order(service_order_id)
+    recorded = (order.saga_summary or {}).get("budget")
     order.saga_summary = merge_summary(order.saga_summary or {}, summary)
-    if isinstance(summary, dict):
+    if isinstance(summary, dict) and summary.get("budget") != recorded:
+        # The same budget summary again (every later status carries it) was recorded with it.
         _record_budget_decision(order, summary.get("budget"))
     if to == order.status:
         order.save(update_fields=["saga_summary", "updated_at"])

@@ -41,6 +41,22 @@ def test_a_partial_approval_marks_the_items_and_keeps_the_declined_lines_once(tw
     assert order.saga_summary["budget"]["declined_total_cents"] == 18000
 
 
+def test_the_same_budget_summary_again_records_nothing_again(two_jobs):
+    """Every later status carries the budget's summary: once recorded, it is not recorded again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    budget = budget_summary(two_jobs, declined=(3, 4))
+    handle_message.apply(args=[change_status(two_jobs, "AWAITING_APPROVAL", budget)])
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_message.apply(args=[change_status(two_jobs, "AWAITING_PAYMENT", budget)]).get() == "handled"
+    assert not [q["sql"] for q in queries.captured_queries if "declinedwork" in q["sql"].lower()]
+    order = ServiceOrder.objects.get(pk=two_jobs.pk)
+    assert order.status == "AWAITING_PAYMENT"
+    assert decisions(order) == [(1, "ACCEPTED"), (2, "ACCEPTED"), (3, "DECLINED"), (4, "DECLINED")]
+    assert DeclinedWork.objects.count() == 2
+
+
 def test_an_older_summary_after_a_newer_one_changes_nothing(two_jobs):
     approved = change_status(two_jobs, "AWAITING_APPROVAL", budget_summary(two_jobs, declined=(4,)))
     late_pending = change_status(two_jobs, "AWAITING_APPROVAL", budget_summary(two_jobs, status="PENDING_APPROVAL"))
