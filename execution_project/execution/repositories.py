@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -50,7 +50,6 @@ from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
 
 
 class _ItemOutbox:
@@ -244,19 +243,18 @@ class _Recent(Generic[T]):
     """What this process wrote last, by id: a bounded LRU shared by the process's threads. A copy
     is a guess at the item, good enough for a change that writes (the write is conditional on
     what the copy says: a stale copy fails it and the item is read again), never for one that
-    writes nothing (that one is made again on the item as read)."""
+    writes nothing (that one is made again on the item as read).
 
-    def __init__(self, size: int = 2048):
+    ``key_of`` names an item; ``copy_of`` is what a caller gets (the stored instance is shared:
+    each caller works on its own copy of what may change); ``newer`` says whether the copy kept is
+    newer than one being kept (two threads wrote the item one after the other)."""
+
+    def __init__(self, size: int, *, key_of: Callable[[T], str], copy_of: Callable[[T], T],
+                 newer: Callable[[T, T], bool] = lambda kept, stored: False):
         self.size = size
+        self._key_of, self._copy_of, self._newer = key_of, copy_of, newer
         self._lock = threading.Lock()
         self._items: OrderedDict[str, T] = OrderedDict()
-
-    def _id(self, stored: T) -> str:
-        raise NotImplementedError
-
-    def _copy(self, stored: T) -> T:
-        """The stored instance is shared: each caller works on its own copy of what may change."""
-        raise NotImplementedError
 
     def _handed_out(self) -> bool:
         return True
@@ -269,17 +267,14 @@ class _Recent(Generic[T]):
             if stored is None:
                 return None
             self._items.move_to_end(key)
-        return self._copy(stored)
-
-    def _newer_kept(self, kept: T, stored: T) -> bool:
-        return False
+        return self._copy_of(stored)
 
     def keep(self, stored: T) -> None:
-        key = self._id(stored)
+        key = self._key_of(stored)
         with self._lock:
             kept = self._items.get(key)
-            if kept is not None and self._newer_kept(kept, stored):
-                return  # two threads wrote it one after the other; the later one's copy stays
+            if kept is not None and self._newer(kept, stored):
+                return  # the later writer's copy stays
             self._items[key] = stored
             self._items.move_to_end(key)
             while len(self._items) > self.size:
@@ -307,7 +302,12 @@ class RecentSagas(_Recent[StoredSaga]):
     _WEIGHT = 0.1  # of the newest outcome in the running stale rate
 
     def __init__(self, size: int = 2048):
-        super().__init__(size)
+        super().__init__(
+            size, key_of=lambda stored: stored.saga.execution_id,
+            # The saga itself is not copied: a decision works on its own copy of it (a Transition's).
+            copy_of=lambda stored: StoredSaga(saga=stored.saga, outbox=dict(stored.outbox),
+                                              handled=list(stored.handled)),
+            newer=lambda kept, stored: kept.saga.version > stored.saga.version)
         self.stale_rate = 0.0
         self._lookups = 0
 
@@ -324,26 +324,14 @@ class RecentSagas(_Recent[StoredSaga]):
         self._lookups += 1
         return self.trusted or self._lookups % self.PROBE_EVERY == 0
 
-    def _id(self, stored: StoredSaga) -> str:
-        return stored.saga.execution_id
-
-    def _copy(self, stored: StoredSaga) -> StoredSaga:
-        # The saga itself is not copied: a decision works on its own copy of it (a Transition's).
-        return StoredSaga(saga=stored.saga, outbox=dict(stored.outbox), handled=list(stored.handled))
-
-    def _newer_kept(self, kept: StoredSaga, stored: StoredSaga) -> bool:
-        return kept.saga.version > stored.saga.version
-
 
 class RecentJobs(_Recent[StoredJob]):
     """The jobs this process claimed or moved last, by queue id (see :class:`_Recent`): a copy is
     trusted only for a move that writes (the write is conditional on the job's status and version)."""
 
-    def _id(self, stored: StoredJob) -> str:
-        return stored.job.queue_id
-
-    def _copy(self, stored: StoredJob) -> StoredJob:
-        return StoredJob(job=stored.job, outbox=dict(stored.outbox))
+    def __init__(self, size: int = 2048):
+        super().__init__(size, key_of=lambda stored: stored.job.queue_id,
+                         copy_of=lambda stored: StoredJob(job=stored.job, outbox=dict(stored.outbox)))
 
 
 class ExecutionStepRepository:

@@ -60,6 +60,17 @@ def crash_at_the_job_put(deps, monkeypatch) -> None:
     monkeypatch.setattr(deps.jobs, "add", add)
 
 
+def paid_then_crashed_at_the_job_put(deps, monkeypatch):
+    """A saga whose payment's approval was written, and whose worker died before the job's put:
+    the saga and that approval (which the broker may give back)."""
+    event = diagnosis_completed()
+    approved = to_payment(deps, event)
+    crash_at_the_job_put(deps, monkeypatch)
+    with pytest.raises(Crash):
+        handle(deps, approved)
+    return event, approved
+
+
 # --- the job, queued in the payment's own write -------------------------------------------------
 def test_the_payment_approval_queues_the_job_in_one_saga_write(deps):
     event = diagnosis_completed()
@@ -75,11 +86,7 @@ def test_the_payment_approval_queues_the_job_in_one_saga_write(deps):
 
 
 def test_a_crash_before_the_job_put_is_mended_by_the_redelivered_message(deps, monkeypatch):
-    event = diagnosis_completed()
-    approved = to_payment(deps, event)
-    crash_at_the_job_put(deps, monkeypatch)
-    with pytest.raises(Crash):
-        handle(deps, approved)
+    event, approved = paid_then_crashed_at_the_job_put(deps, monkeypatch)
     assert deps.executions.sagas[event.saga_id].step("complete_work").status == StepStatus.RUNNING
     assert queue_id_for(event.saga_id) not in deps.jobs.jobs
 
@@ -89,11 +96,7 @@ def test_a_crash_before_the_job_put_is_mended_by_the_redelivered_message(deps, m
 
 
 def test_a_crash_before_the_job_put_is_mended_when_the_saga_looks_at_its_job(deps, clock, monkeypatch):
-    event = diagnosis_completed()
-    approved = to_payment(deps, event)
-    crash_at_the_job_put(deps, monkeypatch)
-    with pytest.raises(Crash):
-        handle(deps, approved)  # ... and the message is lost with the worker
+    event, _lost_with_the_worker = paid_then_crashed_at_the_job_put(deps, monkeypatch)
 
     clock.now = T0 + deps.config.job_check_interval + timedelta(minutes=1)
     services.saga_sweep(deps=deps)
@@ -103,11 +106,7 @@ def test_a_crash_before_the_job_put_is_mended_when_the_saga_looks_at_its_job(dep
 
 
 def test_a_cancellation_before_the_job_put_leaves_no_orphan_job(deps, monkeypatch):
-    event = diagnosis_completed()
-    approved = to_payment(deps, event)
-    crash_at_the_job_put(deps, monkeypatch)
-    with pytest.raises(Crash):
-        handle(deps, approved)
+    event, approved = paid_then_crashed_at_the_job_put(deps, monkeypatch)
 
     cancelled = message(event.saga_id, event.service_order_id, "os.OrderCancelled", reason="desistiu",
                         cancelled_by="a")
