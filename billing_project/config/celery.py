@@ -7,6 +7,7 @@ from oficina_common.celery_config import celery_settings, every
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.metrics import install_celery_metrics
 from oficina_common.tracing import install_celery_tracing
+from oficina_common.warmup import install_worker_warm_up
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,6 +18,7 @@ app.config_from_object(celery_settings("billing", settings.CELERY_BROKER_URL))
 install_celery_correlation(app)
 install_celery_metrics(app, "billing", port=settings.METRICS_PORT)
 install_celery_tracing(app, "billing")  # OpenTelemetry, when configured (docs/tracing.md)
+install_worker_warm_up(app)
 app.autodiscover_tasks(["billing"])
 app.conf.beat_schedule = {
     "sweep-outbox": every(settings.BEAT_OUTBOX_SWEEP_SECONDS, "billing.sweep_outbox"),

@@ -175,3 +175,5 @@ LOGGING = logging_config("billing", level=env("LOG_LEVEL", default="INFO"),
 # machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
 SERVICE_NAME = "billing"
 METRICS_PORT = env("METRICS_PORT", default="")
+# Built as the process starts (oficina_common.warmup), not by its first request or task.
+WARM_UP = ("billing.dependencies.dependencies",)

@@ -10,6 +10,7 @@ from oficina_common.correlation import install_celery_correlation
 from oficina_common.messages import QUEUE_EXECUTION
 from oficina_common.metrics import install_celery_metrics
 from oficina_common.tracing import install_celery_tracing
+from oficina_common.warmup import install_worker_warm_up
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -24,4 +25,5 @@ app.conf.beat_schedule = {
 install_celery_correlation(app)
 install_celery_metrics(app, "execution", port=settings.METRICS_PORT)
 install_celery_tracing(app, "execution")  # OpenTelemetry, when configured (docs/tracing.md)
+install_worker_warm_up(app)
 app.autodiscover_tasks(["execution"])

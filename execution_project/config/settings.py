@@ -145,3 +145,5 @@ LOGGING = logging_config("execution", level=env("LOG_LEVEL", default="INFO"), js
 # machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
 SERVICE_NAME = "execution"
 METRICS_PORT = env("METRICS_PORT", default="")
+# Built as the process starts (oficina_common.warmup), not by its first request or task.
+WARM_UP = ("execution.wiring.get_dependencies",)

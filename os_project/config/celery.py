@@ -11,6 +11,7 @@ from oficina_common.celery_config import celery_settings, every
 from oficina_common.correlation import install_celery_correlation
 from oficina_common.metrics import install_celery_metrics
 from oficina_common.tracing import install_celery_tracing
+from oficina_common.warmup import install_worker_warm_up
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -28,6 +29,7 @@ app.config_from_object({
 install_celery_correlation(app)
 install_celery_metrics(app, "os", port=settings.METRICS_PORT)
 install_celery_tracing(app, "os")  # OpenTelemetry, when configured (docs/tracing.md)
+install_worker_warm_up(app)
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {

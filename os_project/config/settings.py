@@ -240,3 +240,5 @@ LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=env.
 # machine do not fight over a port. Kubernetes sets it (k8s/base/common-config.yaml).
 SERVICE_NAME = "os"
 METRICS_PORT = env("METRICS_PORT", default="")
+# Built as the process starts (oficina_common.warmup), not by its first request or task.
+WARM_UP = ("messaging.publishers.get_publisher",)
