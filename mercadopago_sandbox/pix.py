@@ -13,6 +13,7 @@ from decimal import Decimal
 import segno
 
 PIX_GUI = "br.gov.bcb.pix"
+QR_MASK = 2
 
 
 def _field(tag: str, value: str) -> str:
@@ -44,7 +45,10 @@ def pix_copy_paste(key: str, amount: Decimal, txid: str, merchant: str, city: st
 
 
 def qr_png_base64(text: str) -> str:
-    """The QR code of ``text`` (error correction M, as Pix apps expect) as a base64 PNG."""
+    """The QR code of ``text`` (error correction M, as Pix apps expect) as a base64 PNG.
+
+    One fixed mask pattern: any of the eight is a valid code that every reader decodes; choosing
+    the best one scores all eight, 3/4 of the sandbox's CPU per Pix in pure Python (11 of 14.5 ms)."""
     image = io.BytesIO()
-    segno.make(text, error="m", micro=False).save(image, kind="png", scale=6, border=4)
+    segno.make(text, error="m", micro=False, mask=QR_MASK).save(image, kind="png", scale=6, border=4)
     return base64.b64encode(image.getvalue()).decode("ascii")
