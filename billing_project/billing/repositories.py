@@ -119,7 +119,7 @@ class _OutboxCarrier:
         if not outbox:
             return
         try:
-            self.relay.drain({**{k: item[k] for k in self.key_attributes}, "outbox": outbox})
+            self.relay.drain({**{k: item[k] for k in self.key_attributes}, "outbox": outbox}, just_written=True)
         except Exception:
             # The write happened; the sweeper publishes what is left (at-least-once).
             logger.warning("outbox drain failed; the sweeper will deliver", exc_info=True)

@@ -59,12 +59,13 @@ class _ItemOutbox:
     table: Any
     receipts: Receipts | None = None
 
-    def deliver(self, stored: StoredSaga | StoredJob, publisher: Publisher) -> int:
+    def deliver(self, stored: StoredSaga | StoredJob, publisher: Publisher, *, just_written: bool = False) -> int:
         """Publish what the item's outbox holds that has not left yet (at-least-once); without
-        receipts, remove it from the item, with them, the item's next write does."""
+        receipts, remove it from the item, with them, the item's next write does. ``just_written``:
+        ``stored`` is what this process's write has just left (its receipts need no reading)."""
         if not stored.outbox:
             return 0
-        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox})
+        sent = self.relay(publisher).drain({**stored.key, "outbox": stored.outbox}, just_written=just_written)
         if self.receipts is None:
             stored.outbox = {}
         return sent

@@ -87,7 +87,7 @@ def saga_start(envelope: Envelope, *, deps: Dependencies) -> Decision | str | No
         logger.info("saga %s already started; DiagnosisCompleted ignored", envelope.saga_id)
         return None
     logger.info("saga started for order %s: %s", decision.saga.order.order_number, decision.types())
-    deps.executions.deliver(stored, deps.publisher)
+    deps.executions.deliver(stored, deps.publisher, just_written=True)
     _keep(stored, deps)
     return decision
 
@@ -245,7 +245,7 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
         if saved.saga.is_terminal and not stored.saga.is_terminal:
             # Counted by the one writer whose conditional save made the saga final.
             SAGAS_FINISHED.labels(_FINISH_OUTCOMES[saved.saga.status], saga_finish_reason(saved.saga)).inc()
-        deps.executions.deliver(saved, deps.publisher)
+        deps.executions.deliver(saved, deps.publisher, just_written=True)
         _keep(saved, deps)
         _project_if_finished(saved.saga, deps)
         _run_effects(decision, saved, deps)
@@ -417,7 +417,7 @@ def _move_job(stored: StoredJob, to: JobStatus, changes: dict[str, Any], *, news
                                 extra={"from": current.status, "to": to.value}) from None
     if news is not None and deps.job_news_in_process and _told_the_saga(news, deps):
         deps.jobs.mark_published(saved, [news.message_id])
-    deps.jobs.deliver(saved, deps.publisher)
+    deps.jobs.deliver(saved, deps.publisher, just_written=True)
     if to in ACTIVE_JOB_STATUSES:
         deps.recent_jobs.keep(saved)
     else:

@@ -173,3 +173,48 @@ def test_a_message_written_again_forgets_its_receipt_and_is_published_anew(order
                        ExpressionAttributeNames=update.names, ExpressionAttributeValues=update.values)
     again = orders.get_item(Key={"orderId": "o1"}, ConsistentRead=True)["Item"]
     assert relay.drain(again) == 1
+
+
+def test_before_a_write_one_round_trip_forgets_the_new_receipts_and_reads_the_held_ones(receipts):
+    receipts.mark(["resent", "left", "other"])
+    calls = []
+    client = receipts._redis()  # redis-py, under Django's Redis cache
+    real_pipeline = client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipeline = real_pipeline(*args, **kwargs)
+        real_execute = pipeline.execute
+        pipeline.execute = lambda *a, **k: calls.append(len(pipeline.command_stack)) or real_execute(*a, **k)
+        return pipeline
+
+    client.pipeline = counting_pipeline
+    receipts._redis = lambda: client
+    assert receipts.before_write(["resent"], ["left", "stranded"]) == {"left"}
+    del receipts._redis
+    assert calls == [2]  # DEL and MGET, sent together
+    assert receipts.published(["resent", "left", "other"]) == {"left", "other"}
+
+
+def test_before_a_write_on_another_cache_forgets_and_reads_one_by_one():
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from oficina_common.outbox import CacheReceipts
+
+    receipts = CacheReceipts(LocMemCache("receipts", {}))
+    receipts.mark(["resent", "left"])
+    assert receipts.before_write(["resent"], ["left", "stranded"]) == {"left"}
+    assert receipts.published(["resent", "left"]) == {"left"}
+    assert receipts.before_write(["new"], []) == set()
+
+
+def test_a_drain_just_after_the_write_reads_no_receipt_and_records_them(orders, receipts):
+    orders.put_item(Item={"orderId": "o1", "status": "PENDING", **new_item_outbox()})
+    item = approve(orders, event(1))
+    publisher = RecordingPublisher()
+    relay = DynamoOutboxRelay(orders, ["orderId"], publisher, receipts)
+    receipts.published = lambda ids: pytest.fail("a drain just after its write read the receipts")
+    assert relay.drain(item, just_written=True) == 1
+    del receipts.published
+    assert receipts.published(list(item["outbox"])) == set(item["outbox"])  # recorded: the next write takes it out
+    assert relay.drain(item) == 0  # a later drain (a redelivery) reads them and publishes nothing
+    assert publisher.types() == ["billing.BudgetApproved"]

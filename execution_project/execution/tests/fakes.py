@@ -81,7 +81,7 @@ class FakeExecutionRepository:
             self.handled[saga.execution_id] = [*self.handled[saga.execution_id], message_id][-HANDLED_KEPT:]
         return StoredSaga(saga=saga, outbox=dict(outbox), handled=list(self.handled[saga.execution_id]))
 
-    def deliver(self, stored: StoredSaga, publisher: Publisher) -> int:
+    def deliver(self, stored: StoredSaga, publisher: Publisher, *, just_written: bool = False) -> int:
         outbox = self.outboxes[stored.saga.execution_id]
         sent = 0
         for message_id in list(stored.outbox):
@@ -195,7 +195,7 @@ class FakeWorkQueueRepository:
             outbox.pop(message_id, None)
             stored.outbox.pop(message_id, None)
 
-    def deliver(self, stored: StoredJob, publisher: Publisher) -> int:
+    def deliver(self, stored: StoredJob, publisher: Publisher, *, just_written: bool = False) -> int:
         outbox = self.outboxes[stored.job.queue_id]
         for message_id in list(stored.outbox):
             publisher.publish(Envelope.from_dict(json.loads(outbox.pop(message_id))))

@@ -99,7 +99,7 @@ def test_a_redelivered_reply_changes_nothing_and_finishes_what_a_crash_left(deps
     services.message_handle(event.to_dict(), deps=deps)
     data = reply(event, "billing.BudgetCreated", **budget_created())
     deliver = deps.executions.deliver
-    deps.executions.deliver = lambda *_: (_ for _ in ()).throw(ConnectionError("the worker died here"))
+    deps.executions.deliver = lambda *_, **__: (_ for _ in ()).throw(ConnectionError("the worker died here"))
     with pytest.raises(ConnectionError):
         services.message_handle(data, deps=deps)
     deps.executions.deliver = deliver
