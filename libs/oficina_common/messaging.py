@@ -127,6 +127,15 @@ class Dispatcher:
                     logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
                     return DUPLICATE
                 return "handled"
+            claim = getattr(inbox, "claim", None)
+            if claim is not None:
+                # An inbox in the handler's own transaction records the message first, in one
+                # statement: a second delivery waits for the first's commit and finds it there.
+                if not claim(envelope.message_id, envelope.type):
+                    logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
+                    return "duplicate"
+                handler(envelope)
+                return "handled"
             if inbox.seen(envelope.message_id):
                 logger.info("duplicate %s %s ignored", envelope.type, envelope.message_id)
                 return "duplicate"

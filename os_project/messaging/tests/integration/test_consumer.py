@@ -143,6 +143,28 @@ def test_the_same_message_twice_has_one_effect(diagnosed_order, oil_filter):
     assert ProcessedMessage.objects.filter(message_id=message["message_id"]).count() == 1
 
 
+
+def test_the_inbox_row_is_written_first_and_rolls_back_with_a_handler_that_fails(diagnosed_order, oil_filter,
+                                                                                 monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging import handlers
+
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1))})
+    reserve = handlers.dispatcher.handlers["os.ReserveParts"]
+    monkeypatch.setitem(handlers.dispatcher.handlers, "os.ReserveParts",
+                        lambda envelope: (_ for _ in ()).throw(ConnectionError("the database went away")))
+    with pytest.raises(Retry):  # the consumer's policy: a transient failure is retried
+        handle_message.apply(args=[message], throw=True)
+    assert not ProcessedMessage.objects.filter(message_id=message["message_id"]).exists()  # rolled back with it
+    monkeypatch.setitem(handlers.dispatcher.handlers, "os.ReserveParts", reserve)
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_message.apply(args=[message]).get() == "handled"  # the redelivery does it
+    inbox = [q["sql"] for q in queries if "messaging_processedmessage" in q["sql"]]
+    assert len(inbox) == 1 and inbox[0].startswith("INSERT") and "ON CONFLICT" in inbox[0]  # no SELECT first
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
+
 def _handled_and_sent(message, django_capture_on_commit_callbacks):
     """Handle ``message`` as the worker does, the after-commit publishing included: its outcome."""
     with django_capture_on_commit_callbacks(execute=True):

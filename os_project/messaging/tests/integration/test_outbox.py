@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from messaging import outbox
@@ -58,7 +59,8 @@ def test_the_sweep_publishes_leftovers_oldest_first_and_only_once(published, set
         outbox.publish(_event(n))
     # Younger than the sweep's minimum age: the writer's own fast path is about to publish them.
     assert relay_outbox.apply().get() == 0
-    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(seconds=settings.OUTBOX_SWEEP_MIN_AGE_SECONDS))
+    # All made old enough, each as much (equal times would leave "oldest first" to the table's order).
+    OutboxMessage.objects.update(created_at=F("created_at") - timedelta(seconds=settings.OUTBOX_SWEEP_MIN_AGE_SECONDS))
     assert relay_outbox.apply().get() == 3
     assert [e.service_order_id for e in published.published] == ["order-0", "order-1", "order-2"]
     assert relay_outbox.apply().get() == 0
