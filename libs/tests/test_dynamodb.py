@@ -22,7 +22,7 @@ from oficina_common.dynamodb import (
     to_python,
 )
 from oficina_common.dynamodb import table as table_of
-from oficina_common.errors import AlreadyExists, ValidationFailed
+from oficina_common.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 
 JOBS = TableSpec(
     name="jobs",
@@ -192,3 +192,35 @@ def test_a_call_that_gets_no_answer_is_counted_by_its_exception():
         table(nowhere).get_item(Key={"jobId": "a", "priority": 1})
     assert _requests("gone_jobs") == {("GetItem", "EndpointConnectionError"): 1}
     reset_resources()
+
+
+def test_the_table_converts_as_boto3s_resource_does_and_hands_the_rest_to_it(dynamo_settings):
+    ensure_tables(dynamo_settings, (JOBS,))
+    jobs = table(dynamo_settings)
+    plain = resource(dynamo_settings).Table(jobs.name)
+    item = {"jobId": "a", "priority": 2, "status": "QUEUED", "sortKey": "001", "price": Decimal("12.50"),
+            "steps": [{"name": "ó", "n": 1, "done": True, "note": None}], "tags": {"x", "y"}, "blob": b"\x00\x01"}
+    jobs.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
+    assert jobs.get_item(Key={"jobId": "a", "priority": 2}, ConsistentRead=True)["Item"] == plain.get_item(
+        Key={"jobId": "a", "priority": 2}, ConsistentRead=True)["Item"]
+    updated = jobs.update_item(Key={"jobId": "a", "priority": 2}, UpdateExpression="SET #s = :s, n = :n",
+                               ConditionExpression="#s = :q", ExpressionAttributeNames={"#s": "status"},
+                               ExpressionAttributeValues={":s": "ASSIGNED", ":q": "QUEUED", ":n": 3},
+                               ReturnValues="ALL_NEW")["Attributes"]
+    assert updated == plain.get_item(Key={"jobId": "a", "priority": 2}, ConsistentRead=True)["Item"]
+    assert updated["n"] == 3 and updated["price"] == Decimal("12.50") and updated["tags"] == {"x", "y"}
+    with pytest.raises(ConcurrencyConflict):
+        conditional_write(lambda: jobs.update_item(
+            Key={"jobId": "a", "priority": 2}, UpdateExpression="SET n = :n", ConditionExpression="n = :old",
+            ExpressionAttributeValues={":n": 4, ":old": 1}), conflict="changed")
+    with jobs.batch_writer() as batch:  # the resource's
+        for n in range(3):
+            batch.put_item(Item={"jobId": "b", "priority": n, "status": "QUEUED", "sortKey": f"{n:03d}"})
+    first = jobs.query(KeyConditionExpression="jobId = :j", ExpressionAttributeValues={":j": "b"}, Limit=2)
+    assert [i["priority"] for i in first["Items"]] == [0, 1] and first["LastEvaluatedKey"] == {"jobId": "b",
+                                                                                               "priority": 1}
+    rest = jobs.query(KeyConditionExpression="jobId = :j", ExpressionAttributeValues={":j": "b"},
+                      ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [i["priority"] for i in rest["Items"]] == [2] and "LastEvaluatedKey" not in rest
+    jobs.delete_item(Key={"jobId": "b", "priority": 0})
+    assert "Item" not in jobs.get_item(Key={"jobId": "b", "priority": 0}, ConsistentRead=True)
