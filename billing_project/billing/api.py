@@ -39,6 +39,7 @@ from oficina_common.errors import (
     ValidationFailed,
 )
 from oficina_common.limits import StoredTextField
+from oficina_common.representation import represent
 from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
@@ -168,11 +169,11 @@ class PaymentPageSerializer(serializers.Serializer):
 
 
 def _budget_data(budget: Any) -> dict[str, Any]:
-    return BudgetOutputSerializer(selectors.budget_as_dict(budget)).data
+    return represent(BudgetOutputSerializer, selectors.budget_as_dict(budget))
 
 
 def _payment_data(payment: Any) -> dict[str, Any]:
-    return PaymentOutputSerializer(selectors.payment_as_dict(payment)).data
+    return represent(PaymentOutputSerializer, selectors.payment_as_dict(payment))
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

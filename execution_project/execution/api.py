@@ -15,6 +15,7 @@ from oficina_common.auth import ADMIN, HasRole, IsMechanic, IsStaffOrCustomer
 from oficina_common.dynamodb import Page
 from oficina_common.errors import NotFound, ValidationFailed
 from oficina_common.limits import StoredTextField
+from oficina_common.representation import represent, represent_all
 from oficina_common.schema import ErrorSerializer, PageTokenField
 
 from . import examples, selectors, services
@@ -174,7 +175,7 @@ class ExecutionListApi(APIView):
         page = selectors.execution_list(user=request.user, service_order_id=data.get("service_order_id"),
                                         status=data.get("status"), limit=data["page_size"],
                                         page_token=data.get("page_token") or None, deps=get_dependencies())
-        rows = ExecutionOutputSerializer(page.items, many=True).data
+        rows = represent_all(ExecutionOutputSerializer, page.items)
         return Response(_page(request, page, rows))
 
 
@@ -186,7 +187,7 @@ class ExecutionDetailApi(APIView):
     def get(self, request: Request, execution_id: str) -> Response:
         saga = selectors.execution_get(execution_id=_checked_id(execution_id, "Execution"), user=request.user,
                                        deps=get_dependencies())
-        return Response(ExecutionDetailOutputSerializer(saga).data)
+        return Response(represent(ExecutionDetailOutputSerializer, saga))
 
 
 class ExecutionRetryApi(APIView):
@@ -199,7 +200,7 @@ class ExecutionRetryApi(APIView):
     def post(self, request: Request, execution_id: str) -> Response:
         saga = services.saga_retry(execution_id=_checked_id(execution_id, "Execution"),
                                    by=selectors.mechanic_of(request.user).name or "admin", deps=get_dependencies())
-        return Response(ExecutionDetailOutputSerializer(saga).data)
+        return Response(represent(ExecutionDetailOutputSerializer, saga))
 
 
 # --- the work queue --------------------------------------------------------------------------
@@ -276,7 +277,7 @@ class WorkQueueListApi(APIView):
         page = selectors.work_queue_list(mechanic=selectors.mechanic_of(request.user), status=data["status"],
                                          service_order_id=data.get("service_order_id"), limit=data["page_size"],
                                          page_token=data.get("page_token") or None, deps=get_dependencies())
-        return Response(_page(request, page, JobOutputSerializer(page.items, many=True).data))
+        return Response(_page(request, page, represent_all(JobOutputSerializer, page.items)))
 
 
 class WorkQueueDetailApi(APIView):
@@ -287,7 +288,7 @@ class WorkQueueDetailApi(APIView):
     def get(self, request: Request, queue_id: str) -> Response:
         job = selectors.job_get(queue_id=_checked_id(queue_id, "Job"), mechanic=selectors.mechanic_of(request.user),
                                 deps=get_dependencies())
-        return Response(JobOutputSerializer(job).data)
+        return Response(represent(JobOutputSerializer, job))
 
 
 class WorkQueueClaimApi(APIView):
@@ -303,7 +304,7 @@ class WorkQueueClaimApi(APIView):
         job = services.work_queue_claim(mechanic=selectors.mechanic_of(request.user), deps=get_dependencies())
         if job is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(JobOutputSerializer(job).data)
+        return Response(represent(JobOutputSerializer, job))
 
 
 class WorkQueueStartApi(APIView):
@@ -315,7 +316,7 @@ class WorkQueueStartApi(APIView):
     def post(self, request: Request, queue_id: str) -> Response:
         job = services.job_start(queue_id=_checked_id(queue_id, "Job"), mechanic=selectors.mechanic_of(request.user),
                                  deps=get_dependencies())
-        return Response(JobOutputSerializer(job).data)
+        return Response(represent(JobOutputSerializer, job))
 
 
 class WorkQueueCompleteApi(APIView):
@@ -333,7 +334,7 @@ class WorkQueueCompleteApi(APIView):
         job = services.job_complete(queue_id=_checked_id(queue_id, "Job"),
                                     mechanic=selectors.mechanic_of(request.user), notes=data["notes"],
                                     deps=get_dependencies())
-        return Response(JobOutputSerializer(job).data)
+        return Response(represent(JobOutputSerializer, job))
 
 
 class WorkQueueFailApi(APIView):
@@ -350,7 +351,7 @@ class WorkQueueFailApi(APIView):
         data = _valid(self.InputSerializer, request)
         job = services.job_fail(queue_id=_checked_id(queue_id, "Job"), mechanic=selectors.mechanic_of(request.user),
                                 reason=data["reason"], deps=get_dependencies())
-        return Response(JobOutputSerializer(job).data)
+        return Response(represent(JobOutputSerializer, job))
 
 
 class WorkQueueAdditionalRepairsApi(APIView):
@@ -371,7 +372,7 @@ class WorkQueueAdditionalRepairsApi(APIView):
         job = services.job_report_additional_repairs(queue_id=_checked_id(queue_id, "Job"),
                                                      mechanic=selectors.mechanic_of(request.user), items=items,
                                                      notes=data["notes"], deps=get_dependencies())
-        return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(represent(JobOutputSerializer, job), status=status.HTTP_202_ACCEPTED)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

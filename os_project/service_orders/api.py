@@ -15,6 +15,7 @@ from core.actors import actor_name
 from core.openapi import error_responses
 from core.permissions import IsFrontDesk, IsStaff, IsStaffOrCustomer, IsWorkshop
 from customers.domain import first_name, mask_plate
+from oficina_common.representation import represent, represent_all
 
 from . import examples, selectors, services
 from .domain import (
@@ -112,7 +113,7 @@ class ServiceOrderDetailOutputSerializer(ServiceOrderOutputSerializer):
 
 def _detail(request: Request, order: ServiceOrder, *, code: int = status.HTTP_200_OK) -> Response:
     fresh = selectors.service_order_get(request.user, order.pk)
-    return Response(ServiceOrderDetailOutputSerializer(fresh).data, status=code)
+    return Response(represent(ServiceOrderDetailOutputSerializer, fresh), status=code)
 
 
 class ServiceOrderListCreateApi(GenericAPIView):
@@ -145,7 +146,7 @@ class ServiceOrderListCreateApi(GenericAPIView):
                    examples=examples.LIST)
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(ServiceOrderOutputSerializer(page, many=True).data)
+        return self.get_paginated_response(represent_all(ServiceOrderOutputSerializer, page))
 
     @extend_schema(tags=[TAG], request=InputSerializer,
                    responses={201: ServiceOrderDetailOutputSerializer, **error_responses(400, 401, 403)},
@@ -166,7 +167,7 @@ class ServiceOrderDetailApi(APIView):
                    examples=examples.DETAIL)
     def get(self, request: Request, service_order_id: str) -> Response:
         order = selectors.service_order_get(request.user, service_order_id)
-        return Response(ServiceOrderDetailOutputSerializer(order).data)
+        return Response(represent(ServiceOrderDetailOutputSerializer, order))
 
 
 class ServiceOrderStartDiagnosisApi(APIView):
