@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -50,6 +50,13 @@ from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass instance's fields, in their order, for ``json.dumps(default=)``."""
+    if not is_dataclass(value):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}
 
 
 class _ItemOutbox:
@@ -210,7 +217,6 @@ class ExecutionRepository(_ItemOutbox):
 
     # --- mapping --------------------------------------------------------------------------
     def _attributes(self, saga: SagaInstance) -> dict[str, Any]:
-        data = saga.to_dict()
         attributes = {
             "serviceOrderId": saga.service_order_id,
             "status": str(saga.status),
@@ -222,7 +228,9 @@ class ExecutionRepository(_ItemOutbox):
             # One JSON string, not a map: it is written whole at every step and read at every
             # message, a map's ~120 nested values each cost boto3 and the endpoint a conversion, and
             # no expression ever looks inside it.
-            "saga": json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+            # What ``saga.to_dict()`` dumps, without dataclasses.asdict deep-copying every nested
+            # value first (the JSON encoder walks the dicts and lists itself).
+            "saga": json.dumps(saga, default=_fields_of, separators=(",", ":"), ensure_ascii=False),
         }
         if saga.status in TERMINAL_STATUSES:
             attributes[TTL_ATTRIBUTE] = epoch_seconds(datetime.now(UTC) + self.retention)

@@ -17,6 +17,7 @@ and the OS status changes, whose recovery the fault-run issue covers.
 """
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from execution import saga as saga_flow
 from execution.domain import SagaInstance
+from execution.repositories import _fields_of
 from execution.saga import Decision, EnqueueWork, SagaConfig, WithdrawWork
 from oficina_common.messages import Envelope
 
@@ -459,6 +461,12 @@ class SagaModel(RuleBasedStateMachine):
     def stock_is_never_over_reserved(self) -> None:
         for catalog_id, held in self.world.held.items():
             assert 0 <= held <= self.world.stock[catalog_id]
+
+    @invariant()
+    def the_stored_json_is_the_dict_of_the_saga(self) -> None:
+        # The repository dumps the saga straight from its dataclasses (no asdict copy first).
+        if self.saga is not None:
+            assert json.loads(json.dumps(self.saga, default=_fields_of)) == json.loads(json.dumps(self.saga.to_dict()))
 
     def teardown(self) -> None:
         if self.saga is None:
