@@ -150,7 +150,9 @@ lock_inputs_digest() {
 install_python() {
   refuse_stray_requirements
   local stamp="$VENV/.install-stamp" want
-  want="$(lock_inputs_digest)"
+  # Packages compiled to bytecode at install (uv's --compile-bytecode): with PYTHONDONTWRITEBYTECODE
+  # set, or a read-only venv, every process would otherwise compile Django, boto3... at each start.
+  want="$(lock_inputs_digest)-bytecode"
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$UV" ] && return
   rm -f "$stamp"  # written again only when everything below has succeeded
   ensure_uv
@@ -159,7 +161,7 @@ install_python() {
     || die "uv.lock does not match the pyproject.toml files (a dependency changed without the lock):" \
       "run ./manage_all.sh lock and commit uv.lock with the change"
   timed "installing the Python packages of uv.lock into .venv (uv sync)" \
-    "$UV" sync --project "$ROOT" --locked --all-packages --all-groups \
+    "$UV" sync --project "$ROOT" --locked --all-packages --all-groups --compile-bytecode \
     || die "uv sync could not install uv.lock into .venv (see above)"
   "$PY" -c "import django, rest_framework, celery, boto3, oficina_common" \
     || die "Python packages did not install"
