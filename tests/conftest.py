@@ -27,6 +27,10 @@ E2E_ENV = {
     "OUTBOX_SWEEP_SECONDS": "3",
     "SAGA_SWEEP_INTERVAL_SECONDS": "3",
     "SAGA_APPROVAL_GRACE_SECONDS": "10",
+    # The saga asks Billing how a payment stands when no news came (10 minutes in production): a
+    # PaymentApproved lost with a worker killed as it fetched it (the Redis transport pops a message
+    # before it records it as unacked) is recovered within a test's wait, as in bench/chaos.py.
+    "SAGA_PAYMENT_CHECK_SECONDS": "15",
     "MERCADOPAGO_SANDBOX_RETRY_BASE_SECONDS": "0.2",
     "MERCADOPAGO_WEBHOOK_SECRET": "e2e-webhook-secret",
 }
