@@ -73,6 +73,15 @@ class Inbox(Protocol):
         ...
 
 
+class ClaimingInbox(Protocol):
+    """An inbox in the handler's own transaction: the message is recorded before its handler runs,
+    and the record goes (rolls back) with the handler's effects."""
+
+    def claim(self, message_id: str, message_type: str) -> bool:
+        """Record the message; False when it was recorded already (a duplicate)."""
+        ...
+
+
 class MemoryInbox:
     def __init__(self) -> None:
         self.ids: set[str] = set()
@@ -107,7 +116,7 @@ class Dispatcher:
     def types(self) -> Iterable[str]:
         return self.handlers.keys()
 
-    def dispatch(self, data: Any, inbox: Inbox | None) -> str:
+    def dispatch(self, data: Any, inbox: Inbox | ClaimingInbox | None) -> str:
         """Run the message's handler once; ``inbox=None``: the handler de-duplicates by itself."""
         try:
             envelope = Envelope.from_dict(data)

@@ -10,7 +10,7 @@ from oficina_common.messaging import DUPLICATE
 
 from . import outbox
 from .handlers import dispatcher
-from .inbox import DatabaseInbox, DuplicateMessage
+from .inbox import DatabaseInbox
 from .models import ProcessedMessage
 
 logger = logging.getLogger(__name__)
@@ -26,9 +26,6 @@ def message_handle(data: Any) -> str:
     try:
         with transaction.atomic():
             outcome = dispatcher.dispatch(data, DatabaseInbox())
-    except DuplicateMessage:
-        logger.info("message %s was handled by another delivery", data.get("message_id"))
-        outcome = DUPLICATE
     except ApplicationError as exc:
         logger.warning("dropped %s %s: %s", data.get("type"), data.get("message_id"), exc.message)
         # Remember it, so a redelivery is not tried again.
