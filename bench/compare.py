@@ -4,13 +4,16 @@
 
 The ref is checked out in a worktree under .data/bench-compare/ (its own libs on PYTHONPATH, this
 checkout's node_modules); each round runs A (the ref) and B (this checkout) one after the other,
-the order swapped every round, each a whole fresh system. The table gives each figure's median
+the order swapped every round, each a whole fresh system. Both are measured by this checkout's
+benchmark script (copied into the worktree as bench/ruler.py), against each side's own system
+(its tests/system.py, services and libs): one ruler for both. The table gives each figure's median
 and range over the runs, and B/A of the medians: a noisy, shared machine is compared with itself.
 """
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,7 +33,8 @@ FIGURES = {
     "DynamoDB calls per saga": (r"DynamoDB calls: ([\d.]+)", False),
     "Celery tasks per saga": (r"Celery tasks: ([\d.]+)", False),
     "HTTP requests per saga": (r"HTTP requests: ([\d.]+)", False),
-    **{f"{leg} p50 (ms)": (rf"^{leg}\s+\d+\s+(\d+)", False) for leg in ("diagnosis", "approval", "payment", "finish")},
+    **{f"{leg} p50 (ms)": (rf"^{leg}\s+\d+\s+(\d+)", False)
+       for leg in ("diagnosis", "approval", "payable", "payment", "finish")},
 }
 
 
@@ -49,7 +53,11 @@ def worktree(ref: str) -> Path:
 
 def run_once(root: Path, orders: int, in_flight: int) -> str:
     env = {**os.environ, "PYTHONPATH": str(root / "libs")}  # the venv's editable libs are this checkout's
-    result = subprocess.run([sys.executable, str(root / "bench" / "saga_bench.py"), "--orders", str(orders),
+    script = root / "bench" / "saga_bench.py"
+    if root != ROOT:
+        script = root / "bench" / "ruler.py"
+        shutil.copyfile(ROOT / "bench" / "saga_bench.py", script)
+    result = subprocess.run([sys.executable, str(script), "--orders", str(orders),
                              "--in-flight", str(in_flight)], cwd=root, env=env, capture_output=True, text=True,
                             timeout=1800)
     if result.returncode != 0:
