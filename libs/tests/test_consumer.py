@@ -243,6 +243,54 @@ def test_a_message_that_hangs_or_kills_its_worker_every_time_is_dead_lettered(tm
     assert not broker.keys("oficina:deliveries:*" + letters["billing.test_hangs"]["task_id"] + "*")
 
 
+PRINTING_APP = """
+import os
+
+from celery import Celery
+
+from oficina_common.celery_config import celery_settings
+
+app = Celery("os")
+app.config_from_object(celery_settings(os.environ["TEST_QUEUE"], os.environ["TEST_BROKER_URL"]))
+
+
+@app.task(name="os.test_prints")
+def prints(text):
+    print(text, flush=True)
+"""
+
+
+def test_what_a_task_prints_reaches_the_workers_stdout_as_it_is(tmp_path):
+    """The console e-mail backend prints each e-mail: it must come out as written, not as one
+    WARNING log record per line (Celery's default redirection of stdout to a logger)."""
+    (tmp_path / "printing_worker_app.py").write_text(PRINTING_APP)
+    queue = f"print-test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": settings.CELERY_BROKER_URL,
+           "TEST_QUEUE": queue}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    marker = f"Subject: sua OS mudou {uuid.uuid4().hex}"
+    publisher = Celery("os")
+    publisher.config_from_object(celery_settings(queue, settings.CELERY_BROKER_URL))
+    publisher.send_task("os.test_prints", args=[marker], queue=queue)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "printing_worker_app", "worker", "-Q", queue,
+         "--pool", "threads", "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    deadline = threading.Timer(60, worker.terminate)  # the marker never came: the loop ends with the worker
+    deadline.start()
+    try:
+        for line in worker.stdout:
+            lines.append(line)
+            if marker in line:
+                break
+    finally:
+        deadline.cancel()
+        err = stop(worker)
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    assert f"{marker}\n" in lines, (lines[-20:], err[-2000:])
+    assert marker not in err and "celery.redirected" not in err
+
 def test_only_a_message_the_broker_gave_back_is_counted_on_redis(monkeypatch):
     """A first delivery makes no round trip to Redis; each redelivery counts on from it."""
     from types import SimpleNamespace

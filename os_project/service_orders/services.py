@@ -57,8 +57,9 @@ def _next_number() -> str:
 
 def _locked_order(service_order_id: Any) -> ServiceOrder:
     try:
-        # The customer comes with the order (not locked): the e-mail a status change sends needs it.
-        order = (ServiceOrder.objects.select_related("customer").select_for_update(of=("self",))
+        # The customer and the vehicle come with the order (not locked): the e-mail a status change
+        # sends names both, and would otherwise read each on its own.
+        order = (ServiceOrder.objects.select_related("customer", "vehicle").select_for_update(of=("self",))
                  .filter(pk=service_order_id).first())
     except (ValueError, TypeError, DjangoValidationError):
         order = None

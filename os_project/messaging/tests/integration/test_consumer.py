@@ -261,6 +261,20 @@ def test_change_status_moves_the_order_records_the_saga_and_emails(diagnosed_ord
     assert mail.outbox[-1].subject == f"{diagnosed_order.number}: Aguardando aprovação"
 
 
+def test_the_status_email_reads_nothing_the_locked_order_did_not_bring(diagnosed_order,
+                                                                        django_capture_on_commit_callbacks):
+    """The e-mail names the customer and the vehicle: both come with the order's locked read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    message = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL", "reason": "Budget sent"})
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        assert handle_message.apply(args=[message]).get() == "handled"
+    assert diagnosed_order.vehicle.plate in mail.outbox[-1].body
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if 'FROM "customers_' in sql], reads
+
+
 def test_change_status_to_the_same_status_only_refreshes_the_summary(diagnosed_order):
     ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="AWAITING_PAYMENT")
     before = StatusHistory.objects.count()
