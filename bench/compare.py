@@ -34,7 +34,7 @@ FIGURES = {
     "Celery tasks per saga": (r"Celery tasks: ([\d.]+)", False),
     "HTTP requests per saga": (r"HTTP requests: ([\d.]+)", False),
     **{f"{leg} p50 (ms)": (rf"^{leg}\s+\d+\s+(\d+)", False)
-       for leg in ("diagnosis", "approval", "payable", "payment", "finish")},
+       for leg in ("diagnosis", "approval", "pix", "payment", "finish")},
 }
 
 

@@ -8,8 +8,8 @@ Celery workers, the Mercado Pago sandbox) unless --running is given, then measur
   approval   customer approves           -> AWAITING_PAYMENT
   payment    sandbox approves the Pix    -> IN_EXECUTION   (signed webhook, Celery, saga)
   finish     mechanic completes the job  -> FINISHED
-  payable    customer approves           -> she can pay: AWAITING_PAYMENT and the Pix made, whichever
-             is later (the Pix's date_created at Mercado Pago: a lower bound of when Billing has it)
+  pix        customer approves           -> the Pix made at Mercado Pago (its date_created): what
+             the payment page the approval sends her to waits for (a lower bound: Billing records it after)
 and prints p50/p95 per leg, completed sagas per second, the CPU per process, the work per saga
 (DynamoDB calls, Celery tasks, HTTP requests, from the services' metrics), the endpoint and the table sizes.
 With --compare <ref>, runs the ref and this checkout alternately and prints both, with B/A (bench/compare.py).
@@ -42,10 +42,11 @@ LEGS = ("diagnosis", "approval", "payment", "finish")
 # The statuses the saga goes through from diagnosis, in order; each leg ends at the next one.
 PATH = ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED")
 LEG_END = dict(zip(LEGS, PATH[1:], strict=True))
-# The approval leg ends at AWAITING_PAYMENT, whose meaning moved: since 0d3472d the order gets there
-# once its Pix exists; before, at the stock reservation, with the Pix asked for after it. What the
-# customer waits for either way is a Pix to pay, which this extra leg measures on both sides.
-PAYABLE = "payable"
+# The approval leg ends at AWAITING_PAYMENT, whose moment moved: since 0d3472d the order gets there
+# once its Pix exists (the move carries it); before, at the stock reservation, with the Pix asked for
+# after it. The customer who approves from her link is sent to Billing's payment page, which shows
+# the Pix as soon as it exists: this extra leg measures that wait, the same way on both sides.
+PIX = "pix"
 # One watcher asks the OS what changed (?updated_after=) every WATCH seconds for every order in
 # flight, as a workshop screen would; a leg's end is the time the OS recorded for the transition
 # (its status history, read once per order after the run), so the watcher's pace delays the next
@@ -107,7 +108,7 @@ class Bench:
     def __init__(self, urls: Urls, timeout: float):
         self.urls = urls
         self.timeout = timeout
-        self.legs: dict[str, list[float]] = {leg: [] for leg in (*LEGS, PAYABLE)}
+        self.legs: dict[str, list[float]] = {leg: [] for leg in (*LEGS, PIX)}
         self.starts: dict[str, dict[str, float]] = {}  # order id -> leg -> when the bench started it
         self.lock = threading.Lock()
         self.local = threading.local()
@@ -170,14 +171,12 @@ class Bench:
         after the run, so that reading it is not part of the load being measured."""
         client = self.client()
         history = client.order(order_id)["status_history"]
-        ends = {}
         for leg, status in LEG_END.items():
             moved = next(h for h in reversed(history) if h["to"] == status)
-            ends[leg] = _timestamp(moved["at"])
-            self.legs[leg].append(ends[leg] - self.starts[order_id][leg])
+            self.legs[leg].append(_timestamp(moved["at"]) - self.starts[order_id][leg])
         pix = next(p["mercadopago_payment_id"] for p in client.payments(order_id) if p.get("mercadopago_payment_id"))
         made = _timestamp(client.sandbox_payment(pix)["date_created"])
-        self.legs[PAYABLE].append(max(ends["approval"], made) - self.starts[order_id]["approval"])
+        self.legs[PIX].append(made - self.starts[order_id]["approval"])
 
     def run(self, orders: int, in_flight: int, snapshot: Callable[[], Any] = lambda: None) -> tuple[float, Any, Any]:
         """Elapsed seconds of the saga phase, and ``snapshot()`` taken as it starts and as it ends."""
@@ -305,7 +304,7 @@ def table_sizes(endpoint: str | None, prefix: str) -> dict[str, int]:
 def report(bench: Bench, elapsed: float, orders: int, in_flight: int, endpoint: str, sizes: dict[str, int]) -> None:
     print(f"\nsaga benchmark: {orders} orders, {in_flight} in flight, DynamoDB endpoint {endpoint}")
     print(f"{'leg':<10} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for leg in (*LEGS, PAYABLE):
+    for leg in (*LEGS, PIX):
         values = bench.legs[leg]
         print(f"{leg:<10} {len(values):>4} {percentile(values, .5) * 1000:>8.0f} {percentile(values, .95) * 1000:>8.0f}"
               f" {statistics.mean(values) * 1000:>8.0f}")
