@@ -48,6 +48,31 @@ def test_reserving_parts_holds_them_and_replies_parts_reserved(diagnosed_order, 
                                                 key=lambda line: int(line["catalog_id"]))}
 
 
+def test_a_reservation_writes_its_new_rows_at_once_and_adds_to_those_held(diagnosed_order, oil_filter, brake_pads):
+    """Two lines of one part and one of another: one INSERT for the rows the order lacks (no
+    get-or-create savepoint a line); a later reservation of a part held adds to its row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.models import PartReservation
+
+    message = command(diagnosed_order, "os.ReserveParts",
+                      {"parts": part_lines((oil_filter, 1), (brake_pads, 1), (oil_filter, 2))})
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_message.apply(args=[message]).get() == "handled"
+    reservation_writes = [q["sql"] for q in queries if 'INTO "catalog_partreservation"' in q["sql"]
+                          or q["sql"].startswith('UPDATE "catalog_partreservation"')]
+    assert len(reservation_writes) == 1 and reservation_writes[0].startswith("INSERT"), reservation_writes
+    held = dict(PartReservation.objects.filter(service_order=diagnosed_order).values_list("part_id", "reserved"))
+    assert held == {oil_filter.pk: 3, brake_pads.pk: 1}
+    more = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((brake_pads, 1))})
+    assert handle_message.apply(args=[more]).get() == "handled"
+    assert PartReservation.objects.get(service_order=diagnosed_order, part=brake_pads).reserved == 2
+    oil_filter.refresh_from_db()
+    brake_pads.refresh_from_db()
+    assert (oil_filter.quantity_reserved, brake_pads.quantity_reserved) == (3, 2)
+
+
 def test_a_reservation_is_all_or_nothing_and_says_what_was_missing(diagnosed_order, oil_filter, brake_pads):
     message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 1), (brake_pads, 3))})
     handle_message.apply(args=[message])
