@@ -30,6 +30,7 @@ FIGURES = {
     # name: (pattern in the benchmark's output, better when higher)
     "completed sagas per second": (r"completed sagas per second: ([\d.]+)", True),
     "CPU per saga, the system alone (ms)": (r"the system alone .*?: (\d+) ms of CPU per saga", False),
+    "  the same, its processes summed (ms)": (r"the system's own processes .*?: (\d+) ms of CPU per saga", False),
     "DynamoDB calls per saga": (r"DynamoDB calls: ([\d.]+)", False),
     "Celery tasks per saga": (r"Celery tasks: ([\d.]+)", False),
     "HTTP requests per saga": (r"HTTP requests: ([\d.]+)", False),
