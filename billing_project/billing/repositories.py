@@ -206,12 +206,10 @@ def _lines_attribute(lines: Iterable[BudgetLine]) -> str:
 
 
 def _lines_of(item: dict[str, Any]) -> tuple[BudgetLine, ...]:
-    return tuple(
-        BudgetLine(kind=line["kind"], catalog_id=line["catalog_id"], description=line["description"],
-                   quantity=int(line["quantity"]), unit_price_cents=int(line["unit_price_cents"]),
-                   job=int(line.get("job", 1)), optional=bool(line.get("optional", False)),
-                   line_id=int(line.get("line_id") or n + 1))
-        for n, line in enumerate(json.loads(item["lines"])))
+    """The lines kept inside the version's item (a JSON list with the domain's own field names)."""
+    return tuple(_line_from(line, int(line.get("line_id") or n + 1), catalog_id="catalog_id",
+                            unit_price_cents="unit_price_cents")
+                 for n, line in enumerate(json.loads(item["lines"])))
 
 
 def _budget_changes(budget: Budget) -> dict[str, Any]:
@@ -260,10 +258,13 @@ def _budget_from(item: dict[str, Any], lines: Iterable[BudgetLine]) -> Budget:
     )
 
 
-def _line_from(item: dict[str, Any], line_id: int) -> BudgetLine:
-    # Lines written before jobs existed are one job, none optional.
-    return BudgetLine(kind=item["kind"], catalog_id=item["catalogId"], description=item["description"],
-                      quantity=int(item["quantity"]), unit_price_cents=int(item["unitPriceCents"]),
+def _line_from(item: dict[str, Any], line_id: int, *, catalog_id: str = "catalogId",
+               unit_price_cents: str = "unitPriceCents") -> BudgetLine:
+    """One line, from a ``budget_items`` row (the defaults' attribute names) or from the JSON
+    list inside a version's item (its names given). Lines written before jobs existed are one
+    job, none optional."""
+    return BudgetLine(kind=item["kind"], catalog_id=item[catalog_id], description=item["description"],
+                      quantity=int(item["quantity"]), unit_price_cents=int(item[unit_price_cents]),
                       job=int(item.get("job", 1)), optional=bool(item.get("optional", False)), line_id=line_id)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -296,15 +296,17 @@ def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> 
 _RECOVERED = uuid.UUID("6f1d8f5e-3c9a-4a64-9b55-2f0e1f3d7c21")
 
 
-# What a closed job tells its saga.
-_JOB_NEWS = {JobStatus.COMPLETED: "execution.WorkCompleted", JobStatus.FAILED: "execution.WorkFailed"}
-
-
-def _job_news(job: Job) -> contracts.WorkCompleted | contracts.WorkFailed:
-    """The news of a closed job, from the job itself: its notes, or why it failed."""
+def _job_news(job: Job, **envelope: Any) -> Envelope:
+    """What a closed job tells its saga, from the job itself: WorkCompleted with its notes, or
+    WorkFailed with why (``envelope``: a message id of its own, when one is given)."""
     if job.status == JobStatus.COMPLETED:
-        return contracts.WorkCompleted(queue_id=job.queue_id, notes=job.result_notes or "")
-    return contracts.WorkFailed(queue_id=job.queue_id, reason=job.failure_reason or "")
+        message_type, news = "execution.WorkCompleted", contracts.WorkCompleted(queue_id=job.queue_id,
+                                                                                notes=job.result_notes or "")
+    else:
+        message_type, news = "execution.WorkFailed", contracts.WorkFailed(queue_id=job.queue_id,
+                                                                          reason=job.failure_reason or "")
+    return Envelope(type=message_type, saga_id=job.execution_id, service_order_id=job.service_order_id,
+                    payload=news, **envelope)
 
 
 def _check_work(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
@@ -318,8 +320,7 @@ def _check_work(queue_id: str, stored: StoredSaga, deps: Dependencies) -> None:
     if found.job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
         return
     job = found.job
-    envelope = Envelope(type=_JOB_NEWS[job.status], saga_id=job.execution_id, service_order_id=job.service_order_id,
-                        payload=_job_news(job), message_id=str(uuid.uuid5(_RECOVERED, f"{queue_id}:{job.status}")))
+    envelope = _job_news(job, message_id=str(uuid.uuid5(_RECOVERED, f"{queue_id}:{job.status}")))
     logger.warning("job %s is %s but its saga never heard: told now", queue_id, job.status)
     saga_handle_reply(envelope, deps=deps)
 
@@ -456,17 +457,17 @@ def job_start(*, queue_id: str, mechanic: Mechanic, deps: Dependencies) -> Job:
 
 
 def job_complete(*, queue_id: str, mechanic: Mechanic, notes: str, deps: Dependencies) -> Job:
-    return _close_job(queue_id, mechanic, JobStatus.COMPLETED, {"result_notes": notes},
-                      contracts.WorkCompleted(queue_id=queue_id, notes=notes), outcome="completed", deps=deps)
+    return _close_job(queue_id, mechanic, JobStatus.COMPLETED, {"result_notes": notes}, outcome="completed",
+                      deps=deps)
 
 
 def job_fail(*, queue_id: str, mechanic: Mechanic, reason: str, deps: Dependencies) -> Job:
-    return _close_job(queue_id, mechanic, JobStatus.FAILED, {"failure_reason": reason},
-                      contracts.WorkFailed(queue_id=queue_id, reason=reason), outcome=f"failed: {reason}", deps=deps)
+    return _close_job(queue_id, mechanic, JobStatus.FAILED, {"failure_reason": reason}, outcome=f"failed: {reason}",
+                      deps=deps)
 
 
-def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, changes: dict[str, Any],
-               news: contracts.WorkCompleted | contracts.WorkFailed, *, outcome: str, deps: Dependencies) -> Job:
+def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, changes: dict[str, Any], *, outcome: str,
+               deps: Dependencies) -> Job:
     """The mechanic's last word on a job: the job closes and tells its saga, in one write.
 
     The copy of the job this process claimed or moved last is used without reading the job only
@@ -480,8 +481,7 @@ def _close_job(queue_id: str, mechanic: Mechanic, to: JobStatus, changes: dict[s
             if job.status == to:
                 return job  # the same decision again: nothing changes twice
             job.ensure_can_move(to)
-            event = Envelope(type=_JOB_NEWS[to], saga_id=job.execution_id, service_order_id=job.service_order_id,
-                             payload=news)
+            event = _job_news(replace(job, status=to, **changes))  # the job as this move closes it
             closed = _move_job(stored, to, {"finished_at": iso(deps.clock()), **changes}, news=event, deps=deps,
                                from_copy=from_copy)
             logger.info("job %s %s", queue_id, outcome)
