@@ -61,7 +61,7 @@ def celery_settings(queue: str, broker_url: str, *, eager: bool = False) -> dict
         "worker_hijack_root_logger": False,
         # What a task prints (the console e-mail backend writes each e-mail there) goes to the
         # worker's stdout as it is, not through a logger line by line as WARNING records: an
-        # e-mail is not a warning, and the logger's work per line was 11% of the OS worker's CPU.
+        # e-mail is not a warning, and a record per line is work for nothing.
         "worker_redirect_stdouts": False,
         "timezone": "UTC",
         "enable_utc": True,

@@ -10,7 +10,7 @@ from oficina_common.errors import ValidationFailed
 class FirstPageCountingPaginator(Paginator):
     """Django's paginator, less the COUNT query when the first page is not full: its rows are then
     all there is. A screen kept in sync (``?updated_after=``) asks ten times a second and gets a
-    few orders; the COUNT cost as much as the page. (No orphans: DRF uses none.)"""
+    few orders; the COUNT was about a fifth of such a request's CPU. (No orphans: DRF uses none.)"""
 
     def page(self, number: Any) -> Page:
         if str(number) != "1":
