@@ -167,8 +167,9 @@ class Bench:
         self.watcher.wait(order_id, LEG_END["finish"])
 
     def measure(self, order_id: str) -> None:
-        """Each leg's end is when the OS recorded the move (its status history), read once per order
-        after the run, so that reading it is not part of the load being measured."""
+        """Each leg's end is when the OS recorded the move (its status history), and the pix leg's
+        when Mercado Pago made the Pix (the sandbox's date_created), read once per order after the
+        run, so that reading them is not part of the load being measured."""
         client = self.client()
         history = client.order(order_id)["status_history"]
         for leg, status in LEG_END.items():
