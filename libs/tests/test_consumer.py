@@ -198,6 +198,19 @@ def kills_its_worker(data):
 """
 
 
+def _real_worker(tmp_path, app_source: str, module: str, queue: str, *, pool: list[str], stdout=subprocess.DEVNULL,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A Celery worker in its own process, for the app ``app_source`` (written to ``module``.py),
+    consuming ``queue`` on the test broker, without Django's settings."""
+    (tmp_path / f"{module}.py").write_text(app_source)
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": settings.CELERY_BROKER_URL,
+                   "TEST_QUEUE": queue, **(env or {})}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", module, "worker", "-Q", queue, *pool,
+                             "--loglevel", "INFO"],
+                            cwd=tmp_path, env=environment, stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
 def _dead_letters_on(broker: redis.Redis) -> dict[str, dict]:
     """The os.record_dead_letter tasks waiting on the OS's queue, by the dead task's name."""
     found = {}
@@ -210,11 +223,7 @@ def _dead_letters_on(broker: redis.Redis) -> dict[str, dict]:
 
 
 def test_a_message_that_hangs_or_kills_its_worker_every_time_is_dead_lettered(tmp_path):
-    (tmp_path / "consumer_worker_app.py").write_text(WORKER_APP)
     queue = f"consumer-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": settings.CELERY_BROKER_URL,
-           "TEST_QUEUE": queue, "CELERY_TASK_SOFT_TIME_LIMIT": "1", "CELERY_TASK_TIME_LIMIT": "2"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete("os")
     publisher = Celery("billing")
@@ -222,10 +231,9 @@ def test_a_message_that_hangs_or_kills_its_worker_every_time_is_dead_lettered(tm
     tasks = ("billing.test_hangs", "billing.test_ignores_the_soft_limit", "billing.test_kills_its_worker")
     for name in tasks:
         publisher.send_task(name, args=[message()], queue=queue)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "consumer_worker_app", "worker", "-Q", queue,
-         "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    worker = _real_worker(tmp_path, WORKER_APP, "consumer_worker_app", queue,
+                          pool=["--pool", "prefork", "--concurrency", "2"],
+                          env={"CELERY_TASK_SOFT_TIME_LIMIT": "1", "CELERY_TASK_TIME_LIMIT": "2"})
     letters: dict[str, dict] = {}
     try:
         for _ in range(600):
@@ -263,19 +271,13 @@ def prints(text):
 def test_what_a_task_prints_reaches_the_workers_stdout_as_it_is(tmp_path):
     """The console e-mail backend prints each e-mail: it must come out as written, not as one
     WARNING log record per line (Celery's default redirection of stdout to a logger)."""
-    (tmp_path / "printing_worker_app.py").write_text(PRINTING_APP)
     queue = f"print-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TEST_BROKER_URL": settings.CELERY_BROKER_URL,
-           "TEST_QUEUE": queue}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     marker = f"Subject: sua OS mudou {uuid.uuid4().hex}"
     publisher = Celery("os")
     publisher.config_from_object(celery_settings(queue, settings.CELERY_BROKER_URL))
     publisher.send_task("os.test_prints", args=[marker], queue=queue)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "printing_worker_app", "worker", "-Q", queue,
-         "--pool", "threads", "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = _real_worker(tmp_path, PRINTING_APP, "printing_worker_app", queue, stdout=subprocess.PIPE,
+                          pool=["--pool", "threads", "--concurrency", "1", "--without-gossip", "--without-mingle"])
     lines: list[str] = []
     deadline = threading.Timer(60, worker.terminate)  # the marker never came: the loop ends with the worker
     deadline.start()
