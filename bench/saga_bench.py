@@ -248,6 +248,7 @@ def process_cpu(system) -> dict[str, float]:  # noqa: ANN001
     return usage
 
 
+HANDLER_CPU = "handler CPU seconds"
 # The tasks the services' beat schedules run (``every(seconds, "name")`` in their config/celery.py).
 PERIODIC_TASKS = frozenset(
     match for path in ROOT.glob("*_project/config/celery.py")
@@ -274,7 +275,27 @@ def scrape_counts(metrics_urls: dict[str, str], prefix: str) -> Counter[tuple[st
                 elif (sample.name == "oficina_http_request_duration_seconds_count"
                       and labels["route"] != "/metrics"):
                     counts["HTTP requests", labels["service"]] += sample.value
+                elif sample.name == "oficina_celery_task_cpu_seconds_total" and labels["task"] not in PERIODIC_TASKS:
+                    counts[HANDLER_CPU, labels["service"], labels["message"] or labels["task"]] += sample.value
+                elif sample.name == "oficina_http_request_cpu_seconds_total" and labels["route"] != "/metrics":
+                    counts[HANDLER_CPU, labels["service"], f"{labels['method']} {labels['route']}"] += sample.value
     return counts
+
+
+def report_handler_cpu(counts: Counter[tuple[str, ...]], orders: int, services_cpu: float) -> None:
+    """Where the services' CPU goes, handler by handler (each message type a task handled, each URL
+    pattern a request matched), from the services' CPU counters; what is left of the services' own
+    processes' CPU is the frameworks' part around the handlers (receiving and acknowledging tasks,
+    reading and writing HTTP) and their idle loops. A system without the counters prints nothing."""
+    handlers = sorted(((key[1:], seconds) for key, seconds in counts.items() if key[0] == HANDLER_CPU and seconds > 0),
+                      key=lambda kv: -kv[1])
+    if not handlers:
+        return
+    total = sum(seconds for _, seconds in handlers)
+    print(f"CPU per saga by handler, the services' Python processes (ms; {total / orders * 1000:.0f} in handlers, "
+          f"{(services_cpu - total) / orders * 1000:.0f} around them, of {services_cpu / orders * 1000:.0f}):")
+    for (service, handler), seconds in handlers:
+        print(f"  {seconds / orders * 1000:6.1f}  {service:9s} {handler}")
 
 
 def report_counts(counts: Counter[tuple[str, ...]], orders: int) -> None:
@@ -366,6 +387,8 @@ def main() -> int:
         own = sum(used.values()) - outside
         print(f"the system's own processes (their CPU time, summed): {own / args.orders * 1000:.0f} ms of CPU per saga")
         report_counts(after[3] - before[3], args.orders)
+        services = sum(seconds for name, seconds in used.items() if name.endswith(("-web", "-worker", "-beat")))
+        report_handler_cpu(after[3] - before[3], args.orders, services)
         endpoint = system.env["DYNAMODB_ENDPOINT_URL"]
         report(bench, elapsed, args.orders, args.in_flight, f"dynalite {endpoint}", table_sizes(endpoint, prefix))
     return 0

@@ -1,4 +1,4 @@
-"""Prometheus metrics: request latency by URL pattern, Celery task outcomes, how sagas end.
+"""Prometheus metrics: request latency and CPU by URL pattern, Celery task outcomes and CPU, how sagas end.
 
 Every process serves them on a port of its own, ``METRICS_PORT``, never on the port the ingress
 routes to (the public URL confs have no ``/metrics``): the web process's gunicorn master from its
@@ -31,6 +31,8 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from .messages import ROUTES, envelope_in
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,14 @@ REQUEST_DURATION = Histogram(
     "oficina_http_request_duration_seconds", "Time to answer an HTTP request, by the URL pattern it matched.",
     ["service", "method", "route", "status"],
 )
+# CPU time, not wall time: what a handler costs the machine, whatever it waited for (the database,
+# DynamoDB, Mercado Pago). Measured on the thread that ran it (time.thread_time), so that under
+# gunicorn's threads and Celery's thread pool one handler is not charged for another.
+REQUEST_CPU = Counter(
+    "oficina_http_request_cpu_seconds_total",
+    "CPU time of the thread that answered a request, from the first middleware on, by the URL pattern it matched.",
+    ["service", "method", "route"],
+)
 TASKS = Counter(
     "oficina_celery_tasks_total", "Celery tasks run, by outcome (succeeded, failed, retried, rejected).",
     ["service", "task", "outcome"],
@@ -74,6 +84,12 @@ TASKS = Counter(
 TASK_DURATION = Histogram(
     "oficina_celery_task_duration_seconds", "Time a Celery task ran, whatever its outcome.", ["service", "task"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+TASK_CPU = Counter(
+    "oficina_celery_task_cpu_seconds_total",
+    "CPU time of the thread that ran a task (its body: not the worker's receiving or acknowledging it), "
+    "by task and by the type of the message it handled (empty for a task that takes none).",
+    ["service", "task", "message"],
 )
 # What the consumer policy gave up on (oficina_common/consumer.py): dead letters go to the OS's
 # admin; a dropped message (a business refusal: not found, not allowed now) only to the logs.
@@ -103,6 +119,14 @@ UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+def message_label(args: Any) -> str:
+    """The type of the message among a task's arguments, when it is one of the catalogue's (a bounded
+    set: a message of any other type, or none, is labelled "")."""
+    envelope = envelope_in(args)
+    kind = envelope.get("type") if envelope else None
+    return kind if isinstance(kind, str) and kind in ROUTES else ""
+
+
 def route_of(request: Any) -> str:
     """The URL pattern the request resolved to (``/api/v1/jobs/<str:queue_id>/``), never its path."""
     match = getattr(request, "resolver_match", None)
@@ -117,11 +141,13 @@ class RequestMetricsMiddleware:
         self.service = getattr(settings, "SERVICE_NAME", "")
 
     def __call__(self, request: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         response = self.get_response(request)
         method = request.method if request.method in _METHODS else "other"
-        REQUEST_DURATION.labels(self.service, method, route_of(request), str(response.status_code)).observe(
+        route = route_of(request)
+        REQUEST_DURATION.labels(self.service, method, route, str(response.status_code)).observe(
             time.perf_counter() - started)
+        REQUEST_CPU.labels(self.service, method, route).inc(time.thread_time() - cpu)
         return response
 
 
@@ -207,15 +233,16 @@ def install_celery_metrics(app: Any, service: str, *, port: int | str | None = N
     @signals.task_prerun.connect(weak=False)
     def _started(task: Any = None, **_: Any) -> None:
         if ours(task):
-            task.request._metrics_started = time.perf_counter()
+            task.request._metrics_started = (time.perf_counter(), time.thread_time())
 
     @signals.task_postrun.connect(weak=False)
-    def _finished(task: Any = None, state: str | None = None, **_: Any) -> None:
+    def _finished(task: Any = None, state: str | None = None, args: Any = None, **_: Any) -> None:
         if not ours(task):
             return
         started = getattr(task.request, "_metrics_started", None)
         if started is not None:
-            TASK_DURATION.labels(service, task.name).observe(time.perf_counter() - started)
+            TASK_DURATION.labels(service, task.name).observe(time.perf_counter() - started[0])
+            TASK_CPU.labels(service, task.name, message_label(args)).inc(time.thread_time() - started[1])
         if state == states.REJECTED:  # celery.exceptions.Reject has no signal of its own
             count(task, "rejected")
 

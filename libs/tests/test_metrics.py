@@ -3,7 +3,9 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
+import uuid
 
 import pytest
 from celery import Celery
@@ -81,6 +83,38 @@ def test_the_metrics_are_served_on_their_own_port_never_on_the_services(client):
            (("method", "POST"), ("route", "/raise/<str:kind>/"), ("service", "libs"), ("status", "409")))
     assert found[key] >= 1
     assert samples(metrics_text())[key] == found[key]
+
+
+def request_cpu(route: str) -> float:
+    labels = {"service": "libs", "method": "POST", "route": route}
+    return REGISTRY.get_sample_value("oficina_http_request_cpu_seconds_total", labels) or 0
+
+
+def test_a_requests_cpu_is_its_own_threads_not_what_it_waited_for_nor_what_others_used(client):
+    """The CPU counted for a route is the answering thread's: not its wall time (a request that
+    waits counts next to nothing), and not another thread's busy CPU meanwhile."""
+    route = "/raise/<str:kind>/"
+    spinning = threading.Event()
+
+    def spin() -> None:
+        while not spinning.is_set():
+            sum(range(1000))
+
+    other = threading.Thread(target=spin)
+    before = request_cpu(route)
+    other.start()
+    try:
+        assert client.post("/raise/wait/").status_code == 200  # 0.3 s of waiting
+    finally:
+        spinning.set()
+        other.join()
+    waited = request_cpu(route) - before
+    assert 0 < waited < 0.1
+
+    before = request_cpu(route)
+    for _ in range(20):
+        client.post("/raise/anything/", {"n": list(range(200))}, format="json")
+    assert request_cpu(route) > before
 
 
 GUNICORN_APP = """
@@ -172,6 +206,43 @@ def test_celery_tasks_are_counted_by_outcome_and_timed(worker_app):
     assert counted() == expected
     assert REGISTRY.get_sample_value("oficina_celery_task_duration_seconds_count",
                                      {"service": "billing", "task": "billing.test_ok"}) == timed_before + 1
+
+
+def task_cpu(task: str, message: str) -> float | None:
+    labels = {"service": "billing", "task": task, "message": message}
+    return REGISTRY.get_sample_value("oficina_celery_task_cpu_seconds_total", labels)
+
+
+def test_a_tasks_cpu_is_counted_by_the_type_of_message_it_handled_and_only_the_catalogues(worker_app):
+    app = worker_app
+
+    @app.task(name="billing.test_handle")
+    def handle(data, spin=0):
+        end = time.thread_time() + spin
+        while time.thread_time() < end:
+            pass
+
+    def envelope(kind: str) -> dict:
+        return {"message_id": str(uuid.uuid4()), "type": kind, "payload": {}}
+
+    def seen() -> tuple:
+        return (task_cpu("billing.test_handle", "billing.CreateBudget") or 0,
+                task_cpu("billing.test_handle", "") or 0)
+
+    before, ran = seen(), tasks_seen("billing.test_handle", "succeeded")
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[QUEUE],
+                      shutdown_timeout=10):
+        handle.delay(envelope("billing.CreateBudget"), spin=0.05)
+        handle.delay(envelope("no.SuchType"))  # not in the catalogue: no label of its own
+        handle.delay({"not": "an envelope"})
+        for _ in range(200):
+            if tasks_seen("billing.test_handle", "succeeded") == ran + 3:
+                break
+            threading.Event().wait(0.05)
+    created, other = (after - prior for after, prior in zip(seen(), before, strict=True))
+    assert 0.05 <= created < 0.5
+    assert 0 < other < 0.05
+    assert task_cpu("billing.test_handle", "no.SuchType") is None
 
 
 def test_tasks_of_another_app_are_not_counted_as_this_services(worker_app):

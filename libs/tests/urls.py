@@ -58,6 +58,10 @@ class RaiseApi(APIView):
             from botocore.exceptions import ClientError
 
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Query")
+        if kind == "wait":  # a request that waits (on a database, say) without using the CPU
+            import time
+
+            time.sleep(0.3)
         return Response({"data": request.data, "correlation_id": get_correlation_id()})
 
 
