@@ -101,7 +101,8 @@ def _lock_parts(part_ids: Sequence[int]) -> dict[int, Part]:
 
 @transaction.atomic
 def parts_reserve(*, service_order_id: str, lines: Sequence[PartLine]) -> StockOutcome:
-    """All or nothing: every line is reserved for the order, or none is and the shortages are told."""
+    """All or nothing: every line is reserved for the order, or none is and the shortages are told.
+    ``lines``: one per part, as ``domain.part_lines`` makes them (each is checked and held whole)."""
     status = _order_status(service_order_id)
     if status is None:
         return StockOutcome(reason=f"There is no service order {service_order_id}.")
@@ -119,19 +120,19 @@ def parts_reserve(*, service_order_id: str, lines: Sequence[PartLine]) -> StockO
             missing.append(Shortage(part_id=line.part_id, requested=line.quantity, available=max(available, 0)))
     if missing:
         return StockOutcome(missing=missing, reason="Not enough stock for every part.")
-    wanted: dict[int, int] = {}
     for line in lines:
         Part.objects.filter(pk=line.part_id).update(quantity_reserved=F("quantity_reserved") + line.quantity)
-        wanted[line.part_id] = wanted.get(line.part_id, 0) + line.quantity
     # Every writer of a reservation holds its part's lock (taken above), so what this read finds
     # stays true until the commit: the new rows go in one INSERT, the held ones are added to.
-    held = dict(PartReservation.objects.filter(service_order_id=service_order_id, part_id__in=wanted)
+    held = dict(PartReservation.objects.filter(service_order_id=service_order_id,
+                                               part_id__in=[line.part_id for line in lines])
                 .values_list("part_id", "pk"))
-    PartReservation.objects.bulk_create([PartReservation(service_order_id=service_order_id, part_id=part_id,
-                                                         reserved=quantity)
-                                         for part_id, quantity in wanted.items() if part_id not in held])
-    for part_id, pk in held.items():
-        PartReservation.objects.filter(pk=pk).update(reserved=F("reserved") + wanted[part_id])
+    PartReservation.objects.bulk_create([PartReservation(service_order_id=service_order_id, part_id=line.part_id,
+                                                         reserved=line.quantity)
+                                         for line in lines if line.part_id not in held])
+    for line in lines:
+        if line.part_id in held:
+            PartReservation.objects.filter(pk=held[line.part_id]).update(reserved=F("reserved") + line.quantity)
     return StockOutcome(parts=list(lines))
 
 
