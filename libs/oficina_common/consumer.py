@@ -41,7 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .celery_config import MAX_RETRY_COUNTDOWN, SOCKET_TIMEOUT, TASK_TIME_LIMIT, VISIBILITY_TIMEOUT
 from .errors import ApplicationError, ConcurrencyConflict, UpstreamUnavailable
-from .messages import QUEUE_OS, clip, envelope_in
+from .messages import QUEUE_OS, clip, envelope_in, envelope_type
 from .metrics import DEAD_LETTERS, MESSAGES_DROPPED
 from .timestamps import now_iso
 
@@ -160,9 +160,7 @@ def send_dead_letter(app: Celery, letter: dict[str, Any]) -> None:
 
 
 def _describe(task: Task, args: tuple[Any, ...]) -> str:
-    message = envelope_in(args)
-    kind = message.get("type") if message else None
-    return str(kind) if isinstance(kind, str) and kind else task.name
+    return envelope_type(args) or task.name
 
 
 class ConsumerTask(Task):

@@ -126,6 +126,13 @@ def envelope_in(args: Any) -> dict[str, Any] | None:
     return None
 
 
+def envelope_type(args: Any) -> str:
+    """The type the message envelope among a task's arguments names ("" when there is none)."""
+    envelope = envelope_in(args)
+    kind = envelope.get("type") if envelope else None
+    return kind if isinstance(kind, str) else ""
+
+
 @dataclass(frozen=True)
 class Envelope:
     type: str

@@ -32,7 +32,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .messages import ROUTES, envelope_in
+from .messages import ROUTES, envelope_type
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +122,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 def message_label(args: Any) -> str:
     """The type of the message among a task's arguments, when it is one of the catalogue's (a bounded
     set: a message of any other type, or none, is labelled "")."""
-    envelope = envelope_in(args)
-    kind = envelope.get("type") if envelope else None
-    return kind if isinstance(kind, str) and kind in ROUTES else ""
+    kind = envelope_type(args)
+    return kind if kind in ROUTES else ""
 
 
 def route_of(request: Any) -> str:
