@@ -79,9 +79,10 @@ class Watcher(threading.Thread):
             # (the OS's transactions take milliseconds). Every order in the window is sent and
             # serialized again, so the overlap is the watcher's main cost to the OS: keep it small.
             asked, url = datetime.now().astimezone(), f"{self.client.urls.os}/api/v1/service-orders/"
-            # One page holds every order in flight: the list is in urgency order, and an order whose
-            # status changes between two pages moves in it, so that a row can slip onto a page
-            # already read. When the window did take several pages, it is asked for again next time.
+            # One page holds every order in flight. The OS now gives the window oldest change first,
+            # which paging cannot skip; an older checkout (the A side of --compare) gave it in urgency
+            # order, where an order that changes between two pages can slip onto a page already read.
+            # So a window that did take several pages is asked for again next time.
             params: dict | None = {"updated_after": (since - timedelta(seconds=0.5)).isoformat(),
                                    "page_size": WATCH_PAGE}
             pages = 0

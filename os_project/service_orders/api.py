@@ -117,11 +117,13 @@ def _detail(request: Request, order: ServiceOrder, *, code: int = status.HTTP_20
 
 
 class ServiceOrderListCreateApi(GenericAPIView):
-    """Active orders, most urgent status first; create an order (admins and attendants)."""
+    """Active orders, most urgent status first (what changed since ``?updated_after=``: oldest change
+    first); create an order (admins and attendants)."""
 
     serializer_class = ServiceOrderOutputSerializer
     filterset_class = selectors.ServiceOrderFilter
-    # No ?ordering=: the order of the list is the contract's (status urgency, then age).
+    # No ?ordering=: the order of the list is the contract's (status urgency, then age), and a feed
+    # of changes follows them as they were made.
     filter_backends = [DjangoFilterBackend]
 
     @extend_schema_serializer(component_name="ServiceOrderCreateInput")

@@ -37,8 +37,9 @@ class ServiceOrderFilter(django_filters.FilterSet):
                                                  help_text="Repeat to ask for several; closed orders only this way.")
     updated_after = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", validators=[_offset_postgres_takes],
-        help_text="Only orders changed at or after this ISO 8601 moment, closed ones included: "
-                  "what a screen or an integration kept in sync asks for.")
+        help_text="Only orders changed at or after this ISO 8601 moment, closed ones included, oldest change "
+                  "first: what a screen or an integration kept in sync asks for. Paging through it misses no "
+                  "change (an order that changes meanwhile moves to a later page).")
 
     class Meta:
         model = ServiceOrder
@@ -48,10 +49,15 @@ class ServiceOrderFilter(django_filters.FilterSet):
     def qs(self) -> QuerySet:
         queryset = super().qs
         data = self.form.cleaned_data
-        if not data.get("status") and not data.get("updated_after"):
+        if data.get("updated_after"):
+            # A feed of changes, in the order they were made. An order's updated_at only grows, so one
+            # that changes while a client pages through moves past the pages read: it is read again
+            # later, never skipped (in urgency order it could move onto a page already read).
+            return queryset.order_by("updated_at", "id")
+        if not data.get("status"):
             # Finished, delivered and cancelled orders appear only when asked for by status or change.
             queryset = queryset.exclude(status__in=[s.value for s in CLOSED])
-        return queryset
+        return queryset.annotate(status_rank=_status_rank()).order_by("status_rank", "created_at", "number")
 
 
 def service_orders_visible_to(user: Any) -> QuerySet[ServiceOrder]:
@@ -66,10 +72,9 @@ def service_orders_visible_to(user: Any) -> QuerySet[ServiceOrder]:
 
 
 def service_order_list(user: Any) -> QuerySet[ServiceOrder]:
-    return (service_orders_visible_to(user)
-            .prefetch_related("items")
-            .annotate(status_rank=_status_rank())
-            .order_by("status_rank", "created_at", "number"))
+    """The orders ``user`` may see, with their items; :class:`ServiceOrderFilter` chooses which and
+    in what order (most urgent status first, or, for ``?updated_after=``, oldest change first)."""
+    return service_orders_visible_to(user).prefetch_related("items")
 
 
 def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:

@@ -130,6 +130,25 @@ def test_the_list_gives_what_changed_since_a_moment_closed_orders_included(atten
     assert far.status_code == 400 and "offset" in far.json()["message"]
 
 
+def test_paging_through_what_changed_misses_no_order_that_changes_meanwhile(attendant_api, customer, vehicle):
+    """The feed is in the order of the changes: an order that changes between two pages moves past
+    the pages read (in urgency order it moved onto the first page, already read, and was missed)."""
+    since = timezone.now() - timedelta(minutes=5)
+    ids = [_create(attendant_api, customer, vehicle).json()["id"] for _ in range(4)]
+    for age, order_id in zip((4, 3, 2, 1), ids, strict=True):
+        ServiceOrder.objects.filter(pk=order_id).update(updated_at=timezone.now() - timedelta(minutes=age))
+    params = {"updated_after": since.isoformat(), "page_size": 2}
+    first = attendant_api.get(URL, params).json()
+    assert [o["id"] for o in first["results"]] == ids[:2]  # oldest change first
+    # The last order changes: in urgency order it would now lead the list (IN_DIAGNOSIS before RECEIVED).
+    assert attendant_api.post(f"{URL}{ids[3]}/start-diagnosis/").status_code == 200
+    second = attendant_api.get(URL, {**params, "page": 2}).json()
+    seen = {o["id"] for o in first["results"] + second["results"]}
+    assert seen == set(ids), "an order that changed while the client paged was skipped"
+    assert [o["id"] for o in second["results"]] == [ids[2], ids[3]]
+    assert second["results"][1]["status"] == "IN_DIAGNOSIS"
+
+
 def test_the_list_is_filtered_and_paginated(attendant_api, customer, vehicle):
     for _ in range(3):
         _create(attendant_api, customer, vehicle)
