@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When, prefetch_related_objects
 
 from core.filters import IdFilter, IsoDateTimeFilter
 from customers.models import Vehicle
@@ -77,16 +77,28 @@ def service_order_list(user: Any) -> QuerySet[ServiceOrder]:
     return service_orders_visible_to(user).prefetch_related("items")
 
 
+def _detail_prefetches() -> tuple[Any, ...]:
+    return ("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")),
+            Prefetch("declined_work", _declined_work()))
+
+
 def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:
     try:
-        order = (service_orders_visible_to(user)
-                 .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")),
-                                   Prefetch("declined_work", _declined_work()))
+        order = (service_orders_visible_to(user).prefetch_related(*_detail_prefetches())
                  .filter(pk=service_order_id).first())
     except (ValueError, TypeError, DjangoValidationError):  # a malformed UUID in the URL
         order = None
     if order is None:
         raise NotFound("Service order not found.")
+    return order
+
+
+def service_order_detail_of(order: ServiceOrder) -> ServiceOrder:
+    """The order a service function has just written and returned (never prefetched: nothing of it
+    is read from a cache), with what its detail shows read now (items, history, declined work; the
+    customer and the vehicle unless it holds them): the answer to that request, without reading
+    the order itself again."""
+    prefetch_related_objects([order], "customer", "vehicle", *_detail_prefetches())
     return order
 
 

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import Part
@@ -249,6 +251,28 @@ def test_a_mechanic_diagnoses_and_the_saga_is_started_through_the_outbox(
         "tracking_url": f"http://os.test/track/{order.tracking_code}/",
     }
     assert OutboxMessage.objects.get().published_at is not None
+
+
+def test_an_action_answers_with_the_order_as_it_left_it_without_reading_the_order_again(
+        attendant_api, mechanic_api, customer, vehicle, oil_change, oil_filter):
+    """Each action answers the order's detail: what the action wrote, and what it did not touch
+    (items, history, declined work) read once; the order row itself is read only by the action."""
+    order_id = _create(attendant_api, customer, vehicle,
+                       items=[{"kind": "service", "catalog_id": oil_change.pk, "quantity": 1}]).json()["id"]
+    started = mechanic_api.post(f"{URL}{order_id}/start-diagnosis/").json()
+    assert started == attendant_api.get(f"{URL}{order_id}/").json()
+    with CaptureQueriesContext(connection) as statements:
+        answer = mechanic_api.post(f"{URL}{order_id}/diagnosis/", {
+            "items": [{"kind": "part", "catalog_id": oil_filter.pk, "quantity": 2}], "notes": "Filtro"},
+            format="json").json()
+    order_reads = [q["sql"] for q in statements.captured_queries
+                   if q["sql"].startswith('SELECT "service_orders_serviceorder"."id"')]
+    assert len(order_reads) == 1 and "FOR UPDATE" in order_reads[0]  # the action's own, locked read
+    assert answer == attendant_api.get(f"{URL}{order_id}/").json()
+    assert [(i["description"], i["quantity"]) for i in answer["items"]] == [("Filtro de óleo", 2)]
+    assert [h["to"] for h in answer["status_history"]] == ["RECEIVED", "IN_DIAGNOSIS"]
+    assert answer["diagnosis_notes"] == "Filtro" and answer["saga_id"]
+    assert answer["customer"]["name"] == "Maria da Silva" and answer["vehicle"]["plate"] == "ABC1D23"
 
 
 def test_a_diagnosis_without_items_keeps_what_the_customer_asked(attendant_api, customer, vehicle, oil_change):
