@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 NEXT_STEP: dict[str, str] = {
     "RECEIVED": "Recebemos o seu veículo. Em breve um mecânico começa o diagnóstico.",
     "IN_DIAGNOSIS": "Um mecânico está avaliando o seu veículo.",
-    "AWAITING_APPROVAL": "O orçamento está pronto: enviamos um e-mail com o link para aprovar ou recusar.",
     "AWAITING_PAYMENT": "Orçamento aprovado. Falta o pagamento para começarmos o serviço.",
     "IN_EXECUTION": "Pagamento confirmado. O serviço está sendo executado.",
     "FINISHED": "Serviço concluído! O seu veículo está pronto para ser retirado.",
@@ -26,10 +25,18 @@ NEXT_STEP: dict[str, str] = {
 }
 
 
+# Statuses another e-mail announces. AWAITING_APPROVAL: Billing e-mails the budget as it opens it
+# ("Seu orçamento da OS … está pronto"), with its lines, the approval link and the tracking link; a
+# second e-mail at the same moment that only says "we sent you an e-mail" would be noise.
+ANNOUNCED_ELSEWHERE: frozenset[str] = frozenset({"AWAITING_APPROVAL"})
+
+
 def status_change_notify_later(service_order_id: Any, status: str, *, order: Any = None) -> None:
     """E-mail the customer once the transaction that changed the status commits, right there (no
     task of its own, no second read of the order); a mail server that refuses for now hands the
-    e-mail to the task that retries it."""
+    e-mail to the task that retries it. A status another e-mail announces gets none from here."""
+    if status in ANNOUNCED_ELSEWHERE:
+        return
 
     def send() -> None:
         try:

@@ -55,6 +55,20 @@ def test_every_status_change_sends_one_email(attendant_api, order, django_captur
     assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"
 
 
+def test_the_budget_is_announced_by_billings_email_not_by_a_second_one_from_here(
+        diagnosed_order, django_capture_on_commit_callbacks):
+    """At AWAITING_APPROVAL the customer gets Billing's e-mail (the budget, its approval link and the
+    tracking link); the order's next statuses are e-mailed from here as usual."""
+    from service_orders.services import service_order_apply_saga_status
+
+    with django_capture_on_commit_callbacks(execute=True):
+        service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_APPROVAL", reason="saga")
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_PAYMENT", reason="saga")
+    assert [m.subject for m in mail.outbox] == [f"{diagnosed_order.number}: Aguardando pagamento"]
+
+
 def test_a_reply_to_a_status_email_reaches_the_workshop_not_the_no_reply_sender(order, settings):
     # "Se tiver dúvidas, fale com a oficina": a customer answers the e-mail they have.
     settings.WORKSHOP_REPLY_TO_EMAIL = "Oficina do Zé <atendimento@oficinadoze.com.br>"

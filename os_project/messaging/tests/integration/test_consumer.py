@@ -283,7 +283,12 @@ def test_change_status_moves_the_order_records_the_saga_and_emails(diagnosed_ord
     last = StatusHistory.objects.filter(service_order=diagnosed_order).last()
     assert (last.from_status, last.to_status, last.by, last.reason) == ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "saga",
                                                                          "Budget sent")
-    assert mail.outbox[-1].subject == f"{diagnosed_order.number}: Aguardando aprovação"
+    # The budget's news is Billing's e-mail (its lines, the approval link, the tracking link).
+    assert not [m for m in mail.outbox if m.subject == f"{diagnosed_order.number}: Aguardando aprovação"]
+    move_on = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_PAYMENT", "reason": "Pix"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert handle_message.apply(args=[move_on]).get() == "handled"
+    assert mail.outbox[-1].subject == f"{diagnosed_order.number}: Aguardando pagamento"
 
 
 def test_the_status_email_reads_nothing_the_locked_order_did_not_bring(diagnosed_order,
@@ -292,7 +297,8 @@ def test_the_status_email_reads_nothing_the_locked_order_did_not_bring(diagnosed
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    message = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_APPROVAL", "reason": "Budget sent"})
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="AWAITING_APPROVAL")
+    message = command(diagnosed_order, "os.ChangeStatus", {"to": "AWAITING_PAYMENT", "reason": "Pix"})
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         assert handle_message.apply(args=[message]).get() == "handled"
     assert diagnosed_order.vehicle.plate in mail.outbox[-1].body
