@@ -41,18 +41,26 @@ def test_a_window_troubles_every_matching_call_until_it_closes(mp):
 
 
 def test_webhooks_in_a_window_come_late_twice_and_out_of_order(mp, receiver):
-    assert mp.post("/sandbox/faults/webhooks", json={"delay_seconds": 0.8, "copies": 2, "seconds": 5}).ok
-    payments = [mp.create_pix(notification_url=receiver.url) for _ in range(4)]
+    # The payments are made before the window: making one draws its QR code, which on a slow machine
+    # takes long enough (0.2 s apart: odds of about 1 in 40, simulated) that the notifications kept
+    # the order sent, and a fresh-clone CI run failed so. Approving is quick: the notifications start
+    # milliseconds apart and each copy's own wait (up to 1.5 s) orders them; all ten coming in the
+    # order sent (each payment's two copies together) has odds of about 2 in 100,000 (simulated).
+    payments = [mp.create_pix(notification_url=receiver.url) for _ in range(5)]
+    receiver.wait_for_count(5)  # payment.created, one copy each, at once
+    assert mp.post("/sandbox/faults/webhooks", json={"delay_seconds": 1.5, "copies": 2, "seconds": 5}).ok
     started = time.monotonic()
-    received = receiver.wait_for_count(8)
+    for payment in payments:
+        assert mp.post(f"/sandbox/payments/{payment['id']}/approve").ok
+    received = receiver.wait_for_count(15)[5:]
     ids = [r.body["data"]["id"] for r in received]
     assert sorted(ids) == sorted(str(p["id"]) for p in payments for _ in range(2))  # each one twice
     assert ids != sorted(ids, key=lambda i: [str(p["id"]) for p in payments].index(i))  # not in the order sent
     assert mp.delete("/sandbox/faults").ok
-    mp.post(f"/sandbox/payments/{payments[0]['id']}/approve")
-    assert len(receiver.wait_for_count(9)) == 9 and time.monotonic() - started < 5
+    assert mp.post(f"/sandbox/notifications/{payments[0]['id']}/resend").ok
+    assert len(receiver.wait_for_count(16)) == 16 and time.monotonic() - started < 5
     time.sleep(0.3)
-    assert len(receiver.received()) == 9  # one copy, at once, once the faults are cleared
+    assert len(receiver.received()) == 16  # one copy, at once, once the faults are cleared
 
 
 def test_webhook_faults_are_validated(mp):
