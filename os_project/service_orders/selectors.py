@@ -115,9 +115,7 @@ def declined_work_of_vehicle(vehicle_id: Any) -> QuerySet[DeclinedWork]:
 def service_order_by_tracking_code(tracking_code: str) -> ServiceOrder:
     if not is_tracking_code(tracking_code):
         raise NotFound("No service order has this tracking code.")
-    order = (ServiceOrder.objects.select_related("customer", "vehicle")
-             .prefetch_related("items", Prefetch("status_history", StatusHistory.objects.order_by("at", "id")),
-                               Prefetch("declined_work", _declined_work()))
+    order = (ServiceOrder.objects.select_related("customer", "vehicle").prefetch_related(*_detail_prefetches())
              .filter(tracking_code=tracking_code).first())
     if order is None:
         raise NotFound("No service order has this tracking code.")
