@@ -605,14 +605,15 @@ class Budget:
         """Every line as messages carry it, with its decision."""
         return [line.to_item(self.line_status(line)) for line in self.lines]
 
-    def decided_payload(self) -> contracts.BudgetApproved | contracts.BudgetClosed:
+    def decided_payload(self, *, payment_url: str = "") -> contracts.BudgetApproved | contracts.BudgetClosed:
+        """The decision's event; an approval carries ``payment_url``, the page the customer pays on."""
         if self.status == BudgetStatus.APPROVED:
             # total_cents: what the customer agreed to pay in all (declined lines are not charged).
             revision = {"additional_total_cents": self.approved_additional_total_cents} if self.is_revision else {}
             return contracts.BudgetApproved(
                 budget_id=self.budget_id, version=self.version, total_cents=self.approved_total_cents,
                 decided_by=self.decided_by, lines=self.line_messages(),
-                declined_total_cents=self.declined_total_cents, **revision)
+                declined_total_cents=self.declined_total_cents, payment_url=payment_url, **revision)
         rejected = {"reason": self.decision_reason} if self.status == BudgetStatus.REJECTED else {}
         return contracts.BudgetClosed(budget_id=self.budget_id, version=self.version, total_cents=self.total_cents,
                                       decided_by=self.decided_by, **rejected)

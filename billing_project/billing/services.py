@@ -30,6 +30,7 @@ from oficina_common.errors import (
 )
 from oficina_common.messages import Envelope, clip
 
+from . import links
 from .dependencies import dependencies
 from .domain import (
     BUDGET_EVENTS,
@@ -69,6 +70,12 @@ def approval_ttl() -> timedelta:
 
 def approval_url(token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/budgets/review/{token}/"
+
+
+def payment_page_url(budget_id: str, version: int) -> str:
+    """The customer's payment page of a budget version, absolute and signed (it lives for
+    PAYMENT_PAGE_TTL_HOURS): the approval sends her there, and the OS's pages link to it."""
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{links.payment_page_path(budget_id, version)}"
 
 
 def notification_url() -> str:
@@ -318,7 +325,8 @@ def budget_decide(*, budget_id: str, version: int, decision: Decision | str, act
         event_type = BUDGET_EVENTS[decided.status]
         # ConcurrencyConflict: someone decided meanwhile; read again, and it is a no-op or a 409.
         saved = deps.budgets.save(decided, expected=budget,
-                                  messages=[_event(event_type, decided, decided.decided_payload())])
+                                  messages=[_event(event_type, decided, decided.decided_payload(
+                                      payment_url=payment_page_url(budget_id, version)))])
         logger.info("budget %s version %d %s by %s (%d lines declined)", budget_id, version, decision.past_tense,
                     actor.decided_by, len(saved.declined_line_ids))
         return DecisionOutcome(saved, changed=True)

@@ -252,6 +252,9 @@ class BudgetApproved(Contract):
     lines: Items | None = None  # left out: the whole version approved (older messages)
     declined_total_cents: Cents | None = None
     additional_total_cents: Cents | None = None
+    # The customer's payment page for this version (Billing's, signed): where the tracking page and
+    # the OS's AWAITING_PAYMENT e-mail send her to pay. Empty in older messages.
+    payment_url: Text = ""
 
 
 class BudgetClosed(Contract):

@@ -29,10 +29,14 @@ def test_budget_to_payment_to_refund(live):
     (created,) = live.broker.of_type("billing.BudgetCreated")
     assert created.saga_id == command.saga_id and created.payload["total_cents"] == factories.ITEMS_TOTAL
     (approved,) = live.broker.of_type("billing.BudgetApproved")
-    assert approved.payload == {"budget_id": budget_id, "version": 1, "total_cents": factories.ITEMS_TOTAL,
-                                "decided_by": "customer",
-                                "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
-                                "declined_total_cents": 0}
+    payload = dict(approved.payload)
+    payment_page = payload.pop("payment_url")
+    assert payload == {"budget_id": budget_id, "version": 1, "total_cents": factories.ITEMS_TOTAL,
+                       "decided_by": "customer", "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
+                       "declined_total_cents": 0}
+    # The page the saga hands the OS opens over HTTP, as the customer's phone opens it.
+    page = requests.get(payment_page, timeout=10)
+    assert page.status_code == 200 and 'data-testid="payment-state"' in page.text
 
     request = factories.request_payment(command, budget_id)
     live.send(request)

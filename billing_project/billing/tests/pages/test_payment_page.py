@@ -137,6 +137,20 @@ def test_the_rejection_page_of_a_budget_still_waiting_is_404(visitor, pending):
     assert visitor.get(url).status_code == 404
 
 
+def test_the_approval_tells_the_saga_where_the_customer_pays(visitor, pending, approved, fake, settings):
+    """BudgetApproved carries the payment page, signed and absolute: the OS's tracking page and its
+    AWAITING_PAYMENT e-mail send the customer there (before the Pix exists, the page waits for it)."""
+    (event,) = fake.published("billing.BudgetApproved")
+    url = event.payload["payment_url"]
+    assert url.startswith(f"{settings.PUBLIC_BASE_URL.rstrip('/')}/budgets/{pending.budget.budget_id}/v1/payment/?t=")
+    path = url.removeprefix(settings.PUBLIC_BASE_URL.rstrip("/"))
+    response = visitor.get(path)
+    assert response.status_code == 200
+    assert one(response.content, "payment-state").attrs["data-state"] == "waiting"
+    payment = request_payment(pending)
+    assert one(visitor.get(path).content, "pix-code").text == payment.qr_code
+
+
 class TestTheViewToken:
     def test_a_tampered_token_is_404_with_a_page(self, visitor, approved):
         tampered = approved[:-3] + ("AAA" if not approved.endswith("AAA") else "BBB")

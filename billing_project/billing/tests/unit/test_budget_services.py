@@ -183,10 +183,11 @@ class TestDecide:
                                          actor=Actor.approval_link(token))
         assert outcome.changed and outcome.budget.status == BudgetStatus.APPROVED
         (approved,) = fake.published("billing.BudgetApproved")
-        assert approved.payload == {"budget_id": budget.budget_id, "version": 1, "total_cents": 12200,
-                                    "decided_by": "customer",
-                                    "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
-                                    "declined_total_cents": 0}
+        payload = dict(approved.payload)
+        assert f"/budgets/{budget.budget_id}/v1/payment/?t=" in payload.pop("payment_url")
+        assert payload == {"budget_id": budget.budget_id, "version": 1, "total_cents": 12200,
+                           "decided_by": "customer", "lines": factories.as_lines(factories.ITEMS, status="APPROVED"),
+                           "declined_total_cents": 0}
         # A double click is a no-op; the link cannot be turned into a rejection.
         assert not services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve",
                                           actor=Actor.approval_link(token)).changed

@@ -85,9 +85,10 @@ class TestBudgetDecisions:
         approved = a_budget().decide(Decision.APPROVE, by="customer", reason="", now=NOW)
         assert approved.status == BudgetStatus.APPROVED
         assert approved.decided_by == "customer"
-        assert approved.decided_payload().to_payload() == {
+        assert approved.decided_payload(payment_url="https://pay.example/b-1/v1").to_payload() == {
             "budget_id": "b-1", "version": 1, "total_cents": 12200, "decided_by": "customer",
-            "lines": factories.as_lines(factories.ITEMS, status="APPROVED"), "declined_total_cents": 0}
+            "lines": factories.as_lines(factories.ITEMS, status="APPROVED"), "declined_total_cents": 0,
+            "payment_url": "https://pay.example/b-1/v1"}
 
     def test_reject_carries_the_reason(self):
         rejected = a_budget().decide(Decision.REJECT, by="customer", reason="caro demais", now=NOW)
