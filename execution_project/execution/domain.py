@@ -130,6 +130,7 @@ class Budget:
     expires_at: str | None = None
     line_count: int = 0  # the version's lines (Billing numbers them 1..n; revisions append)
     declined_total_cents: int = 0  # what the customer declined of it, line by line
+    payment_url: str = ""  # the customer's payment page of this version, once approved (Billing's, signed)
 
 
 @dataclass

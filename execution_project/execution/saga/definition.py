@@ -11,9 +11,8 @@ found by the mechanic, or a revision made by staff — are declared with the las
                     OS -> AWAITING_APPROVAL
   2 await_approval  BudgetApproved; BudgetRejected / BudgetExpired / timeout compensate
   3 reserve_parts   os.ReserveParts -> PartsReserved              comp. os.ReleaseParts
-                    PartsReservationFailed compensates
+                    PartsReservationFailed compensates; OS -> AWAITING_PAYMENT (with the payment page)
   4 request_payment billing.RequestPayment -> PaymentRequested     comp. CancelPayment / RefundPayment
-                    OS -> AWAITING_PAYMENT (with what to pay with)
   5 await_payment   PaymentApproved; PaymentFailed / timeout compensate
   6 enqueue_work    the work_queue job (local)                     comp. withdraw the job
                     OS -> IN_EXECUTION once paid
@@ -38,13 +37,15 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
                       "billing.BudgetExpired": on.on_budget_expired},
              expired_cause="Budget expired: the customer did not decide in time",
              expired_reason=EndReason.BUDGET_EXPIRED),
+    # AWAITING_PAYMENT once the parts are held, as the payment is asked for: the move carries the
+    # payment page Billing named in BudgetApproved, which shows the Pix as soon as it exists, so the
+    # order does not wait for Mercado Pago to move, and the Pix needs no move of its own.
     SagaStep(3, "reserve_parts", steps.reserve_parts, steps.release_parts, "step_timeout", OnTimeout.RETRY,
              replies={"os.PartsReserved": on.on_parts_reserved,
-                      "os.PartsReservationFailed": on.on_parts_reservation_failed}),
-    # AWAITING_PAYMENT once there is something to pay: the move carries the Pix code or the link.
-    SagaStep(4, "request_payment", steps.request_payment, steps.cancel_or_refund_payments, "step_timeout",
-             OnTimeout.RETRY, replies={"billing.PaymentRequested": on.on_payment_requested},
+                      "os.PartsReservationFailed": on.on_parts_reservation_failed},
              os_status_on_completion=OsStatus.AWAITING_PAYMENT),
+    SagaStep(4, "request_payment", steps.request_payment, steps.cancel_or_refund_payments, "step_timeout",
+             OnTimeout.RETRY, replies={"billing.PaymentRequested": on.on_payment_requested}),
     SagaStep(5, "await_payment", steps.await_payment, None, "payment_timeout", OnTimeout.EXPIRE,
              replies={"billing.PaymentApproved": on.on_payment_approved,
                       "billing.PaymentFailed": on.on_payment_failed},

@@ -23,24 +23,41 @@ def summary(s: SagaInstance) -> dict[str, Any]:
             out["budget"].update(quoted_total_cents=s.budget.total_cents + s.budget.declined_total_cents,
                                  declined_total_cents=s.budget.declined_total_cents,
                                  declined_lines=[dict(line) for line in s.declined_lines])
-    payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
     duplicates = [p for p in s.payments if p.purpose == "duplicate"]
     if duplicates:
         out["duplicate_payments_refunded"] = [{"mercadopago_payment_id": p.mercadopago_payment_id,
                                                "amount_cents": p.amount_cents} for p in duplicates]
+    payment = _payment(s)
     if payment:
-        out["payment"] = {"payment_id": payment.payment_id, "status": str(payment.status),
-                          "amount_cents": payment.amount_cents, "qr_code": payment.qr_code,
-                          "init_point": payment.init_point}
+        out["payment"] = payment
     return out
+
+
+def _payment(s: SagaInstance) -> dict[str, Any] | None:
+    """The payment the customer is asked for: the one requested of Billing while it has no answer
+    yet (what it will cost, and the page to pay on), else the latest one recorded."""
+    budget = s.budget
+    page = budget.payment_url if budget else ""
+    payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
+    asked = s.pending_command("request_payment", "request_extra_payment") if s.is_live else None
+    if asked and not asked.undo:
+        version = int(asked.payload.get("version") or 0)
+        if payment is None or payment.budget_version != version:
+            return {"status": "REQUESTED", "amount_cents": int(asked.payload.get("amount_cents") or 0),
+                    "payment_url": page if budget and budget.version == version else ""}
+    if payment is None:
+        return None
+    return {"payment_id": payment.payment_id, "status": str(payment.status), "amount_cents": payment.amount_cents,
+            "qr_code": payment.qr_code, "init_point": payment.init_point,
+            "payment_url": page if budget and budget.version == payment.budget_version else ""}
 
 
 _REASONS: dict[str, Callable[[SagaInstance], str]] = {
     "create_budget": lambda s: (f"Budget v{s.budget.version} of {money(s.budget.total_cents)} waits for the "
                                 "customer's approval") if s.budget else "Budget created",
     "await_approval": lambda s: "Budget approved",
-    "request_payment": lambda s: (f"Budget approved in part: {money(s.budget.total_cents)} approved, "
-                                  f"{money(s.budget.declined_total_cents)} declined; waiting for the payment")
+    "reserve_parts": lambda s: (f"Budget approved in part: {money(s.budget.total_cents)} approved, "
+                                f"{money(s.budget.declined_total_cents)} declined; waiting for the payment")
     if s.budget and s.declined_lines else "Budget approved; waiting for the payment",
     "await_payment": lambda s: "Payment approved",
     "enqueue_work": lambda s: "Payment approved; the job is in the mechanics' queue",

@@ -195,6 +195,7 @@ def on_budget_approved(t: Transition, p: c.BudgetApproved) -> None:
     decided = decided_lines(p.lines)
     if t.running("await_approval"):
         budget.status = BudgetStatus.APPROVED
+        budget.payment_url = p.payment_url
         budget.total_cents = p.total_cents if p.total_cents is not None else budget.total_cents
         if decided is not None:
             # Approved line by line: the work, the parts and the payment are the approved lines.
@@ -206,6 +207,7 @@ def on_budget_approved(t: Transition, p: c.BudgetApproved) -> None:
     if revision and revision.status == RevisionStatus.PENDING_APPROVAL and revision.budget_version == version:
         revision.status = RevisionStatus.APPROVED
         budget.status = BudgetStatus.APPROVED
+        budget.payment_url = p.payment_url
         budget.total_cents = p.total_cents if p.total_cents is not None else budget.total_cents
         if p.lines:
             # The revision's own lines are the version's last ones; the earlier keep their decision.
@@ -429,7 +431,11 @@ def on_payment_requested(t: Transition, p: c.PaymentNews) -> None:
     if _answer_payment_request(t, key, p, PaymentStatus.PENDING) is None:
         return
     if key == "request_payment":
-        t.advance("request_payment")  # OS -> AWAITING_PAYMENT, the payment in its summary
+        t.advance("request_payment")
+        if not (s.budget and s.budget.payment_url):
+            # The OS moved to AWAITING_PAYMENT with no page to send the customer to (an approval
+            # Billing sent before it named one): tell it the Pix code itself.
+            t.summary_update("Payment requested: waiting for the customer to pay")
     else:
         t.summary_update("Additional repairs: payment requested")
 

@@ -95,10 +95,10 @@ def ask_for_the_payment(t: Transition) -> None:
     """Billing is asked again for the payment (the same request: it answers with what became of
     it), in case its PaymentApproved was lost on the way."""
     t.send("billing.RequestPayment", _budget_payment_request(t))
-    # The OS is told again where the order is, with the Pix to pay: the broker may have lost the
-    # word, and the customer would never see what to pay (seen in the fault run: the payment
-    # expired with the order still AWAITING_APPROVAL).
-    t.set_os_status(t.saga.os_status, status_reason("request_payment", t.saga))
+    # The OS is told again where the order is, with what to pay and where: the broker may have
+    # lost the word, and the customer would never see what to pay (seen in the fault run: the
+    # payment expired with the order still AWAITING_APPROVAL).
+    t.set_os_status(t.saga.os_status, status_reason("reserve_parts", t.saga))
     t.saga.check_due_at = t.due(t.config.payment_check_interval)
 
 

@@ -66,6 +66,16 @@ def budget_created(budget_id: str = "b-1", version: int = 1, total_cents: int = 
             "expires_at": extra.pop("expires_at", None), "revision": extra.pop("revision", False), **extra}
 
 
+def payment_page(budget_id: str = "b-1", version: int = 1) -> str:
+    return f"https://billing.example/budgets/{budget_id}/v{version}/payment/?t=signed"
+
+
+def budget_approved(budget_id: str = "b-1", version: int = 1, total_cents: int = 19100, **extra: Any) -> dict:
+    """Billing's approval as it sends it now: with the page the customer pays on."""
+    return {"budget_id": budget_id, "version": version, "total_cents": total_cents,
+            "decided_by": extra.pop("decided_by", "c"), "payment_url": payment_page(budget_id, version), **extra}
+
+
 def payment_requested(payment_id: str = "p-1", amount_cents: int = TOTAL_CENTS) -> dict:
     return {"payment_id": payment_id, "budget_id": "b-1", "mercadopago_payment_id": "9001", "status": "PENDING",
             "amount_cents": amount_cents, "qr_code": "00020126PIX", "init_point": None}
@@ -80,7 +90,7 @@ def replies_until_paid(event: Envelope) -> list[Envelope]:
     """What the participants answer a started saga, in order, up to the payment's approval."""
     return [message(event.saga_id, event.service_order_id, type, **payload) for type, payload in [
         ("billing.BudgetCreated", budget_created()),
-        ("billing.BudgetApproved", {"budget_id": "b-1", "version": 1, "total_cents": 19100, "decided_by": "c"}),
+        ("billing.BudgetApproved", budget_approved()),
         ("os.PartsReserved", {"parts": [{"catalog_id": "7", "quantity": 2}]}),
         ("billing.PaymentRequested", payment_requested()),
         ("billing.PaymentApproved", payment_approved()),

@@ -12,6 +12,7 @@ from oficina_common.messages import Envelope
 from .factories import (
     BLIND_PAYLOAD_KEYS,
     DOCUMENTED_PAYLOAD_KEYS,
+    budget_approved,
     budget_created,
     diagnosis_completed,
     payment_approved,
@@ -83,7 +84,7 @@ class SagaScenario:
 
     def awaiting_payment(self) -> SagaScenario:
         return (self.awaiting_approval()
-                .receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=19100, decided_by="c")
+                .receive("billing.BudgetApproved", **budget_approved())
                 .receive("os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}])
                 .receive("billing.PaymentRequested", **payment_requested()))
 

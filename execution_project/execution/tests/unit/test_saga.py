@@ -11,7 +11,16 @@ from execution.domain import iso
 from execution.saga import SAGA_STEPS, CheckWork, EnqueueWork, InvalidSagaMessage, SagaConfig, WithdrawWork
 from oficina_common.messages import Envelope
 
-from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, payment_approved, payment_requested
+from ..factories import (
+    OIL_CHANGE,
+    OIL_FILTERS,
+    TOTAL_CENTS,
+    budget_approved,
+    budget_created,
+    payment_approved,
+    payment_page,
+    payment_requested,
+)
 from ..saga_support import COMPENSATED, COMPLETED, CONFIG, FAILED, PENDING, RUNNING, T0, SagaScenario
 
 EXTRA_FILTER = {"kind": "part", "catalog_id": "7", "description": "Filtro de óleo", "quantity": 1,
@@ -78,25 +87,47 @@ def test_an_approved_budget_reserves_its_parts(scenario):
 
 
 def test_reserved_parts_ask_for_the_pix_payment_and_move_the_order_to_awaiting_payment(scenario):
+    """The order moves as the payment is asked for, not once Mercado Pago has made the Pix: the move
+    carries the page the customer pays on, which shows the Pix as soon as it exists."""
     (scenario.awaiting_approval()
-     .receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=TOTAL_CENTS, decided_by="customer")
+     .receive("billing.BudgetApproved", **budget_approved(total_cents=TOTAL_CENTS, decided_by="customer"))
      .receive("os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}]))
-    scenario.expect("billing.RequestPayment")  # the order moves once there is a Pix to pay
+    scenario.expect("billing.RequestPayment", "os.ChangeStatus")
     assert scenario.command("billing.RequestPayment") == {
         "budget_id": "b-1", "version": 1, "amount_cents": TOTAL_CENTS, "method": "pix",
         "payer_email": "maria@example.com", "description": "Ordem de serviço OS-2026-0001"}
     assert scenario.saga.reserved_parts == [{"catalog_id": "7", "quantity": 2}]
-    scenario.receive("billing.PaymentRequested", **payment_requested()).expect("os.ChangeStatus")
-    assert scenario.change_status()["to"] == "AWAITING_PAYMENT"
-
-
-def test_the_payment_request_moves_the_order_to_awaiting_payment_with_the_pix_code(scenario):
-    scenario.awaiting_payment().expect("os.ChangeStatus")
     change = scenario.change_status()
-    assert change["to"] == "AWAITING_PAYMENT"
-    assert change["summary"]["payment"] == {"payment_id": "p-1", "status": "PENDING", "amount_cents": TOTAL_CENTS,
-                                            "qr_code": "00020126PIX", "init_point": None}
+    assert change["to"] == "AWAITING_PAYMENT" and change["reason"] == "Budget approved; waiting for the payment"
+    assert change["summary"]["payment"] == {"status": "REQUESTED", "amount_cents": TOTAL_CENTS,
+                                            "payment_url": payment_page()}
+    assert scenario.step_statuses()[2:4] == [COMPLETED, RUNNING]
+
+
+def test_the_pix_made_tells_the_os_nothing_the_payment_page_shows_it(scenario):
+    scenario.awaiting_payment().expect()
     assert scenario.step_statuses()[3:5] == [COMPLETED, RUNNING]
+    assert scenario.saga.payments[0].qr_code == "00020126PIX"
+    # What the OS is told next (the payment confirmed, or a check while it waits) names the Pix.
+    scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep()
+    assert scenario.change_status()["summary"]["payment"] == {
+        "payment_id": "p-1", "status": "PENDING", "amount_cents": TOTAL_CENTS, "qr_code": "00020126PIX",
+        "init_point": None, "payment_url": payment_page()}
+
+
+def test_an_approval_that_names_no_payment_page_gets_the_pix_code_to_the_os(scenario):
+    """BudgetApproved from a Billing older than the payment page in it: the order moves at the
+    reservation all the same, and the Pix code follows it (one summary more), as the customer has
+    nowhere else to find it."""
+    approved = {key: value for key, value in budget_approved().items() if key != "payment_url"}
+    (scenario.awaiting_approval()
+     .receive("billing.BudgetApproved", **approved)
+     .receive("os.PartsReserved", parts=[{"catalog_id": "7", "quantity": 2}]))
+    assert scenario.change_status()["summary"]["payment"] == {"status": "REQUESTED", "amount_cents": 19100,
+                                                              "payment_url": ""}
+    scenario.receive("billing.PaymentRequested", **payment_requested()).expect("os.ChangeStatus")
+    change = scenario.change_status()
+    assert change["to"] == "AWAITING_PAYMENT" and change["summary"]["payment"]["qr_code"] == "00020126PIX"
 
 
 def test_the_approved_payment_moves_the_order_to_execution_and_queues_the_job(scenario):
@@ -128,10 +159,10 @@ def test_completed_work_consumes_the_parts_then_the_order_is_finished(scenario):
 
 def test_an_order_without_parts_skips_reservation_and_consumption():
     scenario = SagaScenario().awaiting_approval(items=[OIL_CHANGE])
-    scenario.receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=12000, decided_by="c")
-    scenario.expect("billing.RequestPayment")
-    scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=12000))
+    scenario.receive("billing.BudgetApproved", **budget_approved(total_cents=12000))
+    scenario.expect("billing.RequestPayment", "os.ChangeStatus")
     assert scenario.change_status()["to"] == "AWAITING_PAYMENT"
+    scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=12000)).expect()
     (scenario
      .receive("billing.PaymentApproved", **payment_approved(amount_cents=12000)).enqueued()
      .receive("execution.WorkCompleted", queue_id=scenario.saga.queue_id, notes=""))
@@ -739,7 +770,7 @@ def test_a_saga_waiting_for_the_payment_tells_the_os_again_what_to_pay():
     scenario.later(seconds=CONFIG.payment_check_interval.total_seconds() + 1).sweep()
     told = scenario.change_status()
     assert told["to"] == "AWAITING_PAYMENT" and told["summary"]["payment"]["status"] == "PENDING"
-    assert told["summary"]["payment"]["qr_code"]
+    assert told["summary"]["payment"]["qr_code"] and told["summary"]["payment"]["payment_url"] == payment_page()
 
 
 def test_an_expired_payment_is_not_asked_for_again_before_it_is_undone():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created, payment_requested
+from ..factories import OIL_CHANGE, OIL_FILTERS, TOTAL_CENTS, budget_created
 from ..saga_support import SagaScenario
 
 # Three jobs: the oil change with its filters (job 1), the brakes (job 2), the tyres (job 3).
@@ -57,8 +57,7 @@ def test_declined_tyres_are_neither_reserved_nor_charged_nor_queued():
 def test_the_os_is_told_what_was_approved_and_what_was_declined():
     scenario = _tyres_declined()
     scenario.receive("os.PartsReserved", parts=scenario.command("os.ReserveParts")["parts"])
-    scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=QUOTED - 120000))
-    change = scenario.change_status()
+    change = scenario.change_status()  # the move at the reservation
     assert change["to"] == "AWAITING_PAYMENT"
     assert "approved in part" in change["reason"] and "R$ 1.200,00 declined" in change["reason"]
     budget = change["summary"]["budget"]
@@ -73,7 +72,6 @@ def test_a_budget_approved_whole_tells_the_os_nothing_declined():
     scenario.receive("billing.BudgetApproved", budget_id="b-1", version=1, total_cents=QUOTED,
                      decided_by="customer", lines=_lines(ITEMS))
     scenario.receive("os.PartsReserved", parts=scenario.command("os.ReserveParts")["parts"])
-    scenario.receive("billing.PaymentRequested", **payment_requested(amount_cents=QUOTED))
     assert "declined_lines" not in scenario.change_status()["summary"]["budget"]
     assert scenario.change_status()["reason"] == "Budget approved; waiting for the payment"
 
