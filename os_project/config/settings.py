@@ -223,6 +223,8 @@ OS_MESSAGE_PUBLISHER = env("OS_MESSAGE_PUBLISHER", default="messaging.publishers
 
 # --- e-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Only for the file-based backend (the cross-service tests read the payment page's link from there).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR.parent / ".data" / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")

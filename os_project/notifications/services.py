@@ -68,6 +68,7 @@ def status_email_send(*, service_order_id: str, status: str, order: Any = None) 
         "status_label": LABELS[Status(status)],
         "next_step": NEXT_STEP.get(status, ""),
         "tracking_url": tracking_url(order.tracking_code),
+        "payment_url": _payment_url(status, order),
     }
     subject = f"{order.number}: {context['status_label']}"
     message = EmailMultiAlternatives(
@@ -80,6 +81,22 @@ def status_email_send(*, service_order_id: str, status: str, order: Any = None) 
     message.attach_alternative(render_to_string("notifications/status_change.html", context), "text/html")
     message.send()
     return True
+
+
+def _payment_url(status: str, order: Any) -> str:
+    """Billing's payment page, in the e-mail that asks for the payment.
+
+    The order is the one the move saved, its summary included (the saga's ``os.ChangeStatus``
+    carries the payment it asked for, and the e-mail goes out once that transaction commits); a
+    payment already made, or an order no longer to be paid, by the time a retried e-mail goes out
+    gets no link.
+    """
+    from service_orders.domain import Status, payment_to_make
+
+    if status != Status.AWAITING_PAYMENT:
+        return ""
+    to_pay = payment_to_make(order.status, order.saga_summary)
+    return to_pay.page_url if to_pay else ""
 
 
 def declined_work_reminder_send(*, order: Any, rows: list[Any], link: str) -> bool:

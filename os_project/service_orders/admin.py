@@ -22,7 +22,7 @@ from oficina_common.errors import ApplicationError
 from oficina_common.formatting import format_brl_or, local_date, local_time
 
 from . import services
-from .domain import BUDGET_LABELS, CANCELLABLE, PAYMENT_LABELS
+from .domain import BUDGET_LABELS, CANCELLABLE, PAYMENT_LABELS, web_link
 from .links import tracking_url
 from .models import DeclinedWork, ServiceOrder, ServiceOrderItem, StatusHistory
 from .serializers import decision_totals, summary_of
@@ -46,6 +46,12 @@ def _money(cents: Any) -> str:
     return format_brl_or(cents, "—")
 
 
+def _link_or_dash(url: Any) -> str:
+    """A link staff can open or send on (Billing's payment page); never one whose scheme is not http(s)."""
+    link = web_link(url)
+    return format_html('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>', link) if link else "—"
+
+
 def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
     """(section, what, value) lines of what the saga last told about the budget, payment and execution.
 
@@ -65,7 +71,8 @@ def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
                  ("Payment", "amount", _money(payment.get("amount_cents"))),
                  ("Payment", "id", str(payment.get("payment_id") or "—")),
                  ("Payment", "Pix code", gettext("yes") if payment.get("qr_code") else gettext("no")),
-                 ("Payment", "checkout link", str(payment.get("init_point") or "—"))]
+                 ("Payment", "checkout link", str(payment.get("init_point") or "—")),
+                 ("Payment", "payment page", _link_or_dash(payment.get("payment_url")))]
     if execution:
         rows += [("Execution", "saga status", str(execution.get("status") or "—")),
                  ("Execution", "current step", str(execution.get("current_step") or "—")),
@@ -82,8 +89,8 @@ def saga_rows(order: ServiceOrder) -> list[tuple[str, str, str]]:
 SAGA_ROW_NAMES = {
     "Budget": _("Budget"), "Payment": _("Payment"), "Execution": _("Execution"), "status": _("status"),
     "total": _("total"), "version · id": _("version · id"), "amount": _("amount"), "id": _("id"),
-    "Pix code": _("Pix code"), "checkout link": _("checkout link"), "saga status": _("saga status"),
-    "current step": _("current step"), "what to do": _("what to do"),
+    "Pix code": _("Pix code"), "checkout link": _("checkout link"), "payment page": _("payment page"),
+    "saga status": _("saga status"), "current step": _("current step"), "what to do": _("what to do"),
 }
 
 

@@ -303,7 +303,10 @@ class TrackingDetailApi(APIView):
         vehicle = VehicleSerializer()
         status_history = PublicStatusHistoryOutputSerializer(many=True)
         budget = SummarySectionField("budget")
-        payment = SummarySectionField("payment")
+        payment = SummarySectionField("payment", help_text=(
+            "What the saga last said of the payment: status, amount_cents and payment_url (Billing's page to "
+            "pay on, which shows the Pix as soon as it exists); once Billing has it, payment_id, qr_code (Pix "
+            "copia e cola) and init_point."))
         execution = SummarySectionField("execution")
         next_action = serializers.SerializerMethodField()
         declined_work = serializers.SerializerMethodField(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from oficina_common.errors import ApplicationError, InvalidTransition
 
@@ -148,7 +149,8 @@ BUDGET_LABELS: dict[str, str] = {
     "CANCELLED": "Cancelado",
 }
 PAYMENT_LABELS: dict[str, str] = {
-    "REQUESTED": "Sendo gerado",
+    # REQUESTED: the customer can already go to Billing's payment page, which says while the Pix is being made.
+    "REQUESTED": "Aguardando pagamento",
     "PENDING": "Aguardando pagamento",
     "APPROVED": "Pago",
     "REJECTED": "Não aprovado",
@@ -158,6 +160,43 @@ PAYMENT_LABELS: dict[str, str] = {
 }
 BUDGET_DECIDED = frozenset({"APPROVED", "REJECTED", "EXPIRED", "CANCELLED"})
 _PAYMENT_REFUSED = frozenset({"REJECTED", "FAILED"})
+# A payment the customer can still make, in an order that can still be paid.
+PAYMENT_OPEN = frozenset({"REQUESTED", "PENDING"})
+PAYABLE_STATUSES = frozenset({Status.AWAITING_PAYMENT, Status.IN_EXECUTION})
+
+
+def web_link(value: Any) -> str:
+    """``value`` when it is an absolute http(s) URL, otherwise "".
+
+    The links we show customers (Billing's payment page, Mercado Pago's checkout) come in messages:
+    anything else (``javascript:``, ``data:``, a relative path, hidden spaces) is never made a link.
+    """
+    if not isinstance(value, str) or not value or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in value):
+        return ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else ""
+
+
+@dataclass(frozen=True)
+class PaymentToMake:
+    """How the customer can pay the summary's payment now; each way is blank when not offered."""
+
+    pix_code: str
+    page_url: str  # Billing's payment page: its Pix (QR code, copia e cola) as soon as it exists
+    checkout_url: str  # Mercado Pago's checkout (init_point)
+
+
+def payment_to_make(status: str, summary: Any) -> PaymentToMake | None:
+    """The summary's payment while the order (``status``) can be paid and the payment waits; else None."""
+    summary = summary if isinstance(summary, dict) else {}
+    payment = summary.get("payment") if isinstance(summary.get("payment"), dict) else {}
+    if status not in PAYABLE_STATUSES or payment.get("status") not in PAYMENT_OPEN:
+        return None
+    return PaymentToMake(pix_code=str(payment.get("qr_code") or ""), page_url=web_link(payment.get("payment_url")),
+                         checkout_url=web_link(payment.get("init_point")))
 
 
 class NextActionCode(StrEnum):
@@ -193,11 +232,13 @@ def next_action(status: str, summary: Any) -> NextAction:
         return NextAction(code.NOTHING, "Veículo entregue. Obrigado pela confiança!")
     if status == Status.FINISHED:
         return NextAction(code.PICK_UP, "Seu carro está pronto: venha buscá-lo.")
-    if status in (Status.AWAITING_PAYMENT, Status.IN_EXECUTION) and payment_status == "PENDING":
-        if payment.get("qr_code"):
-            return NextAction(code.PAY_PIX, "Pague o Pix: copie o código abaixo e cole no app do seu banco.")
-        if payment.get("init_point"):
-            return NextAction(code.PAY_LINK, "Pague pelo link abaixo.")
+    to_pay = payment_to_make(status, summary)
+    if to_pay and to_pay.pix_code:
+        return NextAction(code.PAY_PIX, "Pague o Pix: copie o código abaixo e cole no app do seu banco.")
+    if to_pay and to_pay.page_url:
+        return NextAction(code.PAY_LINK, "Pague pelo botão “Pagar agora”, abaixo.")
+    if to_pay and to_pay.checkout_url:
+        return NextAction(code.PAY_LINK, "Pague pelo link abaixo.")
     if status == Status.AWAITING_APPROVAL and budget_status not in BUDGET_DECIDED:
         return NextAction(code.APPROVE_BUDGET, "Aprove o orçamento: enviamos o link por e-mail.")
     if status == Status.IN_EXECUTION and budget_status == "PENDING_APPROVAL":

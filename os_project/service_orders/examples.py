@@ -131,26 +131,47 @@ CANCEL = [
     NOT_AUTHENTICATED, WRONG_ROLE, NOT_FOUND,
 ]
 
+_TRACKED_HISTORY = [
+    {"to": "RECEIVED", "label": "Recebida", "at": "2025-03-10T12:00:00Z"},
+    {"to": "IN_DIAGNOSIS", "label": "Em diagnóstico", "at": "2025-03-10T12:30:00Z"},
+    {"to": "AWAITING_APPROVAL", "label": "Aguardando aprovação", "at": "2025-03-10T13:10:00Z"},
+    {"to": "AWAITING_PAYMENT", "label": "Aguardando pagamento", "at": "2025-03-10T15:20:00Z"},
+]
+PAYMENT_URL = "https://billing.oficina.example.com/budgets/b3f1c2d4/v1/payment/?t=eyJidWRnZXQiOiJiM2YxYzJkNCJ9.sig"
+TRACKED_WAITING_FOR_PAYMENT = {
+    "number": "OS-000042", "status": "AWAITING_PAYMENT", "status_label": "Aguardando pagamento",
+    "customer_first_name": "Maria",
+    "vehicle": {"brand": "Chevrolet", "model": "Onix", "year": 2020, "plate": "ABC••23"},
+    "status_history": _TRACKED_HISTORY,
+    "budget": {"budget_id": "b3f1c2d4", "version": 1, "status": "APPROVED", "total_cents": 15850},
+    "payment": {"status": "REQUESTED", "amount_cents": 15850, "payment_url": PAYMENT_URL},
+    "execution": {"execution_id": "e7a9d0c1", "status": "IN_PROGRESS", "current_step": "request_payment"},
+    "next_action": {"code": "pay_link",
+                    "text": "Pague pelo botão “Pagar agora”, abaixo."},
+    "declined_work": [{"kind": "service", "description": "Alinhamento e balanceamento", "quantity": 1,
+                       "total_cents": 9000}],
+    "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T15:20:00Z",
+}
+TRACKED_ADDITIONAL_REPAIRS_PIX = {
+    **TRACKED_WAITING_FOR_PAYMENT, "status": "IN_EXECUTION", "status_label": "Em execução",
+    "status_history": [*_TRACKED_HISTORY, {"to": "IN_EXECUTION", "label": "Em execução",
+                                           "at": "2025-03-10T15:32:00Z"}],
+    "budget": {"budget_id": "b3f1c2d4", "version": 2, "status": "APPROVED", "total_cents": 4500},
+    "payment": {"payment_id": "p81c0e2a", "status": "PENDING", "amount_cents": 4500,
+                "qr_code": "00020126580014br.gov.bcb.pix0136a1b2c3d4-pix-key520400005303986540545.005802BR",
+                "init_point": None,
+                "payment_url": PAYMENT_URL.replace("/v1/", "/v2/")},
+    "execution": {"execution_id": "e7a9d0c1", "status": "IN_PROGRESS", "current_step": "complete_work"},
+    "next_action": {"code": "pay_pix", "text": "Pague o Pix: copie o código abaixo e cole no app do seu banco."},
+    "updated_at": "2025-03-10T16:05:00Z",
+}
+
 TRACKING = [
-    response_example("Waiting for the Pix", {
-        "number": "OS-000042", "status": "AWAITING_PAYMENT", "status_label": "Aguardando pagamento",
-        "customer_first_name": "Maria",
-        "vehicle": {"brand": "Chevrolet", "model": "Onix", "year": 2020, "plate": "ABC••23"},
-        "status_history": [
-            {"to": "RECEIVED", "label": "Recebida", "at": "2025-03-10T12:00:00Z"},
-            {"to": "IN_DIAGNOSIS", "label": "Em diagnóstico", "at": "2025-03-10T12:30:00Z"},
-            {"to": "AWAITING_APPROVAL", "label": "Aguardando aprovação", "at": "2025-03-10T13:10:00Z"},
-            {"to": "AWAITING_PAYMENT", "label": "Aguardando pagamento", "at": "2025-03-10T15:20:00Z"}],
-        "budget": {"budget_id": "b3f1c2d4", "version": 1, "status": "APPROVED", "total_cents": 15850},
-        "payment": {"payment_id": "p81c0e2a", "status": "PENDING", "amount_cents": 15850,
-                    "qr_code": "00020126580014br.gov.bcb.pix0136a1b2c3d4-pix-key5204000053039865406158.505802BR",
-                    "init_point": None},
-        "execution": {"execution_id": "e7a9d0c1", "status": "IN_PROGRESS", "current_step": "await_payment"},
-        "next_action": {"code": "pay_pix",
-                        "text": "Pague o Pix: copie o código abaixo e cole no app do seu banco."},
-        "declined_work": [{"kind": "service", "description": "Alinhamento e balanceamento", "quantity": 1,
-                           "total_cents": 9000}],
-        "created_at": "2025-03-10T12:00:00Z", "updated_at": "2025-03-10T15:20:00Z"}),
+    response_example("Waiting for the payment", TRACKED_WAITING_FOR_PAYMENT,
+                     description="The saga asked Billing for the payment as it reserved the parts: payment_url is "
+                                 "Billing's payment page (signed), which shows the Pix as soon as it exists."),
+    response_example("Additional repairs' Pix", TRACKED_ADDITIONAL_REPAIRS_PIX,
+                     description="During the work: the revised budget's payment arrives with its Pix code."),
     error_example(404, "not_found", "No service order has this tracking code."),
 ]
 

@@ -18,7 +18,17 @@ from oficina_common.errors import ApplicationError, NotFound
 from oficina_common.formatting import format_brl_or
 
 from . import selectors, services
-from .domain import ACTIVE_ORDER, BUDGET_LABELS, LABELS, PAYMENT_LABELS, Decision, LinkExpired, Status, next_action
+from .domain import (
+    ACTIVE_ORDER,
+    BUDGET_LABELS,
+    LABELS,
+    PAYMENT_LABELS,
+    Decision,
+    LinkExpired,
+    Status,
+    next_action,
+    payment_to_make,
+)
 from .links import tracking_url
 from .models import DeclinedWork, ServiceOrder
 from .serializers import decision_totals, summary_of, totals_data
@@ -89,12 +99,13 @@ def _payment(order: ServiceOrder) -> dict[str, Any] | None:
     if not payment.get("status"):
         return None
     status = str(payment["status"])
-    # A code to pay with is shown only while the payment waits and the order can still be paid.
-    payable = status == "PENDING" and order.status in (Status.AWAITING_PAYMENT, Status.IN_EXECUTION)
+    # The ways to pay are shown only while the payment waits and the order can still be paid.
+    to_pay = payment_to_make(order.status, order.saga_summary)
     return {"status": status, "label": PAYMENT_LABELS.get(status, status),
             "amount": format_brl_or(payment.get("amount_cents")),
-            "pix_code": str(payment.get("qr_code") or "") if payable else "",
-            "link": str(payment.get("init_point") or "") if payable else ""}
+            "page_url": to_pay.page_url if to_pay else "",
+            "pix_code": to_pay.pix_code if to_pay else "",
+            "link": to_pay.checkout_url if to_pay else ""}
 
 
 @never_cache

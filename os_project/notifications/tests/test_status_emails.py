@@ -99,3 +99,48 @@ def test_the_email_goes_out_with_the_change_and_a_refusing_server_hands_it_to_th
         attendant_api.post(f"/api/v1/service-orders/{order.pk}/cancel/", {"reason": "desistiu"})
     assert queued == [(str(order.pk), "CANCELLED")]
     assert ServiceOrder.objects.get(pk=order.pk).status == "CANCELLED"
+
+
+PAYMENT_PAGE = "http://billing.test/budgets/b-1/v1/payment/?t=signed&v=1"
+
+
+def awaiting_payment_email(order, payment, capture):
+    """The e-mail of the saga's move to AWAITING_PAYMENT carrying ``payment`` in its summary."""
+    from service_orders.services import service_order_apply_saga_status
+
+    ServiceOrder.objects.filter(pk=order.pk).update(status="AWAITING_APPROVAL")
+    mail.outbox.clear()
+    with capture(execute=True):
+        service_order_apply_saga_status(service_order_id=order.pk, to="AWAITING_PAYMENT", reason="saga",
+                                        summary={"payment": payment})
+    [message] = mail.outbox
+    assert message.subject == f"{order.number}: Aguardando pagamento"
+    return message, message.alternatives[0][0]
+
+
+def test_the_awaiting_payment_email_sends_the_customer_to_the_payment_page(
+        diagnosed_order, django_capture_on_commit_callbacks):
+    message, html = awaiting_payment_email(diagnosed_order, {
+        "status": "REQUESTED", "amount_cents": 15550, "payment_url": PAYMENT_PAGE}, django_capture_on_commit_callbacks)
+    assert f"Pague aqui: {PAYMENT_PAGE}\n" in message.body
+    assert f"Acompanhe tudo por aqui: http://os.test/track/{diagnosed_order.tracking_code}/" in message.body
+    assert '<a href="http://billing.test/budgets/b-1/v1/payment/?t=signed&amp;v=1"' in html
+    assert "Pagar agora</a>" in html
+    assert f'href="http://os.test/track/{diagnosed_order.tracking_code}/"' in html
+
+    # A link that is not a web address, or a payment already made, asks for nothing.
+    for payment in ({"status": "REQUESTED", "payment_url": "javascript:alert(1)"},
+                    {"status": "APPROVED", "payment_url": PAYMENT_PAGE}):
+        message, html = awaiting_payment_email(diagnosed_order, payment, django_capture_on_commit_callbacks)
+        assert "Pague aqui" not in message.body and "Pagar agora" not in html
+        assert "javascript:" not in message.body + html
+
+
+def test_only_the_awaiting_payment_email_carries_the_payment_page(order):
+    ServiceOrder.objects.filter(pk=order.pk).update(
+        status="IN_EXECUTION", saga_summary={"payment": {"status": "PENDING", "payment_url": PAYMENT_PAGE}})
+    send_status_email.apply(args=[str(order.pk), "IN_EXECUTION"])
+    assert "Pague aqui" not in mail.outbox[-1].body
+    ServiceOrder.objects.filter(pk=order.pk).update(status="AWAITING_PAYMENT")
+    send_status_email.apply(args=[str(order.pk), "AWAITING_PAYMENT"])  # a retried e-mail reads the order again
+    assert f"Pague aqui: {PAYMENT_PAGE}" in mail.outbox[-1].body

@@ -8,6 +8,7 @@ from catalog.models import Part, PartReservation
 from catalog.services import part_create
 from messaging.models import OutboxMessage, ProcessedMessage
 from messaging.tasks import handle_message
+from oficina_common.html_testing import by_testid, one
 from oficina_common.messages import Envelope
 from service_orders.models import ServiceOrder, StatusHistory
 
@@ -291,6 +292,33 @@ def test_change_status_moves_the_order_records_the_saga_and_emails(diagnosed_ord
     assert mail.outbox[-1].subject == f"{diagnosed_order.number}: Aguardando pagamento"
 
 
+PAYMENT_PAGE = "http://billing.test/budgets/b-1/v1/payment/?t=signed.token"
+# The saga moves the order to AWAITING_PAYMENT as it holds the parts, before the Pix exists.
+REQUESTED_PAYMENT = {"status": "REQUESTED", "amount_cents": 15550, "payment_url": PAYMENT_PAGE}
+
+
+def test_awaiting_payment_before_the_pix_sends_the_customer_to_the_payment_page(
+        client, diagnosed_order, django_capture_on_commit_callbacks):
+    """Page and e-mail read the summary the move brought (the e-mail goes out once it committed)."""
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="AWAITING_APPROVAL")
+    message = command(diagnosed_order, "os.ChangeStatus", {
+        "to": "AWAITING_PAYMENT", "reason": "Budget approved; waiting for the payment",
+        "summary": {"budget": {"budget_id": "b-1", "version": 1, "status": "APPROVED", "total_cents": 15550},
+                    "payment": REQUESTED_PAYMENT,
+                    "execution": {"execution_id": "e-1", "status": "IN_PROGRESS", "current_step": "reserve_parts"}}})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert handle_message.apply(args=[message]).get() == "handled"
+
+    html = client.get(f"/track/{diagnosed_order.tracking_code}/").content.decode()
+    assert one(html, "order-status")["data-status"] == "AWAITING_PAYMENT"
+    assert one(html, "payment-page-link")["href"] == PAYMENT_PAGE
+    assert one(html, "next-action")["data-action"] == "pay_link"
+    assert one(html, "payment-status").text == "Aguardando pagamento"
+    assert "pix-code" not in by_testid(html)
+    [email] = [m for m in mail.outbox if m.subject == f"{diagnosed_order.number}: Aguardando pagamento"]
+    assert f"Pague aqui: {PAYMENT_PAGE}" in email.body
+
+
 def test_the_status_email_reads_nothing_the_locked_order_did_not_bring(diagnosed_order,
                                                                         django_capture_on_commit_callbacks):
     """The e-mail names the customer and the vehicle: both come with the order's locked read."""
@@ -333,10 +361,11 @@ def test_a_change_status_whose_predecessor_was_lost_moves_the_order_through_both
     """The broker lost the saga's AWAITING_APPROVAL: its AWAITING_PAYMENT takes the order there
     through AWAITING_APPROVAL (each status once in the history); the late one changes nothing."""
     handle_message.apply(args=[command(diagnosed_order, "os.ChangeStatus", {
-        "to": "AWAITING_PAYMENT", "reason": "Waiting for the payment", "summary": {"payment": {"status": "PENDING"}}})])
+        "to": "AWAITING_PAYMENT", "reason": "Budget approved; waiting for the payment",
+        "summary": {"payment": REQUESTED_PAYMENT}})])
     diagnosed_order.refresh_from_db()
     assert diagnosed_order.status == "AWAITING_PAYMENT"
-    assert diagnosed_order.saga_summary["payment"]["status"] == "PENDING"
+    assert diagnosed_order.saga_summary["payment"] == REQUESTED_PAYMENT
     moves = [(h.from_status, h.to_status, h.by) for h in StatusHistory.objects.filter(service_order=diagnosed_order)]
     assert moves[-2:] == [("IN_DIAGNOSIS", "AWAITING_APPROVAL", "saga"),
                           ("AWAITING_APPROVAL", "AWAITING_PAYMENT", "saga")]

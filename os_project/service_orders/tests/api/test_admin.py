@@ -125,7 +125,7 @@ def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed
         "budget-status": "PENDING_APPROVAL (Aguardando sua aprovação)", "budget-total": "R$ 1.234,56",
         "budget-version-id": "v2 · bud-1",
         "payment-status": "PENDING (Aguardando pagamento)", "payment-amount": "R$ 999,00", "payment-id": "pay-9",
-        "payment-pix-code": "sim", "payment-checkout-link": "—",
+        "payment-pix-code": "sim", "payment-checkout-link": "—", "payment-payment-page": "—",
         "execution-saga-status": "IN_PROGRESS", "execution-current-step": "await_approval",
         "execution-id": "exe-3"}
     assert f"/track/{diagnosed_order.tracking_code}/" in html
@@ -134,6 +134,26 @@ def test_the_order_page_shows_the_saga_progress_readably(admin_client, diagnosed
         "execution": {"execution_id": "exe-3", "status": "FAILED", "current_step": "await_approval"}})
     cells = dict(re.findall(r'data-saga="([a-z-]+)">([^<]*)<', admin_client.get(change).content.decode()))
     assert "POST /api/v1/executions/exe-3/retry/" in cells["execution-what-to-do"]
+
+
+def test_the_order_page_links_billings_payment_page_and_no_other_kind_of_link(admin_client, diagnosed_order):
+    from service_orders.services import service_order_apply_saga_status
+
+    change = reverse("admin:service_orders_serviceorder_change", args=[diagnosed_order.pk])
+    page_url = "https://billing.test/budgets/b-1/v1/payment/?t=signed&v=1"
+    service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_PAYMENT", summary={
+        "payment": {"status": "REQUESTED", "amount_cents": 15550, "payment_url": page_url}})
+    html = admin_client.get(change).content.decode()
+    assert "página de pagamento" in html
+    [cell] = re.findall(r'data-saga="payment-payment-page">(.*?)</td>', html)
+    assert cell == ('<a href="https://billing.test/budgets/b-1/v1/payment/?t=signed&amp;v=1" target="_blank" '
+                    'rel="noopener noreferrer">https://billing.test/budgets/b-1/v1/payment/?t=signed&amp;v=1</a>')
+    assert "REQUESTED (Aguardando pagamento)" in html
+
+    service_order_apply_saga_status(service_order_id=diagnosed_order.pk, to="AWAITING_PAYMENT", summary={
+        "payment": {"payment_url": "javascript:alert(1)"}})
+    html = admin_client.get(change).content.decode()
+    assert re.findall(r'data-saga="payment-payment-page">(.*?)</td>', html) == ["—"]
 
 
 def test_admin_actions_report_illegal_moves(admin_client, order):

@@ -30,6 +30,17 @@ def test_the_public_tracking_api_tells_progress_without_personal_data(anonymous_
         assert private not in text
 
 
+def test_the_tracking_api_names_the_payment_page_the_page_sends_the_customer_to(anonymous_api, diagnosed_order):
+    page_url = "https://billing.test/budgets/b-1/v1/payment/?t=signed.token"
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(status="AWAITING_PAYMENT", saga_summary={
+        "budget": {"status": "APPROVED"}, "payment": {"status": "REQUESTED", "amount_cents": 15550,
+                                                      "payment_url": page_url}, "execution": {}})
+    body = anonymous_api.get(f"/api/v1/tracking/{diagnosed_order.tracking_code}/").json()
+    assert body["payment"] == {"status": "REQUESTED", "amount_cents": 15550, "payment_url": page_url}
+    assert body["next_action"] == {"code": "pay_link", "text": (
+        "Pague pelo botão “Pagar agora”, abaixo.")}
+
+
 def test_a_wrong_tracking_code_is_404_even_with_a_bad_token(anonymous_api):
     anonymous_api.credentials(HTTP_AUTHORIZATION="Bearer garbage")
     for code in ("nope", "a%00b", "x" * 65):

@@ -14,6 +14,9 @@ BUDGET = {"budget_id": "b-1", "version": 1, "status": "PENDING_APPROVAL", "total
 PAYMENT = {"payment_id": "p-1", "status": "PENDING", "amount_cents": 123456, "qr_code": PIX,
            "init_point": "https://mp.test/checkout/1"}
 EXECUTION = {"execution_id": "e-1", "status": "IN_PROGRESS", "current_step": "await_payment"}
+PAYMENT_PAGE = "http://billing.test/budgets/b-1/v1/payment/?t=signed.token"
+# What the saga's move to AWAITING_PAYMENT carries: the payment asked for, before its Pix exists.
+REQUESTED = {"status": "REQUESTED", "amount_cents": 15550, "payment_url": PAYMENT_PAGE}
 
 
 def saga(order, to, **summary):
@@ -51,6 +54,57 @@ def test_a_waiting_payment_shows_the_pix_code_the_budget_and_the_timeline(client
         ("AWAITING_PAYMENT", "current"), ("IN_EXECUTION", "pending"), ("FINISHED", "pending"),
         ("DELIVERED", "pending")]
     assert [item.text.split()[0] for item in timeline][:2] == ["Recebida", "Em"]
+
+
+def test_awaiting_payment_sends_the_customer_to_billings_payment_page(client, diagnosed_order):
+    saga(diagnosed_order, "AWAITING_APPROVAL", budget=BUDGET, execution=EXECUTION)
+    order = saga(diagnosed_order, "AWAITING_PAYMENT", budget={**BUDGET, "status": "APPROVED"}, payment=REQUESTED)
+
+    html = page(client, order)
+
+    button = one(html, "payment-page-link")
+    assert (button.text, button["href"], button["rel"]) == ("Pagar agora", PAYMENT_PAGE, "noopener noreferrer")
+    assert "mostra o Pix (QR code e copia e cola)" in one(html, "payment-page-note").text
+    assert one(html, "payment-status").text == "Aguardando pagamento"
+    assert one(html, "payment-status")["data-status"] == "REQUESTED"
+    assert one(html, "payment-amount").text == "R$ 155,50"
+    assert one(html, "next-action")["data-action"] == "pay_link"
+    assert "Pague pelo botão “Pagar agora”" in one(html, "next-action").text
+    assert "pix-code" not in by_testid(html) and "payment-link" not in by_testid(html)  # no Pix yet
+
+
+def test_a_link_that_is_not_a_web_address_is_never_rendered(client, diagnosed_order):
+    """The links come in a message: a javascript: (or data:) one is no button to press."""
+    saga(diagnosed_order, "AWAITING_APPROVAL", budget=BUDGET)
+    order = saga(diagnosed_order, "AWAITING_PAYMENT", payment={
+        "payment_id": "p-1", "status": "PENDING", "amount_cents": 15550, "qr_code": PIX,
+        "payment_url": "javascript:alert(document.cookie)", "init_point": " JavaScript:alert(1)"})
+
+    html = page(client, order)
+
+    found = by_testid(html)
+    assert "payment-page-link" not in found and "payment-link" not in found
+    assert "javascript:" not in html.lower()
+    assert one(html, "pix-code").text == PIX  # the code itself is text, still there to copy
+    assert one(html, "next-action")["data-action"] == "pay_pix"
+
+
+def test_the_additional_repairs_pix_shows_its_code_beside_the_payment_page_until_paid(client, diagnosed_order):
+    order = diagnosed_order
+    for status in ("AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION"):
+        order = saga(order, status)
+    extra = {**PAYMENT, "amount_cents": 5000, "payment_url": PAYMENT_PAGE.replace("/v1/", "/v2/")}
+    order = saga(order, "IN_EXECUTION", budget={**BUDGET, "version": 2, "status": "APPROVED"}, payment=extra)
+
+    html = page(client, order)
+    assert one(html, "payment-page-link")["href"] == extra["payment_url"]
+    assert one(html, "pix-code").text == PIX
+    assert one(html, "payment-link")["href"] == "https://mp.test/checkout/1"
+    assert one(html, "next-action")["data-action"] == "pay_pix"
+
+    html = page(client, saga(order, "IN_EXECUTION", payment={**extra, "status": "APPROVED"}))
+    assert one(html, "payment-status").text == "Pago"
+    assert not {"payment-page-link", "pix-code", "payment-link"} & set(by_testid(html))
 
 
 def test_times_are_shown_in_sao_paulo_time(client, order):
@@ -99,7 +153,7 @@ def test_no_personal_data_beyond_the_first_name(client, diagnosed_order):
     html = page(client, order)
     assert one(html, "greeting").text == "Olá, Maria!"
     for private in ("Silva", "52998224725", "529.982.247-25", "maria@example.com", "99999-0000", "(11)",
-                    "ABC1D23", "Barulho no motor", "Óleo vencido", "mario", str(order.customer_id) + "/"):
+                    "ABC1D23", "Barulho no motor", "Óleo vencido", "mario", f"customers/{order.customer_id}"):
         assert private not in html, private
 
 

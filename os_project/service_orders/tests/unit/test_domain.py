@@ -125,6 +125,53 @@ def test_the_customer_is_told_one_next_action(status, summary, code, words):
     assert action.code == code and words in action.text
 
 
+PAYMENT_PAGE = "https://billing.test/budgets/b-1/v1/payment/?t=signed.token"
+PAGE_WORDS = "Pague pelo botão “Pagar agora”"
+
+
+@pytest.mark.parametrize("status, payment, code, words", [
+    # The saga moves the order at the reservation, before the Pix exists: Billing's page is the way to pay.
+    ("AWAITING_PAYMENT", {"status": "REQUESTED", "amount_cents": 15550, "payment_url": PAYMENT_PAGE},
+     "pay_link", PAGE_WORDS),
+    ("AWAITING_PAYMENT", {"status": "PENDING", "payment_id": "p-1", "qr_code": "", "init_point": None,
+                          "payment_url": PAYMENT_PAGE}, "pay_link", PAGE_WORDS),
+    # Additional repairs: their payment asked for during the work.
+    ("IN_EXECUTION", {"status": "REQUESTED", "amount_cents": 5000, "payment_url": PAYMENT_PAGE}, "pay_link",
+     PAGE_WORDS),
+])
+def test_a_payment_page_to_pay_on_is_the_next_action(status, payment, code, words):
+    from service_orders.domain import next_action
+
+    action = next_action(status, {"payment": payment})
+    assert action.code == code and words in action.text
+
+
+def test_only_web_addresses_from_a_message_become_the_way_to_pay():
+    from service_orders.domain import next_action, web_link
+
+    assert web_link(PAYMENT_PAGE) == PAYMENT_PAGE
+    assert web_link("HTTP://billing.test/pay") == "HTTP://billing.test/pay"
+    for unsafe in ("javascript:alert(document.cookie)", " javascript:alert(1)", "java\tscript:alert(1)",
+                   "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "//billing.test/pay",
+                   "/budgets/b-1/v1/payment/", "https://", "https://billing.test/pay now", "ftp://billing.test/",
+                   "http://[::1", None, 42, ""):
+        assert web_link(unsafe) == "", unsafe
+    requested = {"status": "REQUESTED", "payment_url": "javascript:alert(1)", "init_point": "javascript:alert(2)"}
+    assert next_action("AWAITING_PAYMENT", {"payment": requested}).code == "wait"
+    assert next_action("AWAITING_PAYMENT", {"payment": {**requested, "status": "PENDING"}}).code == "wait"
+    assert next_action("AWAITING_PAYMENT", {"payment": {**requested, "payment_url": PAYMENT_PAGE}}).code == "pay_link"
+
+
+def test_a_payment_page_is_no_way_to_pay_once_paid_or_once_the_order_cannot_be_paid():
+    from service_orders.domain import payment_to_make
+
+    requested = {"status": "REQUESTED", "amount_cents": 15550, "payment_url": PAYMENT_PAGE}
+    assert payment_to_make("AWAITING_PAYMENT", {"payment": requested}).page_url == PAYMENT_PAGE
+    assert payment_to_make("AWAITING_PAYMENT", {"payment": {**requested, "status": "APPROVED"}}) is None
+    for status in ("AWAITING_APPROVAL", "FINISHED", "DELIVERED", "CANCELLED"):
+        assert payment_to_make(status, {"payment": requested}) is None, status
+
+
 def test_the_saga_s_word_for_a_later_status_walks_the_order_through_the_ones_it_missed():
     """Seen in the fault run: the broker lost os.ChangeStatus IN_EXECUTION, and FINISHED was then
     refused (AWAITING_PAYMENT -> FINISHED): the order stayed AWAITING_PAYMENT for good."""
