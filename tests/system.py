@@ -103,14 +103,15 @@ class System:
 
     @property
     def mail_dir(self) -> Path:
-        """Billing's e-mails (the approval links) as files, for the browser tests to read."""
+        """Billing's and the OS's e-mails (the approval links, the payment page) as files, for the
+        browser tests to read."""
         return self.workdir / "mail"
 
     def add(self, name: str, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> Process:
         process = Process(name, args, cwd, self.workdir / f"{name}.log")
         self.processes[name] = process
         env = {**self.env, **(extra_env or {})}
-        if cwd == PROJECT_DIRS["billing"]:
+        if cwd in (PROJECT_DIRS["billing"], PROJECT_DIRS["os"]):
             env = {**env, "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
                    "EMAIL_FILE_PATH": str(self.mail_dir)}
         process.start(env)

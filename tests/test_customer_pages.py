@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from browser_support.chromium import phone
-from browser_support.mailbox import wait_for_approval_link
+from browser_support.mailbox import wait_for_approval_link, wait_for_payment_link
 from conftest import screenshot
 from oficina_client import OficinaClient, items_of, mercosul_plate, valid_cpf, wait_for
 
@@ -98,6 +98,39 @@ def test_the_customer_tracks_approves_and_pays_with_pix(system, staff, mobile) -
     staff.wait_for_status(order["order"]["id"], "IN_EXECUTION", 40)
     # Leave the shared work queue as found: the other cross-service tests claim "the next job".
     job = staff.claim_job_of(order["order"]["id"], 40)
+    staff.complete_job(job["queue_id"], "Pastilhas trocadas")
+
+
+def test_a_budget_approved_by_phone_is_paid_from_the_tracking_page(system, staff, mobile) -> None:
+    """The attendant records the customer's yes; the order moves to AWAITING_PAYMENT as the Pix is
+    asked for, and its e-mail and the tracking page send her to Billing's payment page."""
+    order = diagnosed_order(staff, "Paula")
+    order_id, email = order["order"]["id"], order["customer"]["email"]
+    diagnose(staff, order)
+    budget = wait_for(lambda: (staff.budgets(order_id) or [None])[0], timeout=40, what="the budget")
+    staff.approve_budget(budget["budget_id"], budget["version"], reason="Aprovado por telefone")
+    staff.wait_for_status(order_id, "AWAITING_PAYMENT", 40)
+    e_mailed = wait_for_payment_link(system.mail_dir, email)
+    assert e_mailed.startswith(f"{system.url('billing')}/budgets/{budget['budget_id']}/v1/payment/?t=")
+
+    mobile.goto(f"{system.url('os')}/track/{order['order']['tracking_code']}/")
+    assert text(mobile, "payment-status") == "Aguardando pagamento"
+    assert text(mobile, "payment-amount") == "R$ 1.321,00"
+    pay = mobile.get_by_test_id("payment-page-link")
+    assert pay.inner_text().strip() == "Pagar agora" and pay.get_attribute("href") == e_mailed
+    screenshot(mobile, "13-tracking-pay-now.png")
+
+    pay.click()
+    mobile.wait_for_url(re.compile(r"/budgets/[0-9a-f-]+/v1/payment/\?t="))
+    pix_code = mobile.get_by_test_id("pix-code")
+    pix_code.wait_for(state="visible", timeout=WAIT_MS)
+    assert text(mobile, "payment-amount") == "R$ 1.321,00"
+    screenshot(mobile, "14-payment-from-tracking.png")
+    (payment,) = [p for p in staff.payments(order_id) if p["mercadopago_payment_id"]]
+    assert payment["qr_code"] == pix_code.inner_text().strip()
+    staff.sandbox_set_status(payment["mercadopago_payment_id"], "approve")
+    staff.wait_for_status(order_id, "IN_EXECUTION", 40)
+    job = staff.claim_job_of(order_id, 40)  # the shared work queue left as found
     staff.complete_job(job["queue_id"], "Pastilhas trocadas")
 
 
