@@ -42,10 +42,11 @@ LEGS = ("diagnosis", "approval", "payment", "finish")
 # The statuses the saga goes through from diagnosis, in order; each leg ends at the next one.
 PATH = ("IN_DIAGNOSIS", "AWAITING_APPROVAL", "AWAITING_PAYMENT", "IN_EXECUTION", "FINISHED")
 LEG_END = dict(zip(LEGS, PATH[1:], strict=True))
-# The approval leg ends at AWAITING_PAYMENT, whose moment moved: since 0d3472d the order gets there
-# once its Pix exists (the move carries it); before, at the stock reservation, with the Pix asked for
-# after it. The customer who approves from her link is sent to Billing's payment page, which shows
-# the Pix as soon as it exists: this extra leg measures that wait, the same way on both sides.
+# The approval leg ends at AWAITING_PAYMENT, at the stock reservation, as the Pix is asked for (from
+# 0d3472d to 4407865 the order waited there for its Pix, the move carrying it; now the move carries
+# Billing's payment page). The customer who approves from her link, or follows the tracking page's
+# "Pagar agora", lands on that page, which shows the Pix as soon as it exists: this extra leg
+# measures that wait, the same way on both sides.
 PIX = "pix"
 # One watcher asks the OS what changed (?updated_after=) every WATCH seconds for every order in
 # flight, as a workshop screen would; a leg's end is the time the OS recorded for the transition
