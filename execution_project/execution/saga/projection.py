@@ -36,20 +36,20 @@ def summary(s: SagaInstance) -> dict[str, Any]:
 def _payment(s: SagaInstance) -> dict[str, Any] | None:
     """The payment the customer is asked for: the one requested of Billing while it has no answer
     yet (what it will cost, and the page to pay on), else the latest one recorded."""
-    budget = s.budget
-    page = budget.payment_url if budget else ""
+    def page(version: int) -> str:  # Billing names the page of the version the customer approved
+        return s.budget.payment_url if s.budget and s.budget.version == version else ""
+
     payment = next((p for p in reversed(s.payments) if p.payment_id and p.purpose != "duplicate"), None)
     asked = s.pending_command("request_payment", "request_extra_payment") if s.is_live else None
     if asked and not asked.undo:
         version = int(asked.payload.get("version") or 0)
         if payment is None or payment.budget_version != version:
             return {"status": "REQUESTED", "amount_cents": int(asked.payload.get("amount_cents") or 0),
-                    "payment_url": page if budget and budget.version == version else ""}
+                    "payment_url": page(version)}
     if payment is None:
         return None
     return {"payment_id": payment.payment_id, "status": str(payment.status), "amount_cents": payment.amount_cents,
-            "qr_code": payment.qr_code, "init_point": payment.init_point,
-            "payment_url": page if budget and budget.version == payment.budget_version else ""}
+            "qr_code": payment.qr_code, "init_point": payment.init_point, "payment_url": page(payment.budget_version)}
 
 
 _REASONS: dict[str, Callable[[SagaInstance], str]] = {

@@ -183,6 +183,13 @@ def _decided_budget(t: Transition, p: c.BudgetApproved | c.BudgetClosed) -> Budg
     return budget
 
 
+def _approved(budget: Budget, p: c.BudgetApproved) -> None:
+    """The version as the customer approved it: its total, and the page she pays it on."""
+    budget.status = BudgetStatus.APPROVED
+    budget.total_cents = p.total_cents if p.total_cents is not None else budget.total_cents
+    budget.payment_url = p.payment_url
+
+
 def on_budget_approved(t: Transition, p: c.BudgetApproved) -> None:
     s = t.saga
     budget = _decided_budget(t, p)
@@ -194,9 +201,7 @@ def on_budget_approved(t: Transition, p: c.BudgetApproved) -> None:
     version = budget.version
     decided = decided_lines(p.lines)
     if t.running("await_approval"):
-        budget.status = BudgetStatus.APPROVED
-        budget.payment_url = p.payment_url
-        budget.total_cents = p.total_cents if p.total_cents is not None else budget.total_cents
+        _approved(budget, p)
         if decided is not None:
             # Approved line by line: the work, the parts and the payment are the approved lines.
             s.order.items, s.declined_lines = decided
@@ -206,9 +211,7 @@ def on_budget_approved(t: Transition, p: c.BudgetApproved) -> None:
     revision = s.active_revision
     if revision and revision.status == RevisionStatus.PENDING_APPROVAL and revision.budget_version == version:
         revision.status = RevisionStatus.APPROVED
-        budget.status = BudgetStatus.APPROVED
-        budget.payment_url = p.payment_url
-        budget.total_cents = p.total_cents if p.total_cents is not None else budget.total_cents
+        _approved(budget, p)
         if p.lines:
             # The revision's own lines are the version's last ones; the earlier keep their decision.
             added = len(revision.items)
