@@ -4,7 +4,7 @@ import os
 from celery import Celery
 
 from oficina_common.celery_config import celery_settings, every
-from oficina_common.correlation import install_celery_correlation
+from oficina_common.correlation import install_celery_correlation, install_celery_logging
 from oficina_common.metrics import install_celery_metrics
 from oficina_common.tracing import install_celery_tracing
 from oficina_common.warmup import install_worker_warm_up
@@ -16,6 +16,7 @@ from django.conf import settings  # noqa: E402
 app = Celery("billing")
 app.config_from_object(celery_settings("billing", settings.CELERY_BROKER_URL))
 install_celery_correlation(app)
+install_celery_logging()  # LOG_LEVEL rules the workers too, not their --loglevel
 install_celery_metrics(app, "billing", port=settings.METRICS_PORT)
 install_celery_tracing(app, "billing")  # OpenTelemetry, when configured (docs/tracing.md)
 install_worker_warm_up(app)

@@ -107,6 +107,28 @@ def logging_config(service: str, level: str = "INFO", json: bool = True) -> dict
     }
 
 
+def logging_as_the_service_says(**_: Any) -> None:
+    """Celery's ``setup_logging`` receiver: Django's ``LOGGING``, applied again."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+def install_celery_logging() -> None:
+    """Workers and beat log as the service's ``LOGGING`` says (``LOG_LEVEL``, JSON, the correlation
+    id, the redaction), like its web processes, whatever their command line's ``--loglevel``.
+
+    Celery configures logging itself, root level included, unless a receiver of its
+    ``setup_logging`` signal does it. Without one, an operator's ``LOG_LEVEL=WARNING`` quieted the
+    web processes but not the workers, which went on logging every task at INFO.
+    """
+    from celery import signals
+
+    signals.setup_logging.connect(logging_as_the_service_says, weak=False, dispatch_uid=__name__)
+
+
 def install_celery_correlation(app: Any) -> None:
     """Carry the correlation id in task headers and bind it while a task runs."""
     from celery import signals

@@ -101,3 +101,28 @@ def test_log_lines_carry_the_correlation_id(capsys):
     assert record["service"] == "billing"
     assert record["message"] == "payment approved"
     logging.config.dictConfig(logging_config("billing", json=False))
+
+
+def test_a_worker_logs_at_the_services_level_not_at_its_command_lines(settings, monkeypatch):
+    """``celery worker --loglevel INFO`` (as the images run it) with LOG_LEVEL=WARNING: the worker
+    keeps to WARNING, as the web processes do."""
+    from celery import Celery, signals
+    from celery.app.log import Logging
+
+    monkeypatch.setattr(Logging, "_setup", False)  # set up once a process: an earlier test's worker did
+
+    from oficina_common.correlation import install_celery_logging, logging_as_the_service_says
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    settings.LOGGING = logging_config("libs", level="WARNING", json=False)
+    install_celery_logging()
+    try:
+        Celery("worker-of-a-service").log.setup_logging_subsystem(loglevel="INFO")  # what the worker command does
+        assert root.level == logging.WARNING
+        assert not logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
+    finally:
+        signals.setup_logging.disconnect(logging_as_the_service_says, dispatch_uid="oficina_common.correlation")
+        root.setLevel(level)
+        root.handlers[:] = handlers
+

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from oficina_common.celery_config import celery_settings, every
-from oficina_common.correlation import install_celery_correlation
+from oficina_common.correlation import install_celery_correlation, install_celery_logging
 from oficina_common.metrics import install_celery_metrics
 from oficina_common.tracing import install_celery_tracing
 from oficina_common.warmup import install_worker_warm_up
@@ -27,6 +27,7 @@ app.config_from_object({
     "CELERY_DB_REUSE_MAX": 1000,
 })
 install_celery_correlation(app)
+install_celery_logging()  # LOG_LEVEL rules the workers too, not their --loglevel
 install_celery_metrics(app, "os", port=settings.METRICS_PORT)
 install_celery_tracing(app, "os")  # OpenTelemetry, when configured (docs/tracing.md)
 install_worker_warm_up(app)
