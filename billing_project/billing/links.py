@@ -56,6 +56,12 @@ def _with_token(name: str, budget_id: str, version: int, token: str | None) -> s
     return f"{path}?{urlencode({'t': token or view_token(budget_id, version)})}"
 
 
+def public_url(path: str) -> str:
+    """``path`` on Billing's public address (PUBLIC_BASE_URL): a link the customer opens from an
+    e-mail or from the OS's pages."""
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
 def payment_page_path(budget_id: str, version: int, token: str | None = None) -> str:
     return _with_token("pages:payment", budget_id, version, token)
 

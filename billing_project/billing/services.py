@@ -69,13 +69,13 @@ def approval_ttl() -> timedelta:
 
 
 def approval_url(token: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/budgets/review/{token}/"
+    return links.public_url(f"/budgets/review/{token}/")
 
 
 def payment_page_url(budget_id: str, version: int) -> str:
     """The customer's payment page of a budget version, absolute and signed (it lives for
     PAYMENT_PAGE_TTL_HOURS): the approval sends her there, and the OS's pages link to it."""
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{links.payment_page_path(budget_id, version)}"
+    return links.public_url(links.payment_page_path(budget_id, version))
 
 
 def notification_url() -> str:
