@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from core.money import cents_to_decimal
 
-from .domain import LABELS, STATUS_CHOICES, Decision, ItemKind, Status, totals_of
+from .domain import LABELS, STATUS_CHOICES, Decision, ItemKind, Status, Totals, totals_of
 
 
 class NullIfBlankCharField(serializers.CharField):
@@ -88,7 +88,10 @@ class TotalsOutputSerializer(serializers.Serializer):
 
 
 def totals_data(order: Any) -> dict[str, Any]:
-    totals = totals_of(order.items.all())
+    if hasattr(order, "items_services_cents"):  # summed by the list's query (selectors.with_item_totals)
+        totals = Totals(services_cents=order.items_services_cents, parts_cents=order.items_parts_cents)
+    else:
+        totals = totals_of(order.items.all())
     return {
         "services_cents": totals.services_cents,
         "services": cents_to_decimal(totals.services_cents),

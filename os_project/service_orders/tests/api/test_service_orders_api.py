@@ -9,7 +9,7 @@ from django.utils import timezone
 from catalog.models import Part
 from conftest import OTHER_CPF, customer_client
 from messaging.models import OutboxMessage
-from service_orders.models import ServiceOrder, StatusHistory
+from service_orders.models import ServiceOrder, ServiceOrderItem, StatusHistory
 
 pytestmark = pytest.mark.django_db
 
@@ -190,6 +190,28 @@ def test_the_list_takes_a_bounded_number_of_queries(attendant_api, customer, veh
         _create(attendant_api, customer, vehicle, items=[])
     with django_assert_max_num_queries(4):
         assert attendant_api.get(URL).json()["count"] == 5
+
+
+def test_the_lists_totals_are_summed_by_its_query_without_reading_an_item(attendant_api, customer, vehicle,
+                                                                           oil_change, oil_filter):
+    """A screen kept in sync asks for the list ten times a second and shows each order's totals,
+    not its items: PostgreSQL sums them in the list's own query."""
+    both = _create(attendant_api, customer, vehicle, items=[
+        {"kind": "service", "catalog_id": oil_change.pk, "quantity": 2},
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 3},
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 1}]).json()
+    parts_only = _create(attendant_api, customer, vehicle, items=[
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 1}]).json()
+    empty = _create(attendant_api, customer, vehicle, items=[]).json()
+    with CaptureQueriesContext(connection) as queries:
+        listed = {o["id"]: o["totals"] for o in attendant_api.get(URL).json()["results"]}
+    items = ServiceOrderItem._meta.db_table
+    assert len(queries) == 1 and f'FROM "{items}"' in queries[0]["sql"]  # the page, its totals summed in it
+    assert listed[both["id"]] == {"services_cents": 24000, "services": "240.00", "parts_cents": 15400,
+                                  "parts": "154.00", "total_cents": 39400, "total": "394.00", "currency": "BRL"}
+    for order in (both, parts_only, empty):  # the same as the detail, which sums the items themselves
+        assert listed[order["id"]] == attendant_api.get(f"{URL}{order['id']}/").json()["totals"]
+    assert listed[empty["id"]]["total_cents"] == 0 and listed[parts_only["id"]]["services_cents"] == 0
 
 
 def test_the_detail_has_items_totals_history_and_summaries(attendant_api, diagnosed_order):
