@@ -62,8 +62,15 @@ def run_once(root: Path, orders: int, in_flight: int) -> str:
                              "--in-flight", str(in_flight)], cwd=root, env=env, capture_output=True, text=True,
                             timeout=1800)
     if result.returncode != 0:
-        raise RuntimeError(f"benchmark in {root} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RunFailed(f"benchmark in {root} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+class RunFailed(RuntimeError):
+    """One run of the benchmark ended in error (a saga that never finished, the system not starting)."""
+
+    def reason(self) -> str:
+        return next((line for line in reversed(str(self).splitlines()) if line.strip()), "no output")
 
 
 def figures(output: str) -> dict[str, float]:
@@ -87,12 +94,15 @@ def figures(output: str) -> dict[str, float]:
 def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
     a_root = worktree(ref)
     results: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+    failed = {"A": 0, "B": 0}
     for n in range(runs):
         for side in (("A", "B") if n % 2 == 0 else ("B", "A")):
             root = a_root if side == "A" else ROOT
             print(f"round {n + 1}/{runs}: {side} ({ref if side == 'A' else 'this checkout'}) ...", flush=True)
-            results[side].append(figures(run_once(root, orders, in_flight)))
+            results[side].append(figures(_run_again_once_if_it_fails(side, failed, root, orders, in_flight)))
     print(f"\nA = {ref}, B = this checkout; {runs} runs each, alternated; {orders} orders, {in_flight} in flight")
+    if any(failed.values()):
+        print(f"runs that failed and were run again: A {failed['A']}, B {failed['B']}")
     print(f"{'figure':<40} {'A median (min-max)':>24} {'B median (min-max)':>24} {'B/A':>7}")
     for name in [*FIGURES, "DynamoDB $ per 1,000 sagas (floor)"]:
         a = [r[name] for r in results["A"] if name in r]
@@ -102,6 +112,18 @@ def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
         ratio = statistics.median(b) / statistics.median(a) if statistics.median(a) else float("nan")
         print(f"{name:<40} {_spread(a):>24} {_spread(b):>24} {ratio:>6.2f}x")
     return 0
+
+
+def _run_again_once_if_it_fails(side: str, failed: dict[str, int], root: Path, orders: int, in_flight: int) -> str:
+    """A run that fails (an older ref may lose a saga at an edge later commits mended) is said,
+    counted in the table and run once more, so that one lost saga does not throw away the runs
+    already made; a second failure in a row ends the comparison."""
+    try:
+        return run_once(root, orders, in_flight)
+    except RunFailed as failure:
+        failed[side] += 1
+        print(f"  {side} failed ({failure.reason()}); running it again", flush=True)
+    return run_once(root, orders, in_flight)
 
 
 def _spread(values: list[float]) -> str:

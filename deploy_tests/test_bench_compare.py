@@ -1,0 +1,59 @@
+"""bench/compare.py: the A/B of the saga benchmark, its rounds driven with canned runs (the real
+runs are the benchmark's own, minutes each; here only how the rounds are counted is checked)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from deploylib import ROOT
+
+OUTPUT = """the system alone (the machine less the sandbox and this client): {cpu} ms of CPU per saga
+completed sagas per second: {rate}
+"""
+
+
+@pytest.fixture
+def compare(monkeypatch: pytest.MonkeyPatch):
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "bench" / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "worktree", lambda ref: Path("/nowhere") / ref)
+    return module
+
+
+def canned(compare, outcomes: list[str | None]):  # noqa: ANN001, ANN201
+    """run_once giving these outputs in turn; None is a run that fails (a saga never finished)."""
+    calls = []
+
+    def run_once(root: Path, orders: int, in_flight: int) -> str:
+        calls.append(root)
+        outcome = outcomes.pop(0)
+        if outcome is None:
+            raise compare.RunFailed("benchmark failed:\nTimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s")
+        return outcome
+
+    return run_once, calls
+
+
+def test_a_run_that_fails_is_said_counted_and_run_again(compare, monkeypatch, capsys):
+    a, b = OUTPUT.format(cpu=400, rate=4.0), OUTPUT.format(cpu=240, rate=6.4)
+    run_once, calls = canned(compare, [a, b, b, None, a])  # round 2 runs B first, then A fails once
+    monkeypatch.setattr(compare, "run_once", run_once)
+
+    assert compare.compare("old", runs=2, orders=6, in_flight=2) == 0
+
+    out = capsys.readouterr().out
+    assert len(calls) == 5
+    assert "A failed (TimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s); running it again" in out
+    assert "runs that failed and were run again: A 1, B 0" in out
+    assert "0.60x" in out and "1.60x" in out  # each side's two good runs, nothing of the failed one
+
+
+def test_a_second_failure_in_a_row_ends_the_comparison(compare, monkeypatch):
+    run_once, calls = canned(compare, [None, None])
+    monkeypatch.setattr(compare, "run_once", run_once)
+    with pytest.raises(compare.RunFailed):
+        compare.compare("old", runs=3, orders=6, in_flight=2)
+    assert len(calls) == 2
