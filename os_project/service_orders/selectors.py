@@ -85,9 +85,9 @@ def service_orders_visible_to(user: Any) -> QuerySet[ServiceOrder]:
     return queryset
 
 
-def _items_amount(kind: QuerySet[ServiceOrderItem]) -> Coalesce:
-    """What the order's items of that kind come to (quantity × unit price, summed), 0 without any."""
-    amount = (kind.filter(service_order=OuterRef("pk")).order_by().values("service_order")
+def _items_amount(lines: QuerySet[ServiceOrderItem]) -> Coalesce:
+    """What the order's items among ``lines`` come to (quantity × unit price, summed), 0 without any."""
+    amount = (lines.filter(service_order=OuterRef("pk")).order_by().values("service_order")
               .annotate(amount=Sum(F("quantity") * F("unit_price_cents"), output_field=BigIntegerField()))
               .values("amount"))
     return Coalesce(Subquery(amount), Value(0), output_field=BigIntegerField())
