@@ -115,9 +115,9 @@ def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
 
 
 def _run_again_once_if_it_fails(side: str, failed: dict[str, int], root: Path, orders: int, in_flight: int) -> str:
-    """A run that fails (an older ref may lose a saga at an edge later commits mended) is said,
-    counted in the table and run once more, so that one lost saga does not throw away the runs
-    already made; a second failure in a row ends the comparison."""
+    """A run that fails (a saga that did not finish within the benchmark's timeout, on either side)
+    is said, counted in the table and run once more, so that one such saga does not throw away the
+    runs already made; a second failure in a row ends the comparison."""
     try:
         return run_once(root, orders, in_flight)
     except RunFailed as failure:
