@@ -17,6 +17,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,8 +123,20 @@ def _run_again_once_if_it_fails(side: str, failed: dict[str, int], root: Path, o
         return run_once(root, orders, in_flight)
     except RunFailed as failure:
         failed[side] += 1
-        print(f"  {side} failed ({failure.reason()}); running it again", flush=True)
+        print(f"  {side} failed ({failure.reason()}); its system's logs: {_keep_logs(root, side)}; running it again",
+              flush=True)
     return run_once(root, orders, in_flight)
+
+
+def _keep_logs(root: Path, side: str) -> Path | str:
+    """The failed run's system logs (the benchmark leaves them in its checkout's .data/bench-logs,
+    where the next run would write over them), copied where they stay."""
+    logs = root / ".data" / "bench-logs"
+    if not logs.is_dir():
+        return "none left"
+    kept = ROOT / ".data" / "bench-compare" / "failed" / f"{time.strftime('%Y%m%d-%H%M%S')}-{side}"
+    shutil.copytree(logs, kept, dirs_exist_ok=True)
+    return kept
 
 
 def _spread(values: list[float]) -> str:

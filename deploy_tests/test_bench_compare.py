@@ -46,9 +46,22 @@ def test_a_run_that_fails_is_said_counted_and_run_again(compare, monkeypatch, ca
 
     out = capsys.readouterr().out
     assert len(calls) == 5
-    assert "A failed (TimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s); running it again" in out
+    assert "A failed (TimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s); its system's logs: " in out
     assert "runs that failed and were run again: A 1, B 0" in out
     assert "0.60x" in out and "1.60x" in out  # each side's two good runs, nothing of the failed one
+
+
+def test_a_failed_runs_system_logs_are_kept_where_the_next_run_does_not_write(compare, monkeypatch, tmp_path):
+    checkout, logs = tmp_path / "checkout", tmp_path / "checkout" / ".data" / "bench-logs"
+    logs.mkdir(parents=True)
+    (logs / "execution-worker.log").write_text("saga 1 stuck at create_budget")
+    monkeypatch.setattr(compare, "ROOT", tmp_path / "here")
+
+    kept = compare._keep_logs(checkout, "A")
+
+    assert kept.parent == tmp_path / "here" / ".data" / "bench-compare" / "failed" and kept.name.endswith("-A")
+    assert (kept / "execution-worker.log").read_text() == "saga 1 stuck at create_budget"
+    assert compare._keep_logs(tmp_path / "no-run-here", "B") == "none left"
 
 
 def test_a_second_failure_in_a_row_ends_the_comparison(compare, monkeypatch):
