@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from deploylib import ROOT
+from oficina_common.testing import dynalite_available
 
 
-@pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "dynalite").exists(), reason="./manage_all.sh install")
+@pytest.mark.skipif(not dynalite_available(), reason="dynalite is not installed: ./manage_all.sh install")
 def test_the_endpoints_cpu_per_write_is_given_for_no_one_and_three_gsis():
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "dynamodb_calls.py"), "--indexes", "--calls", "100",
                              "--rounds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
