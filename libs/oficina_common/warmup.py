@@ -13,6 +13,7 @@ The service's own steps are dotted paths to callables in ``settings.WARM_UP``.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -68,9 +69,19 @@ def warm_up(*, web: bool) -> float:
             step()
         except Exception:  # noqa: BLE001 - the first request does it instead
             logger.warning("warm-up step %s failed; the first request will do it", step, exc_info=True)
+    _freeze_what_startup_built()
     spent = time.process_time() - started
     logger.info("warmed up in %.2f s of CPU", spent)
     return spent
+
+
+def _freeze_what_startup_built() -> None:
+    """Move every object alive now (modules, settings, URLconf, boto3's service models, Celery's
+    app: what lives as long as the process) out of the cyclic collector's reach (``gc.freeze``).
+    Each full collection would otherwise walk them all again: 0.13 to 0.17 s of a worker's CPU,
+    once every few hundred tasks. What becomes garbage later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def install_worker_warm_up(app: Any) -> None:

@@ -1,10 +1,21 @@
 """oficina_common.warmup: what the first request or task would do, done as the process starts."""
+import gc
 import logging
 import sys
+import weakref
+
+import pytest
 
 from oficina_common import warmup
 
 CALLED = []
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze():
+    """warm_up freezes what the process holds; the test process gives it back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 def a_step():
@@ -32,3 +43,20 @@ def test_a_step_that_fails_is_logged_and_left_to_the_first_request(settings, cap
         warmup.warm_up(web=False)
     assert CALLED == ["a"]  # the next steps still run
     assert "first request will do it" in caplog.text and "DynamoDB is not up yet" in caplog.text
+
+
+def test_what_startup_built_is_left_out_of_every_later_collection_and_new_garbage_is_not():
+    warmup.warm_up(web=False)
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # Django, the settings, the Celery app: walked by no collection from now on
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.itself = cycle  # garbage only the cyclic collector can free
+    gone = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert gone() is None
+    assert gc.get_freeze_count() == frozen
