@@ -99,7 +99,10 @@ def _lock_parts(part_ids: Sequence[int]) -> dict[int, Part]:
     return {part.pk: part for part in Part.objects.select_for_update().filter(pk__in=part_ids).order_by("pk")}
 
 
-@transaction.atomic
+# The saga's commands call the three below inside the consumer's transaction, where any error
+# undoes everything (the inbox row too: the command comes again whole). A savepoint of their own
+# would be two round trips to PostgreSQL for a partial rollback nobody asks for.
+@transaction.atomic(savepoint=False)
 def parts_reserve(*, service_order_id: str, lines: Sequence[PartLine]) -> StockOutcome:
     """All or nothing: every line is reserved for the order, or none is and the shortages are told.
     ``lines``: one per part, as ``domain.part_lines`` makes them (each is checked and held whole)."""
@@ -158,7 +161,7 @@ def _held_reservations(service_order_id: str, lines: Sequence[PartLine]) -> tupl
     return amounts, reservations
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def parts_release(*, service_order_id: str, lines: Sequence[PartLine]) -> StockOutcome:
     """Give back what this order still holds of these parts (all it holds when ``lines`` is empty).
 
@@ -173,7 +176,7 @@ def parts_release(*, service_order_id: str, lines: Sequence[PartLine]) -> StockO
     return StockOutcome(parts=[PartLine(part_id, amount) for part_id, amount in sorted(amounts.items())])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def parts_consume(*, service_order_id: str, lines: Sequence[PartLine]) -> StockOutcome:
     """The work used the reserved parts: they leave the stock (reserved and in-stock both go down)."""
     amounts, reservations = _held_reservations(service_order_id, lines)

@@ -59,9 +59,10 @@ def _locked_order(service_order_id: Any) -> ServiceOrder:
     try:
         # The customer and the vehicle come with the order (not locked): the e-mail a status change
         # sends names both, and would otherwise read each on its own.
+        # get(), not first(): one row by its key needs no ORDER BY (Meta.ordering) built or sorted.
         order = (ServiceOrder.objects.select_related("customer", "vehicle").select_for_update(of=("self",))
-                 .filter(pk=service_order_id).first())
-    except (ValueError, TypeError, DjangoValidationError):
+                 .get(pk=service_order_id))
+    except (ValueError, TypeError, DjangoValidationError, ServiceOrder.DoesNotExist):
         order = None
     if order is None:
         raise NotFound(f"There is no service order {service_order_id}.")

@@ -191,6 +191,40 @@ def test_the_inbox_row_is_written_first_and_rolls_back_with_a_handler_that_fails
     assert len(inbox) == 1 and inbox[0].startswith("INSERT") and "ON CONFLICT" in inbox[0]  # no SELECT first
     assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
 
+def _savepoints(queries):
+    """The savepoints taken: the consumer's own transaction is one here (inside the test's)."""
+    return len([q for q in queries if q["sql"].startswith("SAVEPOINT")])
+
+
+def test_stock_moves_take_no_savepoint_and_a_failure_inside_one_still_leaves_nothing(diagnosed_order, oil_filter,
+                                                                                    monkeypatch):
+    """The stock functions run inside the consumer's transaction without a savepoint of their own
+    (two round trips each for nothing): an error half-way through a reservation still undoes it
+    all, the part's counter and the inbox row with it, and the redelivery reserves once."""
+    from django.db import OperationalError, connection
+    from django.test.utils import CaptureQueriesContext
+
+    message = command(diagnosed_order, "os.ReserveParts", {"parts": part_lines((oil_filter, 2))})
+    real_bulk_create = PartReservation.objects.bulk_create
+    monkeypatch.setattr(PartReservation.objects, "bulk_create",
+                        lambda *args, **kwargs: (_ for _ in ()).throw(OperationalError("connection lost")))
+    with pytest.raises(Retry):  # after the counter went up in the same transaction
+        handle_message.apply(args=[message], throw=True)
+    assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 0
+    assert not ProcessedMessage.objects.filter(message_id=message["message_id"]).exists()
+    assert not PartReservation.objects.filter(service_order=diagnosed_order).exists()
+    monkeypatch.setattr(PartReservation.objects, "bulk_create", real_bulk_create)
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_message.apply(args=[message]).get() == "handled"
+    assert _savepoints(queries) == 1
+    consume = command(diagnosed_order, "os.ConsumeParts", {"parts": part_lines((oil_filter, 2))})
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_message.apply(args=[consume]).get() == "handled"
+    assert _savepoints(queries) == 1
+    oil_filter.refresh_from_db()
+    assert (oil_filter.quantity_in_stock, oil_filter.quantity_reserved) == (3, 0)
+
+
 def _handled_and_sent(message, django_capture_on_commit_callbacks):
     """Handle ``message`` as the worker does, the after-commit publishing included: its outcome."""
     with django_capture_on_commit_callbacks(execute=True):
@@ -332,6 +366,8 @@ def test_the_status_email_reads_nothing_the_locked_order_did_not_bring(diagnosed
     assert diagnosed_order.vehicle.plate in mail.outbox[-1].body
     reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
     assert not [sql for sql in reads if 'FROM "customers_' in sql], reads
+    [locked] = [sql for sql in reads if sql.endswith('FOR UPDATE OF "service_orders_serviceorder"')]
+    assert "ORDER BY" not in locked  # one order by its key: nothing to sort
 
 
 def test_change_status_to_the_same_status_only_refreshes_the_summary(diagnosed_order):
