@@ -89,8 +89,9 @@ def _order_status(service_order_id: str) -> str | None:
     from service_orders.models import ServiceOrder
 
     try:
-        return ServiceOrder.objects.filter(pk=service_order_id).values_list("status", flat=True).first()
-    except (ValueError, DjangoValidationError):
+        # get(), not first(): by its key, with no ORDER BY (as the locked read in service_orders).
+        return ServiceOrder.objects.filter(pk=service_order_id).values_list("status", flat=True).get()
+    except (ValueError, DjangoValidationError, ServiceOrder.DoesNotExist):
         return None
 
 

@@ -60,13 +60,10 @@ def _locked_order(service_order_id: Any) -> ServiceOrder:
         # The customer and the vehicle come with the order (not locked): the e-mail a status change
         # sends names both, and would otherwise read each on its own.
         # get(), not first(): one row by its key needs no ORDER BY (Meta.ordering) built or sorted.
-        order = (ServiceOrder.objects.select_related("customer", "vehicle").select_for_update(of=("self",))
-                 .get(pk=service_order_id))
+        return (ServiceOrder.objects.select_related("customer", "vehicle").select_for_update(of=("self",))
+                .get(pk=service_order_id))
     except (ValueError, TypeError, DjangoValidationError, ServiceOrder.DoesNotExist):
-        order = None
-    if order is None:
-        raise NotFound(f"There is no service order {service_order_id}.")
-    return order
+        raise NotFound(f"There is no service order {service_order_id}.") from None
 
 
 def snapshot_items(requested: Sequence[dict[str, Any]]) -> list[ItemLine]:

@@ -191,6 +191,7 @@ def test_the_inbox_row_is_written_first_and_rolls_back_with_a_handler_that_fails
     assert len(inbox) == 1 and inbox[0].startswith("INSERT") and "ON CONFLICT" in inbox[0]  # no SELECT first
     assert Part.objects.get(pk=oil_filter.pk).quantity_reserved == 1
 
+
 def _savepoints(queries):
     """The savepoints taken: the consumer's own transaction is one here (inside the test's)."""
     return len([q for q in queries if q["sql"].startswith("SAVEPOINT")])
@@ -217,6 +218,7 @@ def test_stock_moves_take_no_savepoint_and_a_failure_inside_one_still_leaves_not
     with CaptureQueriesContext(connection) as queries:
         assert handle_message.apply(args=[message]).get() == "handled"
     assert _savepoints(queries) == 1
+    assert not [q["sql"] for q in queries if "ORDER BY" in q["sql"] and '"service_orders_serviceorder"' in q["sql"]]
     consume = command(diagnosed_order, "os.ConsumeParts", {"parts": part_lines((oil_filter, 2))})
     with CaptureQueriesContext(connection) as queries:
         assert handle_message.apply(args=[consume]).get() == "handled"
