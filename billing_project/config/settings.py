@@ -176,4 +176,4 @@ LOGGING = logging_config("billing", level=env("LOG_LEVEL", default="INFO"),
 SERVICE_NAME = "billing"
 METRICS_PORT = env("METRICS_PORT", default="")
 # Built as the process starts (oficina_common.warmup), not by its first request or task.
-WARM_UP = ("billing.tables.open_all", "billing.dependencies.dependencies")
+WARM_UP = ("billing.tables.open_all", "billing.dependencies.dependencies", "oficina_common.warmup.mail")

@@ -60,3 +60,73 @@ def test_what_startup_built_is_left_out_of_every_later_collection_and_new_garbag
     gc.collect()
     assert gone() is None
     assert gc.get_freeze_count() == frozen
+
+
+def _in_a_new_thread(work):
+    """Run ``work`` in a thread of its own (Celery keeps the app's backend per thread) and return
+    what it returns, or raise what it raised."""
+    import threading
+
+    result = {}
+
+    def run():
+        try:
+            result["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_the_first_publish_finds_celerys_result_backend_already_looked_up(monkeypatch):
+    from celery.app import backends
+
+    looked_up = []
+    real = backends.by_url
+    monkeypatch.setattr(backends, "by_url", lambda *args, **kwargs: looked_up.append(args) or real(*args, **kwargs))
+
+    def warm_then_publish():
+        warmup.warm_up(web=False)
+        during_warm_up = len(looked_up)
+        from celery import current_app
+
+        current_app.backend  # noqa: B018 - what each publish's AsyncResult asks for
+        return during_warm_up, len(looked_up)
+
+    during_warm_up, after_first_publish = _in_a_new_thread(warm_then_publish)
+    assert during_warm_up == 1  # the entry-point scan (9 to 12 ms) was the warm-up's
+    assert after_first_publish == 1
+
+
+def test_the_first_throttled_request_finds_the_caches_redis_client_connected(monkeypatch):
+    import redis
+    from django.core.cache import cache
+
+    warmup.warm_up(web=False)
+    connected = []
+    real = redis.ConnectionPool.make_connection
+    monkeypatch.setattr(redis.ConnectionPool, "make_connection",
+                        lambda pool: connected.append(pool) or real(pool))
+    cache.get("a-throttles-counter")
+    assert connected == []
+
+
+def test_the_first_e_mail_finds_its_backend_imported_and_the_host_name_looked_up(settings, monkeypatch):
+    import socket
+
+    from django.core.mail import utils
+
+    settings.WARM_UP = ("oficina_common.warmup.mail",)
+    monkeypatch.delattr(utils.DNS_NAME, "_fqdn", raising=False)  # as in a process that has just started
+    looked_up = []
+    real = socket.getfqdn
+    monkeypatch.setattr(socket, "getfqdn", lambda *args: looked_up.append(args) or real(*args))
+    warmup.warm_up(web=False)
+    assert len(looked_up) == 1  # for the Message-ID: once, by the warm-up
+    assert str(utils.DNS_NAME)  # what the first e-mail's Message-ID asks for
+    assert len(looked_up) == 1

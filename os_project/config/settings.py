@@ -243,4 +243,4 @@ LOGGING = logging_config("os", level=env("LOG_LEVEL", default="INFO"), json=env.
 SERVICE_NAME = "os"
 METRICS_PORT = env("METRICS_PORT", default="")
 # Built as the process starts (oficina_common.warmup), not by its first request or task.
-WARM_UP = ("messaging.publishers.get_publisher",)
+WARM_UP = ("messaging.publishers.get_publisher", "oficina_common.warmup.mail")
