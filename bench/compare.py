@@ -53,15 +53,15 @@ def worktree(ref: str) -> Path:
     return path
 
 
-def run_once(root: Path, orders: int, in_flight: int) -> str:
+def run_once(root: Path, orders: int, in_flight: int, warm_up_orders: int = 0) -> str:
     env = {**os.environ, "PYTHONPATH": str(root / "libs")}  # the venv's editable libs are this checkout's
     script = root / "bench" / "saga_bench.py"
     if root != ROOT:
         script = root / "bench" / "ruler.py"
         shutil.copyfile(ROOT / "bench" / "saga_bench.py", script)
-    result = subprocess.run([sys.executable, str(script), "--orders", str(orders),
-                             "--in-flight", str(in_flight)], cwd=root, env=env, capture_output=True, text=True,
-                            timeout=1800)
+    result = subprocess.run([sys.executable, str(script), "--orders", str(orders), "--in-flight", str(in_flight),
+                             "--warm-up-orders", str(warm_up_orders)],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise RunFailed(f"benchmark in {root} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result.stdout
@@ -92,7 +92,7 @@ def figures(output: str) -> dict[str, float]:
     return found
 
 
-def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
+def compare(ref: str, runs: int, orders: int, in_flight: int, warm_up_orders: int = 0) -> int:
     a_root = worktree(ref)
     results: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
     failed = {"A": 0, "B": 0}
@@ -100,8 +100,10 @@ def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
         for side in (("A", "B") if n % 2 == 0 else ("B", "A")):
             root = a_root if side == "A" else ROOT
             print(f"round {n + 1}/{runs}: {side} ({ref if side == 'A' else 'this checkout'}) ...", flush=True)
-            results[side].append(figures(_run_again_once_if_it_fails(side, failed, root, orders, in_flight)))
-    print(f"\nA = {ref}, B = this checkout; {runs} runs each, alternated; {orders} orders, {in_flight} in flight")
+            results[side].append(figures(_run_again_once_if_it_fails(side, failed, root, orders, in_flight,
+                                                                     warm_up_orders)))
+    warm = f", after {warm_up_orders} not counted" if warm_up_orders else ""
+    print(f"\nA = {ref}, B = this checkout; {runs} runs each, alternated; {orders} orders{warm}, {in_flight} in flight")
     if any(failed.values()):
         print(f"runs that failed and were run again: A {failed['A']}, B {failed['B']}")
     print(f"{'figure':<40} {'A median (min-max)':>24} {'B median (min-max)':>24} {'B/A':>7}")
@@ -115,17 +117,18 @@ def compare(ref: str, runs: int, orders: int, in_flight: int) -> int:
     return 0
 
 
-def _run_again_once_if_it_fails(side: str, failed: dict[str, int], root: Path, orders: int, in_flight: int) -> str:
+def _run_again_once_if_it_fails(side: str, failed: dict[str, int], root: Path, orders: int, in_flight: int,
+                                warm_up_orders: int) -> str:
     """A run that fails (a saga that did not finish within the benchmark's timeout, on either side)
     is said, counted in the table and run once more, so that one such saga does not throw away the
     runs already made; a second failure in a row ends the comparison."""
     try:
-        return run_once(root, orders, in_flight)
+        return run_once(root, orders, in_flight, warm_up_orders)
     except RunFailed as failure:
         failed[side] += 1
         print(f"  {side} failed ({failure.reason()}); its system's logs: {_keep_logs(root, side)}; running it again",
               flush=True)
-    return run_once(root, orders, in_flight)
+    return run_once(root, orders, in_flight, warm_up_orders)
 
 
 def _keep_logs(root: Path, side: str) -> Path | str:

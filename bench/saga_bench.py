@@ -355,11 +355,14 @@ def main() -> int:
     parser.add_argument("--compare", metavar="REF",
                         help="A/B: the git REF (A) against this checkout (B), alternated (bench/compare.py)")
     parser.add_argument("--runs", type=int, default=3, help="with --compare: runs of each side")
+    parser.add_argument("--warm-up-orders", type=int, default=0, metavar="N",
+                        help="run N sagas on the system first, not counted: the figures are then a warm "
+                             "system's, without what a fresh one does once (see README)")
     args = parser.parse_args()
     if args.compare:
         from compare import compare
 
-        return compare(args.compare, args.runs, args.orders, args.in_flight)
+        return compare(args.compare, args.runs, args.orders, args.in_flight, args.warm_up_orders)
     if args.running:
         bench = Bench(Urls(), args.timeout)
         elapsed, _, _ = bench.run(args.orders, args.in_flight)
@@ -373,6 +376,12 @@ def main() -> int:
     # DEBUG off, as in production: Django's debug mode keeps every query and slows every request.
     with running_system(redis_db=14, extra_env={"DEBUG": "false", "LOG_LEVEL": args.log_level},
                         keep_logs=ROOT / ".data" / "bench-logs") as system:
+        if args.warm_up_orders:
+            # What a fresh system does once (dynalite's JIT compiling its code, each thread's first
+            # connection to PostgreSQL, Redis and DynamoDB, a library's first use) is done here, not
+            # charged to the sagas measured.
+            Bench(system.urls, args.timeout).run(args.warm_up_orders, args.in_flight)
+            print(f"{args.warm_up_orders} sagas run first to warm the system up (not counted)")
         bench = Bench(system.urls, args.timeout)
         prefix = system.env["DYNAMODB_TABLE_PREFIX"]
         elapsed, before, after = bench.run(args.orders, args.in_flight, lambda: (

@@ -27,8 +27,8 @@ def canned(compare, outcomes: list[str | None]):  # noqa: ANN001, ANN201
     """run_once giving these outputs in turn; None is a run that fails (a saga never finished)."""
     calls = []
 
-    def run_once(root: Path, orders: int, in_flight: int) -> str:
-        calls.append(root)
+    def run_once(root: Path, orders: int, in_flight: int, warm_up_orders: int) -> str:
+        calls.append((root, warm_up_orders))
         outcome = outcomes.pop(0)
         if outcome is None:
             raise compare.RunFailed("benchmark failed:\nTimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s")
@@ -49,6 +49,17 @@ def test_a_run_that_fails_is_said_counted_and_run_again(compare, monkeypatch, ca
     assert "A failed (TimeoutError: o-1 did not reach AWAITING_APPROVAL within 60s); its system's logs: " in out
     assert "runs that failed and were run again: A 1, B 0" in out
     assert "0.60x" in out and "1.60x" in out  # each side's two good runs, nothing of the failed one
+
+
+def test_both_sides_warm_their_systems_up_alike_when_asked(compare, monkeypatch, capsys):
+    a, b = OUTPUT.format(cpu=400, rate=4.0), OUTPUT.format(cpu=240, rate=6.4)
+    run_once, calls = canned(compare, [a, b, b, a])
+    monkeypatch.setattr(compare, "run_once", run_once)
+
+    assert compare.compare("old", runs=2, orders=6, in_flight=2, warm_up_orders=4) == 0
+
+    assert [warm for _, warm in calls] == [4, 4, 4, 4]
+    assert "6 orders, after 4 not counted, 2 in flight" in capsys.readouterr().out
 
 
 def test_a_failed_runs_system_logs_are_kept_where_the_next_run_does_not_write(compare, monkeypatch, tmp_path):
