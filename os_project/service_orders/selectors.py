@@ -116,14 +116,12 @@ def _detail_prefetches() -> tuple[Any, ...]:
 
 
 def service_order_get(user: Any, service_order_id: Any) -> ServiceOrder:
+    # get(), not first(): one order by its key has nothing to sort (first() adds the model's
+    # ORDER BY created_at).
     try:
-        order = (service_orders_visible_to(user).prefetch_related(*_detail_prefetches())
-                 .filter(pk=service_order_id).first())
-    except (ValueError, TypeError, DjangoValidationError):  # a malformed UUID in the URL
-        order = None
-    if order is None:
-        raise NotFound("Service order not found.")
-    return order
+        return service_orders_visible_to(user).prefetch_related(*_detail_prefetches()).get(pk=service_order_id)
+    except (ServiceOrder.DoesNotExist, ValueError, TypeError, DjangoValidationError):  # or a malformed UUID
+        raise NotFound("Service order not found.") from None
 
 
 def service_order_detail_of(order: ServiceOrder) -> ServiceOrder:
@@ -148,11 +146,11 @@ def declined_work_of_vehicle(vehicle_id: Any) -> QuerySet[DeclinedWork]:
 def service_order_by_tracking_code(tracking_code: str) -> ServiceOrder:
     if not is_tracking_code(tracking_code):
         raise NotFound("No service order has this tracking code.")
-    order = (ServiceOrder.objects.select_related("customer", "vehicle").prefetch_related(*_detail_prefetches())
-             .filter(tracking_code=tracking_code).first())
-    if order is None:
-        raise NotFound("No service order has this tracking code.")
-    return order
+    try:  # the page asks again every few seconds while it is open: get(), with no ORDER BY
+        return (ServiceOrder.objects.select_related("customer", "vehicle").prefetch_related(*_detail_prefetches())
+                .get(tracking_code=tracking_code))
+    except ServiceOrder.DoesNotExist:
+        raise NotFound("No service order has this tracking code.") from None
 
 
 # --- reports ---------------------------------------------------------------------------------

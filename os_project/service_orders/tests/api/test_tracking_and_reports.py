@@ -41,6 +41,27 @@ def test_the_tracking_api_names_the_payment_page_the_page_sends_the_customer_to(
         "Pague pelo botão “Pagar agora”, abaixo.")}
 
 
+def test_the_tracking_page_and_the_detail_read_their_order_by_its_key_with_nothing_to_sort(
+        anonymous_api, attendant_api, diagnosed_order, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert anonymous_api.get(f"/api/v1/tracking/{diagnosed_order.tracking_code}/").status_code == 200
+        assert client.get(f"/track/{diagnosed_order.tracking_code}/").status_code == 200
+        assert attendant_api.get(f"/api/v1/service-orders/{diagnosed_order.pk}/").status_code == 200
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT') and '"service_orders_serviceorder"' in
+             q["sql"].split(" FROM ", 1)[-1][:40]]
+    assert len(reads) == 3 and not [sql for sql in reads if "ORDER BY" in sql], reads
+
+
+def test_a_well_formed_tracking_code_of_no_order_is_404(anonymous_api, diagnosed_order):
+    unknown = diagnosed_order.tracking_code[::-1]
+    assert not ServiceOrder.objects.filter(tracking_code=unknown).exists()
+    response = anonymous_api.get(f"/api/v1/tracking/{unknown}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
 def test_a_wrong_tracking_code_is_404_even_with_a_bad_token(anonymous_api):
     anonymous_api.credentials(HTTP_AUTHORIZATION="Bearer garbage")
     for code in ("nope", "a%00b", "x" * 65):
