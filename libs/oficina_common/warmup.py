@@ -4,11 +4,11 @@ Django imports the URLconf (every view, serializer and service behind it) on the
 simplejwt imports PyJWT and ``cryptography`` on the first token it checks; a service's wiring
 builds its boto3 resources (DynamoDB's service model loaded and parsed) on first use; kombu imports
 its Redis transport on the first publish. A fresh web process paid 0.4 to 0.8 s of CPU for these
-during its first requests (py-spy on the saga benchmark), while those requests waited. Smaller ones
-came after (each measured in a fresh OS process): Celery looks its result backend up among the
-installed packages' entry points on the first publish (9 to 12 ms), Django compiles a template the
-first time it renders it (13 ms for the status e-mail's two), and the cache opens its Redis client
-on the first throttled request (3 ms).
+during its first requests (py-spy on the saga benchmark), while those requests waited. Smaller
+first uses were found later (each timed in a fresh OS process): Celery looks its result backend up
+among the installed packages' entry points on the first publish (9 to 12 ms), Django compiles a
+template the first time it renders it (13 ms for the status e-mail's two), and the cache opens its
+Redis client on the first throttled request (3 ms).
 
 ``warm_up`` does them before the process takes work: from each service's ``config/wsgi.py`` for
 gunicorn's workers, and on Celery's ``worker_init`` for the workers. Each step is best effort: one
