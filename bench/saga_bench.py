@@ -344,6 +344,15 @@ def report(bench: Bench, elapsed: float, orders: int, in_flight: int, endpoint: 
     print("table sizes (items): " + ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
 
 
+def warm_up(urls: Urls, args: argparse.Namespace) -> None:
+    """``--warm-up-orders``: what a fresh system does once (dynalite's JIT compiling its code, each
+    thread's first connection to PostgreSQL, Redis and DynamoDB, a library's first use) is done by
+    sagas run first, not charged to the sagas measured."""
+    if args.warm_up_orders:
+        Bench(urls, args.timeout).run(args.warm_up_orders, args.in_flight)
+        print(f"{args.warm_up_orders} sagas run first to warm the system up (not counted)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=60)
@@ -364,6 +373,7 @@ def main() -> int:
 
         return compare(args.compare, args.runs, args.orders, args.in_flight, args.warm_up_orders)
     if args.running:
+        warm_up(Urls(), args)
         bench = Bench(Urls(), args.timeout)
         elapsed, _, _ = bench.run(args.orders, args.in_flight)
         endpoint = os.environ.get("DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:8000")
@@ -376,12 +386,7 @@ def main() -> int:
     # DEBUG off, as in production: Django's debug mode keeps every query and slows every request.
     with running_system(redis_db=14, extra_env={"DEBUG": "false", "LOG_LEVEL": args.log_level},
                         keep_logs=ROOT / ".data" / "bench-logs") as system:
-        if args.warm_up_orders:
-            # What a fresh system does once (dynalite's JIT compiling its code, each thread's first
-            # connection to PostgreSQL, Redis and DynamoDB, a library's first use) is done here, not
-            # charged to the sagas measured.
-            Bench(system.urls, args.timeout).run(args.warm_up_orders, args.in_flight)
-            print(f"{args.warm_up_orders} sagas run first to warm the system up (not counted)")
+        warm_up(system.urls, args)
         bench = Bench(system.urls, args.timeout)
         prefix = system.env["DYNAMODB_TABLE_PREFIX"]
         elapsed, before, after = bench.run(args.orders, args.in_flight, lambda: (
