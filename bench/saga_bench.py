@@ -116,6 +116,7 @@ def _timestamp(moment: str) -> float:
 
 # The staff token of each system's OS (its URL), shared by every Bench of this process.
 _TOKENS: dict[str, str] = {}
+_TOKENS_LOCK = threading.Lock()
 
 
 class Bench:
@@ -134,7 +135,7 @@ class Bench:
         minute), and a password hash of the OS's CPU each."""
         if not hasattr(self.local, "client"):
             client = OficinaClient(self.urls, timeout=30)
-            with self.lock:
+            with _TOKENS_LOCK:
                 if _TOKENS.get(self.urls.os) is None:
                     _TOKENS[self.urls.os] = client.login("admin", "admin")
             client.token = _TOKENS[self.urls.os]
