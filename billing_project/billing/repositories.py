@@ -213,13 +213,15 @@ def _lines_of(item: dict[str, Any]) -> tuple[BudgetLine, ...]:
 
 
 def _budget_changes(budget: Budget) -> dict[str, Any]:
+    """What a move writes. Not ``linkSentAt``: only :meth:`BudgetRepository.mark_link_sent` writes
+    it, with no revision bump, so a move read before it would write the old value back (remove it)
+    and the link would seem never sent."""
     return {
         "status": budget.status.value,
         "updatedAt": iso(budget.updated_at),
         "decidedBy": budget.decided_by,
         "decidedAt": iso(budget.decided_at),
         "decisionReason": budget.decision_reason,
-        "linkSentAt": iso(budget.link_sent_at),
         # Which lines the decision declined: in the same conditional write as the decision itself.
         "declinedLineIds": sorted(budget.declined_line_ids) or None,
     }

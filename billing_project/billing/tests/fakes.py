@@ -100,7 +100,8 @@ class InMemoryBudgetRepository:
             current = self.items.get(key)
             if current is None or current.status != expected.status or current.rev != expected.rev:
                 raise ConcurrencyConflict("changed meanwhile")
-            saved = replace(budget, rev=expected.rev + 1)
+            # As the table's: a move leaves the link's mark as mark_link_sent wrote it.
+            saved = replace(budget, rev=expected.rev + 1, link_sent_at=current.link_sent_at)
             self.items[key] = saved
         for message in messages:
             self.publisher.publish(message)

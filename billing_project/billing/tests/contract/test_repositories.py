@@ -122,6 +122,15 @@ class TestBudgets:
         loaded = budgets.get(budget.budget_id, 1)
         assert loaded.link_sent_at == NOW and loaded.rev == 0
 
+    def test_a_decision_read_before_the_link_was_marked_sent_keeps_the_mark(self, budgets):
+        budget = a_budget()
+        budgets.add(budget)
+        read = budgets.get(budget.budget_id, 1)  # the customer's approval reads the version …
+        budgets.mark_link_sent(budget, NOW)  # … as the link's sender records its e-mail (no revision bump)
+        saved = budgets.save(replace(read, status=BudgetStatus.APPROVED), expected=read)
+        assert saved.link_sent_at == NOW
+        assert budgets.get(budget.budget_id, 1).link_sent_at == NOW
+
     def test_a_version_is_created_once(self, budgets, publisher):
         budget = a_budget()
         budgets.add(budget, [an_event(budget)])
