@@ -385,8 +385,9 @@ def main() -> int:
 
         return compare(args.compare, args.runs, args.orders, args.in_flight, args.warm_up_orders)
     if args.running:
-        warm_up(Urls(), args)
-        bench = Bench(Urls(), args.timeout)
+        urls = Urls()
+        warm_up(urls, args)
+        bench = Bench(urls, args.timeout)
         elapsed, _, _ = bench.run(args.orders, args.in_flight)
         endpoint = os.environ.get("DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:8000")
         report(bench, elapsed, args.orders, args.in_flight, endpoint,

@@ -3,6 +3,7 @@ import gc
 import logging
 import sys
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -62,27 +63,6 @@ def test_what_startup_built_is_left_out_of_every_later_collection_and_new_garbag
     assert gc.get_freeze_count() == frozen
 
 
-def _in_a_new_thread(work):
-    """Run ``work`` in a thread of its own (Celery keeps the app's backend per thread) and return
-    what it returns, or raise what it raised."""
-    import threading
-
-    result = {}
-
-    def run():
-        try:
-            result["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            result["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
-
-
 def test_the_first_publish_finds_celerys_result_backend_already_looked_up(monkeypatch):
     from celery.app import backends
 
@@ -98,7 +78,9 @@ def test_the_first_publish_finds_celerys_result_backend_already_looked_up(monkey
         current_app.backend  # noqa: B018 - what each publish's AsyncResult asks for
         return during_warm_up, len(looked_up)
 
-    during_warm_up, after_first_publish = _in_a_new_thread(warm_then_publish)
+    # In a thread of its own: Celery keeps the app's backend per thread.
+    with ThreadPoolExecutor(1) as thread:
+        during_warm_up, after_first_publish = thread.submit(warm_then_publish).result()
     assert during_warm_up == 1  # the entry-point scan (9 to 12 ms) was the warm-up's
     assert after_first_publish == 1
 
