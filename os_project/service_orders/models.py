@@ -31,6 +31,10 @@ class ServiceOrder(models.Model):
     tracking_code = models.CharField(_("tracking code"), max_length=64, unique=True, editable=False)
     saga_id = models.UUIDField(_("saga id"), null=True, blank=True, unique=True, editable=False)
     saga_summary = models.JSONField(_("saga summary"), default=dict, blank=True)
+    # What the items come to, by kind (quantity × unit price, summed), written with the items
+    # (services._replace_items): a list of orders shows the totals without reading or summing items.
+    items_services_cents = models.BigIntegerField(_("services amount (cents)"), default=0, editable=False)
+    items_parts_cents = models.BigIntegerField(_("parts amount (cents)"), default=0, editable=False)
     created_by = models.CharField(_("created by"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from core.money import cents_to_decimal
 
-from .domain import LABELS, STATUS_CHOICES, Decision, ItemKind, Status, Totals, totals_of
+from .domain import LABELS, STATUS_CHOICES, Decision, ItemKind, Status, Totals
 
 
 class NullIfBlankCharField(serializers.CharField):
@@ -88,10 +88,8 @@ class TotalsOutputSerializer(serializers.Serializer):
 
 
 def totals_data(order: Any) -> dict[str, Any]:
-    if hasattr(order, "items_services_cents"):  # summed by the list's query (selectors.with_item_totals)
-        totals = Totals(services_cents=order.items_services_cents, parts_cents=order.items_parts_cents)
-    else:
-        totals = totals_of(order.items.all())
+    # The order's own amounts, written with its items (no item is read for them).
+    totals = Totals(services_cents=order.items_services_cents, parts_cents=order.items_parts_cents)
     return {
         "services_cents": totals.services_cents,
         "services": cents_to_decimal(totals.services_cents),

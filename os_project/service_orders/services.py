@@ -39,6 +39,7 @@ from .domain import (
     is_tracking_code,
     merge_summary,
     saga_moves_to,
+    totals_of,
 )
 from .links import declined_work_url, tracking_url
 from .models import DeclinedWork, DeclinedWorkOffer, ServiceOrder, ServiceOrderItem, StatusHistory
@@ -91,8 +92,19 @@ def snapshot_items(requested: Sequence[dict[str, Any]]) -> list[ItemLine]:
     return lines
 
 
-def _replace_items(order: ServiceOrder, lines: Sequence[ItemLine]) -> None:
-    """The order's items become ``lines``: lines 1..n of the budget, in this order."""
+def _item_amounts(lines: Sequence[ItemLine]) -> dict[str, int]:
+    """The order's fields that hold what ``lines`` come to (services, parts), as the list shows them."""
+    totals = totals_of(lines)
+    return {"items_services_cents": totals.services_cents, "items_parts_cents": totals.parts_cents}
+
+
+def _replace_items(order: ServiceOrder, lines: Sequence[ItemLine]) -> tuple[str, ...]:
+    """The order's items become ``lines``: lines 1..n of the budget, in this order. The order's
+    amounts follow them in memory; returns their fields, for the caller's save (the order's one
+    UPDATE of the transaction)."""
+    amounts = _item_amounts(lines)
+    for field, value in amounts.items():
+        setattr(order, field, value)
     order.items.all().delete()
     ServiceOrderItem.objects.bulk_create(
         ServiceOrderItem(service_order=order, kind=line.kind.value, catalog_id=line.catalog_id,
@@ -101,6 +113,7 @@ def _replace_items(order: ServiceOrder, lines: Sequence[ItemLine]) -> None:
                          optional=line.optional)
         for position, line in enumerate(lines, start=1)
     )
+    return tuple(amounts)
 
 
 def _record_status(order: ServiceOrder, previous: str, *, by: str, reason: str) -> StatusHistory:
@@ -153,6 +166,7 @@ def service_order_create(*, customer_id: int, vehicle_id: int, complaint: str, p
         tracking_code=secrets.token_urlsafe(18),
         saga_summary=merge_summary({}, None),
         created_by=by,
+        **_item_amounts(lines),
     )
     _replace_items(order, lines)
     _record_status(order, "", by=by, reason="Order opened")
@@ -179,9 +193,10 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
     if order.saga_id is not None:
         raise InvalidTransition(f"The diagnosis of {order.number} was already submitted; its budget is on the way.",
                                 code="diagnosis_already_submitted")
+    amounts: tuple[str, ...] = ()
     if items:
         lines = snapshot_items(items)
-        _replace_items(order, lines)
+        amounts = _replace_items(order, lines)
     else:
         lines = [ItemLine(kind=ItemKind(i.kind), catalog_id=i.catalog_id, description=i.description,
                           quantity=i.quantity, unit_price_cents=i.unit_price_cents, job=i.job,
@@ -191,7 +206,7 @@ def service_order_submit_diagnosis(*, service_order_id: Any, items: Sequence[dic
                                code="empty_diagnosis", extra={"field": "items"})
     order.saga_id = uuid.uuid4()
     order.diagnosis_notes = notes.strip()
-    order.save(update_fields=["saga_id", "diagnosis_notes", "updated_at"])
+    order.save(update_fields=["saga_id", "diagnosis_notes", *amounts, "updated_at"])
     customer, vehicle = order.customer, order.vehicle
     outbox.publish(Envelope(
         type="os.DiagnosisCompleted",

@@ -9,6 +9,7 @@ from django.utils import timezone
 from catalog.models import Part
 from conftest import OTHER_CPF, customer_client
 from messaging.models import OutboxMessage
+from service_orders.domain import Totals, totals_of
 from service_orders.models import ServiceOrder, ServiceOrderItem, StatusHistory
 
 pytestmark = pytest.mark.django_db
@@ -192,10 +193,15 @@ def test_the_list_takes_a_bounded_number_of_queries(attendant_api, customer, veh
         assert attendant_api.get(URL).json()["count"] == 5
 
 
-def test_the_lists_totals_are_summed_by_its_query_without_reading_an_item(attendant_api, customer, vehicle,
-                                                                           oil_change, oil_filter):
+def _items_come_to(order_id):
+    """What the order's stored items come to, summed here from the rows (not the order's columns)."""
+    return totals_of(ServiceOrderItem.objects.filter(service_order_id=order_id))
+
+
+def test_the_lists_totals_are_the_orders_own_amounts_and_no_item_is_read(attendant_api, customer, vehicle,
+                                                                         oil_change, oil_filter):
     """A screen kept in sync asks for the list ten times a second and shows each order's totals,
-    not its items: PostgreSQL sums them in the list's own query."""
+    not its items: they are the order's own columns, written with its items."""
     both = _create(attendant_api, customer, vehicle, items=[
         {"kind": "service", "catalog_id": oil_change.pk, "quantity": 2},
         {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 3},
@@ -206,12 +212,46 @@ def test_the_lists_totals_are_summed_by_its_query_without_reading_an_item(attend
     with CaptureQueriesContext(connection) as queries:
         listed = {o["id"]: o["totals"] for o in attendant_api.get(URL).json()["results"]}
     items = ServiceOrderItem._meta.db_table
-    assert len(queries) == 1 and f'FROM "{items}"' in queries[0]["sql"]  # the page, its totals summed in it
+    assert len(queries) == 1 and items not in queries[0]["sql"]  # the page alone, no item summed or read
     assert listed[both["id"]] == {"services_cents": 24000, "services": "240.00", "parts_cents": 15400,
                                   "parts": "154.00", "total_cents": 39400, "total": "394.00", "currency": "BRL"}
-    for order in (both, parts_only, empty):  # the same as the detail, which sums the items themselves
+    for order in (both, parts_only, empty):
+        stored = _items_come_to(order["id"])
+        assert (listed[order["id"]]["services_cents"], listed[order["id"]]["parts_cents"]) == (
+            stored.services_cents, stored.parts_cents)
         assert listed[order["id"]] == attendant_api.get(f"{URL}{order['id']}/").json()["totals"]
     assert listed[empty["id"]]["total_cents"] == 0 and listed[parts_only["id"]]["services_cents"] == 0
+
+
+def test_a_diagnosis_that_replaces_the_items_replaces_the_amounts(attendant_api, mechanic_api, customer, vehicle,
+                                                                  oil_change, oil_filter):
+    order = _create(attendant_api, customer, vehicle, items=[
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 4}]).json()
+    assert mechanic_api.post(f"{URL}{order['id']}/start-diagnosis/").status_code == 200
+    answer = mechanic_api.post(f"{URL}{order['id']}/diagnosis/", {"notes": "Troca", "items": [
+        {"kind": "service", "catalog_id": oil_change.pk, "quantity": 1},
+        {"kind": "part", "catalog_id": oil_filter.pk, "quantity": 1}]}, format="json")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["totals"]["total_cents"] == 15850  # 120.00 + 38.50, the four filters gone
+    listed = {o["id"]: o["totals"] for o in attendant_api.get(URL).json()["results"]}
+    assert listed[order["id"]]["services_cents"] == 12000 and listed[order["id"]]["parts_cents"] == 3850
+    assert _items_come_to(order["id"]) == Totals(services_cents=12000, parts_cents=3850)
+
+
+def test_the_migration_sums_the_items_of_orders_stored_before_it(diagnosed_order):
+    """Orders opened before the amounts were columns get them from their items (0005's data step)."""
+    from importlib import import_module
+
+    ServiceOrder.objects.filter(pk=diagnosed_order.pk).update(items_services_cents=0, items_parts_cents=0)
+    bare = ServiceOrder.objects.create(number="OS-MIGRATION-1", customer=diagnosed_order.customer,
+                                       vehicle=diagnosed_order.vehicle, complaint="Sem itens", tracking_code="mig-1")
+    migration = import_module("service_orders.migrations.0005_item_amounts_on_the_order")
+    with connection.schema_editor() as editor:
+        migration.sum_existing_items(None, editor)
+    diagnosed_order.refresh_from_db()
+    assert (diagnosed_order.items_services_cents, diagnosed_order.items_parts_cents) == (12000, 3850)
+    bare.refresh_from_db()
+    assert (bare.items_services_cents, bare.items_parts_cents) == (0, 0)
 
 
 def test_the_detail_has_items_totals_history_and_summaries(attendant_api, diagnosed_order):
