@@ -7,6 +7,7 @@ import time
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from kombu import Producer
 from kombu.exceptions import OperationalError
 
 from oficina_common.celery_config import MAX_RETRY_COUNTDOWN, SOCKET_TIMEOUT, backoff, celery_settings
@@ -16,7 +17,7 @@ from oficina_common.correlation import (
     logging_config,
 )
 from oficina_common.messages import Envelope, handler_task_name
-from oficina_common.messaging import CeleryPublisher, Dispatcher, MemoryInbox
+from oficina_common.messaging import CeleryPublisher, Dispatcher, MemoryInbox, needs_declaring
 
 
 def test_settings_are_at_least_once():
@@ -71,6 +72,37 @@ def test_published_envelope_reaches_the_destination_worker_once(apps):
                 threading.Event().wait(0.05)
         threading.Event().wait(0.5)
     assert received == [("os.DiagnosisCompleted", "saga-42")]
+
+
+@pytest.mark.parametrize(("url", "declares"), [
+    ("redis://127.0.0.1:6379/0", False), ("rediss://:t@cache.example.com:6379/0?ssl_cert_reqs=required", False),
+    ("REDIS://127.0.0.1:6379/0", False), ("sqs://", True), ("amqp://guest@localhost//", True), ("", True)])
+def test_only_a_broker_whose_queues_are_made_by_the_push_skips_declaring(url, declares):
+    assert needs_declaring(url) is declares
+
+
+def test_a_publish_on_redis_declares_nothing_and_still_reaches_a_queue_no_worker_has_made(apps, monkeypatch):
+    """The queue's list is gone and nobody consumes it: the message waits there all the same, for
+    the consumer that comes later. Publishing never asked kombu to declare the queue."""
+    publisher_app, consumer_app = apps
+    declared = []
+    original = Producer.maybe_declare
+    monkeypatch.setattr(Producer, "maybe_declare",
+                        lambda self, entity, *a, **kw: declared.append(entity) or original(self, entity, *a, **kw))
+    with consumer_app.connection_for_write() as conn:
+        conn.default_channel.client.delete("execution")
+    envelope = Envelope(type="os.DiagnosisCompleted", saga_id="saga-d", service_order_id="o-d", payload={})
+    CeleryPublisher(publisher_app).publish(envelope)
+    assert declared == []
+    with consumer_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("execution")
+        try:
+            message = queue.get(block=True, timeout=5)
+            message.ack()
+        finally:
+            queue.close()
+    assert message.payload[0] == [envelope.to_dict()]
+    assert message.headers["task"] == handler_task_name("execution")
 
 
 def test_a_published_task_shows_its_message_not_its_payload(apps):
