@@ -74,6 +74,18 @@ def test_published_envelope_reaches_the_destination_worker_once(apps):
     assert received == [("os.DiagnosisCompleted", "saga-42")]
 
 
+def _take_one(app, queue_name):
+    """The next message on ``queue_name``, taken off the broker as a consumer would (acknowledged)."""
+    with app.connection_for_write() as conn:
+        queue = conn.SimpleQueue(queue_name)
+        try:
+            message = queue.get(block=True, timeout=5)
+            message.ack()
+            return message
+        finally:
+            queue.close()
+
+
 @pytest.mark.parametrize(("url", "declares"), [
     ("redis://127.0.0.1:6379/0", False), ("rediss://:t@cache.example.com:6379/0?ssl_cert_reqs=required", False),
     ("REDIS://127.0.0.1:6379/0", False), ("sqs://", True), ("amqp://guest@localhost//", True), ("", True)])
@@ -94,13 +106,7 @@ def test_a_publish_on_redis_declares_nothing_and_still_reaches_a_queue_no_worker
     envelope = Envelope(type="os.DiagnosisCompleted", saga_id="saga-d", service_order_id="o-d", payload={})
     CeleryPublisher(publisher_app).publish(envelope)
     assert declared == []
-    with consumer_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("execution")
-        try:
-            message = queue.get(block=True, timeout=5)
-            message.ack()
-        finally:
-            queue.close()
+    message = _take_one(consumer_app, "execution")
     assert message.payload[0] == [envelope.to_dict()]
     assert message.headers["task"] == handler_task_name("execution")
 
@@ -111,13 +117,7 @@ def test_a_published_task_shows_its_message_not_its_payload(apps):
     envelope = Envelope(type="os.DiagnosisCompleted", saga_id="saga-9", service_order_id="o-9",
                         payload={"customer": {"name": "Maria da Silva", "email": "maria@example.com"}})
     CeleryPublisher(publisher_app).publish(envelope)
-    with publisher_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("execution")
-        try:
-            message = queue.get(block=True, timeout=5)
-            message.ack()
-        finally:
-            queue.close()
+    message = _take_one(publisher_app, "execution")
     assert message.headers["argsrepr"] == f"(os.DiagnosisCompleted {envelope.message_id})"
     assert "Maria" not in message.headers["argsrepr"] + message.headers["kwargsrepr"]
     assert message.payload[0] == [envelope.to_dict()]
