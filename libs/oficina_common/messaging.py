@@ -48,7 +48,7 @@ def needs_declaring(broker_url: str) -> bool:
 class CeleryPublisher:
     def __init__(self, app: Celery):
         self.app = app
-        self._declare: list[Any] | None = None if needs_declaring(app.conf.broker_url) else []
+        self._declares = needs_declaring(app.conf.broker_url)
 
     def publish(self, envelope: Envelope) -> None:
         data = envelope.to_dict()
@@ -56,7 +56,9 @@ class CeleryPublisher:
             handler_task_name(envelope.queue),
             args=[data],
             queue=envelope.queue,
-            declare=self._declare,
+            # A new list each time: kombu appends the producer's exchange to the list it is given
+            # when that exchange has a name (Celery's producers use the nameless one).
+            declare=None if self._declares else [],
             headers={TASK_HEADER: envelope.saga_id},
             # What monitoring (celery inspect, Flower) shows of the task: the message, not its
             # payload (customers' names and e-mails), and Celery skips its saferepr of the
