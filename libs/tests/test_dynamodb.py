@@ -8,6 +8,7 @@ from oficina_common.dynamodb import (
     DynamoSettings,
     Index,
     Page,
+    Table,
     TableSpec,
     conditional_write,
     decode_page_token,
@@ -213,7 +214,7 @@ def test_the_table_converts_as_boto3s_resource_does_and_hands_the_rest_to_it(dyn
         conditional_write(lambda: jobs.update_item(
             Key={"jobId": "a", "priority": 2}, UpdateExpression="SET n = :n", ConditionExpression="n = :old",
             ExpressionAttributeValues={":n": 4, ":old": 1}), conflict="changed")
-    with jobs.batch_writer() as batch:  # the resource's
+    with jobs.batch_writer() as batch:
         for n in range(3):
             batch.put_item(Item={"jobId": "b", "priority": n, "status": "QUEUED", "sortKey": f"{n:03d}"})
     first = jobs.query(KeyConditionExpression="jobId = :j", ExpressionAttributeValues={":j": "b"}, Limit=2)
@@ -224,3 +225,49 @@ def test_the_table_converts_as_boto3s_resource_does_and_hands_the_rest_to_it(dyn
     assert [i["priority"] for i in rest["Items"]] == [2] and "LastEvaluatedKey" not in rest
     jobs.delete_item(Key={"jobId": "b", "priority": 0})
     assert "Item" not in jobs.get_item(Key={"jobId": "b", "priority": 0}, ConsistentRead=True)
+
+
+def test_a_batch_goes_to_the_plain_client_converted_as_the_resource_would(dynamo_settings, monkeypatch):
+    """The batch_writer's items are converted by boto3's TypeSerializer as they are added and sent by
+    the low-level client: the resource's client, which would walk the request against the model to
+    convert it, is never asked."""
+    ensure_tables(dynamo_settings, (JOBS,))
+    jobs = table(dynamo_settings)
+    plain = resource(dynamo_settings).Table(jobs.name)
+
+    def refuse(**_):
+        raise AssertionError("the resource's client was asked for the batch")
+
+    monkeypatch.setattr(plain.meta.client, "batch_write_item", refuse)
+    item = {"jobId": "w", "priority": 1, "status": "QUEUED", "sortKey": "001", "price": Decimal("9.90"),
+            "steps": [{"name": "ó", "n": 1, "done": True, "note": None}], "tags": {"x"}, "blob": b"\x02"}
+    with jobs.batch_writer(overwrite_by_pkeys=["jobId", "priority"]) as batch:
+        batch.put_item(Item={**item, "status": "STALE"})
+        batch.put_item(Item=item)  # the same key again: only this one is sent
+        batch.put_item(Item={**item, "priority": 2})
+        batch.delete_item(Key={"jobId": "w", "priority": 2})
+    monkeypatch.undo()
+    assert plain.get_item(Key={"jobId": "w", "priority": 1}, ConsistentRead=True)["Item"] == item
+    assert "Item" not in plain.get_item(Key={"jobId": "w", "priority": 2}, ConsistentRead=True)
+
+
+def test_what_a_batch_leaves_unprocessed_is_sent_again_as_it_came_back():
+    """DynamoDB hands back the requests it did not take, in the wire format they were sent in: the
+    writer sends them again unchanged (converting them twice would corrupt them)."""
+    sent = []
+
+    class Throttled:
+        def batch_write_item(self, RequestItems):  # noqa: N803 - botocore's name
+            sent.append(json.loads(json.dumps(RequestItems)))
+            requests = RequestItems["jobs"]
+            return {"UnprocessedItems": {"jobs": requests[:1]} if len(sent) == 1 else {}}
+
+    class Named:
+        name = "jobs"
+
+    with Table(Named(), Throttled()).batch_writer() as batch:
+        batch.put_item(Item={"jobId": "u", "priority": 1, "price": Decimal("1.5")})
+        batch.put_item(Item={"jobId": "u", "priority": 2})
+    first = {"PutRequest": {"Item": {"jobId": {"S": "u"}, "priority": {"N": "1"}, "price": {"N": "1.5"}}}}
+    assert sent == [{"jobs": [first, {"PutRequest": {"Item": {"jobId": {"S": "u"}, "priority": {"N": "2"}}}}]},
+                    {"jobs": [first]}]
