@@ -127,6 +127,9 @@ EXECUTION_SAGA_COPIES = env.int("EXECUTION_SAGA_COPIES", default=2048)
 # The web process that closes a mechanic's job tells the saga itself (the broker carries the news
 # only when that fails).
 EXECUTION_JOB_NEWS_IN_PROCESS = env.bool("EXECUTION_JOB_NEWS_IN_PROCESS", default=True)
+# The saga's copy goes through the cache (Redis) from the worker that queues the job to the web
+# process that applies the mechanic's news, and back: neither reads the saga (off: both do).
+EXECUTION_SAGA_HANDOVERS = env.bool("EXECUTION_SAGA_HANDOVERS", default=True)
 
 # --- the other services (links only: services talk through messages) ----------------------
 OS_SERVICE_URL = env("OS_SERVICE_URL", default="http://127.0.0.1:8001")

@@ -290,8 +290,12 @@ class _Recent(Generic[T]):
                 self._items.popitem(last=False)
 
     def forget(self, key: str) -> None:
+        self.pop(key)
+
+    def pop(self, key: str) -> T | None:
+        """The copy kept of ``key`` (trusted or not), no longer kept."""
         with self._lock:
-            self._items.pop(key, None)
+            return self._items.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -332,6 +336,48 @@ class RecentSagas(_Recent[StoredSaga]):
     def _handed_out(self) -> bool:
         self._lookups += 1
         return self.trusted or self._lookups % self.PROBE_EVERY == 0
+
+
+class SagaHandovers:
+    """Copies of saga items handed, through the cache both reach (the services' Redis), from the
+    process that wrote them to the one that takes the saga's next message: the worker that queues
+    the job to the web process that will apply the mechanic's news, and that process back to the
+    worker for the answers that follow. Without them each of those two messages reads the item.
+
+    A copy is a guess, as :class:`RecentSagas`' are: the write decided on it is conditional on its
+    version, so a copy gone stale (another write came between) fails that write and the item is
+    read again, and a copy lost (the cache flushed, down, expired) is a read. Never a wrong write.
+    Each copy is taken once: it is deleted as it is read."""
+
+    def __init__(self, cache: Any, *, timeout: timedelta = timedelta(hours=12)):
+        self.cache = cache
+        self.timeout = int(timeout.total_seconds())
+
+    @staticmethod
+    def _key(execution_id: str) -> str:
+        return f"saga-handover:{execution_id}"
+
+    def give(self, stored: StoredSaga) -> None:
+        copy = {"saga": stored.saga, "outbox": stored.outbox, "handled": stored.handled}
+        try:
+            self.cache.set(self._key(stored.saga.execution_id),
+                           json.dumps(copy, default=_fields_of, separators=(",", ":"), ensure_ascii=False),
+                           timeout=self.timeout)
+        except Exception:  # noqa: BLE001 - a copy not handed over is a read for the next process
+            logger.warning("saga %s not handed over: its next message reads it", stored.saga.execution_id)
+
+    def take(self, execution_id: str) -> StoredSaga | None:
+        key = self._key(execution_id)
+        try:
+            found = self.cache.get(key)
+            if found is None:
+                return None
+            self.cache.delete(key)
+        except Exception:  # noqa: BLE001 - the item is read instead
+            logger.warning("saga %s handover unreadable: reading the saga", execution_id)
+            return None
+        copy = json.loads(found)
+        return ExecutionRepository._stored({**copy, "version": copy["saga"]["version"]})
 
 
 class RecentJobs(_Recent[StoredJob]):

@@ -208,10 +208,9 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
 
     stored = known
     for attempt in range(MAX_CONFLICT_RETRIES):
-        decision = None
+        decision, on_our_copy = None, False
         if stored is None and attempt == 0:
-            stored, decision = _decided_on_the_copy(execution_id, decide_all, deps, message_id)
-        on_a_copy = decision is not None
+            stored, decision, on_our_copy = _decided_on_the_copy(execution_id, decide_all, deps, message_id)
         if stored is None:
             stored = deps.executions.get(execution_id)
             if stored is None:
@@ -233,11 +232,11 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
         except ConcurrencyConflict:
             logger.info("%s: saga changed meanwhile; re-reading (attempt %d)", cause, attempt + 1)
             deps.recent_sagas.forget(execution_id)
-            if on_a_copy:
+            if on_our_copy:
                 deps.recent_sagas.proved(held=False)
             stored = None
             continue
-        if on_a_copy:
+        if on_our_copy:
             deps.recent_sagas.proved(held=True)
         logger.info("%s -> saga %s step %s%s%s", cause, saved.saga.status, saved.saga.current_step,
                     f"; sent {', '.join(decision.types())}" if decision.commands else "",
@@ -254,29 +253,39 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
 
 
 def _decided_on_the_copy(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: Dependencies,
-                         message_id: str | None) -> tuple[StoredSaga | None, Decision | None]:
-    """The copy of the saga this process wrote last and the decision on it, if that decision
-    writes; (None, None) otherwise: the saga is to be read."""
+                         message_id: str | None) -> tuple[StoredSaga | None, Decision | None, bool]:
+    """The copy of the saga this process wrote last (or, lacking one, the copy another process
+    handed over: :class:`SagaHandovers`) and the decision on it, if that decision writes, and
+    whether the copy was this process's own; (None, None, False) otherwise: the saga is to be read."""
     copy = deps.recent_sagas.get(execution_id)
+    ours = copy is not None
+    if copy is None and deps.saga_handovers is not None:
+        copy = deps.saga_handovers.take(execution_id)
     if copy is None or copy.has_applied(message_id):
-        return None, None
+        return None, None, False
     try:
         decision = decide(copy.saga)
     except Exception:  # noqa: BLE001 - decided again on the item as read, where it counts
-        return None, None
+        return None, None, False
     if decision.deferred or not decision.changed:
-        return None, None
-    return copy, decision
+        return None, None, False
+    return copy, decision, ours
 
 
 def _keep(saved: StoredSaga, deps: Dependencies) -> None:
     """Keep the copy just written for the saga's next message, unless that message is the
-    mechanic's news, which the web process applies (:func:`_told_the_saga`): this copy would be
-    stale by then, and a write on it a failed one."""
+    mechanic's news, which the web process applies (:func:`_told_the_saga`): the copy is handed
+    over to it instead (kept here, it would be stale by then, and a write on it a failed one)."""
     if deps.job_news_in_process and saga_flow.waits_for_the_job(saved.saga) and not saved.saga.pending:
         deps.recent_sagas.forget(saved.saga.execution_id)
+        _hand_over(saved, deps)
     else:
         deps.recent_sagas.keep(saved)
+
+
+def _hand_over(stored: StoredSaga | None, deps: Dependencies) -> None:
+    if stored is not None and deps.saga_handovers is not None:
+        deps.saga_handovers.give(stored)
 
 
 def _run_effects(decision: Decision, stored: StoredSaga, deps: Dependencies) -> None:
@@ -438,8 +447,9 @@ def _told_the_saga(news: Envelope, deps: Dependencies) -> bool:
                        exc_info=True)
         return False
     finally:
-        # The saga's next message (the participants' answers) goes to a worker: no copy kept here.
-        deps.recent_sagas.forget(news.saga_id)
+        # The saga's next message (the participants' answers) goes to a worker: no copy kept here,
+        # the one this write left is handed over to it.
+        _hand_over(deps.recent_sagas.pop(news.saga_id), deps)
     return True
 
 

@@ -24,6 +24,7 @@ from .repositories import (
     ExecutionStepRepository,
     RecentJobs,
     RecentSagas,
+    SagaHandovers,
     WorkQueueRepository,
 )
 from .saga import SagaConfig
@@ -54,6 +55,9 @@ class Dependencies:
     # job's write, instead of leaving the news to the execution worker (the broker carries it only
     # when that fails).
     job_news_in_process: bool = False
+    # Where a saga's copy goes when its next message is for another process (the worker queueing
+    # the job, the web process applying the mechanic's news): that message reads nothing.
+    saga_handovers: SagaHandovers | None = None
 
 
 def dynamo_settings() -> DynamoSettings:
@@ -98,6 +102,7 @@ def _build() -> Dependencies:
         # with several, most copies are stale and the copies turn themselves off (RecentSagas).
         recent_sagas=RecentSagas(size=settings.EXECUTION_SAGA_COPIES),
         job_news_in_process=settings.EXECUTION_JOB_NEWS_IN_PROCESS,
+        saga_handovers=SagaHandovers(caches["default"]) if settings.EXECUTION_SAGA_HANDOVERS else None,
     )
 
 

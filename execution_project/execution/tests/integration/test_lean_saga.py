@@ -196,3 +196,67 @@ def test_two_workers_taking_turns_on_one_saga_on_real_tables(empty_queue, publis
     assert stored.saga.version == 1 + len(answers)
     assert one.jobs.get(stored.saga.queue_id).job.status == JobStatus.QUEUED
     assert Counter(publisher.types())["os.ReserveParts"] == 1
+
+
+# --- the saga handed over between the worker and the web process, through Redis ------------------
+def counted_reads(deps, monkeypatch) -> list[str]:
+    reads: list[str] = []
+    original = deps.executions.get
+    monkeypatch.setattr(deps.executions, "get", lambda saga_id: reads.append(saga_id) or original(saga_id))
+    return reads
+
+
+def paid_in_the_worker_closed_in_the_web(worker, web, *, between=lambda saga_id: None):
+    """A saga answered by the worker up to its job, the job closed by the web process, and the
+    parts' consumption answered to the worker again; ``between`` runs once the job is queued."""
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=worker)
+    for answer in replies_until_paid(event):
+        assert services.message_handle(answer.to_dict(), deps=worker) == "handled"
+    between(event.saga_id)
+    job = services.work_queue_claim(mechanic=JOAO, deps=web)
+    services.job_complete(queue_id=job.queue_id, mechanic=JOAO, notes="Trocado", deps=web)
+    consumed = Envelope(type="os.PartsConsumed", saga_id=event.saga_id, service_order_id=event.service_order_id,
+                        payload={"parts": [{"catalog_id": "7", "quantity": 2}]})
+    assert services.message_handle(consumed.to_dict(), deps=worker) == "handled"
+    assert services.message_handle(consumed.to_dict(), deps=worker) == "duplicate"
+    return event.saga_id
+
+
+def test_the_saga_goes_to_the_web_process_and_back_through_redis_unread(empty_queue, publisher, monkeypatch):
+    worker = empty_queue
+    assert worker.job_news_in_process and worker.saga_handovers is not None  # as settings wire them
+    web = replace(worker, recent_sagas=RecentSagas())  # another process: its own copies
+    reads = counted_reads(worker, monkeypatch)
+    saga_id = paid_in_the_worker_closed_in_the_web(worker, web)
+    assert reads == [saga_id]  # the duplicate's only: the news and the answer after it read nothing
+    stored = worker.executions.get(saga_id)
+    assert stored.saga.status == "COMPLETED" and stored.saga.work_done
+    assert stored.saga.version == 1 + len(replies_until_paid(diagnosis_completed())) + 2
+    assert Counter(publisher.types())["os.ConsumeParts"] == 1 and "execution.WorkCompleted" not in publisher.types()
+
+
+def test_a_write_between_the_handover_and_the_news_fails_the_copys_write_and_nothing_else(empty_queue, publisher,
+                                                                                        monkeypatch):
+    worker = empty_queue
+    web = replace(worker, recent_sagas=RecentSagas())
+    table = worker.executions.table
+
+    def another_writer(saga_id: str) -> None:
+        key = {"executionId": saga_id, "timestamp": worker.executions.get(saga_id).saga.started_at}
+        table.update_item(Key=key, UpdateExpression="SET version = version + :one",
+                          ExpressionAttributeValues={":one": 1})
+
+    seen: dict[str, list[str]] = {}
+
+    def between(saga_id: str) -> None:
+        another_writer(saga_id)
+        seen["writes"] = writes_of(table, monkeypatch)
+
+    saga_id = paid_in_the_worker_closed_in_the_web(worker, web, between=between)
+    stored = worker.executions.get(saga_id)
+    # The news on the stale copy failed its condition, was decided again on the saga as read, and
+    # written; the parts' answer, on the copy that write handed over, held.
+    assert seen["writes"] == ["conditional failure", "ok", "ok"]
+    assert stored.saga.status == "COMPLETED" and stored.saga.work_done
+    assert Counter(publisher.types())["os.ConsumeParts"] == 1

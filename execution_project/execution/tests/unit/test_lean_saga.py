@@ -3,14 +3,16 @@ payment's own saga write, the mechanic's news applied by the process that closes
 sagas a process wrote last decided on without reading them again."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 
 from execution import services
 from execution.domain import JobStatus, Mechanic, StepStatus, queue_id_for
-from execution.repositories import RecentJobs, RecentSagas
+from execution.repositories import RecentJobs, RecentSagas, SagaHandovers
 from oficina_common.errors import InvalidTransition, PermissionDenied
 
 from ..factories import diagnosis_completed, message, replies_until_paid
@@ -315,6 +317,98 @@ def test_an_untrusted_process_still_probes_one_lookup_in_so_many():
         recent.proved(held=False)
     handed = [recent.get(event.saga_id) for _ in range(2 * RecentSagas.PROBE_EVERY)]
     assert sum(copy is not None for copy in handed) == 2
+
+
+# --- the saga handed over between the worker and the web process ----------------------------------
+PARTS = [{"catalog_id": "7", "quantity": 2}]
+
+
+def worker_and_web(deps, *, handovers: bool = True):
+    """The execution worker and the web process: the same tables and the same cache (a real Django
+    cache, in memory), each process with its own copies of the sagas it wrote."""
+    shared = SagaHandovers(LocMemCache(f"handovers-{uuid.uuid4()}", {})) if handovers else None
+    worker = replace(deps, job_news_in_process=True, saga_handovers=shared)
+    return worker, replace(worker, recent_sagas=RecentSagas())
+
+
+def paid_and_queued(worker):
+    """A saga paid for in the worker, its job queued: the saga's first message."""
+    event = diagnosis_completed()
+    assert handle(worker, to_payment(worker, event)) == "handled"
+    return event
+
+
+def parts_consumed(event):
+    return message(event.saga_id, event.service_order_id, "os.PartsConsumed", parts=PARTS)
+
+
+@pytest.mark.parametrize("handovers, reads", [(True, []), (False, ["get", "get"])])
+def test_the_mechanics_news_and_the_answer_after_it_read_no_saga(deps, handovers, reads):
+    worker, web = worker_and_web(deps, handovers=handovers)
+    event = paid_and_queued(worker)
+    counted = counting(deps, "executions", "get")
+    job = services.work_queue_claim(mechanic=JOAO, deps=web)
+    services.job_complete(queue_id=job.queue_id, mechanic=JOAO, notes="Trocado", deps=web)  # the web process
+    consumed = parts_consumed(event)
+    assert handle(worker, consumed) == "handled"  # back in the worker
+    assert counted == reads
+    saga = deps.executions.sagas[event.saga_id]
+    assert saga.work_done and saga.status == "COMPLETED"
+    assert saga.version == 1 + len(replies_until_paid(event)) + 2  # one write per message, none lost or doubled
+    assert deps.publisher.types()[-1] == "os.ChangeStatus"
+    assert handle(worker, consumed) == "duplicate"  # redelivered
+
+
+def test_a_handed_over_copy_gone_stale_fails_its_write_and_the_news_is_applied_once(deps):
+    worker, web = worker_and_web(deps)
+    event = paid_and_queued(worker)
+    deps.executions.sagas[event.saga_id].version += 1  # another writer came between: the copy is stale
+    counted = counting(deps, "executions", "get")
+    trusted = web.recent_sagas.stale_rate
+    job = services.work_queue_claim(mechanic=JOAO, deps=web)
+    services.job_complete(queue_id=job.queue_id, mechanic=JOAO, notes="Trocado", deps=web)
+    assert counted == ["get"]  # the write on the copy failed its condition: the saga was read
+    saga = deps.executions.sagas[event.saga_id]
+    assert saga.work_done and deps.publisher.types().count("os.ConsumeParts") == 1
+    assert "execution.WorkCompleted" not in deps.publisher.types()
+    assert web.recent_sagas.stale_rate == trusted  # another process's copy says nothing of this one's
+
+
+def test_a_handover_lost_with_the_cache_is_a_read(deps):
+    worker, web = worker_and_web(deps)
+    event = paid_and_queued(worker)
+    worker.saga_handovers.cache.clear()  # Redis restarted: it keeps nothing on disk
+    counted = counting(deps, "executions", "get")
+    job = services.work_queue_claim(mechanic=JOAO, deps=web)
+    services.job_complete(queue_id=job.queue_id, mechanic=JOAO, notes="Trocado", deps=web)
+    assert counted == ["get"] and deps.executions.sagas[event.saga_id].work_done
+
+
+def test_a_handover_is_taken_once_and_is_the_saga_as_written(deps):
+    worker, _ = worker_and_web(deps)
+    event = paid_and_queued(worker)
+    handed = worker.saga_handovers.take(event.saga_id)
+    assert handed.saga.to_dict() == deps.executions.sagas[event.saga_id].to_dict()
+    assert handed.handled == deps.executions.handled[event.saga_id]
+    assert handed.outbox == deps.executions.outboxes[event.saga_id]
+    assert worker.saga_handovers.take(event.saga_id) is None
+
+
+class BrokenCache:
+    def set(self, *args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    get = delete = set
+
+
+def test_a_cache_that_is_down_hands_nothing_over_and_fails_nothing(deps):
+    worker, web = worker_and_web(deps)
+    worker.saga_handovers.cache = BrokenCache()
+    event = paid_and_queued(worker)
+    job = services.work_queue_claim(mechanic=JOAO, deps=web)
+    services.job_complete(queue_id=job.queue_id, mechanic=JOAO, notes="Trocado", deps=web)
+    assert handle(worker, parts_consumed(event)) == "handled"
+    assert deps.executions.sagas[event.saga_id].status == "COMPLETED"
 
 
 # --- the jobs a process claimed or moved last -----------------------------------------------------
