@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from oficina_common.copies import RecentCopies
 from oficina_common.messaging import Publisher
 from oficina_common.wiring import Wiring
 
+from .domain import Payment
 from .ports import ApprovalTokens, Budgets, MercadoPago, Payments
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,18 @@ class CreatedPayments:
         return True
 
 
+class RecentPayments(RecentCopies[Payment]):
+    """The payments this process wrote last, by id (see :class:`~oficina_common.copies.RecentCopies`):
+    Mercado Pago's news of a payment this worker asked it for is applied without reading the
+    payment first. The write is conditional on the copy's status and revision, so a copy gone stale
+    (a cancellation, a refund, news applied by another process) fails it and the payment is read."""
+
+    def __init__(self, size: int = 2048):
+        # A payment is immutable (a frozen dataclass): the copy kept is the one handed out.
+        super().__init__(size, key_of=lambda payment: payment.payment_id, copy_of=lambda payment: payment,
+                         newer=lambda kept, payment: kept.rev > payment.rev)
+
+
 @dataclass
 class Dependencies:
     budgets: Budgets
@@ -93,6 +107,7 @@ class Dependencies:
         default=lambda mp_id, request_id: _send_task(PROCESS_NOTIFICATION_TASK, mp_id, request_id))
     clock: Callable[[], datetime] = utc_now
     created_payments: CreatedPayments = field(default_factory=CreatedPayments)
+    recent_payments: RecentPayments = field(default_factory=RecentPayments)
 
 
 def mercadopago_from_settings() -> MercadoPago:
@@ -117,6 +132,8 @@ def _outbox_receipts() -> Any:
 
 
 def from_settings(*, publisher: Publisher | None = None, **overrides: Any) -> Dependencies:
+    from django.conf import settings
+
     from .repositories import ApprovalTokenRepository, BudgetRepository, PaymentRepository, default_publisher
 
     publisher = publisher or default_publisher()
@@ -127,6 +144,7 @@ def from_settings(*, publisher: Publisher | None = None, **overrides: Any) -> De
         "approval_tokens": ApprovalTokenRepository(),
         "mercadopago": mercadopago_from_settings(),
         "publisher": publisher,
+        "recent_payments": RecentPayments(size=settings.BILLING_PAYMENT_COPIES),
     }
     values.update(overrides)
     return Dependencies(**values)

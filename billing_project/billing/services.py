@@ -517,6 +517,7 @@ def _request_at_mercadopago(payment: Payment, *, cause: Envelope | None) -> Paym
         updated = record(current)
         saved = deps.payments.save(updated, expected=current,
                                    messages=[_event(event_type, updated, updated.news(event_type), cause)])
+        deps.recent_payments.keep(saved)  # for Mercado Pago's news of it, which this worker takes
         logger.info("payment %s requested at Mercado Pago (%s)", current.payment_id, current.method)
         return saved
 
@@ -557,30 +558,56 @@ def _answer_request(payment: Payment, command: Envelope | None) -> Payment:
     return payment
 
 
+def _save_news(current: Payment, mp: MercadoPagoPayment, cause: Envelope | None) -> Payment | None:
+    """Mercado Pago's view of ``current`` written, conditional on its status and revision; None
+    when it changes nothing."""
+    deps = dependencies()
+    change = current.observe(mp, _now())
+    if change is None:
+        return None
+    updated, event_type = change
+    messages = [_event(event_type, updated, updated.news(event_type), cause)] if event_type else []
+    saved = deps.payments.save(updated, expected=current, messages=messages)
+    deps.recent_payments.keep(saved)
+    if saved.status != current.status:
+        logger.info("payment %s %s -> %s (Mercado Pago %s)", current.payment_id, current.status,
+                    saved.status, mp.status)
+    return saved
+
+
 def _apply_mercadopago(payment: Payment, mp: MercadoPagoPayment, *, cause: Envelope | None = None) -> Payment:
     """Apply Mercado Pago's view of a payment once: a conditional write, then re-read on a lost race."""
     deps = dependencies()
-
-    def apply(current: Payment) -> Payment:
-        change = current.observe(mp, _now())
-        if change is None:
-            return current
-        updated, event_type = change
-        messages = [_event(event_type, updated, updated.news(event_type), cause)] if event_type else []
-        saved = deps.payments.save(updated, expected=current, messages=messages)
-        if saved.status != current.status:
-            logger.info("payment %s %s -> %s (Mercado Pago %s)", current.payment_id, current.status,
-                        saved.status, mp.status)
-        return saved
-
-    return retry_on_conflict(apply, first=payment, read=lambda: deps.payments.get(payment.payment_id),
+    return retry_on_conflict(lambda current: _save_news(current, mp, cause) or current, first=payment,
+                             read=lambda: deps.payments.get(payment.payment_id),
                              gave_up=f"Payment {payment.payment_id} kept changing; it will be tried again.")
+
+
+def _applied_on_the_copy(payment_id: str, mp: MercadoPagoPayment) -> Payment | None:
+    """Mercado Pago's news applied on the copy of the payment this process wrote last, when it
+    changes it: the write is conditional on what the copy says, so a stale copy fails it. None: no
+    copy, nothing to change on it, or money to give back (decided on the payment as read, never on
+    a copy), or a stale copy; the payment is read."""
+    deps = dependencies()
+    copy = deps.recent_payments.get(payment_id)
+    if copy is None:
+        return None
+    try:
+        if copy.is_stray(mp) or copy.is_duplicate(mp):
+            return None
+        with bind_correlation_id(copy.saga_id or None):
+            return _save_news(copy, mp, None)
+    except (ConcurrencyConflict, ApplicationError):  # stale, or refused: decided again on the payment as read
+        deps.recent_payments.forget(payment_id)
+        return None
 
 
 def payment_sync_from_mercadopago(*, mercadopago_payment_id: str, request_id: str = "") -> Payment | None:
     """What a webhook (or the reconciliation) triggers: read the payment from Mercado Pago and apply it."""
     deps = dependencies()
     mp = deps.mercadopago.get_payment(mercadopago_payment_id)
+    if _is_uuid(mp.external_reference) and (applied := _applied_on_the_copy(mp.external_reference, mp)):
+        return applied
     # Our own id travels as external_reference: a consistent read by key; the index is the fallback.
     payment = deps.payments.get(mp.external_reference) if _is_uuid(mp.external_reference) else None
     if payment is None:

@@ -129,6 +129,9 @@ CACHES = redis_cache(env("CACHE_URL", default="") or CELERY_BROKER_URL, key_pref
 # Receipts of published messages in the cache: an item's next write removes what left, instead of
 # one more write after each publish (docs/configuration.md). Off: the old way.
 OUTBOX_RECEIPTS = env.bool("OUTBOX_RECEIPTS", default=True)
+# How many payments a process keeps a copy of, as it wrote them: Mercado Pago's news of one is
+# applied without reading it first (0: none; a stale copy fails its conditional write, then a read).
+BILLING_PAYMENT_COPIES = env.int("BILLING_PAYMENT_COPIES", default=2048)
 BEAT_OUTBOX_SWEEP_SECONDS = env.float("BEAT_OUTBOX_SWEEP_SECONDS", default=30.0)
 BEAT_RECONCILE_SECONDS = env.float("BEAT_RECONCILE_SECONDS", default=60.0)
 BEAT_EXPIRE_BUDGETS_SECONDS = env.float("BEAT_EXPIRE_BUDGETS_SECONDS", default=60.0)

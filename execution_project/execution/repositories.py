@@ -11,13 +11,14 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import is_dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from oficina_common.copies import RecentCopies
 from oficina_common.dynamodb import (
     Page,
     conditional_write,
@@ -48,8 +49,6 @@ from .ports import HANDLED_KEPT, StoredJob, StoredSaga
 from .tables import EXECUTION_STEPS, EXECUTIONS, TTL_ATTRIBUTE, WORK_QUEUE
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 def _fields_of(value: Any) -> dict[str, Any]:
@@ -248,61 +247,8 @@ class ExecutionRepository(_ItemOutbox):
         return page.map(lambda item: self._stored(item).saga)
 
 
-class _Recent(Generic[T]):
-    """What this process wrote last, by id: a bounded LRU shared by the process's threads. A copy
-    is a guess at the item, good enough for a change that writes (the write is conditional on
-    what the copy says: a stale copy fails it and the item is read again), never for one that
-    writes nothing (that one is made again on the item as read).
-
-    ``key_of`` names an item; ``copy_of`` is what a caller gets (the stored instance is shared:
-    each caller works on its own copy of what may change); ``newer`` says whether the copy kept is
-    newer than one being kept (two threads wrote the item one after the other)."""
-
-    def __init__(self, size: int, *, key_of: Callable[[T], str], copy_of: Callable[[T], T],
-                 newer: Callable[[T, T], bool] = lambda kept, stored: False):
-        self.size = size
-        self._key_of, self._copy_of, self._newer = key_of, copy_of, newer
-        self._lock = threading.Lock()
-        self._items: OrderedDict[str, T] = OrderedDict()
-
-    def _handed_out(self) -> bool:
-        return True
-
-    def get(self, key: str) -> T | None:
-        with self._lock:
-            if not self._handed_out():
-                return None
-            stored = self._items.get(key)
-            if stored is None:
-                return None
-            self._items.move_to_end(key)
-        return self._copy_of(stored)
-
-    def keep(self, stored: T) -> None:
-        key = self._key_of(stored)
-        with self._lock:
-            kept = self._items.get(key)
-            if kept is not None and self._newer(kept, stored):
-                return  # the later writer's copy stays
-            self._items[key] = stored
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def forget(self, key: str) -> None:
-        self.pop(key)
-
-    def pop(self, key: str) -> T | None:
-        """The copy kept of ``key`` (trusted or not), no longer kept."""
-        with self._lock:
-            return self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class RecentSagas(_Recent[StoredSaga]):
-    """The saga items this process wrote last, by execution id (see :class:`_Recent`).
+class RecentSagas(RecentCopies[StoredSaga]):
+    """The saga items this process wrote last, by execution id (see :class:`~oficina_common.copies.RecentCopies`).
 
     A copy pays only while a saga's replies come back to the process that wrote it (one worker);
     with several worker processes sharing the queue most copies are stale, and each costs a failed
@@ -380,9 +326,10 @@ class SagaHandovers:
         return ExecutionRepository._stored({**copy, "version": copy["saga"]["version"]})
 
 
-class RecentJobs(_Recent[StoredJob]):
-    """The jobs this process claimed or moved last, by queue id (see :class:`_Recent`): a copy is
-    trusted only for a move that writes (the write is conditional on the job's status and version)."""
+class RecentJobs(RecentCopies[StoredJob]):
+    """The jobs this process claimed or moved last, by queue id (see
+    :class:`~oficina_common.copies.RecentCopies`): a copy is trusted only for a move that writes (the
+    write is conditional on the job's status and version)."""
 
     def __init__(self, size: int = 2048):
         super().__init__(size, key_of=lambda stored: stored.job.queue_id,

@@ -75,3 +75,18 @@ def test_request_payment_reads_only_the_budget(real, measured):
     with measured() as made:
         handlers.request_payment(factories.request_payment(command, budget.budget_id))
     assert made == {("budgets", "GetItem"): 1, ("payments", "PutItem"): 1, ("payments", "UpdateItem"): 1}
+
+
+def test_the_approval_of_a_payment_this_worker_asked_for_is_one_write(real, measured):
+    command = factories.create_budget()
+    budget = handlers.create_budget(command)
+    services.budget_decide(budget_id=budget.budget_id, version=1, decision="approve", actor=Actor.customer("42"))
+    payment = handlers.request_payment(factories.request_payment(command, budget.budget_id))
+    real.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+    with measured() as made:
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+    assert made == {("payments", "UpdateItem"): 1}  # on the copy the request left: no read
+    with measured() as made:  # told again: nothing to change on the copy, so the payment is read
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+    assert made == {("payments", "Query"): 1}
+    assert len(real.published("billing.PaymentApproved")) == 1

@@ -3,6 +3,7 @@ import uuid
 import pytest
 
 from billing import handlers, services
+from billing.dependencies import RecentPayments
 from billing.domain import ID_NAMESPACE, Actor, PaymentStatus, payment_id_for
 from billing.mercadopago import MercadoPagoNotFound, MercadoPagoRefused, MercadoPagoUnavailable
 from billing.tests import factories
@@ -224,6 +225,61 @@ class TestMercadoPagoNews:
         assert fake.mercadopago.payments[late.id].status == "refunded"
         assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.CANCELLED
         assert fake.published("billing.PaymentApproved") == []
+
+
+class TestNewsOnTheCopy:
+    """Mercado Pago's news of a payment this worker asked it for is applied on the copy it wrote,
+    unread; every guarantee the read gave still holds (dependencies.RecentPayments)."""
+
+    def reads(self, fake, monkeypatch) -> list[str]:
+        reads: list[str] = []
+        for name in ("get", "find_by_mercadopago_id"):
+            original = getattr(fake.deps.payments, name)
+            monkeypatch.setattr(fake.deps.payments, name,
+                                lambda key, original=original, name=name: reads.append(name) or original(key))
+        return reads
+
+    @pytest.mark.parametrize("copies, expected", [(2048, []), (0, ["get"])])
+    def test_the_approval_of_a_payment_this_worker_asked_for_reads_nothing(self, fake, approved_budget, monkeypatch,
+                                                                           copies, expected):
+        fake.deps.recent_payments = RecentPayments(size=copies)
+        _, payment = request(approved_budget)
+        reads = self.reads(fake, monkeypatch)
+        fake.mercadopago.set_status(payment.mercadopago_payment_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)
+        assert reads == expected
+        (approved,) = fake.published("billing.PaymentApproved")
+        assert approved.payload["status"] == "APPROVED"
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+        told = len(reads)
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=payment.mercadopago_payment_id)  # told again
+        assert reads[told:] == ["get"]  # nothing to change on the copy: decided on the payment as read
+        assert len(fake.published("billing.PaymentApproved")) == 1
+
+    def test_a_copy_gone_stale_fails_its_write_and_the_money_goes_back(self, fake, approved_budget, monkeypatch):
+        command, _ = approved_budget
+        _, payment = request(approved_budget, method="checkout")  # the copy: PENDING
+        elsewhere = fake.deps.recent_payments
+        fake.deps.recent_payments = RecentPayments()  # the cancellation, in another process
+        handlers.cancel_payment(factories.command(command, "billing.CancelPayment",
+                                                  {"payment_id": payment.payment_id, "reason": "x"}))
+        fake.deps.recent_payments = elsewhere
+        reads = self.reads(fake, monkeypatch)
+        late = fake.mercadopago.pay_checkout(payment.preference_id, "approved")
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=late.id)
+        assert reads == ["get"]  # the approval written on the PENDING copy failed its condition
+        assert fake.mercadopago.payments[late.id].status == "refunded"
+        assert fake.deps.payments.get(payment.payment_id).status == PaymentStatus.CANCELLED
+        assert fake.published("billing.PaymentApproved") == []
+        assert fake.deps.recent_payments.get(payment.payment_id) is None
+
+    def test_money_to_give_back_is_never_decided_on_a_copy(self, fake, approved_budget, monkeypatch):
+        payment, first, second = TestPaidTwice().paid_twice(fake, approved_budget)
+        assert fake.deps.recent_payments.get(payment.payment_id).status == PaymentStatus.APPROVED
+        reads = self.reads(fake, monkeypatch)
+        services.payment_sync_from_mercadopago(mercadopago_payment_id=second.id)
+        assert reads == ["get"]
+        assert fake.mercadopago.payments[second.id].status == "refunded"
 
 
 class TestPaidTwice:
