@@ -128,7 +128,8 @@ EXECUTION_SAGA_COPIES = env.int("EXECUTION_SAGA_COPIES", default=2048)
 # only when that fails).
 EXECUTION_JOB_NEWS_IN_PROCESS = env.bool("EXECUTION_JOB_NEWS_IN_PROCESS", default=True)
 # The saga's copy goes through the cache (Redis) from the worker that queues the job to the web
-# process that applies the mechanic's news, and back: neither reads the saga (off: both do).
+# process that applies the mechanic's news, and back: neither reads the saga (off: both do). While a
+# process's own copies prove stale (several workers share the queue), every write hands it over.
 EXECUTION_SAGA_HANDOVERS = env.bool("EXECUTION_SAGA_HANDOVERS", default=True)
 
 # --- the other services (links only: services talk through messages) ----------------------

@@ -283,6 +283,15 @@ class RecentSagas(RecentCopies[StoredSaga]):
         self._lookups += 1
         return self.trusted or self._lookups % self.PROBE_EVERY == 0
 
+    def saw(self, stored: StoredSaga) -> None:
+        """The item as read: a copy kept of it that is older proved stale, though no write failed
+        on it (the decision on it wrote nothing: a reply that seemed early, or already taken)."""
+        kept = self.pop(stored.saga.execution_id)
+        if kept is not None and kept.saga.version < stored.saga.version:
+            self.proved(held=False)
+        elif kept is not None:
+            self.keep(kept)
+
 
 class SagaHandovers:
     """Copies of saga items handed, through the cache both reach (the services' Redis), from the

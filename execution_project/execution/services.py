@@ -215,6 +215,7 @@ def _apply(execution_id: str, decide: Callable[[SagaInstance], Decision], deps: 
             stored = deps.executions.get(execution_id)
             if stored is None:
                 raise NotFound(f"Execution {execution_id} not found.", code="execution_not_found")
+            deps.recent_sagas.saw(stored)
         if decision is None:
             if stored.has_applied(message_id):
                 return _finish_applied(stored, deps)
@@ -275,12 +276,16 @@ def _decided_on_the_copy(execution_id: str, decide: Callable[[SagaInstance], Dec
 def _keep(saved: StoredSaga, deps: Dependencies) -> None:
     """Keep the copy just written for the saga's next message, unless that message is the
     mechanic's news, which the web process applies (:func:`_told_the_saga`): the copy is handed
-    over to it instead (kept here, it would be stale by then, and a write on it a failed one)."""
+    over to it instead (kept here, it would be stale by then, and a write on it a failed one).
+    While this process's copies prove stale (several workers share the queue: :class:`RecentSagas`)
+    the next message is as likely another worker's, and the copy is handed over as well."""
     if deps.job_news_in_process and saga_flow.waits_for_the_job(saved.saga) and not saved.saga.pending:
         deps.recent_sagas.forget(saved.saga.execution_id)
         _hand_over(saved, deps)
     else:
         deps.recent_sagas.keep(saved)
+        if not deps.recent_sagas.trusted:
+            _hand_over(saved, deps)
 
 
 def _hand_over(stored: StoredSaga | None, deps: Dependencies) -> None:

@@ -260,3 +260,24 @@ def test_a_write_between_the_handover_and_the_news_fails_the_copys_write_and_not
     assert seen["writes"] == ["conditional failure", "ok", "ok"]
     assert stored.saga.status == "COMPLETED" and stored.saga.work_done
     assert Counter(publisher.types())["os.ConsumeParts"] == 1
+
+
+def test_two_workers_whose_copies_proved_stale_hand_each_reply_the_saga_through_redis(empty_queue, publisher,
+                                                                                     monkeypatch):
+    one = replace(empty_queue, job_news_in_process=False)
+    other = replace(one, recent_sagas=RecentSagas())
+    for worker in (one, other):  # several workers share the queue: their own copies are not trusted
+        for _ in range(30):
+            worker.recent_sagas.proved(held=False)
+    reads = counted_reads(one, monkeypatch)
+    event = diagnosis_completed()
+    services.message_handle(event.to_dict(), deps=one)
+    answers = replies_until_paid(event)
+    for n, answer in enumerate(answers):
+        assert services.message_handle(answer.to_dict(), deps=(other, one)[n % 2]) == "handled"
+    assert reads == []  # each reply decided on the copy the other worker handed over
+    for n, answer in enumerate(answers):  # every reply once more, to the other worker
+        assert services.message_handle(answer.to_dict(), deps=(one, other)[n % 2]) == "duplicate"
+    stored = one.executions.get(event.saga_id)
+    assert stored.saga.version == 1 + len(answers)
+    assert Counter(publisher.types())["os.ReserveParts"] == 1
