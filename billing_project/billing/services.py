@@ -597,7 +597,7 @@ def _applied_on_the_copy(payment_id: str, mp: MercadoPagoPayment) -> Payment | N
             return None
         with bind_correlation_id(copy.saga_id or None):
             return _save_news(copy, mp, None)
-    except (ConcurrencyConflict, ApplicationError):  # stale, or refused: decided again on the payment as read
+    except ApplicationError:  # stale (ConcurrencyConflict) or refused: decided again on the payment as read
         deps.recent_payments.forget(payment_id)
         return None
 

@@ -286,11 +286,14 @@ class RecentSagas(RecentCopies[StoredSaga]):
     def saw(self, stored: StoredSaga) -> None:
         """The item as read: a copy kept of it that is older proved stale, though no write failed
         on it (the decision on it wrote nothing: a reply that seemed early, or already taken)."""
-        kept = self.pop(stored.saga.execution_id)
-        if kept is not None and kept.saga.version < stored.saga.version:
+        key = stored.saga.execution_id
+        with self._lock:
+            kept = self._items.get(key)
+            stale = kept is not None and kept.saga.version < stored.saga.version
+            if stale:
+                del self._items[key]
+        if stale:
             self.proved(held=False)
-        elif kept is not None:
-            self.keep(kept)
 
 
 class SagaHandovers:
