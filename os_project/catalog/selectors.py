@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F, QuerySet
 
-from core.filters import BooleanFilter
+from core.filters import BooleanFilter, FilterSet
 
 from .models import Part, Service, StockEntry
 
@@ -13,7 +13,7 @@ def low_stock(queryset: QuerySet[Part]) -> QuerySet[Part]:
     return queryset.filter(quantity_in_stock__lte=F("quantity_reserved") + F("minimum_stock"))
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     active = BooleanFilter()
 
@@ -22,7 +22,7 @@ class ServiceFilter(django_filters.FilterSet):
         fields = ("name", "active")
 
 
-class PartFilter(django_filters.FilterSet):
+class PartFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     sku = django_filters.CharFilter(lookup_expr="iexact")
     active = BooleanFilter()

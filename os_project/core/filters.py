@@ -1,6 +1,27 @@
+import copy
+import functools
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+
+
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet, with its form class made once per class instead of at every
+    request: the fields a form class holds are copied into each form made from it (as any Django
+    form's are), and these filters' fields depend on nothing of the request. Building it (a field
+    and a label per filter) was a twentieth of the CPU of a request for the order list, the one a
+    screen kept in sync asks for ten times a second."""
+
+    @classmethod
+    @functools.cache
+    def _form_class(cls) -> type[forms.Form]:
+        # From a copy: a field left on the class's own filters would be deep-copied with them at every request.
+        fields = {name: filter_.field for name, filter_ in copy.deepcopy(cls.base_filters).items()}
+        return type(f"{cls.__name__}Form", (cls._meta.form,), fields)
+
+    def get_form_class(self) -> type[forms.Form]:
+        return self._form_class()
 
 
 class _NotBlank:

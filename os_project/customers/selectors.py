@@ -3,13 +3,13 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from core.filters import IdFilter
+from core.filters import FilterSet, IdFilter
 
 from .domain import clean_document
 from .models import Customer, Vehicle
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     email = django_filters.CharFilter(lookup_expr="iexact")
     document = django_filters.CharFilter(method="filter_document")
@@ -22,7 +22,7 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(document=clean_document(value))
 
 
-class VehicleFilter(django_filters.FilterSet):
+class VehicleFilter(FilterSet):
     customer_id = IdFilter(field_name="customer_id")
     plate = django_filters.CharFilter(method="filter_plate")
     brand = django_filters.CharFilter(lookup_expr="icontains")

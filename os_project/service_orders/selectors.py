@@ -17,7 +17,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from core.filters import IdFilter, IsoDateTimeFilter
+from core.filters import FilterSet, IdFilter, IsoDateTimeFilter
 from customers.models import Vehicle
 from oficina_common.auth import CUSTOMER, role_of
 from oficina_common.errors import NotFound
@@ -38,7 +38,7 @@ def _offset_postgres_takes(moment: datetime | None) -> None:
         raise DjangoValidationError("The time-zone offset must be between -14:00 and +14:00.", code="invalid_offset")
 
 
-class ServiceOrderFilter(django_filters.FilterSet):
+class ServiceOrderFilter(FilterSet):
     customer_id = IdFilter(field_name="customer_id")
     vehicle_id = IdFilter(field_name="vehicle_id")
     status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES,

@@ -1,6 +1,7 @@
 """Use cases of the service order: the only code that changes an order's status or items."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -11,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -56,15 +56,46 @@ def _next_number() -> str:
         return format_number(cursor.fetchone()[0])
 
 
+# What comes with a locked order (not locked): the e-mail a status change sends names both, and
+# would otherwise read each on its own.
+_LOCKED_WITH = (("customer", Customer), ("vehicle", Vehicle))
+
+
+@functools.cache
+def _locked_order_sql() -> str:
+    """``select_related("customer", "vehicle").select_for_update(of=("self",)).get(pk=…)``, written
+    once from the models' fields: built and compiled by the ORM at every status change, that query
+    was two thirds of its own ~2 ms of a worker's CPU, and a tenth of the OS worker's."""
+    quote = connection.ops.quote_name
+    order_table = quote(ServiceOrder._meta.db_table)
+    columns = [f"{order_table}.{quote(field.column)}" for field in ServiceOrder._meta.concrete_fields]
+    joins = []
+    for name, model in _LOCKED_WITH:
+        table = quote(model._meta.db_table)
+        columns += [f"{table}.{quote(field.column)} AS {quote(f'{name}__{field.attname}')}"
+                    for field in model._meta.concrete_fields]
+        joins.append(f"INNER JOIN {table} ON ({order_table}.{quote(ServiceOrder._meta.get_field(name).column)} "
+                     f"= {table}.{quote(model._meta.pk.column)})")
+    return (f"SELECT {', '.join(columns)} FROM {order_table} {' '.join(joins)} "  # noqa: S608 - names from the models
+            f"WHERE {order_table}.{quote(ServiceOrder._meta.pk.column)} = %s FOR UPDATE OF {order_table}")
+
+
 def _locked_order(service_order_id: Any) -> ServiceOrder:
+    """The order, locked for this transaction, with its customer and vehicle."""
     try:
-        # The customer and the vehicle come with the order (not locked): the e-mail a status change
-        # sends names both, and would otherwise read each on its own.
-        # get(), not first(): one row by its key needs no ORDER BY (Meta.ordering) built or sorted.
-        return (ServiceOrder.objects.select_related("customer", "vehicle").select_for_update(of=("self",))
-                .get(pk=service_order_id))
-    except (ValueError, TypeError, DjangoValidationError, ServiceOrder.DoesNotExist):
+        key = uuid.UUID(str(service_order_id))
+    except ValueError:
         raise NotFound(f"There is no service order {service_order_id}.") from None
+    # raw() maps the order's columns to its fields (their converters applied); the others it sets
+    # as attributes, from which the customer and the vehicle are made.
+    order = next(iter(ServiceOrder.objects.raw(_locked_order_sql(), [key])), None)
+    if order is None:
+        raise NotFound(f"There is no service order {service_order_id}.")
+    for name, model in _LOCKED_WITH:
+        fields = model._meta.concrete_fields
+        values = [order.__dict__.pop(f"{name}__{field.attname}") for field in fields]
+        setattr(order, name, model.from_db(order._state.db, [field.attname for field in fields], values))
+    return order
 
 
 def snapshot_items(requested: Sequence[dict[str, Any]]) -> list[ItemLine]:
@@ -336,12 +367,26 @@ def _record_budget_decision(order: ServiceOrder, budget: Any) -> None:
              for line in lines],
             ignore_conflicts=True,  # the unique (order, budget, line): a repeated summary adds nothing
         )
-    if not lines and not budget_approved(budget):
+    approved = budget_approved(budget)
+    if not lines and not approved:
         return
-    declined = DeclinedWork.objects.filter(service_order=order).values("line_id")
-    order.items.filter(line_id__in=declined).exclude(decision=Decision.DECLINED).update(decision=Decision.DECLINED)
-    if budget_approved(budget):
-        order.items.filter(decision="").exclude(line_id__in=declined).update(decision=Decision.ACCEPTED)
+    with connection.cursor() as cursor:
+        cursor.execute(_DECIDE_ITEMS_SQL, {"order": order.pk, "approved": approved, "declined": Decision.DECLINED.value,
+                                           "accepted": Decision.ACCEPTED.value})
+
+
+def _decide_items_sql() -> str:
+    """One UPDATE of the order's items: each whose line was ever declined becomes DECLINED; once
+    ``approved``, each undecided other one ACCEPTED (the ORM's two UPDATEs, and their compiling,
+    were a tenth of a status change's CPU)."""
+    items, declined = ServiceOrderItem._meta.db_table, DeclinedWork._meta.db_table
+    is_declined = f"line_id IN (SELECT line_id FROM {declined} WHERE service_order_id = %(order)s)"  # noqa: S608
+    return (f"UPDATE {items} SET decision = CASE WHEN {is_declined} THEN %(declined)s ELSE %(accepted)s END "  # noqa: S608
+            f"WHERE service_order_id = %(order)s AND ((decision <> %(declined)s AND {is_declined}) "
+            f"OR (%(approved)s AND decision = '' AND NOT (line_id IS NOT NULL AND {is_declined})))")
+
+
+_DECIDE_ITEMS_SQL = _decide_items_sql()
 
 
 # --- declined work comes back --------------------------------------------------------------

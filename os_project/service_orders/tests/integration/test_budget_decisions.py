@@ -99,3 +99,19 @@ def test_malformed_declined_lines_are_left_out_not_fatal(two_jobs):
                                                            "quantity": 1, "unit_price_cents": 1}]
     assert handle_message.apply(args=[change_status(two_jobs, "AWAITING_APPROVAL", budget)]).get() == "handled"
     assert list(DeclinedWork.objects.values_list("line_id", flat=True)) == [3]
+
+
+def test_an_item_without_a_line_id_is_accepted_with_the_approval_and_declined_lines_stay_declined(two_jobs):
+    """Items written before lines had ids (line_id NULL) follow the approval; they are never a declined line."""
+    two_jobs.items.filter(line_id=1).update(line_id=None)
+    handle_message.apply(args=[change_status(two_jobs, "AWAITING_APPROVAL", budget_summary(two_jobs, declined=(3,)))])
+    order = ServiceOrder.objects.get(pk=two_jobs.pk)
+    assert sorted(decisions(order), key=lambda pair: pair[0] or 0) == [
+        (None, "ACCEPTED"), (2, "ACCEPTED"), (3, "DECLINED"), (4, "ACCEPTED")]
+
+    # A summary that only declines (not approved) marks the declined line and leaves the rest as they are.
+    order.items.update(decision="")
+    declined_only = budget_summary(two_jobs, status="PENDING_APPROVAL", version=2, declined=(4,))
+    handle_message.apply(args=[change_status(two_jobs, "AWAITING_APPROVAL", declined_only)])
+    assert sorted(decisions(order), key=lambda pair: pair[0] or 0) == [
+        (None, ""), (2, ""), (3, "DECLINED"), (4, "DECLINED")]
