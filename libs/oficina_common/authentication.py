@@ -1,8 +1,12 @@
 """Stateless JWT authentication (imports Django's auth models: not for settings modules)."""
 from __future__ import annotations
 
+import functools
+import time
+
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.models import TokenUser
+from rest_framework_simplejwt.tokens import Token
 
 from .auth import STAFF_ROLES
 
@@ -26,4 +30,22 @@ class OficinaTokenUser(TokenUser):
 
 class JWTAuthentication(JWTStatelessUserAuthentication):
     """Bearer JWT, verified with the OS service's public key (signature, expiry, ``iss``, ``aud``); no
-    database lookup."""
+    database lookup.
+
+    A token this process has verified is not verified again, only its expiry: a screen or a phone
+    polling with one token asks many times a second, and each verification (the signature, the
+    claims) was a twentieth of such a request's CPU. What was verified is the exact text of the
+    token, so nothing else passes for it; a refused token is never kept."""
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = _verified(raw_token)
+        if token.payload.get("exp", 0) <= time.time():
+            # Expired since: verified again, which refuses it as any expired token is refused.
+            return super().get_validated_token(raw_token)
+        return token
+
+
+@functools.lru_cache(maxsize=1024)
+def _verified(raw_token: bytes) -> Token:
+    """A token that passed every check, by its text (what raises is not cached)."""
+    return JWTStatelessUserAuthentication().get_validated_token(raw_token)

@@ -142,3 +142,73 @@ def test_correlation_id_is_echoed_or_made(client):
     made = client.post("/raise/ok/", HTTP_X_CORRELATION_ID="bad value with spaces")
     assert made["X-Correlation-ID"] != "bad value with spaces"
     assert len(made["X-Correlation-ID"]) == 36
+
+
+class TestVerifiedOnce:
+    """A token this process verified is not verified again (signature, claims), only its expiry."""
+
+    @pytest.fixture
+    def decodes(self, monkeypatch):
+        from rest_framework_simplejwt.backends import TokenBackend
+
+        calls = []
+        decode = TokenBackend.decode
+        monkeypatch.setattr(TokenBackend, "decode", lambda backend, *a, **k: calls.append(a[0]) or decode(backend, *a, **k))
+        return calls
+
+    def test_the_same_token_again_is_not_verified_again(self, client, decodes):
+        token = staff_token(ATTENDANT)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert [client.get("/whoami/").status_code for _ in range(3)] == [200, 200, 200]
+        assert decodes == [token.encode()]
+
+    def test_a_refused_token_is_refused_every_time(self, client, decodes):
+        client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
+        assert [client.get("/whoami/").status_code for _ in range(2)] == [401, 401]
+        assert len(decodes) == 2  # nothing kept of it
+
+    def test_a_kept_token_is_refused_once_it_expires(self, client, monkeypatch):
+        import time
+
+        token = AccessToken()
+        token["user_id"], token["role"] = 1, ATTENDANT
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert client.get("/whoami/").status_code == 200
+        later = token["exp"] + 1
+        monkeypatch.setattr(time, "time", lambda: later)
+        from datetime import UTC, datetime
+
+        monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", lambda: datetime.fromtimestamp(later, UTC))
+        monkeypatch.setattr("jwt.api_jwt.datetime", _FrozenDatetime(later), raising=False)
+        response = client.get("/whoami/")
+        assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
+
+    def test_the_same_claims_signed_by_another_key_are_refused_after_the_genuine_token_passed(self, client):
+        import jwt
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        genuine = AccessToken()
+        genuine["user_id"], genuine["role"] = 1, "admin"
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {genuine}")
+        assert client.get("/whoami/").status_code == 200
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        forged = jwt.encode(dict(genuine.payload), other, algorithm="RS256")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+        assert client.get("/whoami/").status_code == 401
+
+
+class _FrozenDatetime:
+    """``datetime`` as PyJWT's expiry check sees it, at ``moment`` (epoch seconds)."""
+
+    def __init__(self, moment):
+        from datetime import datetime
+
+        self._moment, self._datetime = moment, datetime
+
+    def now(self, tz=None):
+        return self._datetime.fromtimestamp(self._moment, tz)
+
+    def __getattr__(self, name):
+        return getattr(self._datetime, name)
