@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from catalog.models import Part, Service
@@ -82,6 +83,8 @@ def _locked_order_sql() -> str:
 
 def _locked_order(service_order_id: Any) -> ServiceOrder:
     """The order, locked for this transaction, with its customer and vehicle."""
+    if not connection.in_atomic_block:  # as select_for_update() refuses: a lock that ends with the statement
+        raise TransactionManagementError("The service order is locked only inside a transaction.")
     try:
         key = uuid.UUID(str(service_order_id))
     except ValueError:

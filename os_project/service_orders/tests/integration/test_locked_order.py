@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from oficina_common.errors import NotFound
@@ -43,6 +44,12 @@ def test_the_locked_order_is_what_the_orm_reads_with_its_customer_and_vehicle(or
 def test_an_unknown_or_malformed_order_is_not_found(service_order_id):
     with transaction.atomic(), pytest.raises(NotFound):
         _locked_order(service_order_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_order_is_not_read_as_if_locked(order):
+    with pytest.raises(TransactionManagementError):
+        _locked_order(order.pk)
 
 
 @pytest.mark.django_db(transaction=True)
