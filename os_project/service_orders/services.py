@@ -374,22 +374,21 @@ def _record_budget_decision(order: ServiceOrder, budget: Any) -> None:
     if not lines and not approved:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_DECIDE_ITEMS_SQL, {"order": order.pk, "approved": approved, "declined": Decision.DECLINED.value,
-                                           "accepted": Decision.ACCEPTED.value})
+        cursor.execute(_decide_items_sql(), {"order": order.pk, "approved": approved,
+                                             "declined": Decision.DECLINED.value, "accepted": Decision.ACCEPTED.value})
 
 
+@functools.cache
 def _decide_items_sql() -> str:
     """One UPDATE of the order's items: each whose line was ever declined becomes DECLINED; once
     ``approved``, each undecided other one ACCEPTED (the ORM's two UPDATEs, and their compiling,
     were a tenth of a status change's CPU)."""
-    items, declined = ServiceOrderItem._meta.db_table, DeclinedWork._meta.db_table
+    quote = connection.ops.quote_name
+    items, declined = quote(ServiceOrderItem._meta.db_table), quote(DeclinedWork._meta.db_table)
     is_declined = f"line_id IN (SELECT line_id FROM {declined} WHERE service_order_id = %(order)s)"  # noqa: S608
     return (f"UPDATE {items} SET decision = CASE WHEN {is_declined} THEN %(declined)s ELSE %(accepted)s END "  # noqa: S608
             f"WHERE service_order_id = %(order)s AND ((decision <> %(declined)s AND {is_declined}) "
             f"OR (%(approved)s AND decision = '' AND NOT (line_id IS NOT NULL AND {is_declined})))")
-
-
-_DECIDE_ITEMS_SQL = _decide_items_sql()
 
 
 # --- declined work comes back --------------------------------------------------------------
